@@ -1,0 +1,303 @@
+//! The message parser: start line, header lines with folding, and the
+//! Content-Length rules of RFC 3261 §18.3 and §20.14.
+
+use bytes::Bytes;
+use memchr::memchr;
+
+use super::{Framing, HeaderField, Message, ParseFailure, Span, StartLine};
+use crate::chars::is_token;
+use crate::error::ParseError;
+use crate::header_name::HeaderName;
+use crate::method::Method;
+use crate::Limits;
+
+pub(super) fn parse(
+    buf: Bytes,
+    framing: Framing,
+    limits: &Limits,
+) -> Result<Message, ParseFailure> {
+    if buf.len() > limits.max_message_size {
+        return Err(ParseError::TooLarge {
+            limit: limits.max_message_size,
+        }
+        .into());
+    }
+    let b: &[u8] = &buf;
+    let first = line_end(b, 0)?;
+    let (start, version_ok, start_error) = match start_line(b, first) {
+        Ok((start, ok)) => (start, ok, None),
+        // A response that does not parse is dropped; a request whose
+        // request line does not parse still gets its header section read,
+        // so that a 400 can be sent back.
+        Err(e) if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"SIP/") => return Err(e.into()),
+        Err(e) => (broken_request_line(b, first), true, Some(e)),
+    };
+    let start_end = first + 2;
+    let (headers, body_start, terminated) = header_lines(b, start_end, limits)?;
+    if std::str::from_utf8(&b[..body_start]).is_err() {
+        return Err(ParseError::NotUtf8.into());
+    }
+    let mut msg = Message {
+        buf,
+        start,
+        start_end: start_end as u32,
+        headers,
+        body_start: body_start as u32,
+    };
+    let fail = |msg: Message, error| {
+        let mut partial = msg;
+        partial.buf.truncate(body_start);
+        Err(ParseFailure {
+            error,
+            partial: Some(Box::new(partial)),
+        })
+    };
+    if !terminated {
+        // The datagram ends after a header line without the empty line:
+        // answerable (400) but not forwardable.
+        return fail(msg, ParseError::Unterminated);
+    }
+    if let Some(e) = start_error {
+        return fail(msg, e);
+    }
+    if !version_ok {
+        return fail(msg, ParseError::Version);
+    }
+    let declared = match content_length(&msg) {
+        Ok(cl) => cl,
+        Err(e) => return fail(msg, e),
+    };
+    let available = msg.buf.len() - body_start;
+    match (declared, framing) {
+        (None, Framing::Stream) => return fail(msg, ParseError::MissingContentLength),
+        (None, Framing::Datagram) => {}
+        (Some(cl), _) if cl > available => {
+            return fail(
+                msg,
+                ParseError::BodyTooShort {
+                    declared: cl,
+                    available,
+                },
+            )
+        }
+        (Some(cl), _) => msg.buf.truncate(body_start + cl),
+    }
+    Ok(msg)
+}
+
+/// Position of the CR of the CRLF ending the line that starts at `from`.
+fn line_end(b: &[u8], from: usize) -> Result<usize, ParseError> {
+    let rest = b.get(from..).unwrap_or(&[]);
+    let nl = memchr(b'\n', rest).ok_or(ParseError::Unterminated)?;
+    if nl == 0 || rest[nl - 1] != b'\r' {
+        return Err(ParseError::BareLineEnd);
+    }
+    let end = from + nl - 1;
+    // A CR alone inside a line is not a line end and not allowed either.
+    if memchr(b'\r', &b[from..end]).is_some() {
+        return Err(ParseError::BareLineEnd);
+    }
+    Ok(end)
+}
+
+/// Parses the start line `b[..end]`. The bool is false when the SIP version
+/// is well formed but not 2.0 (a request then gets 505).
+fn start_line(b: &[u8], end: usize) -> Result<(StartLine, bool), ParseError> {
+    let line = &b[..end];
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        return status_line(line);
+    }
+    let sp1 = memchr(b' ', line).ok_or(ParseError::StartLine("no SP after method"))?;
+    let method = &line[..sp1];
+    if method.is_empty() || !method.iter().all(|&c| is_token(c)) {
+        return Err(ParseError::StartLine("method is not a token"));
+    }
+    let uri_start = sp1 + 1;
+    let sp2 = memchr(b' ', &line[uri_start..])
+        .map(|i| uri_start + i)
+        .ok_or(ParseError::StartLine("no SP after Request-URI"))?;
+    let uri = &line[uri_start..sp2];
+    if uri.is_empty() {
+        return Err(ParseError::StartLine(
+            "empty Request-URI or extra white space",
+        ));
+    }
+    if uri.iter().any(|&c| c <= b' ' || c == 0x7f) {
+        return Err(ParseError::StartLine("control character in Request-URI"));
+    }
+    let version_ok = version(&line[sp2 + 1..])?;
+    let method = std::str::from_utf8(method)
+        .map(Method::from_token)
+        .map_err(|_| ParseError::StartLine("method is not a token"))?;
+    Ok((
+        StartLine::Request {
+            method,
+            uri: Span::new(uri_start, sp2),
+        },
+        version_ok,
+    ))
+}
+
+fn status_line(line: &[u8]) -> Result<(StartLine, bool), ParseError> {
+    let sp1 = memchr(b' ', line).ok_or(ParseError::StartLine("no SP after SIP-Version"))?;
+    if !version(&line[..sp1])? {
+        return Err(ParseError::Version);
+    }
+    let code = line
+        .get(sp1 + 1..sp1 + 4)
+        .ok_or(ParseError::StartLine("short status code"))?;
+    if !code.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::StartLine("status code is not 3 digits"));
+    }
+    let status = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+    if !(100..=699).contains(&status) {
+        return Err(ParseError::StartLine("status code out of range"));
+    }
+    // The SP before an empty reason phrase is sometimes omitted: accept both.
+    let reason_start = match line.get(sp1 + 4) {
+        None => sp1 + 4,
+        Some(b' ') => sp1 + 5,
+        Some(_) => return Err(ParseError::StartLine("status code is not 3 digits")),
+    };
+    let reason = &line[reason_start..];
+    if reason
+        .iter()
+        .any(|&c| (c < b' ' && c != b'\t') || c == 0x7f)
+    {
+        return Err(ParseError::StartLine("control character in reason phrase"));
+    }
+    Ok((
+        StartLine::Response {
+            status,
+            reason: Span::new(reason_start, line.len()),
+        },
+        true,
+    ))
+}
+
+/// The start line of a partial request whose request line is malformed:
+/// the method when the line starts with a token, and an empty Request-URI.
+fn broken_request_line(b: &[u8], end: usize) -> StartLine {
+    let line = &b[..end];
+    let m = line
+        .iter()
+        .position(|&c| !is_token(c))
+        .unwrap_or(line.len());
+    let method = std::str::from_utf8(&line[..m]).map(Method::from_token);
+    StartLine::Request {
+        method: method.unwrap_or(Method::Extension("".into())),
+        uri: Span::new(end, end),
+    }
+}
+
+/// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; Ok(false) for other versions.
+fn version(v: &[u8]) -> Result<bool, ParseError> {
+    let bad = ParseError::StartLine("malformed SIP-Version");
+    if v.len() < 7 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
+        return Err(bad);
+    }
+    let num = &v[4..];
+    let dot = memchr(b'.', num).ok_or(bad.clone())?;
+    let (major, minor) = (&num[..dot], &num[dot + 1..]);
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if !digits(major) || !digits(minor) {
+        return Err(bad);
+    }
+    Ok(major == b"2" && minor == b"0")
+}
+
+/// Reads header lines from `pos` up to the empty line; returns the fields,
+/// the position of the body, and false when the input ended after a whole
+/// header line without the empty line.
+fn header_lines(
+    b: &[u8],
+    mut pos: usize,
+    limits: &Limits,
+) -> Result<(Vec<HeaderField>, usize, bool), ParseError> {
+    let mut headers: Vec<HeaderField> = Vec::with_capacity(16);
+    loop {
+        if pos == b.len() && !headers.is_empty() {
+            return Ok((headers, pos, false));
+        }
+        let end = line_end(b, pos)?;
+        if end == pos {
+            return Ok((headers, pos + 2, true));
+        }
+        let line_no = headers.len() + 1;
+        if b[pos] == b' ' || b[pos] == b'\t' {
+            // Folded continuation of the previous field (RFC 3261 §7.3.1).
+            let prev = headers.last_mut().ok_or(ParseError::HeaderLine {
+                line: line_no,
+                what: "continuation line first",
+            })?;
+            prev.value.end = end as u32;
+            prev.line.end = (end + 2) as u32;
+        } else {
+            if headers.len() >= limits.max_headers {
+                return Err(ParseError::TooManyHeaders {
+                    limit: limits.max_headers,
+                });
+            }
+            headers.push(field(b, pos, end, line_no)?);
+        }
+        pos = end + 2;
+    }
+}
+
+/// One `field-name HCOLON field-value` line in `b[pos..end]`.
+fn field(b: &[u8], pos: usize, end: usize, line: usize) -> Result<HeaderField, ParseError> {
+    let mut i = pos;
+    while i < end && is_token(b[i]) {
+        i += 1;
+    }
+    let name_end = i;
+    if name_end == pos {
+        return Err(ParseError::HeaderLine {
+            line,
+            what: "field name is not a token",
+        });
+    }
+    while i < end && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    if i == end || b[i] != b':' {
+        return Err(ParseError::HeaderLine {
+            line,
+            what: "no colon after field name",
+        });
+    }
+    i += 1;
+    while i < end && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    Ok(HeaderField {
+        name: HeaderName::from_bytes(&b[pos..name_end]),
+        name_span: Span::new(pos, name_end),
+        value: Span::new(i, end),
+        line: Span::new(pos, end + 2),
+    })
+}
+
+/// The declared Content-Length, if any (`1*DIGIT`; one field only).
+fn content_length(msg: &Message) -> Result<Option<usize>, ParseError> {
+    let mut found = None;
+    for h in msg
+        .fields()
+        .iter()
+        .filter(|h| h.name == HeaderName::ContentLength)
+    {
+        if found.is_some() {
+            return Err(ParseError::DuplicateContentLength);
+        }
+        found = Some(parse_length(msg.value_text(h))?);
+    }
+    Ok(found)
+}
+
+/// Parses a Content-Length value.
+pub(crate) fn parse_length(v: &str) -> Result<usize, ParseError> {
+    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(ParseError::ContentLength);
+    }
+    v.parse::<usize>().map_err(|_| ParseError::ContentLength)
+}

@@ -1,0 +1,27 @@
+# Helpers that install what the tests need. Idempotent; under CI=true a tool
+# that cannot be installed fails the run rather than skipping tests.
+
+ensure_rust_components() {
+  for c in "$@"; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+      rustup component add "$c"
+    fi
+  done
+}
+
+# ensure_apt PACKAGE COMMAND: installs PACKAGE when COMMAND is missing.
+ensure_apt() {
+  local pkg=$1 cmd=$2
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ]; then
+    if [ ! -f /var/lib/apt/periodic/anysip-updated ]; then
+      apt-get update -qq && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/anysip-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+  fi
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    echo "missing tool: $cmd (package $pkg)" >&2
+    [ "${CI:-}" = true ] && return 1
+  fi
+  return 0
+}
