@@ -28,8 +28,7 @@ macro_rules! names {
                     $( $( if c == $compact { return HeaderName::$variant; } )? )*
                     return HeaderName::Other;
                 }
-                $( if name.eq_ignore_ascii_case($full.as_bytes()) { return HeaderName::$variant; } )*
-                HeaderName::Other
+                full(name)
             }
         }
     };
@@ -71,6 +70,164 @@ names! {
     Date = "Date";
     FlowTimer = "Flow-Timer";
 }
+
+/// Full names: dispatch on length, then compare case-insensitively.
+fn full(name: &[u8]) -> HeaderName {
+    match name.len() {
+        2 => {
+            if name.eq_ignore_ascii_case(b"To") {
+                HeaderName::To
+            } else {
+                HeaderName::Other
+            }
+        }
+        3 => {
+            if name.eq_ignore_ascii_case(b"Via") {
+                HeaderName::Via
+            } else {
+                HeaderName::Other
+            }
+        }
+        4 => {
+            if name.eq_ignore_ascii_case(b"Path") {
+                HeaderName::Path
+            } else if name.eq_ignore_ascii_case(b"From") {
+                HeaderName::From
+            } else if name.eq_ignore_ascii_case(b"CSeq") {
+                HeaderName::CSeq
+            } else if name.eq_ignore_ascii_case(b"Date") {
+                HeaderName::Date
+            } else {
+                HeaderName::Other
+            }
+        }
+        5 => {
+            if name.eq_ignore_ascii_case(b"Route") {
+                HeaderName::Route
+            } else if name.eq_ignore_ascii_case(b"Allow") {
+                HeaderName::Allow
+            } else if name.eq_ignore_ascii_case(b"Event") {
+                HeaderName::Event
+            } else {
+                HeaderName::Other
+            }
+        }
+        6 => {
+            if name.eq_ignore_ascii_case(b"Accept") {
+                HeaderName::Accept
+            } else if name.eq_ignore_ascii_case(b"Server") {
+                HeaderName::Server
+            } else {
+                HeaderName::Other
+            }
+        }
+        7 => {
+            if name.eq_ignore_ascii_case(b"Contact") {
+                HeaderName::Contact
+            } else if name.eq_ignore_ascii_case(b"Call-ID") {
+                HeaderName::CallId
+            } else if name.eq_ignore_ascii_case(b"Expires") {
+                HeaderName::Expires
+            } else if name.eq_ignore_ascii_case(b"Require") {
+                HeaderName::Require
+            } else if name.eq_ignore_ascii_case(b"Subject") {
+                HeaderName::Subject
+            } else {
+                HeaderName::Other
+            }
+        }
+        8 => {
+            if name.eq_ignore_ascii_case(b"Refer-To") {
+                HeaderName::ReferTo
+            } else {
+                HeaderName::Other
+            }
+        }
+        9 => {
+            if name.eq_ignore_ascii_case(b"Supported") {
+                HeaderName::Supported
+            } else if name.eq_ignore_ascii_case(b"Timestamp") {
+                HeaderName::Timestamp
+            } else {
+                HeaderName::Other
+            }
+        }
+        10 => {
+            if name.eq_ignore_ascii_case(b"User-Agent") {
+                HeaderName::UserAgent
+            } else if name.eq_ignore_ascii_case(b"Flow-Timer") {
+                HeaderName::FlowTimer
+            } else {
+                HeaderName::Other
+            }
+        }
+        11 => {
+            if name.eq_ignore_ascii_case(b"Min-Expires") {
+                HeaderName::MinExpires
+            } else if name.eq_ignore_ascii_case(b"Unsupported") {
+                HeaderName::Unsupported
+            } else if name.eq_ignore_ascii_case(b"Retry-After") {
+                HeaderName::RetryAfter
+            } else {
+                HeaderName::Other
+            }
+        }
+        12 => {
+            if name.eq_ignore_ascii_case(b"Record-Route") {
+                HeaderName::RecordRoute
+            } else if name.eq_ignore_ascii_case(b"Max-Forwards") {
+                HeaderName::MaxForwards
+            } else if name.eq_ignore_ascii_case(b"Content-Type") {
+                HeaderName::ContentType
+            } else {
+                HeaderName::Other
+            }
+        }
+        13 => {
+            if name.eq_ignore_ascii_case(b"Proxy-Require") {
+                HeaderName::ProxyRequire
+            } else if name.eq_ignore_ascii_case(b"Authorization") {
+                HeaderName::Authorization
+            } else {
+                HeaderName::Other
+            }
+        }
+        14 => {
+            if name.eq_ignore_ascii_case(b"Content-Length") {
+                HeaderName::ContentLength
+            } else {
+                HeaderName::Other
+            }
+        }
+        16 => {
+            if name.eq_ignore_ascii_case(b"Content-Encoding") {
+                HeaderName::ContentEncoding
+            } else if name.eq_ignore_ascii_case(b"WWW-Authenticate") {
+                HeaderName::WwwAuthenticate
+            } else {
+                HeaderName::Other
+            }
+        }
+        18 => {
+            if name.eq_ignore_ascii_case(b"Proxy-Authenticate") {
+                HeaderName::ProxyAuthenticate
+            } else {
+                HeaderName::Other
+            }
+        }
+        19 => {
+            if name.eq_ignore_ascii_case(b"Proxy-Authorization") {
+                HeaderName::ProxyAuthorization
+            } else {
+                HeaderName::Other
+            }
+        }
+        _ => HeaderName::Other,
+    }
+}
+
+/// How many [`HeaderName`] values there are (for per-name tables).
+pub(crate) const NAME_COUNT: usize = HeaderName::Other as usize + 1;
 
 impl HeaderName {
     /// Classifies a raw header name (already known to be a token).

@@ -78,32 +78,42 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
-/// `hostname = *( domainlabel "." ) toplabel [ "." ]`.
+/// `hostname = *( domainlabel "." ) toplabel [ "." ]`: labels of letters,
+/// digits and inner hyphens; the top label starts with a letter.
 fn domain(s: &str) -> Result<(), &'static str> {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    let mut last = "";
-    for label in s.split('.') {
-        let b = label.as_bytes();
-        let ok = !b.is_empty()
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-            && b[0] != b'-'
-            && b[b.len() - 1] != b'-';
-        if !ok {
-            return Err("bad host name");
+    let b = s.as_bytes();
+    let b = b.strip_suffix(b".").unwrap_or(b);
+    let bad = Err("bad host name");
+    let mut label_start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'.' => {
+                if i == label_start || b[i - 1] == b'-' {
+                    return bad;
+                }
+                label_start = i + 1;
+            }
+            b'-' if i == label_start => return bad,
+            c if c.is_ascii_alphanumeric() || c == b'-' => {}
+            _ => return bad,
         }
-        last = label;
     }
-    if last.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
-        Ok(())
-    } else {
-        Err("host name's top label must start with a letter")
+    match (b.get(label_start), b.last()) {
+        (Some(first), Some(last)) if *last != b'-' => {
+            if first.is_ascii_alphabetic() {
+                Ok(())
+            } else {
+                Err("host name's top label must start with a letter")
+            }
+        }
+        _ => bad,
     }
 }
 
 /// Splits `host[:port]` (brackets respected) and parses both parts.
 pub fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> {
     let (host, port) = if s.starts_with('[') {
-        let close = s.find(']').ok_or("unterminated IPv6 reference")?;
+        let close = memchr::memchr(b']', s.as_bytes()).ok_or("unterminated IPv6 reference")?;
         let (h, rest) = s.split_at(close + 1);
         match rest {
             "" => (h, None),
@@ -113,8 +123,8 @@ pub fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> 
             ),
         }
     } else {
-        match s.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
+        match memchr::memchr(b':', s.as_bytes()) {
+            Some(c) => (&s[..c], Some(&s[c + 1..])),
             None => (s, None),
         }
     };

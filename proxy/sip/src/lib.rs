@@ -32,7 +32,7 @@ pub mod message;
 pub mod method;
 pub mod params;
 pub mod response;
-// pub mod transaction;
+pub mod transaction;
 pub mod uri;
 pub mod validate;
 

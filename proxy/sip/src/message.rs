@@ -7,9 +7,10 @@ pub(crate) mod parse;
 pub(crate) mod values;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::error::ParseError;
-use crate::header_name::HeaderName;
+use crate::header_name::{HeaderName, NAME_COUNT};
 use crate::method::Method;
 
 pub use values::Values;
@@ -85,11 +86,50 @@ pub struct HeaderField {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     buf: Bytes,
+    /// The start line and header section (checked UTF-8 once, at parse).
+    head: ByteString,
     start: StartLine,
     /// End of the start line, after its CRLF.
     start_end: u32,
     headers: Vec<HeaderField>,
+    /// Per known name: index of the first field and how many there are.
+    index: NameIndex,
     body_start: u32,
+}
+
+/// First position and count of each known header name, filled at parse so
+/// that lookups do not scan the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NameIndex {
+    first: [u16; NAME_COUNT],
+    count: [u16; NAME_COUNT],
+}
+
+impl NameIndex {
+    pub(crate) fn build(fields: &[HeaderField]) -> Self {
+        let mut ix = NameIndex {
+            first: [u16::MAX; NAME_COUNT],
+            count: [0; NAME_COUNT],
+        };
+        for (i, h) in fields.iter().enumerate() {
+            let n = h.name as usize;
+            if ix.count[n] == 0 {
+                ix.first[n] = u16::try_from(i).unwrap_or(u16::MAX);
+            }
+            ix.count[n] = ix.count[n].saturating_add(1);
+        }
+        ix
+    }
+
+    /// Index of the first field with this (known) name.
+    pub(crate) fn first(&self, name: HeaderName) -> Option<usize> {
+        let f = self.first[name as usize];
+        (f != u16::MAX && name != HeaderName::Other).then_some(usize::from(f))
+    }
+
+    pub(crate) fn count(&self, name: HeaderName) -> usize {
+        usize::from(self.count[name as usize])
+    }
 }
 
 /// A parse failure. When the header section could be read, `partial` holds
@@ -207,10 +247,16 @@ impl Message {
 
     /// The first field with this name, as text.
     pub fn header(&self, name: HeaderName) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name == name)
-            .map(|h| self.value_text(h))
+        if name == HeaderName::Other {
+            return None;
+        }
+        let i = self.index.first(name)?;
+        self.headers.get(i).map(|h| self.value_text(h))
+    }
+
+    /// Index of the first field with this known name.
+    pub(crate) fn first_field(&self, name: HeaderName) -> Option<usize> {
+        self.index.first(name)
     }
 
     /// The first field with this raw name (case-insensitive; compact forms
@@ -224,7 +270,10 @@ impl Message {
 
     /// How many fields have this name.
     pub fn count(&self, name: HeaderName) -> usize {
-        self.headers.iter().filter(|h| h.name == name).count()
+        if name == HeaderName::Other {
+            return self.headers.iter().filter(|h| h.name == name).count();
+        }
+        self.index.count(name)
     }
 
     /// Every value of a header across all its fields, split at commas that
@@ -257,10 +306,7 @@ impl Message {
     /// section was checked to be UTF-8, so this only falls back to `""` for
     /// spans from elsewhere.
     pub fn text(&self, span: Span) -> &str {
-        self.buf
-            .get(span.range())
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        self.head.get(span.range()).unwrap_or("")
     }
 
     pub(crate) fn value_text(&self, h: &HeaderField) -> &str {
@@ -279,5 +325,10 @@ impl Message {
 
 /// Trims SP, HTAB, CR and LF on both sides.
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+    let b = s.as_bytes();
+    let is_lws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let start = b.iter().position(|c| !is_lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_lws(c)).map_or(start, |e| e + 1);
+    // Both ends are next to ASCII bytes, so they are char boundaries.
+    s.get(start..end.max(start)).unwrap_or("")
 }

@@ -83,11 +83,22 @@ impl<'a> Params<'a> {
 
     /// Reads header parameters from the scanner's position: as many
     /// `;param` as follow. Leaves the scanner after the last one.
+    #[cfg(test)]
     pub(crate) fn header(s: &mut Scanner<'a>) -> Result<Params<'a>, &'static str> {
+        Self::header_with(s, |_| Ok(()))
+    }
+
+    /// Like [`Params::header`], handing each parameter to `each` as it is
+    /// read, so callers check and pick out parameters in the same pass.
+    pub(crate) fn header_with(
+        s: &mut Scanner<'a>,
+        mut each: impl FnMut(&Param<'a>) -> Result<(), &'static str>,
+    ) -> Result<Params<'a>, &'static str> {
         let start = s.pos();
         let mut end = start;
         while s.sep(b';') {
-            header_param(s)?;
+            let p = header_param(s)?;
+            each(&p)?;
             end = s.pos();
         }
         s.skip_lws();
@@ -162,8 +173,8 @@ impl<'a> ParamIter<'a> {
                     return Err("expected ';'");
                 }
                 let item = self.s.take_while(|c| c != b';');
-                let (name, value) = match item.split_once('=') {
-                    Some((n, v)) => (n, Some(v)),
+                let (name, value) = match memchr::memchr(b'=', item.as_bytes()) {
+                    Some(e) => (&item[..e], Some(&item[e + 1..])),
                     None => (item, None),
                 };
                 if name.is_empty() {

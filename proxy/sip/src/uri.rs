@@ -39,7 +39,7 @@ pub enum Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parses any URI a SIP message may carry.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
-        let colon = s.find(':').ok_or(UriError("no scheme"))?;
+        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(UriError("no scheme"))?;
         let scheme = &s[..colon];
         if !is_scheme(scheme) {
             return Err(UriError("bad scheme"));

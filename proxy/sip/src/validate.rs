@@ -43,10 +43,12 @@ pub fn check_request(msg: &Message) -> Result<(), Rejection> {
     }
     msg.max_forwards()?;
     for c in msg.contacts() {
-        c?;
+        if let Some(a) = c?.addr() {
+            a.uri()?;
+        }
     }
     for r in msg.routes().chain(msg.record_routes()).chain(msg.paths()) {
-        r?;
+        r?.uri()?;
     }
     for t in msg
         .require()
@@ -66,10 +68,12 @@ pub fn check_response(msg: &Message) -> Result<(), HeaderError> {
     check_common(msg).map_err(|r| HeaderError::new("response", leak_reason(&r)))?;
     msg.cseq()?;
     for c in msg.contacts() {
-        c?;
+        if let Some(a) = c?.addr() {
+            a.uri()?;
+        }
     }
     for r in msg.record_routes() {
-        r?;
+        r?.uri()?;
     }
     Ok(())
 }
@@ -85,10 +89,8 @@ fn leak_reason(r: &Rejection) -> &'static str {
 /// Fields every message needs (§8.1.1): Via, From, To, Call-ID, CSeq; the
 /// single-valued ones at most once; all Vias well formed.
 fn check_common(msg: &Message) -> Result<(), Rejection> {
-    for name in SINGLE {
-        if msg.count(name) > 1 {
-            return Err(Rejection::bad(format!("more than one {name}")));
-        }
+    if let Some(name) = SINGLE.into_iter().find(|n| msg.count(*n) > 1) {
+        return Err(Rejection::bad(format!("more than one {name}")));
     }
     if msg.header(HeaderName::Via).is_none() {
         return Err(Rejection::bad("missing Via"));
@@ -96,8 +98,8 @@ fn check_common(msg: &Message) -> Result<(), Rejection> {
     for v in msg.vias() {
         v?;
     }
-    msg.from()?;
-    msg.to()?;
+    msg.from()?.uri()?;
+    msg.to()?.uri()?;
     msg.call_id()?;
     msg.cseq()?;
     Ok(())

@@ -137,7 +137,8 @@ fn rfc4475_details() {
     let m = load("TC_ESC01_V.dat");
     let to = m.to().unwrap();
     assert!(to
-        .uri
+        .uri()
+        .unwrap()
         .equivalent(&Uri::parse("sip:user@example.com").unwrap()));
     // 3.1.1.4: %00 in the user part is opaque.
     let m = load("TC_ESCNULL_V.dat");
@@ -156,7 +157,10 @@ fn rfc4475_details() {
     // 3.3.4: unknown schemes parse; the registrar cannot use the Contact.
     let m = load("TC_UNKSM2_V.dat");
     let c = m.contacts().next().unwrap().unwrap();
-    assert!(matches!(c.addr().unwrap().uri, Uri::Other { .. }));
+    assert!(matches!(
+        c.addr().unwrap().uri().unwrap(),
+        Uri::Other { .. }
+    ));
     // 3.3.5: 420 lists exactly the Proxy-Require tags.
     let m = load("TC_BEXT01_V.dat");
     let r = proxy_checks(&m, &[]).unwrap_err();
@@ -178,7 +182,8 @@ fn rfc4475_details() {
     assert!(c
         .addr()
         .unwrap()
-        .uri
+        .uri()
+        .unwrap()
         .as_sip()
         .unwrap()
         .params
@@ -186,7 +191,15 @@ fn rfc4475_details() {
     // 3.3.14: the escaped Route stays inside the URI.
     let m = load("TC_REGESCRT_V.dat");
     let c = m.contacts().next().unwrap().unwrap();
-    assert!(c.addr().unwrap().uri.as_sip().unwrap().headers.is_some());
+    assert!(c
+        .addr()
+        .unwrap()
+        .uri()
+        .unwrap()
+        .as_sip()
+        .unwrap()
+        .headers
+        .is_some());
     assert_eq!(m.routes().count(), 0);
     // 3.4.1: RFC 2543: body to the end of the datagram.
     let m = load("TC_INV2543_I.dat");
@@ -219,7 +232,9 @@ fn rfc4475_on_streams() {
             // the framer waits for more bytes.
             "TC_CLERR_I.dat" | "TC_BADDN_I.dat" => assert_eq!(got, Ok(None), "{file}"),
             _ => {
-                let Ok(Some(Frame::Message(m))) = got else { panic!("{file}: {got:?}") };
+                let Ok(Some(Frame::Message(m))) = got else {
+                    panic!("{file}: {got:?}")
+                };
                 let stream = screen(m, Framing::Stream, &Limits::default());
                 let verdict = match &stream {
                     Screened::Drop(_) => "drop".to_string(),

@@ -12,12 +12,13 @@ pub struct NameAddr<'a> {
     raw: &'a str,
     /// The display name as written (quotes kept), if any.
     pub display: Option<&'a str>,
-    /// The URI.
-    pub uri: Uri<'a>,
+    /// The URI as written (parsed on demand by [`NameAddr::uri`]).
+    pub uri_raw: &'a str,
     /// True when the URI was written in `<...>`.
     pub angle: bool,
     /// Header parameters after the address.
     pub params: Params<'a>,
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -83,18 +84,36 @@ impl<'a> NameAddr<'a> {
             }
             (u, false)
         };
-        let uri = Uri::parse(uri).map_err(|e| err(e.0))?;
-        let params = Params::header(&mut sc).map_err(err)?;
+        // The URI itself is parsed when asked for; here only its outline.
+        let scheme_ok = memchr::memchr(b':', uri.as_bytes())
+            .is_some_and(|c| c > 0 && uri.as_bytes()[0].is_ascii_alphabetic());
+        if !scheme_ok || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
+            return Err(err("bad URI"));
+        }
+        let mut tag = None;
+        let params = Params::header_with(&mut sc, |p| {
+            if p.name.eq_ignore_ascii_case("tag") {
+                tag = p.value;
+            }
+            Ok(())
+        })
+        .map_err(err)?;
         if !sc.at_end() {
             return Err(err("junk after address"));
         }
         Ok(NameAddr {
             raw: crate::message::trim_lws(s),
             display,
-            uri,
+            uri_raw: uri,
             angle,
             params,
+            tag,
         })
+    }
+
+    /// The URI, parsed.
+    pub fn uri(&self) -> Result<Uri<'a>, HeaderError> {
+        Uri::parse(self.uri_raw).map_err(|e| HeaderError::new("URI", e.0))
     }
 
     /// The element as written.
@@ -104,7 +123,7 @@ impl<'a> NameAddr<'a> {
 
     /// The `tag` parameter.
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.value("tag")
+        self.tag
     }
 }
 
@@ -126,7 +145,7 @@ mod tests {
             "sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n",
         )
         .unwrap();
-        assert_eq!(n.uri.as_str(), "sip:vivekg@chair-dnrc.example.com");
+        assert_eq!(n.uri_raw, "sip:vivekg@chair-dnrc.example.com");
         assert_eq!(n.tag(), Some("1918181833n"));
         let n = NameAddr::parse(
             "From",
@@ -141,13 +160,14 @@ mod tests {
         );
         assert!(NameAddr::parse("From", "\"Bell <sip:a@b.c>").is_err());
         assert!(NameAddr::parse("To", "alan@jasomi.com").is_err());
+        assert!(NameAddr::parse("To", "< sip:a@b.c >").is_err());
         assert!(NameAddr::parse_route("Route", "sip:a.com;lr").is_err());
         let r = NameAddr::parse_route(
             "Route",
             "<sip:services.example.com;lr;unknownwith=value;unknown-no-value>",
         )
         .unwrap();
-        assert!(r.uri.as_sip().unwrap().is_loose_route());
+        assert!(r.uri().unwrap().as_sip().unwrap().is_loose_route());
         assert!(NameAddr::parse(
             "Contact",
             "sip:user@example.com?Route=%3Csip:sip.example.com%3E"

@@ -7,8 +7,8 @@ use crate::error::HeaderError;
 /// `callid = word [ "@" word ]` (RFC 3261 §20.8).
 pub fn call_id(s: &str) -> Result<&str, HeaderError> {
     let err = HeaderError::new("Call-ID", "not word[@word]");
-    let ok = match s.split_once('@') {
-        Some((a, b)) => all_word(a) && all_word(b),
+    let ok = match memchr::memchr(b'@', s.as_bytes()) {
+        Some(at) => all_word(&s[..at]) && all_word(&s[at + 1..]),
         None => all_word(s),
     };
     if ok {

@@ -33,10 +33,36 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// The via-params.
     pub params: Params<'a>,
+    branch: Option<&'a str>,
 }
 
 fn err(what: &'static str) -> HeaderError {
     HeaderError::new("Via", what)
+}
+
+/// The grammar of the via-params RFC 3261 §20.42 defines.
+fn check_param(p: &crate::params::Param<'_>) -> Result<(), &'static str> {
+    let (name, v) = (p.name, p.value);
+    if name.eq_ignore_ascii_case("branch") {
+        if v.is_none_or(|b| !crate::chars::all_token(b)) {
+            return Err("branch is not a token");
+        }
+    } else if name.eq_ignore_ascii_case("received") {
+        if v.and_then(parse_ip).is_none() {
+            return Err("received is not an IP address");
+        }
+    } else if name.eq_ignore_ascii_case("rport") {
+        if let Some(port) = v {
+            parse_port(port)?;
+        }
+    } else if name.eq_ignore_ascii_case("ttl") {
+        if v.and_then(|t| t.parse::<u8>().ok()).is_none() {
+            return Err("ttl is not 0-255");
+        }
+    } else if name.eq_ignore_ascii_case("maddr") && v.is_none_or(|h| parse_host(h).is_err()) {
+        return Err("maddr is not a host");
+    }
+    Ok(())
 }
 
 impl<'a> Via<'a> {
@@ -73,11 +99,19 @@ impl<'a> Via<'a> {
         } else {
             None
         };
-        let params = Params::header(&mut sc).map_err(err)?;
+        let mut branch = None;
+        let params = Params::header_with(&mut sc, |p| {
+            check_param(p)?;
+            if p.name.eq_ignore_ascii_case("branch") {
+                branch = p.value;
+            }
+            Ok(())
+        })
+        .map_err(err)?;
         if !sc.at_end() {
             return Err(err("junk after via-params"));
         }
-        let via = Via {
+        Ok(Via {
             raw: crate::message::trim_lws(s),
             protocol,
             version,
@@ -86,37 +120,8 @@ impl<'a> Via<'a> {
             host_raw,
             port,
             params,
-        };
-        via.check_params()?;
-        Ok(via)
-    }
-
-    fn check_params(&self) -> Result<(), HeaderError> {
-        for p in self.params.iter() {
-            let name = p.name;
-            let v = p.value;
-            if name.eq_ignore_ascii_case("branch") {
-                if v.is_none_or(|b| !crate::chars::all_token(b)) {
-                    return Err(err("branch is not a token"));
-                }
-            } else if name.eq_ignore_ascii_case("received") {
-                if v.and_then(parse_ip).is_none() {
-                    return Err(err("received is not an IP address"));
-                }
-            } else if name.eq_ignore_ascii_case("rport") {
-                if let Some(port) = v {
-                    parse_port(port).map_err(err)?;
-                }
-            } else if name.eq_ignore_ascii_case("ttl") {
-                if v.and_then(|t| t.parse::<u8>().ok()).is_none() {
-                    return Err(err("ttl is not 0-255"));
-                }
-            } else if name.eq_ignore_ascii_case("maddr") && v.is_none_or(|h| parse_host(h).is_err())
-            {
-                return Err(err("maddr is not a host"));
-            }
-        }
-        Ok(())
+            branch,
+        })
     }
 
     /// The value as written.
@@ -135,7 +140,7 @@ impl<'a> Via<'a> {
 
     /// The `branch` parameter.
     pub fn branch(&self) -> Option<&'a str> {
-        self.params.value("branch")
+        self.branch
     }
 
     /// True when the branch is an RFC 3261 branch: the magic cookie followed

@@ -31,12 +31,14 @@ impl Message {
 
     /// The From field.
     pub fn from(&self) -> Result<NameAddr<'_>, HeaderError> {
-        self.single("From").and_then(|v| NameAddr::parse("From", v))
+        self.single(HeaderName::From)
+            .and_then(|v| NameAddr::parse("From", v))
     }
 
     /// The To field.
     pub fn to(&self) -> Result<NameAddr<'_>, HeaderError> {
-        self.single("To").and_then(|v| NameAddr::parse("To", v))
+        self.single(HeaderName::To)
+            .and_then(|v| NameAddr::parse("To", v))
     }
 
     /// The From tag, if the From field parses and has one.
@@ -51,24 +53,24 @@ impl Message {
 
     /// The Call-ID.
     pub fn call_id(&self) -> Result<&str, HeaderError> {
-        self.single("Call-ID").and_then(header::call_id)
+        self.single(HeaderName::CallId).and_then(header::call_id)
     }
 
     /// The CSeq.
     pub fn cseq(&self) -> Result<CSeq<'_>, HeaderError> {
-        self.single("CSeq").and_then(CSeq::parse)
+        self.single(HeaderName::CSeq).and_then(CSeq::parse)
     }
 
     /// Max-Forwards, if present.
     pub fn max_forwards(&self) -> Result<Option<u8>, HeaderError> {
-        self.optional("Max-Forwards")?
+        self.optional(HeaderName::MaxForwards)?
             .map(header::max_forwards)
             .transpose()
     }
 
     /// Expires, if present.
     pub fn expires(&self) -> Result<Option<u32>, HeaderError> {
-        self.optional("Expires")?
+        self.optional(HeaderName::Expires)?
             .map(header::delta_seconds)
             .transpose()
     }
@@ -119,19 +121,20 @@ impl Message {
     }
 
     /// The value of a header that must appear exactly once.
-    fn single(&self, name: &'static str) -> Result<&str, HeaderError> {
+    fn single(&self, name: HeaderName) -> Result<&str, HeaderError> {
         self.optional(name)?
-            .ok_or(HeaderError::new(name, "missing"))
+            .ok_or(HeaderError::new(canonical(name), "missing"))
     }
 
     /// The value of a header that may appear at most once.
-    fn optional(&self, name: &'static str) -> Result<Option<&str>, HeaderError> {
-        let hn = HeaderName::from_bytes(name.as_bytes());
-        let mut it = self.fields().iter().filter(|h| h.name == hn);
-        let first = it.next();
-        if it.next().is_some() {
-            return Err(HeaderError::new(name, "appears more than once"));
+    fn optional(&self, name: HeaderName) -> Result<Option<&str>, HeaderError> {
+        if self.count(name) > 1 {
+            return Err(HeaderError::new(canonical(name), "appears more than once"));
         }
-        Ok(first.map(|h| self.value_text(h)))
+        Ok(self.header(name))
     }
+}
+
+fn canonical(name: HeaderName) -> &'static str {
+    name.canonical().unwrap_or("header")
 }

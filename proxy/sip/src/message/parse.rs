@@ -2,7 +2,8 @@
 //! Content-Length rules of RFC 3261 §18.3 and §20.14.
 
 use bytes::Bytes;
-use memchr::memchr;
+use bytestring::ByteString;
+use memchr::{memchr, memchr2, memchr_iter};
 
 use super::{Framing, HeaderField, Message, ParseFailure, Span, StartLine};
 use crate::chars::is_token;
@@ -34,13 +35,13 @@ pub(super) fn parse(
     };
     let start_end = first + 2;
     let (headers, body_start, terminated) = header_lines(b, start_end, limits)?;
-    if std::str::from_utf8(&b[..body_start]).is_err() {
-        return Err(ParseError::NotUtf8.into());
-    }
+    let head = ByteString::try_from(buf.slice(..body_start)).map_err(|_| ParseError::NotUtf8)?;
     let mut msg = Message {
         buf,
+        head,
         start,
         start_end: start_end as u32,
+        index: super::NameIndex::build(&headers),
         headers,
         body_start: body_start as u32,
     };
@@ -86,18 +87,15 @@ pub(super) fn parse(
 }
 
 /// Position of the CR of the CRLF ending the line that starts at `from`.
+/// A CR or LF anywhere else in the line is an error.
 fn line_end(b: &[u8], from: usize) -> Result<usize, ParseError> {
     let rest = b.get(from..).unwrap_or(&[]);
-    let nl = memchr(b'\n', rest).ok_or(ParseError::Unterminated)?;
-    if nl == 0 || rest[nl - 1] != b'\r' {
-        return Err(ParseError::BareLineEnd);
+    let i = memchr2(b'\r', b'\n', rest).ok_or(ParseError::Unterminated)?;
+    match (rest[i], rest.get(i + 1)) {
+        (b'\r', Some(b'\n')) => Ok(from + i),
+        (b'\r', None) => Err(ParseError::Unterminated),
+        _ => Err(ParseError::BareLineEnd),
     }
-    let end = from + nl - 1;
-    // A CR alone inside a line is not a line end and not allowed either.
-    if memchr(b'\r', &b[from..end]).is_some() {
-        return Err(ParseError::BareLineEnd);
-    }
-    Ok(end)
 }
 
 /// Parses the start line `b[..end]`. The bool is false when the SIP version
@@ -215,13 +213,30 @@ fn header_lines(
     limits: &Limits,
 ) -> Result<(Vec<HeaderField>, usize, bool), ParseError> {
     let mut headers: Vec<HeaderField> = Vec::with_capacity(16);
+    let mut folds = 0;
+    // Lines end at LF, which must follow a CR; a CR anywhere else is caught
+    // by counting CRs once the header section's end is known.
+    let base = pos;
+    let mut lfs = memchr_iter(b'\n', b.get(pos..).unwrap_or(&[])).map(|i| i + base);
     loop {
         if pos == b.len() && !headers.is_empty() {
+            if memchr_iter(b'\r', b).count() != headers.len() + folds + 1 {
+                return Err(ParseError::BareLineEnd);
+            }
             return Ok((headers, pos, false));
         }
-        let end = line_end(b, pos)?;
+        let end = match lfs.next() {
+            Some(lf) if lf > pos && b[lf - 1] == b'\r' => lf - 1,
+            Some(_) => return Err(ParseError::BareLineEnd),
+            None => return Err(ParseError::Unterminated),
+        };
         if end == pos {
-            return Ok((headers, pos + 2, true));
+            let body = pos + 2;
+            let lines = headers.len() + folds + 2;
+            if memchr_iter(b'\r', &b[..body]).count() != lines {
+                return Err(ParseError::BareLineEnd);
+            }
+            return Ok((headers, body, true));
         }
         let line_no = headers.len() + 1;
         if b[pos] == b' ' || b[pos] == b'\t' {
@@ -232,6 +247,7 @@ fn header_lines(
             })?;
             prev.value.end = end as u32;
             prev.line.end = (end + 2) as u32;
+            folds += 1;
         } else {
             if headers.len() >= limits.max_headers {
                 return Err(ParseError::TooManyHeaders {
@@ -280,18 +296,14 @@ fn field(b: &[u8], pos: usize, end: usize, line: usize) -> Result<HeaderField, P
 
 /// The declared Content-Length, if any (`1*DIGIT`; one field only).
 fn content_length(msg: &Message) -> Result<Option<usize>, ParseError> {
-    let mut found = None;
-    for h in msg
-        .fields()
-        .iter()
-        .filter(|h| h.name == HeaderName::ContentLength)
-    {
-        if found.is_some() {
-            return Err(ParseError::DuplicateContentLength);
-        }
-        found = Some(parse_length(msg.value_text(h))?);
+    match msg.count(HeaderName::ContentLength) {
+        0 => Ok(None),
+        1 => msg
+            .header(HeaderName::ContentLength)
+            .map(parse_length)
+            .transpose(),
+        _ => Err(ParseError::DuplicateContentLength),
     }
-    Ok(found)
 }
 
 /// Parses a Content-Length value.
@@ -300,4 +312,57 @@ pub(crate) fn parse_length(v: &str) -> Result<usize, ParseError> {
         return Err(ParseError::ContentLength);
     }
     v.parse::<usize>().map_err(|_| ParseError::ContentLength)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &[u8]) -> Result<Message, ParseError> {
+        parse(
+            Bytes::copy_from_slice(s),
+            Framing::Datagram,
+            &Limits::default(),
+        )
+        .map_err(|f| f.error)
+    }
+
+    #[test]
+    fn line_ends() {
+        let ok = b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n x\r\nCall-ID: 1\r\n\r\nbody\rwith\nbare";
+        let m = p(ok).unwrap();
+        assert_eq!(m.body(), b"body\rwith\nbare");
+        assert_eq!(m.header(HeaderName::Via), Some("SIP/2.0/UDP h\r\n x"));
+        assert_eq!(
+            p(b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: a\rb\r\n\r\n"),
+            Err(ParseError::BareLineEnd)
+        );
+        assert_eq!(
+            p(b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: a\nb: c\r\n\r\n"),
+            Err(ParseError::BareLineEnd)
+        );
+        assert_eq!(
+            p(b"OPTIONS sip:a@b.c SIP/2.0\nVia: a\r\n\r\n"),
+            Err(ParseError::BareLineEnd)
+        );
+        assert_eq!(
+            p(b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: a\r\n"),
+            Err(ParseError::Unterminated)
+        );
+        assert_eq!(
+            p(b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: a\rx\r\n"),
+            Err(ParseError::BareLineEnd)
+        );
+        assert_eq!(
+            p(b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: a"),
+            Err(ParseError::Unterminated)
+        );
+        assert_eq!(
+            p(b"OPTIONS sip:a@b.c SIP/2.0\r\n x\r\n\r\n").unwrap_err(),
+            ParseError::HeaderLine {
+                line: 1,
+                what: "continuation line first"
+            }
+        );
+    }
 }

@@ -18,10 +18,11 @@ pub struct Values<'a> {
 
 impl<'a> Values<'a> {
     pub(crate) fn new(msg: &'a Message, name: HeaderName) -> Self {
+        let next_field = msg.first_field(name).unwrap_or(msg.fields().len());
         Self {
             msg,
             name,
-            next_field: 0,
+            next_field,
             rest: None,
         }
     }
@@ -57,9 +58,15 @@ impl<'a> Iterator for Values<'a> {
 /// Splits at the first separating comma: `(item, Some(rest))` or `(all, None)`.
 pub(crate) fn split_first(s: &str) -> (&str, Option<&str>) {
     let b = s.as_bytes();
+    // Fast path: nothing that separates or protects a separator.
+    let Some(mut i) = memchr::memchr3(b',', b'"', b'<', b) else {
+        return (s, None);
+    };
+    if b[i] == b',' {
+        return (&s[..i], Some(&s[i + 1..]));
+    }
     let mut quoted = false;
     let mut angle = false;
-    let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'\\' if quoted => i += 1,

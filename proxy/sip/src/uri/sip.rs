@@ -46,8 +46,8 @@ impl<'a> SipUri<'a> {
         let (user, password) = match userinfo {
             None => (None, None),
             Some(ui) => {
-                let (u, p) = match ui.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
+                let (u, p) = match memchr::memchr(b':', ui.as_bytes()) {
+                    Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
                 if !chars::all_in(u, &USER) {
@@ -61,15 +61,17 @@ impl<'a> SipUri<'a> {
                 (Some(u), p)
             }
         };
-        let hp_end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+        let hp_end = memchr::memchr2(b';', b'?', hostpart.as_bytes()).unwrap_or(hostpart.len());
         let host_port = &hostpart[..hp_end];
         let (host, port) = parse_hostport(host_port).map_err(UriError)?;
         let host_raw = match port {
-            Some(_) => &host_port[..host_port.rfind(':').unwrap_or(host_port.len())],
+            Some(_) => {
+                &host_port[..memchr::memrchr(b':', host_port.as_bytes()).unwrap_or(host_port.len())]
+            }
             None => host_port,
         };
         let after = &hostpart[hp_end..];
-        let (params, headers) = match after.find('?') {
+        let (params, headers) = match memchr::memchr(b'?', after.as_bytes()) {
             Some(q) => (&after[..q], Some(&after[q + 1..])),
             None => (after, None),
         };
