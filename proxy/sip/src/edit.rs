@@ -201,12 +201,14 @@ impl<'m> Editor<'m> {
     pub fn finish(mut self) -> Result<Bytes, EditError> {
         self.removals_to_splices();
         let mut s = self.splices;
+        // By position; at one position, insertions before a replaced range,
+        // and later prepends above earlier ones.
         s.sort_by(|a, b| {
             a.span
                 .start
                 .cmp(&b.span.start)
+                .then((a.span.end > a.span.start).cmp(&(b.span.end > b.span.start)))
                 .then(b.order.cmp(&a.order))
-                .then(a.span.end.cmp(&b.span.end))
         });
         let src: &[u8] = self.msg.as_bytes();
         let grow: usize = s.iter().map(|x| x.text.len()).sum();
@@ -295,4 +297,101 @@ fn field_line(name: &str, value: &str) -> Vec<u8> {
     v.extend_from_slice(value.as_bytes());
     v.extend_from_slice(b"\r\n");
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Framing, Limits};
+
+    fn msg(s: &str) -> Message {
+        Message::parse(
+            Bytes::copy_from_slice(s.as_bytes()),
+            Framing::Datagram,
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    const REQ: &str = "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nRoute: <sip:e1;lr>, <sip:e2;lr>\r\nRoute: <sip:e3;lr>\r\nMax-Forwards: 10\r\nTo: <sip:b@x>\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn splices() {
+        let m = msg(REQ);
+        let mut ed = Editor::new(&m);
+        ed.remove_value(HeaderName::Route, 0).unwrap();
+        ed.remove_value(HeaderName::Route, 1).unwrap();
+        ed.prepend("Route", "<sip:new;lr>");
+        ed.prepend("Via", "SIP/2.0/UDP me;branch=z9hG4bK2");
+        ed.prepend("Via", "SIP/2.0/UDP me2;branch=z9hG4bK3");
+        let top = m.top_via().unwrap();
+        ed.set_via_param(&top, "received", Some("192.0.2.1"))
+            .unwrap();
+        assert_eq!(ed.decrement_max_forwards(), Ok(9));
+        let out = ed.finish().unwrap();
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.contains("Via: SIP/2.0/UDP me2;branch=z9hG4bK3\r\nVia: SIP/2.0/UDP me;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1;received=192.0.2.1\r\n"), "{text}");
+        assert!(text.contains("Max-Forwards: 9\r\n"));
+        assert!(text.contains("a;branch=z9hG4bK1;received=192.0.2.1\r\nRoute: <sip:new;lr>\r\nRoute: <sip:e3;lr>\r\nMax"), "{text}");
+        assert!(text.contains("Max-Forwards: 9\r\n"));
+    }
+
+    #[test]
+    fn remove_all_values_of_a_field_removes_the_line() {
+        let m = msg(REQ);
+        let mut ed = Editor::new(&m);
+        ed.remove_value(HeaderName::Route, 0).unwrap();
+        ed.remove_value(HeaderName::Route, 1).unwrap();
+        ed.prepend("Route", "<sip:new;lr>");
+        let out = ed.finish().unwrap();
+        let fwd = Message::parse(out, Framing::Datagram, &Limits::default()).unwrap();
+        let routes: Vec<_> = fwd
+            .routes()
+            .map(|r| r.unwrap().uri_raw.to_string())
+            .collect();
+        assert_eq!(routes, ["sip:new;lr", "sip:e3;lr"]);
+        assert_eq!(fwd.count(HeaderName::Route), 2);
+    }
+
+    #[test]
+    fn remove_middle_and_last_values() {
+        let m = msg(REQ);
+        let mut ed = Editor::new(&m);
+        ed.remove_value(HeaderName::Route, 1).unwrap();
+        let fwd =
+            Message::parse(ed.finish().unwrap(), Framing::Datagram, &Limits::default()).unwrap();
+        assert_eq!(fwd.header(HeaderName::Route), Some("<sip:e1;lr>"));
+        assert!(Editor::new(&m).remove_value(HeaderName::Route, 3).is_err());
+    }
+
+    #[test]
+    fn max_forwards_zero_and_absent() {
+        let m = msg(&REQ.replace("Max-Forwards: 10", "Max-Forwards: 0"));
+        assert_eq!(
+            Editor::new(&m).decrement_max_forwards(),
+            Err(EditError::MaxForwards)
+        );
+        let m = msg(&REQ.replace("Max-Forwards: 10\r\n", ""));
+        let mut ed = Editor::new(&m);
+        assert_eq!(ed.decrement_max_forwards(), Ok(70));
+        let fwd =
+            Message::parse(ed.finish().unwrap(), Framing::Datagram, &Limits::default()).unwrap();
+        assert_eq!(fwd.max_forwards().unwrap(), Some(70));
+    }
+
+    #[test]
+    fn via_param_replaced_in_place() {
+        let m = msg(&REQ.replace("branch=z9hG4bK1", "rport;branch=z9hG4bK1;received=10.0.0.1"));
+        let mut ed = Editor::new(&m);
+        let top = m.top_via().unwrap();
+        ed.set_via_param(&top, "rport", Some("5070")).unwrap();
+        ed.set_via_param(&top, "received", Some("192.0.2.9"))
+            .unwrap();
+        let fwd =
+            Message::parse(ed.finish().unwrap(), Framing::Datagram, &Limits::default()).unwrap();
+        assert_eq!(
+            fwd.header(HeaderName::Via),
+            Some("SIP/2.0/UDP a;rport=5070;branch=z9hG4bK1;received=192.0.2.9")
+        );
+    }
 }

@@ -60,13 +60,13 @@ pub fn check_request(msg: &Message) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Checks a response before it is forwarded. A failing response is dropped.
-pub fn check_response(msg: &Message) -> Result<(), HeaderError> {
+/// Checks a response before it is forwarded. A failing response is dropped
+/// (the rejection's status is meaningless for responses; its reason says why).
+pub fn check_response(msg: &Message) -> Result<(), Rejection> {
     if msg.is_request() {
-        return Err(HeaderError::new("start line", "not a response"));
+        return Err(Rejection::bad("not a response"));
     }
-    check_common(msg).map_err(|r| HeaderError::new("response", leak_reason(&r)))?;
-    msg.cseq()?;
+    check_common(msg)?;
     for c in msg.contacts() {
         if let Some(a) = c?.addr() {
             a.uri()?;
@@ -76,14 +76,6 @@ pub fn check_response(msg: &Message) -> Result<(), HeaderError> {
         r?.uri()?;
     }
     Ok(())
-}
-
-fn leak_reason(r: &Rejection) -> &'static str {
-    if r.reason.contains("missing") {
-        "mandatory header missing"
-    } else {
-        "malformed header"
-    }
 }
 
 /// Fields every message needs (§8.1.1): Via, From, To, Call-ID, CSeq; the
@@ -160,8 +152,8 @@ pub enum Screened {
 pub enum DropReason {
     /// Not a SIP message, or framing so broken that no response can be built.
     Unparseable(crate::error::ParseError),
-    /// A malformed response (responses are never answered).
-    BadResponse(HeaderError),
+    /// A malformed response (responses are never answered): what is wrong.
+    BadResponse(String),
     /// A bad request without a Via to answer to.
     NoVia,
     /// A bad ACK (ACKs are never answered).
@@ -194,7 +186,7 @@ pub fn screen(buf: bytes::Bytes, framing: crate::Framing, limits: &crate::Limits
         },
         Ok(m) => match check_response(&m) {
             Ok(()) => Screened::Response(m),
-            Err(e) => Screened::Drop(DropReason::BadResponse(e)),
+            Err(r) => Screened::Drop(DropReason::BadResponse(r.reason)),
         },
     }
 }
