@@ -11,9 +11,10 @@ use tokencodec::{
 };
 
 fn codec() -> TokenCodec {
-    let mut ring = KeyRing::new(KeyId(1), [(KeyId(1), Secret::from_bytes([1; 32]))])
-        .expect("valid ring");
-    ring.insert(KeyId(2), Secret::from_bytes([2; 32])).expect("insert");
+    let mut ring =
+        KeyRing::new(KeyId(1), [(KeyId(1), Secret::from_bytes([1; 32]))]).expect("valid ring");
+    ring.insert(KeyId(2), Secret::from_bytes([2; 32]))
+        .expect("insert");
     ring.set_current(KeyId(2)).expect("current");
     TokenCodec::new(ring, Limits::default())
 }
@@ -38,7 +39,10 @@ fn bench_routes(c: &mut Criterion) {
     let codec = codec();
     let now = TOKEN_EPOCH + 60_000_000;
     let cases = [
-        ("ipv4", route("198.51.100.23:49152", "203.0.113.1:5061", "10.1.2.3:5060")),
+        (
+            "ipv4",
+            route("198.51.100.23:49152", "203.0.113.1:5061", "10.1.2.3:5060"),
+        ),
         (
             "ipv6",
             route(
@@ -71,7 +75,9 @@ fn bench_branch(c: &mut Criterion) {
         ..BranchInputs::default()
     };
     let branch = codec.branch(&inputs);
-    c.bench_function("branch/make", |b| b.iter(|| codec.branch(black_box(&inputs))));
+    c.bench_function("branch/make", |b| {
+        b.iter(|| codec.branch(black_box(&inputs)))
+    });
     c.bench_function("branch/verify", |b| {
         b.iter(|| codec.verify_branch(black_box(branch.as_str())))
     });

@@ -2,13 +2,19 @@
 
 use std::net::SocketAddr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::transport::Transport;
 
 /// A UE's flow through the edge (the payload of a flow token).
 ///
 /// IPv6 flow labels and scope ids are not carried: an opened address has
 /// both set to zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Serialises (serde) as `{"transport": "tcp", "ue": "192.0.2.1:5060",
+/// "local": "...", "instance": 3, "connection": 42}`, for the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Flow {
     /// Transport between the UE and the edge.
     pub transport: Transport,

@@ -7,6 +7,7 @@ use std::fmt;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use ring::rand::{SecureRandom as _, SystemRandom};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
@@ -14,7 +15,8 @@ pub(crate) use derive::DerivedKeys;
 
 /// The id of a key in the ring, carried in clear in every token (byte 1) and
 /// branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct KeyId(pub u8);
 
 impl fmt::Display for KeyId {
@@ -49,7 +51,9 @@ impl Secret {
     /// A fresh secret from the operating system's random number generator.
     pub fn generate() -> Result<Self, Error> {
         let mut bytes = [0u8; Self::LEN];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| Error::Rng)?;
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| Error::Rng)?;
         Ok(Secret(bytes))
     }
 
@@ -58,19 +62,16 @@ impl Secret {
     /// decode to exactly 32 bytes. The error never contains the input.
     pub fn from_base64(text: &str) -> Result<Self, Error> {
         let text = text.trim().as_bytes();
-        let mut buf = [0u8; Self::LEN + 3];
-        let n = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        let mut decoded = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
             .iter()
-            .find_map(|engine| engine.decode_slice(text, &mut buf).ok())
+            .find_map(|engine| engine.decode(text).ok())
             .ok_or_else(|| Error::KeyFile("secret is not valid base64".into()))?;
-        let bytes = buf
-            .get(..n)
-            .and_then(|b| <[u8; Self::LEN]>::try_from(b).ok())
-            .ok_or_else(|| {
-                Error::KeyFile(format!("secret must be {} bytes, found {n}", Self::LEN))
-            })?;
-        buf.fill(0);
-        Ok(Secret(bytes))
+        let secret = <[u8; Self::LEN]>::try_from(decoded.as_slice()).map(Secret);
+        let found = decoded.len();
+        decoded.fill(0);
+        secret.map_err(|_| {
+            Error::KeyFile(format!("secret must be {} bytes, found {found}", Self::LEN))
+        })
     }
 
     /// The secret in standard base64 with padding. This exposes the secret:
@@ -122,9 +123,15 @@ mod tests {
         }
         assert!(Secret::from_base64("AAAA").is_err());
         assert!(Secret::from_base64("not base64!").is_err());
-        let long = STANDARD.encode([1u8; 33]);
-        let err = Secret::from_base64(&long).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("32 bytes") && !err.contains(&long), "{err}");
+        let long = STANDARD.encode([1u8; 64]);
+        let err = Secret::from_base64(&long)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("32 bytes, found 64") && !err.contains(&long),
+            "{err}"
+        );
     }
 
     #[test]

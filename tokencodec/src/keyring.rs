@@ -94,7 +94,9 @@ impl KeyRing {
     /// taken.
     pub fn insert(&mut self, id: KeyId, secret: Secret) -> Result<(), Error> {
         if self.contains(id) {
-            return Err(Error::KeyRing(format!("key id {id} is already in the ring")));
+            return Err(Error::KeyRing(format!(
+                "key id {id} is already in the ring"
+            )));
         }
         self.older.push(Entry::new(id, secret)?);
         Ok(())
@@ -124,7 +126,9 @@ impl KeyRing {
     /// current key cannot be removed.
     pub fn remove(&mut self, id: KeyId) -> Result<(), Error> {
         if id == self.current.id {
-            return Err(Error::KeyRing(format!("key id {id} is current and cannot be removed")));
+            return Err(Error::KeyRing(format!(
+                "key id {id} is current and cannot be removed"
+            )));
         }
         let index = self.older_index(id)?;
         self.older.remove(index);

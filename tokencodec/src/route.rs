@@ -2,11 +2,14 @@
 
 use std::net::SocketAddr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::flow::Flow;
 use crate::transport::Transport;
 
 /// The backend an edge chose for a dialog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Backend {
     /// Transport between the edge and the backend.
     pub transport: Transport,
@@ -16,7 +19,8 @@ pub struct Backend {
 
 /// A flow plus the backend chosen (the payload of a route token, used in
 /// Record-Route).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Route {
     /// The UE's flow.
     pub flow: Flow,

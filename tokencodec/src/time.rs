@@ -6,6 +6,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Error;
 
 /// The token epoch, 2024-01-01T00:00:00Z, in Unix seconds.
@@ -13,7 +15,11 @@ pub const TOKEN_EPOCH: u64 = 1_704_067_200;
 
 /// How long tokens stay valid, and how far in the future an issue time may
 /// lie (clock skew between edge instances).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Deserialises from configuration (`max_age_secs`, `max_skew_secs`, both
+/// optional with the defaults below; unknown fields are rejected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Maximum age of a token, in seconds: a token issued at `t` opens until
     /// `now == t + max_age_secs` inclusive.
@@ -80,7 +86,10 @@ mod tests {
     #[test]
     fn token_time_range() {
         assert_eq!(to_token_time(TOKEN_EPOCH).ok(), Some(0));
-        assert!(matches!(to_token_time(TOKEN_EPOCH - 1), Err(Error::TimeOutOfRange(_))));
+        assert!(matches!(
+            to_token_time(TOKEN_EPOCH - 1),
+            Err(Error::TimeOutOfRange(_))
+        ));
         let last = TOKEN_EPOCH + u64::from(u32::MAX);
         assert_eq!(to_token_time(last).ok(), Some(u32::MAX));
         assert!(to_token_time(last + 1).is_err());
@@ -90,12 +99,18 @@ mod tests {
 
     #[test]
     fn window_edges() {
-        let l = Limits { max_age_secs: 100, max_skew_secs: 10 };
+        let l = Limits {
+            max_age_secs: 100,
+            max_skew_secs: 10,
+        };
         assert!(l.check(1000, 1000).is_ok());
         assert!(l.check(1000, 1100).is_ok());
         assert!(matches!(l.check(1000, 1101), Err(Error::Expired { .. })));
         assert!(l.check(1010, 1000).is_ok());
-        assert!(matches!(l.check(1011, 1000), Err(Error::NotYetValid { .. })));
+        assert!(matches!(
+            l.check(1011, 1000),
+            Err(Error::NotYetValid { .. })
+        ));
         assert!(l.check(u64::MAX, u64::MAX).is_ok());
         assert!(l.check(0, u64::MAX).is_err());
     }
@@ -104,5 +119,18 @@ mod tests {
     fn system_time_conversion() {
         assert_eq!(unix_seconds(UNIX_EPOCH + Duration::from_secs(42)), 42);
         assert_eq!(unix_seconds(UNIX_EPOCH - Duration::from_secs(42)), 0);
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn limits_from_config() {
+        let limits: Limits = serde_yaml::from_str("max_age_secs: 3600\n").expect("parses");
+        assert_eq!(limits.max_age_secs, 3600);
+        assert_eq!(limits.max_skew_secs, Limits::DEFAULT_MAX_SKEW_SECS);
+        assert!(serde_yaml::from_str::<Limits>("max_age: 1\n").is_err());
     }
 }

@@ -3,10 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Error;
 
-/// A SIP transport (RFC 3261, RFC 7118 for WebSocket).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A SIP transport (RFC 3261, RFC 7118 for WebSocket). Serialises as its
+/// lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// UDP.
     Udp,

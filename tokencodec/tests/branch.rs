@@ -59,15 +59,29 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 
 fn owned(rfc3261: bool) -> impl Strategy<Value = Owned> {
     let branch = if rfc3261 {
-        "z9hG4bK[A-Za-z0-9.~%-]{1,24}".prop_map(String::into_bytes).boxed()
+        "z9hG4bK[A-Za-z0-9.~%-]{1,24}"
+            .prop_map(String::into_bytes)
+            .boxed()
     } else {
         // RFC 2543 peers: no branch, or one without the cookie.
-        prop_oneof![Just(Vec::new()), "[a-y][A-Za-z0-9]{0,16}".prop_map(String::into_bytes)]
-            .boxed()
+        prop_oneof![
+            Just(Vec::new()),
+            "[a-y][A-Za-z0-9]{0,16}".prop_map(String::into_bytes)
+        ]
+        .boxed()
     };
-    (bytes(), branch, bytes(), bytes(), bytes(), any::<u32>(), bytes(), bytes()).prop_map(
-        |(via_sent_by, via_branch, to_tag, from_tag, call_id, cseq_number, request_uri, context)| {
-            Owned {
+    (
+        bytes(),
+        branch,
+        bytes(),
+        bytes(),
+        bytes(),
+        any::<u32>(),
+        bytes(),
+        bytes(),
+    )
+        .prop_map(
+            |(
                 via_sent_by,
                 via_branch,
                 to_tag,
@@ -76,9 +90,19 @@ fn owned(rfc3261: bool) -> impl Strategy<Value = Owned> {
                 cseq_number,
                 request_uri,
                 context,
-            }
-        },
-    )
+            )| {
+                Owned {
+                    via_sent_by,
+                    via_branch,
+                    to_tag,
+                    from_tag,
+                    call_id,
+                    cseq_number,
+                    request_uri,
+                    context,
+                }
+            },
+        )
 }
 
 /// Changes field `i` to a different value that keeps the mode (cookie or
@@ -221,7 +245,11 @@ fn rfc2543_retransmissions_and_cancel_share_the_branch() {
     };
     let branch = codec.branch(&legacy);
     assert_eq!(codec.branch(&legacy), branch);
-    assert_ne!(codec.branch(&invite()), branch, "cookie and field modes are separate");
+    assert_ne!(
+        codec.branch(&invite()),
+        branch,
+        "cookie and field modes are separate"
+    );
     // A bare cookie is not an RFC 3261 branch.
     let bare = BranchInputs {
         via_branch: MAGIC_COOKIE.as_bytes(),
@@ -238,14 +266,21 @@ fn branches_follow_the_current_key_and_verify_while_it_is_in_the_ring() {
     let old_branch = old.branch(&invite());
     assert_eq!(old_branch.key_id(), KeyId(1));
 
-    ring.insert(KeyId(2), Secret::from_bytes([0x22; 32])).expect("insert");
+    ring.insert(KeyId(2), Secret::from_bytes([0x22; 32]))
+        .expect("insert");
     ring.set_current(KeyId(2)).expect("current");
     let rotated = TokenCodec::new(ring.clone(), Limits::default());
     let new_branch = rotated.branch(&invite());
     assert_eq!(new_branch.key_id(), KeyId(2));
     assert_ne!(new_branch, old_branch);
-    assert_eq!(rotated.verify_branch(old_branch.as_str()).ok(), Some(KeyId(1)));
-    assert_eq!(rotated.verify_branch(new_branch.as_str()).ok(), Some(KeyId(2)));
+    assert_eq!(
+        rotated.verify_branch(old_branch.as_str()).ok(),
+        Some(KeyId(1))
+    );
+    assert_eq!(
+        rotated.verify_branch(new_branch.as_str()).ok(),
+        Some(KeyId(2))
+    );
 
     ring.remove(KeyId(1)).expect("remove");
     let retired = TokenCodec::new(ring, Limits::default());
@@ -269,5 +304,8 @@ fn a_ue_branch_is_not_ours() {
     }
     // Another deployment's edge, with its own key ring.
     let other = support::codec(1, 0x99).branch(&invite());
-    assert!(matches!(codec.verify_branch(other.as_str()), Err(Error::Forged)));
+    assert!(matches!(
+        codec.verify_branch(other.as_str()),
+        Err(Error::Forged)
+    ));
 }

@@ -5,8 +5,7 @@
 mod support;
 
 use tokencodec::{
-    Error, Flow, KeyFileFormat, KeyId, KeyRing, Limits, Secret, TokenCodec, Transport,
-    TOKEN_EPOCH,
+    Error, Flow, KeyFileFormat, KeyId, KeyRing, Limits, Secret, TokenCodec, Transport, TOKEN_EPOCH,
 };
 
 fn flow() -> Flow {
@@ -24,15 +23,26 @@ fn a_ring_written_to_a_key_file_opens_the_same_tokens() {
     let mut ring = KeyRing::generate(KeyId(1)).expect("rng");
     ring.rotate(KeyId(2)).expect("rotate");
     let original = TokenCodec::new(ring.clone(), Limits::default());
-    let sealed = original.seal_flow(&flow(), TOKEN_EPOCH + 100).expect("seals");
+    let sealed = original
+        .seal_flow(&flow(), TOKEN_EPOCH + 100)
+        .expect("seals");
     for format in [KeyFileFormat::Yaml, KeyFileFormat::Json] {
         let text = ring.to_key_file(format);
         let loaded = KeyRing::from_key_file(&text).expect("parses");
         assert_eq!(loaded.current(), KeyId(2));
         assert_eq!(loaded.key_ids(), vec![KeyId(1), KeyId(2)]);
         let codec = TokenCodec::new(loaded, Limits::default());
-        assert_eq!(codec.seal_flow(&flow(), TOKEN_EPOCH + 100).expect("seals"), sealed);
-        assert_eq!(codec.open_flow(&sealed, TOKEN_EPOCH + 100).expect("opens").token, flow());
+        assert_eq!(
+            codec.seal_flow(&flow(), TOKEN_EPOCH + 100).expect("seals"),
+            sealed
+        );
+        assert_eq!(
+            codec
+                .open_flow(&sealed, TOKEN_EPOCH + 100)
+                .expect("opens")
+                .token,
+            flow()
+        );
     }
 }
 
@@ -66,15 +76,18 @@ keys:
     assert_eq!(ring.current(), KeyId(7));
     assert_eq!(ring.key_ids(), vec![KeyId(6), KeyId(7)]);
     let json = r#"{"current": 6, "keys": [{"id": 6, "secret": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}]}"#;
-    assert_eq!(KeyRing::from_key_file(json).expect("parses").current(), KeyId(6));
+    assert_eq!(
+        KeyRing::from_key_file(json).expect("parses").current(),
+        KeyId(6)
+    );
 }
 
 #[test]
 fn secrets_never_show_in_debug_or_errors() {
     let secret_bytes = [0x5a; 32];
     let secret_b64 = Secret::from_bytes(secret_bytes).to_base64();
-    let ring = KeyRing::new(KeyId(1), [(KeyId(1), Secret::from_bytes(secret_bytes))])
-        .expect("ring");
+    let ring =
+        KeyRing::new(KeyId(1), [(KeyId(1), Secret::from_bytes(secret_bytes))]).expect("ring");
     let codec = TokenCodec::new(ring.clone(), Limits::default());
     let shown = [
         format!("{ring:?}"),
@@ -110,7 +123,10 @@ fn rejects_invalid_rings() {
         &format!("current: 1\nkeys: [{{id: 1, secret: \"{secret}\", note: x}}]\n"),
     ] {
         assert!(
-            matches!(KeyRing::from_key_file(text), Err(Error::KeyFile(_) | Error::KeyRing(_))),
+            matches!(
+                KeyRing::from_key_file(text),
+                Err(Error::KeyFile(_) | Error::KeyRing(_))
+            ),
             "accepted: {text:?}"
         );
     }

@@ -12,7 +12,11 @@ use tokencodec::{
 };
 
 fn addr(v6: bool) -> SocketAddr {
-    let text = if v6 { "[2001:db8:85a3::8a2e:370:7334]:65535" } else { "203.0.113.254:65535" };
+    let text = if v6 {
+        "[2001:db8:85a3::8a2e:370:7334]:65535"
+    } else {
+        "203.0.113.254:65535"
+    };
     text.parse().expect("addr")
 }
 
@@ -84,8 +88,12 @@ fn table() -> String {
 #[test]
 fn required_size_limits() {
     let codec = support::codec(1, 0x11);
-    let v4 = codec.seal(&token(Kind::Route, false, false, false), TOKEN_EPOCH).expect("seals");
-    let v6 = codec.seal(&token(Kind::Route, true, true, true), TOKEN_EPOCH).expect("seals");
+    let v4 = codec
+        .seal(&token(Kind::Route, false, false, false), TOKEN_EPOCH)
+        .expect("seals");
+    let v6 = codec
+        .seal(&token(Kind::Route, true, true, true), TOKEN_EPOCH)
+        .expect("seals");
     println!("IPv4 route token: {} chars: {v4}", v4.len());
     println!("IPv6 route token: {} chars: {v6}", v6.len());
     assert!(v4.len() <= 80, "IPv4 route token is {} chars", v4.len());

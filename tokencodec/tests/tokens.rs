@@ -24,7 +24,12 @@ fn any_token() -> impl Strategy<Value = Token> {
 fn expected_len(token: &Token) -> usize {
     let flow: &Flow = token.flow();
     let backend_v6 = matches!(token, Token::Route(r) if r.backend.addr.is_ipv6());
-    encoded_len(token.kind(), flow.ue.is_ipv6(), flow.local.is_ipv6(), backend_v6)
+    encoded_len(
+        token.kind(),
+        flow.ue.is_ipv6(),
+        flow.local.is_ipv6(),
+        backend_v6,
+    )
 }
 
 proptest! {
@@ -171,11 +176,19 @@ fn time_outside_the_epoch_cannot_be_sealed() {
         instance: 0,
         connection: 0,
     };
-    assert!(matches!(codec.seal_flow(&flow, 0), Err(Error::TimeOutOfRange(0))));
-    assert!(matches!(codec.seal_flow(&flow, u64::MAX), Err(Error::TimeOutOfRange(_))));
+    assert!(matches!(
+        codec.seal_flow(&flow, 0),
+        Err(Error::TimeOutOfRange(0))
+    ));
+    assert!(matches!(
+        codec.seal_flow(&flow, u64::MAX),
+        Err(Error::TimeOutOfRange(_))
+    ));
     let mut out = String::from("prefix;");
     assert!(codec.seal_into(&Token::Flow(flow), 0, &mut out).is_err());
     assert_eq!(out, "prefix;", "unchanged on error");
-    codec.seal_into(&Token::Flow(flow), tokencodec::TOKEN_EPOCH, &mut out).expect("seals");
+    codec
+        .seal_into(&Token::Flow(flow), tokencodec::TOKEN_EPOCH, &mut out)
+        .expect("seals");
     assert!(out.starts_with("prefix;") && out.len() > 7);
 }

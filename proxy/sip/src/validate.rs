@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::error::{HeaderError, Rejection};
+use crate::error::Rejection;
 use crate::header_name::HeaderName;
 use crate::message::Message;
 use crate::uri::Uri;

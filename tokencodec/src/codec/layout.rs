@@ -213,7 +213,15 @@ mod tests {
             let n = encode(&token, 77, &mut buf);
             let flow = token.flow();
             let backend_v6 = matches!(token, Token::Route(r) if r.backend.addr.is_ipv6());
-            assert_eq!(n, plaintext_len(token.kind(), flow.ue.is_ipv6(), flow.local.is_ipv6(), backend_v6));
+            assert_eq!(
+                n,
+                plaintext_len(
+                    token.kind(),
+                    flow.ue.is_ipv6(),
+                    flow.local.is_ipv6(),
+                    backend_v6
+                )
+            );
             assert!(is_possible_len(n));
             assert_eq!(decode(&buf[..n]).ok(), Some((token, 77)));
             let flow_token = Token::Flow(*flow);
@@ -229,7 +237,12 @@ mod tests {
         let mut lens = Vec::new();
         for kind in [Kind::Flow, Kind::Route] {
             for bits in 0..8u8 {
-                lens.push(plaintext_len(kind, bits & 4 != 0, bits & 2 != 0, bits & 1 != 0));
+                lens.push(plaintext_len(
+                    kind,
+                    bits & 4 != 0,
+                    bits & 2 != 0,
+                    bits & 1 != 0,
+                ));
             }
         }
         for n in 0..200 {

@@ -65,12 +65,16 @@ pub(crate) fn open_in_place<'a>(
     ring: &KeyRing,
     sealed: &'a mut [u8],
 ) -> Result<(KeyId, &'a [u8]), Error> {
-    let (header, rest) = sealed.split_first_chunk_mut::<HEADER_LEN>().ok_or(Error::Malformed)?;
+    let (header, rest) = sealed
+        .split_first_chunk_mut::<HEADER_LEN>()
+        .ok_or(Error::Malformed)?;
     let [version, key_id] = *header;
     if version != VERSION {
         return Err(Error::BadVersion(version));
     }
-    let (siv_in, body) = rest.split_first_chunk_mut::<SIV_LEN>().ok_or(Error::Malformed)?;
+    let (siv_in, body) = rest
+        .split_first_chunk_mut::<SIV_LEN>()
+        .ok_or(Error::Malformed)?;
     if !layout::is_possible_len(body.len()) {
         return Err(Error::Malformed);
     }
@@ -147,14 +151,29 @@ mod tests {
     #[test]
     fn rejects_header_problems() {
         let ring = ring();
-        assert!(matches!(open_in_place(&ring, &mut []), Err(Error::Malformed)));
-        assert!(matches!(open_in_place(&ring, &mut [2, 3]), Err(Error::BadVersion(2))));
-        assert!(matches!(open_in_place(&ring, &mut [1, 3, 0]), Err(Error::Malformed)));
+        assert!(matches!(
+            open_in_place(&ring, &mut []),
+            Err(Error::Malformed)
+        ));
+        assert!(matches!(
+            open_in_place(&ring, &mut [2, 3]),
+            Err(Error::BadVersion(2))
+        ));
+        assert!(matches!(
+            open_in_place(&ring, &mut [1, 3, 0]),
+            Err(Error::Malformed)
+        ));
         let mut unknown = [0u8; OVERHEAD + 24];
         unknown[0] = VERSION;
         unknown[1] = 9;
-        assert!(matches!(open_in_place(&ring, &mut unknown), Err(Error::UnknownKey(KeyId(9)))));
+        assert!(matches!(
+            open_in_place(&ring, &mut unknown),
+            Err(Error::UnknownKey(KeyId(9)))
+        ));
         unknown[1] = 3;
-        assert!(matches!(open_in_place(&ring, &mut unknown), Err(Error::Forged)));
+        assert!(matches!(
+            open_in_place(&ring, &mut unknown),
+            Err(Error::Forged)
+        ));
     }
 }

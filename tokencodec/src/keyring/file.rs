@@ -79,7 +79,10 @@ impl KeyRing {
 }
 
 fn write_yaml(out: &mut String, current: KeyId, keys: &[(KeyId, &Secret)]) -> std::fmt::Result {
-    writeln!(out, "# anysip token key ring. SECRET: keep this file private (mode 0600).")?;
+    writeln!(
+        out,
+        "# anysip token key ring. SECRET: keep this file private (mode 0600)."
+    )?;
     writeln!(out, "current: {current}")?;
     writeln!(out, "keys:")?;
     for (id, secret) in keys {
@@ -93,7 +96,11 @@ fn write_json(out: &mut String, current: KeyId, keys: &[(KeyId, &Secret)]) -> st
     write!(out, "{{\"current\":{current},\"keys\":[")?;
     for (i, (id, secret)) in keys.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
-        write!(out, "{sep}{{\"id\":{id},\"secret\":\"{}\"}}", secret.to_base64())?;
+        write!(
+            out,
+            "{sep}{{\"id\":{id},\"secret\":\"{}\"}}",
+            secret.to_base64()
+        )?;
     }
     writeln!(out, "]}}")
 }
@@ -180,19 +187,33 @@ mod tests {
         let secret = Secret::from_bytes([9; 32]).to_base64();
         // A secret misplaced where a number belongs.
         let text = format!("current: \"{secret}\"\nkeys: []\n");
-        let err = KeyRing::from_key_file(&text).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = KeyRing::from_key_file(&text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(!err.is_empty() && !err.contains(&secret), "{err}");
         // A secret of the wrong length.
         let short = Secret::from_bytes([9; 32]).to_base64().replace('=', "");
-        let text = format!("current: 1\nkeys:\n  - id: 1\n    secret: \"{}\"\n", &short[..20]);
-        let err = KeyRing::from_key_file(&text).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("key 1") && !err.contains(&short[..20]), "{err}");
+        let text = format!(
+            "current: 1\nkeys:\n  - id: 1\n    secret: \"{}\"\n",
+            &short[..20]
+        );
+        let err = KeyRing::from_key_file(&text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("key 1") && !err.contains(&short[..20]),
+            "{err}"
+        );
     }
 
     #[test]
     fn redacts_quotes() {
-        assert_eq!(redact_quoted(r#"invalid type: string "abc", expected u8"#),
-            r#"invalid type: string "...", expected u8"#);
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "abc", expected u8"#),
+            r#"invalid type: string "...", expected u8"#
+        );
         assert_eq!(redact_quoted("no quotes"), "no quotes");
     }
 }

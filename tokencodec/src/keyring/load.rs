@@ -46,7 +46,10 @@ mod tests {
         let loaded = KeyRing::load_file(&path).expect("loads");
         assert_eq!(loaded.current(), KeyId(5));
         std::fs::remove_dir_all(&dir).ok();
-        assert!(matches!(KeyRing::load_file(dir.join("missing")), Err(Error::Io { .. })));
+        assert!(matches!(
+            KeyRing::load_file(dir.join("missing")),
+            Err(Error::Io { .. })
+        ));
     }
 
     #[test]

@@ -5,8 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use proptest::prelude::*;
 use tokencodec::{
-    Backend, Flow, KeyId, KeyRing, Limits, Route, Secret, Token, TokenCodec, Transport,
-    TOKEN_EPOCH,
+    Backend, Flow, KeyId, KeyRing, Limits, Route, Secret, Token, TokenCodec, Transport, TOKEN_EPOCH,
 };
 
 /// A ring with one key `id` whose secret is `fill` repeated.
@@ -46,15 +45,20 @@ pub fn transport() -> impl Strategy<Value = Transport> {
 }
 
 pub fn flow(family: Family) -> impl Strategy<Value = Flow> {
-    (transport(), addr(family), addr(family), any::<u16>(), any::<u32>()).prop_map(
-        |(transport, ue, local, instance, connection)| Flow {
+    (
+        transport(),
+        addr(family),
+        addr(family),
+        any::<u16>(),
+        any::<u32>(),
+    )
+        .prop_map(|(transport, ue, local, instance, connection)| Flow {
             transport,
             ue,
             local,
             instance,
             connection,
-        },
-    )
+        })
 }
 
 pub fn route(family: Family) -> impl Strategy<Value = Route> {
@@ -66,7 +70,10 @@ pub fn route(family: Family) -> impl Strategy<Value = Route> {
 
 /// A token of either kind, all addresses of `family`.
 pub fn token(family: Family) -> impl Strategy<Value = Token> {
-    prop_oneof![flow(family).prop_map(Token::Flow), route(family).prop_map(Token::Route)]
+    prop_oneof![
+        flow(family).prop_map(Token::Flow),
+        route(family).prop_map(Token::Route)
+    ]
 }
 
 /// A `now` that a token can carry, with room for a maximum age after it.
@@ -76,7 +83,8 @@ pub fn now() -> impl Strategy<Value = u64> {
 
 /// Whether every character is in the base64url alphabet.
 pub fn is_base64url(text: &str) -> bool {
-    text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The smallest `now` a token can carry.
