@@ -129,3 +129,12 @@ fn response_from_request() {
     // A response is never answered.
     assert!(response(&r, 400).is_err());
 }
+
+#[test]
+fn empty_supported_is_valid_but_empty_require_is_not() {
+    let base = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n";
+    let ok = msg(&format!("{base}Supported: \r\nContent-Length: 0\r\n\r\n"));
+    assert!(sip::validate::check_request(&ok).is_ok());
+    let bad = msg(&format!("{base}Require: \r\nContent-Length: 0\r\n\r\n"));
+    assert_eq!(sip::validate::check_request(&bad).unwrap_err().status, 400);
+}

@@ -115,9 +115,11 @@ impl Message {
             .map(header::option_tag)
     }
 
-    /// Supported option tags.
+    /// Supported option tags (the field may be empty, RFC 3261 §20.37).
     pub fn supported(&self) -> impl Iterator<Item = Result<&str, HeaderError>> + '_ {
-        self.values(HeaderName::Supported).map(header::option_tag)
+        self.values(HeaderName::Supported)
+            .filter(|v| !v.is_empty())
+            .map(header::option_tag)
     }
 
     /// The value of a header that must appear exactly once.
