@@ -15,6 +15,13 @@ pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
     URL_SAFE_NO_PAD.encode_string(bytes, out);
 }
 
+/// Writes the base64url encoding of `bytes` into `out`, which must be
+/// exactly [`encoded_len`]`(bytes.len())` long; otherwise `out` is left
+/// unchanged and `false` returned.
+pub(crate) fn encode_slice(bytes: &[u8], out: &mut [u8]) -> bool {
+    out.len() == encoded_len(bytes.len()) && URL_SAFE_NO_PAD.encode_slice(bytes, out).is_ok()
+}
+
 /// Decodes `text` into `buf`, returning the number of bytes written.
 ///
 /// `buf` must be large enough for the longest text the caller accepts; the
@@ -52,6 +59,10 @@ mod tests {
         let mut s = String::new();
         encode_into(&[0xff, 0xfe], &mut s);
         assert_eq!(s, "__4");
+        let mut out = [0u8; 3];
+        assert!(encode_slice(&[0xff, 0xfe], &mut out));
+        assert_eq!(&out, b"__4");
+        assert!(!encode_slice(&[0xff, 0xfe], &mut [0u8; 4]));
         assert_eq!(encoded_len(2), 3);
         assert_eq!(encoded_len(80), 107);
     }

@@ -103,12 +103,11 @@ pub(crate) fn make(key_id: KeyId, keys: &DerivedKeys, inputs: &BranchInputs<'_>)
     copy_prefix(ctx.sign().as_ref(), id_out);
     copy_prefix(tag(keys, head).as_ref(), tag_out);
 
-    let mut encoded = String::with_capacity(ENCODED_LEN);
-    b64::encode_into(&raw, &mut encoded);
     let mut text = [0u8; BRANCH_LEN];
     let (cookie, rest) = text.split_at_mut(MAGIC_COOKIE.len());
     cookie.copy_from_slice(MAGIC_COOKIE.as_bytes());
-    copy_prefix(encoded.as_bytes(), rest);
+    // `rest` is exactly ENCODED_LEN long, so this always writes it all.
+    b64::encode_slice(&raw, rest);
     Branch { text, key_id }
 }
 
