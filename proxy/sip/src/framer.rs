@@ -121,7 +121,7 @@ impl StreamFramer {
                 Some(i) => {
                     let head = from + i + 4;
                     let cl = content_length(&self.buf[..head])?;
-                    if head + cl > self.limits.max_message_size {
+                    if head.saturating_add(cl) > self.limits.max_message_size {
                         return Err(FrameError::TooLarge(self.limits.max_message_size));
                     }
                     self.pending = Some((head, cl));
