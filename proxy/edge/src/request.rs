@@ -1,0 +1,307 @@
+//! Requests: DESIGN §6, the request rows.
+
+use sip::edit::Editor;
+use sip::response::response;
+use sip::validate::proxy_checks;
+use sip::{HeaderName, Message, Method, Uri};
+use tokencodec::{Backend, Flow, Route, Token, Transport};
+
+use crate::action::{reply, reply_with, Action, DropReason, Target};
+use crate::inbound::Inbound;
+use crate::settings::Backends;
+use crate::tokens::{branch_inputs, own_route_token, route_uri, via};
+use crate::Edge;
+
+/// Where a request goes and what the edge adds for it.
+enum Plan {
+    /// Towards a backend: our Via names the UE flow the response returns to.
+    ToBackend {
+        backend: Backend,
+        record_route: Option<Route>,
+        path: Option<Flow>,
+    },
+    /// Towards a UE flow: our Via names the backend the response returns to.
+    ToFlow {
+        flow: Flow,
+        from: Backend,
+        record_route: Option<Route>,
+    },
+}
+
+pub(crate) fn handle(
+    edge: &Edge,
+    msg: Message,
+    inbound: &Inbound,
+    backends: &mut dyn Backends,
+    now: u64,
+) -> Action {
+    let stream = inbound.transport.is_stream();
+    let from_backend = backends.is_backend(inbound.source.ip());
+    let route_count = msg.routes().count();
+    if route_count == 0 && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {
+        return options_reply(&msg);
+    }
+    if let Err(r) = proxy_checks(&msg, &[]) {
+        let unsupported = r.unsupported.join(", ");
+        let headers: Vec<(&str, &str)> = if unsupported.is_empty() {
+            vec![]
+        } else {
+            vec![("Unsupported", unsupported.as_str())]
+        };
+        return reply_with(&msg, r.status, &r.reason, false, &headers);
+    }
+    let Some(inputs) = branch_inputs(&msg) else {
+        return reply(&msg, 400, "Bad Request", stream);
+    };
+    let branch = edge.codec().branch(&inputs);
+    // Loop: one of the Vias is the one the edge would add now (RFC 3261 §16.3 step 4).
+    if msg
+        .vias()
+        .flatten()
+        .any(|v| v.branch() == Some(branch.as_str()))
+    {
+        return reply(&msg, 482, "Loop Detected", false);
+    }
+    let mut own_routes = 0;
+    let mut token = None;
+    for r in msg.routes() {
+        let Ok(r) = r else { break };
+        match own_route_token(&r, edge.settings()) {
+            Some(t) if own_routes == 0 => {
+                token = t;
+                own_routes = 1;
+            }
+            // The second of a double Record-Route (RFC 5658) is popped too.
+            Some(t) if t == token => own_routes += 1,
+            _ => break,
+        }
+    }
+    let plan = if own_routes > 0 {
+        let opened = token.and_then(|t| edge.codec().open_any(t, now).ok());
+        match (opened.map(|o| o.token), from_backend) {
+            (None, _) => return reply(&msg, 403, "Invalid Routing Token", false),
+            // From a backend: to the UE's flow (Path or Record-Route token).
+            (Some(t), true) => Plan::ToFlow {
+                flow: *t.flow(),
+                from: backend_of(inbound),
+                record_route: None,
+            },
+            // From a UE, a route token: to its backend.
+            (Some(Token::Route(r)), false) => Plan::ToBackend {
+                backend: r.backend,
+                record_route: None,
+                path: None,
+            },
+            // A UE may not use a flow token to reach another UE.
+            (Some(Token::Flow(_)), false) => return reply(&msg, 403, "Forbidden", false),
+        }
+    } else if from_backend {
+        // Not an open relay: a backend's request must carry the edge's token.
+        return reply(&msg, 403, "No Routing Token", false);
+    } else {
+        let key = selection_key(&msg);
+        let sticky = matches!(msg.method(), Some(Method::Ack | Method::Cancel));
+        let Some(backend) = backends.select(&key, sticky) else {
+            let retry = edge.settings().retry_after_secs.to_string();
+            return reply_with(
+                &msg,
+                503,
+                "Service Unavailable",
+                false,
+                &[("Retry-After", &retry)],
+            );
+        };
+        let flow = inbound.flow(edge.settings().instance_id);
+        if msg.method() == Some(&Method::Register) {
+            Plan::ToBackend {
+                backend,
+                record_route: None,
+                path: Some(flow),
+            }
+        } else {
+            Plan::ToBackend {
+                backend,
+                record_route: Some(Route { flow, backend }),
+                path: None,
+            }
+        }
+    };
+    forward(edge, &msg, inbound, own_routes, &branch, plan, now)
+}
+
+/// Applies the edits and builds the action.
+fn forward(
+    edge: &Edge,
+    msg: &Message,
+    inbound: &Inbound,
+    own_routes: usize,
+    branch: &tokencodec::Branch,
+    plan: Plan,
+    now: u64,
+) -> Action {
+    let s = edge.settings();
+    let codec = edge.codec();
+    let internal = |e: &dyn std::fmt::Display| Action::Drop(DropReason::Internal(e.to_string()));
+    let mut ed = Editor::new(msg);
+    // Indices count in the received message, so these are the top values.
+    for i in 0..own_routes {
+        if let Err(e) = ed.remove_value(HeaderName::Route, i) {
+            return internal(&e);
+        }
+    }
+    // received / rport on the sender's Via (RFC 3261 §18.2.1, RFC 3581).
+    if let Ok(top) = msg.top_via() {
+        let src = inbound.source;
+        if top.rport().is_some() {
+            let _ = ed.set_via_param(&top, "rport", Some(&src.port().to_string()));
+            let _ = ed.set_via_param(&top, "received", Some(&src.ip().to_string()));
+        } else if top.host.ip() != Some(src.ip()) {
+            let _ = ed.set_via_param(&top, "received", Some(&src.ip().to_string()));
+        }
+    }
+    if ed.decrement_max_forwards().is_err() {
+        return reply(msg, 483, "Too Many Hops", false);
+    }
+    let (target, via_token, sent_by, next_transport, rr, path, flow_failed) = match plan {
+        Plan::ToBackend {
+            backend,
+            record_route,
+            path,
+        } => {
+            let flow = inbound.flow(s.instance_id);
+            let t = codec.seal_flow(&flow, now);
+            (
+                Target::Backend(backend),
+                t,
+                s.backend_facing,
+                backend.transport,
+                record_route,
+                path,
+                None,
+            )
+        }
+        Plan::ToFlow {
+            flow,
+            from,
+            record_route,
+        } => {
+            let t = codec.seal_route(
+                &Route {
+                    flow,
+                    backend: from,
+                },
+                now,
+            );
+            let failed = flow.transport.is_stream().then(|| {
+                response(msg, 430)
+                    .map(|b| b.to_tag(&crate::tokens::local_tag(msg)).build())
+                    .ok()
+            });
+            (
+                Target::Flow(flow),
+                t,
+                s.ue_facing,
+                flow.transport,
+                record_route,
+                None,
+                failed.flatten(),
+            )
+        }
+    };
+    let via_token = match via_token {
+        Ok(t) => t,
+        Err(e) => return internal(&e),
+    };
+    ed.prepend("Via", &via(sent_by, next_transport, branch, &via_token));
+    if let Some(route) = rr {
+        let token = match codec.seal_route(&route, now) {
+            Ok(t) => t,
+            Err(e) => return internal(&e),
+        };
+        // The first Record-Route value faces the next hop (the backend), the
+        // second the UE (RFC 5658); prepends stack, so add the UE side first.
+        if s.double_record_route() {
+            ed.prepend(
+                "Record-Route",
+                &route_uri(&token, s.ue_facing, route.flow.transport, false),
+            );
+        }
+        ed.prepend(
+            "Record-Route",
+            &route_uri(&token, s.backend_facing, route.backend.transport, false),
+        );
+    }
+    if let Some(flow) = path {
+        let token = match codec.seal_flow(&flow, now) {
+            Ok(t) => t,
+            Err(e) => return internal(&e),
+        };
+        ed.prepend(
+            "Path",
+            &route_uri(&token, s.backend_facing, Transport::Udp, true),
+        );
+    }
+    match ed.finish() {
+        Ok(bytes) => Action::Forward {
+            target,
+            bytes,
+            flow_failed,
+        },
+        Err(e) => internal(&e),
+    }
+}
+
+/// The sender as a backend (transport and address), for route tokens of
+/// backend-originated requests.
+fn backend_of(inbound: &Inbound) -> Backend {
+    Backend {
+        transport: inbound.transport,
+        addr: inbound.source,
+    }
+}
+
+/// True when the Request-URI names the edge itself (no user part, one of
+/// its addresses).
+fn is_to_self(edge: &Edge, msg: &Message) -> bool {
+    let Ok(Uri::Sip(u)) = msg.request_uri() else {
+        return false;
+    };
+    let default = if u.secure { 5061 } else { 5060 };
+    u.user.is_none()
+        && u.host
+            .ip()
+            .is_some_and(|ip| edge.settings().is_own(ip, u.port.unwrap_or(default)))
+}
+
+fn options_reply(msg: &Message) -> Action {
+    match response(msg, 200) {
+        Ok(b) => Action::Reply {
+            bytes: b
+                .to_tag(&crate::tokens::local_tag(msg))
+                .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE")
+                .header("Accept", "application/sdp")
+                .build(),
+            close: false,
+        },
+        Err(e) => Action::Drop(DropReason::Unparseable(e.to_string())),
+    }
+}
+
+/// The default selection key: the To address-of-record (`user@host`, host
+/// lower-cased), as the seeds' load balancer uses.
+pub(crate) fn selection_key(msg: &Message) -> Vec<u8> {
+    let Ok(to) = msg.to() else { return Vec::new() };
+    match to.uri() {
+        Ok(Uri::Sip(u)) => {
+            let mut k = Vec::with_capacity(64);
+            if let Some(user) = u.user {
+                k.extend(sip::uri::Unescape::new(user));
+                k.push(b'@');
+            }
+            k.extend(u.host_raw.bytes().map(|c| c.to_ascii_lowercase()));
+            k
+        }
+        Ok(other) => other.as_str().as_bytes().to_vec(),
+        Err(_) => to.uri_raw.as_bytes().to_vec(),
+    }
+}

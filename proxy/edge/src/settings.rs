@@ -1,0 +1,48 @@
+//! What an edge instance needs to know about itself and its backends.
+
+use std::net::{IpAddr, SocketAddr};
+
+use tokencodec::Backend;
+
+/// Static settings of one edge instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeSettings {
+    /// This instance's id (goes into flow tokens of stream flows).
+    pub instance_id: u16,
+    /// The address UEs reach the edge on (the anycast address): used in the
+    /// Record-Route and Via facing UEs.
+    pub ue_facing: SocketAddr,
+    /// The address backends reach the edge on: used in Path, and in the
+    /// Record-Route and Via facing backends. When it differs from
+    /// `ue_facing`, the edge double record-routes (RFC 5658).
+    pub backend_facing: SocketAddr,
+    /// `Retry-After` seconds in a 503 when no backend is healthy.
+    pub retry_after_secs: u32,
+}
+
+impl EdgeSettings {
+    /// True when `ip:port` is one of the edge's advertised addresses.
+    pub fn is_own(&self, ip: IpAddr, port: u16) -> bool {
+        [self.ue_facing, self.backend_facing]
+            .iter()
+            .any(|a| a.ip() == ip && a.port() == port)
+    }
+
+    /// True when the edge double record-routes.
+    pub fn double_record_route(&self) -> bool {
+        self.ue_facing != self.backend_facing
+    }
+}
+
+/// The backend group as the edge sees it.
+pub trait Backends {
+    /// True when a request from this address comes from one of the backends.
+    fn is_backend(&self, addr: IpAddr) -> bool;
+
+    /// Chooses a healthy backend for a request with this selection key.
+    /// `sticky` asks for the choice to be a pure function of the key (used
+    /// for CANCEL and ACK without a route token, which must reach the
+    /// backend the INVITE reached): rendezvous hashing, whatever the group's
+    /// algorithm.
+    fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend>;
+}

@@ -1,0 +1,136 @@
+//! Where tokens go in a message: the user part of the edge's Record-Route,
+//! Path and Route URIs, and a parameter of the edge's own Via.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use sip::header::NameAddr;
+use sip::Message;
+use tokencodec::{Branch, BranchInputs, Transport};
+
+use crate::settings::EdgeSettings;
+
+/// The Via parameter holding the flow or route token that tells where the
+/// response goes (a flow token: to that UE flow; a route token: to its backend).
+pub const VIA_TOKEN_PARAM: &str = "atk";
+
+/// Record-Route, Path and Route URIs carry the token as their user part:
+/// `<sip:TOKEN@edge:port;lr>`. (Named for documentation; it is not a parameter.)
+pub const ROUTE_TOKEN_PARAM: &str = "user part";
+
+/// `sip:TOKEN@addr;lr` (plus `;ob` for Path, RFC 5626 §5.1).
+pub(crate) fn route_uri(token: &str, addr: SocketAddr, transport: Transport, ob: bool) -> String {
+    let mut s = String::with_capacity(token.len() + 64);
+    let _ = write!(s, "<sip:{token}@{}", HostPort(addr));
+    if transport != Transport::Udp {
+        let _ = write!(s, ";transport={}", transport_param(transport));
+    }
+    s.push_str(";lr");
+    if ob {
+        s.push_str(";ob");
+    }
+    s.push('>');
+    s
+}
+
+/// The edge's Via: `SIP/2.0/T host:port;branch=...;atk=TOKEN`.
+pub(crate) fn via(
+    sent_by: SocketAddr,
+    transport: Transport,
+    branch: &Branch,
+    token: &str,
+) -> String {
+    format!(
+        "SIP/2.0/{} {};branch={};{VIA_TOKEN_PARAM}={token}",
+        via_transport(transport),
+        HostPort(sent_by),
+        branch.as_str()
+    )
+}
+
+/// The token of the top Route when that Route is the edge's: its URI points
+/// at one of the edge's advertised addresses. `Some(None)`: ours but with no
+/// user part (no token).
+pub(crate) fn own_route_token<'a>(
+    route: &NameAddr<'a>,
+    settings: &EdgeSettings,
+) -> Option<Option<&'a str>> {
+    let uri = route.uri().ok()?;
+    let sip = uri.as_sip()?;
+    let ip = sip.host.ip()?;
+    let default = if sip.secure { 5061 } else { 5060 };
+    settings
+        .is_own(ip, sip.port.unwrap_or(default))
+        .then_some(sip.user)
+}
+
+/// The branch the edge uses for a received request (RFC 3261 §16.11 inputs).
+pub(crate) fn branch_inputs(msg: &Message) -> Option<BranchInputs<'_>> {
+    let via = msg.top_via().ok()?;
+    Some(BranchInputs {
+        via_sent_by: via.sent_by().as_bytes(),
+        via_branch: via.branch().unwrap_or("").as_bytes(),
+        to_tag: msg.to_tag().unwrap_or("").as_bytes(),
+        from_tag: msg.from_tag().unwrap_or("").as_bytes(),
+        call_id: msg.call_id().ok()?.as_bytes(),
+        cseq_number: msg.cseq().ok()?.seq,
+        request_uri: msg.request_uri_str().unwrap_or("").as_bytes(),
+        context: b"",
+    })
+}
+
+/// A To tag for the edge's own (stateless) responses: the same for every
+/// retransmission of a request (RFC 3261 §8.2.7), from a hash of what
+/// identifies the request.
+pub(crate) fn local_tag(req: &Message) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |b: &[u8]| {
+        for &c in b.iter().chain(&[0xff]) {
+            h ^= u64::from(c);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(req.call_id().unwrap_or("").as_bytes());
+    feed(req.from_tag().unwrap_or("").as_bytes());
+    feed(
+        req.top_via()
+            .ok()
+            .and_then(|v| v.branch())
+            .unwrap_or("")
+            .as_bytes(),
+    );
+    feed(&req.cseq().map(|c| c.seq).unwrap_or(0).to_be_bytes());
+    format!("ae{h:016x}")
+}
+
+fn via_transport(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "UDP",
+        Transport::Tcp => "TCP",
+        Transport::Tls => "TLS",
+        Transport::Ws => "WS",
+        Transport::Wss => "WSS",
+    }
+}
+
+fn transport_param(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
+        Transport::Ws => "ws",
+        Transport::Wss => "wss",
+    }
+}
+
+/// `host:port` with IPv6 in brackets.
+struct HostPort(SocketAddr);
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            SocketAddr::V4(a) => write!(f, "{}:{}", a.ip(), a.port()),
+            SocketAddr::V6(a) => write!(f, "[{}]:{}", a.ip(), a.port()),
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! DESIGN §6, row by row, on the sans-IO edge.
+#![allow(clippy::unwrap_used)]
+
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use edge::{Action, Backends, DropReason, Edge, EdgeSettings, Inbound, Target};
+use sip::response::response;
+use sip::{Framing, HeaderName, Limits, Message};
+use tokencodec::{Backend, KeyId, KeyRing, TokenCodec, Transport};
+
+const NOW: u64 = 1_800_000_000;
+const UE: &str = "198.51.100.7:5062";
+const BACKEND: &str = "10.0.0.20:5070";
+
+struct Group {
+    up: bool,
+    picks: Vec<(Vec<u8>, bool)>,
+}
+
+impl Backends for Group {
+    fn is_backend(&self, addr: IpAddr) -> bool {
+        addr == BACKEND.parse::<SocketAddr>().unwrap().ip()
+    }
+    fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
+        self.picks.push((key.to_vec(), sticky));
+        self.up.then(|| Backend {
+            transport: Transport::Udp,
+            addr: BACKEND.parse().unwrap(),
+        })
+    }
+}
+
+fn settings() -> EdgeSettings {
+    EdgeSettings {
+        instance_id: 7,
+        ue_facing: "192.0.2.10:5060".parse().unwrap(),
+        backend_facing: "10.0.0.10:5060".parse().unwrap(),
+        retry_after_secs: 30,
+    }
+}
+
+fn edge_with(ring: KeyRing) -> Edge {
+    Edge::new(
+        TokenCodec::new(ring, tokencodec::Limits::default()),
+        settings(),
+        Limits::default(),
+    )
+}
+
+fn edge() -> Edge {
+    edge_with(KeyRing::generate(KeyId(1)).unwrap())
+}
+
+fn group() -> Group {
+    Group {
+        up: true,
+        picks: vec![],
+    }
+}
+
+fn from(addr: &str, transport: Transport) -> Inbound {
+    let local = if addr == BACKEND {
+        "10.0.0.10:5060"
+    } else {
+        "192.0.2.10:5060"
+    };
+    Inbound {
+        transport,
+        source: addr.parse().unwrap(),
+        local: local.parse().unwrap(),
+        connection: 99,
+    }
+}
+
+fn invite(method: &str, cseq_method: &str, extra: &str) -> Bytes {
+    Bytes::from(format!(
+        "{method} sip:bob@example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 10.1.1.1:5062;rport;branch=z9hG4bKue1\r\n\
+         Max-Forwards: 70\r\n{extra}\
+         To: <sip:Bob@Example.com>\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         Call-ID: call-1\r\n\
+         CSeq: 1 {cseq_method}\r\n\
+         Contact: <sip:alice@10.1.1.1:5062>\r\n\
+         Content-Length: 0\r\n\r\n"
+    ))
+}
+
+fn parse(b: &Bytes) -> Message {
+    Message::parse(b.clone(), Framing::Datagram, &Limits::default()).unwrap()
+}
+
+fn forwarded(a: Action) -> (Target, Message, Option<Bytes>) {
+    match a {
+        Action::Forward {
+            target,
+            bytes,
+            flow_failed,
+        } => (target, parse(&bytes), flow_failed),
+        other => panic!("expected Forward, got {other:?}"),
+    }
+}
+
+fn replied(a: Action) -> Message {
+    match a {
+        Action::Reply { bytes, .. } => parse(&bytes),
+        other => panic!("expected Reply, got {other:?}"),
+    }
+}
+
+fn ue_flow_target(t: Target) -> tokencodec::Flow {
+    match t {
+        Target::Flow(f) => f,
+        other => panic!("expected a flow, got {other:?}"),
+    }
+}
+
+#[test]
+fn initial_invite_goes_to_a_backend_with_via_and_double_record_route() {
+    let e = edge();
+    let mut g = group();
+    let (target, m, _) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    assert_eq!(
+        target,
+        Target::Backend(Backend {
+            transport: Transport::Udp,
+            addr: BACKEND.parse().unwrap()
+        })
+    );
+    assert_eq!(g.picks, vec![(b"Bob@example.com".to_vec(), false)]);
+    let vias: Vec<_> = m.vias().map(Result::unwrap).collect();
+    assert_eq!(vias.len(), 2);
+    assert_eq!(vias[0].host_raw, "10.0.0.10");
+    assert!(vias[0].branch().unwrap().starts_with("z9hG4bK"));
+    assert!(vias[0].params.value("atk").is_some());
+    assert_eq!(vias[1].received(), Some("198.51.100.7".parse().unwrap()));
+    assert_eq!(vias[1].rport(), Some(Some(5062)));
+    let rr: Vec<_> = m
+        .record_routes()
+        .map(|r| r.unwrap().uri_raw.to_string())
+        .collect();
+    assert_eq!(rr.len(), 2);
+    assert!(rr[0].contains("@10.0.0.10:5060;lr"), "{rr:?}");
+    assert!(rr[1].contains("@192.0.2.10:5060;lr"), "{rr:?}");
+    assert_eq!(m.max_forwards().unwrap(), Some(69));
+    // Nothing of the UE's address is readable in what the edge added.
+    let added = format!("{}{}", rr.join(""), vias[0].as_str());
+    assert!(!added.contains("198.51.100.7") && !added.contains("10.0.0.20"));
+}
+
+#[test]
+fn response_follows_the_via_token_back_to_the_ue_flow() {
+    let e = edge();
+    let mut g = group();
+    let (_, fwd, _) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    let ok = response(&fwd, 200).unwrap().to_tag("b1").build();
+    let (target, m, _) = forwarded(e.handle(ok, &from(BACKEND, Transport::Udp), &mut g, NOW));
+    let flow = ue_flow_target(target);
+    assert_eq!(flow.ue, UE.parse().unwrap());
+    assert_eq!(flow.local, "192.0.2.10:5060".parse().unwrap());
+    assert_eq!(m.vias().count(), 1);
+    assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bKue1"));
+    // Any instance with the key ring routes it the same way.
+    let other = edge_with(e.codec().key_ring().clone());
+    let ok = response(&fwd, 180).unwrap().to_tag("b1").build();
+    let (target2, _, _) = forwarded(other.handle(ok, &from(BACKEND, Transport::Udp), &mut g, NOW));
+    assert_eq!(ue_flow_target(target2), flow);
+}
+
+#[test]
+fn in_dialog_requests_use_the_record_route_token_both_ways() {
+    let e = edge();
+    let mut g = group();
+    let (_, fwd, _) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    let rr: Vec<String> = fwd
+        .record_routes()
+        .map(|r| r.unwrap().as_str().to_string())
+        .collect();
+    // The UE (caller) uses the Record-Route reversed; the callee in order.
+    let ue_routes = format!("Route: {}, {}\r\n", rr[1], rr[0]);
+    let bye = invite("BYE", "BYE", &ue_routes);
+    let mut g2 = Group {
+        up: false,
+        picks: vec![],
+    };
+    let (target, m, _) = forwarded(e.handle(bye, &from(UE, Transport::Udp), &mut g2, NOW));
+    assert_eq!(
+        target,
+        Target::Backend(Backend {
+            transport: Transport::Udp,
+            addr: BACKEND.parse().unwrap()
+        })
+    );
+    assert!(g2.picks.is_empty(), "no selection for in-dialog requests");
+    assert_eq!(m.routes().count(), 0);
+    // From the backend: to the UE's flow.
+    let callee_routes = format!("Route: {}, {}\r\n", rr[0], rr[1]);
+    let bye = invite("BYE", "BYE", &callee_routes);
+    let (target, m, failed) =
+        forwarded(e.handle(bye, &from(BACKEND, Transport::Udp), &mut g2, NOW));
+    assert_eq!(ue_flow_target(target).ue, UE.parse().unwrap());
+    assert!(failed.is_none(), "UDP flows do not fail");
+    assert_eq!(m.routes().count(), 0);
+    assert_eq!(m.top_via().unwrap().host_raw, "192.0.2.10");
+    // The UE's answer to it goes back to the backend.
+    let ok = response(&m, 200).unwrap().build();
+    let (target, _, _) = forwarded(e.handle(ok, &from(UE, Transport::Udp), &mut g2, NOW));
+    assert_eq!(
+        target,
+        Target::Backend(Backend {
+            transport: Transport::Udp,
+            addr: BACKEND.parse().unwrap()
+        })
+    );
+}
+
+#[test]
+fn tampered_or_foreign_tokens_get_403_and_nothing_is_forwarded() {
+    let e = edge();
+    let mut g = group();
+    let (_, fwd, _) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    let rr = fwd
+        .record_routes()
+        .next()
+        .unwrap()
+        .unwrap()
+        .as_str()
+        .to_string();
+    let at = rr.find('@').unwrap();
+    let mut bad = rr.clone().into_bytes();
+    bad[at - 3] = if bad[at - 3] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    let m = replied(e.handle(
+        invite("BYE", "BYE", &format!("Route: {bad}\r\n")),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    assert_eq!(m.status(), Some(403));
+    // A key ring without the key: 403 too.
+    let stranger = edge();
+    let m = replied(stranger.handle(
+        invite("BYE", "BYE", &format!("Route: {rr}\r\n")),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    assert_eq!(m.status(), Some(403));
+}
+
+#[test]
+fn not_an_open_relay() {
+    let e = edge();
+    let mut g = group();
+    // A backend's request without the edge's token.
+    let m = replied(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(BACKEND, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    assert_eq!(m.status(), Some(403));
+    // A UE using a Path (flow) token to reach another UE.
+    let (_, reg, _) = forwarded(e.handle(
+        invite("REGISTER", "REGISTER", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    let path = reg.paths().next().unwrap().unwrap().as_str().to_string();
+    let m = replied(e.handle(
+        invite("INVITE", "INVITE", &format!("Route: {path}\r\n")),
+        &from("203.0.113.9:5060", Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    assert_eq!(m.status(), Some(403));
+}
+
+#[test]
+fn register_gets_path_with_ob_and_no_record_route() {
+    let e = edge();
+    let mut g = group();
+    let (target, m, _) = forwarded(e.handle(
+        invite("REGISTER", "REGISTER", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    assert!(matches!(target, Target::Backend(_)));
+    let path = m.paths().next().unwrap().unwrap();
+    let uri = path.uri().unwrap();
+    let sip = uri.as_sip().unwrap();
+    assert!(sip.params.has("ob") && sip.params.has("lr"));
+    assert_eq!(sip.host_raw, "10.0.0.10");
+    let flow = e.codec().open_flow(sip.user.unwrap(), NOW).unwrap().token;
+    assert_eq!(flow.ue, UE.parse().unwrap());
+    assert_eq!(m.record_routes().count(), 0);
+    // The core routes to the UE through the Path: the request arrives with it as Route.
+    let to_ue = invite("INVITE", "INVITE", &format!("Route: {}\r\n", path.as_str()));
+    let (target, m, _) = forwarded(e.handle(to_ue, &from(BACKEND, Transport::Udp), &mut g, NOW));
+    assert_eq!(ue_flow_target(target).ue, UE.parse().unwrap());
+    assert_eq!(m.routes().count(), 0);
+}
+
+#[test]
+fn max_forwards_options_self_and_no_backend() {
+    let e = edge();
+    let mut g = group();
+    let zero = Bytes::from(
+        String::from_utf8(invite("INVITE", "INVITE", "").to_vec())
+            .unwrap()
+            .replace("Max-Forwards: 70", "Max-Forwards: 0"),
+    );
+    assert_eq!(
+        replied(e.handle(zero, &from(UE, Transport::Udp), &mut g, NOW)).status(),
+        Some(483)
+    );
+    let opts = Bytes::from_static(b"OPTIONS sip:192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.5;branch=z9hG4bKmon\r\nMax-Forwards: 0\r\nTo: <sip:192.0.2.10>\r\nFrom: <sip:mon@example.net>;tag=m\r\nCall-ID: mon-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+    let m = replied(e.handle(opts, &from("203.0.113.5:5060", Transport::Udp), &mut g, NOW));
+    assert_eq!(m.status(), Some(200));
+    assert!(m.to_tag().is_some());
+    let mut down = Group {
+        up: false,
+        picks: vec![],
+    };
+    let m = replied(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut down,
+        NOW,
+    ));
+    assert_eq!(m.status(), Some(503));
+    assert_eq!(m.header(HeaderName::RetryAfter), Some("30"));
+}
+
+#[test]
+fn foreign_responses_are_dropped() {
+    let e = edge();
+    let mut g = group();
+    let resp = Bytes::from_static(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bKforged;atk=AAAA\r\nVia: SIP/2.0/UDP 255.255.255.255;branch=z9hG4bK1\r\nTo: <sip:a@b>;tag=1\r\nFrom: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        e.handle(resp, &from(BACKEND, Transport::Udp), &mut g, NOW),
+        Action::Drop(DropReason::ForeignVia)
+    );
+}
+
+#[test]
+fn retransmissions_cancel_and_ack_share_the_branch_and_backend() {
+    let e = edge();
+    let mut g = group();
+    let branch = |a: Action| {
+        forwarded(a)
+            .1
+            .top_via()
+            .unwrap()
+            .branch()
+            .unwrap()
+            .to_string()
+    };
+    let b1 = branch(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    let b2 = branch(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW + 3,
+    ));
+    let other = edge_with(e.codec().key_ring().clone());
+    let b3 = branch(other.handle(
+        invite("CANCEL", "CANCEL", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW + 5,
+    ));
+    let b4 = branch(other.handle(
+        invite("ACK", "ACK", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW + 5,
+    ));
+    assert_eq!(b1, b2);
+    assert_eq!(b1, b3);
+    assert_eq!(b1, b4);
+    assert_eq!(
+        g.picks.iter().map(|p| p.1).collect::<Vec<_>>(),
+        vec![false, false, true, true]
+    );
+}
+
+#[test]
+fn a_request_that_loops_back_gets_482() {
+    let e = edge();
+    let mut g = group();
+    let (_, fwd, _) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    // The same request comes back in with the edge's Via below a new one.
+    let text = String::from_utf8(fwd.as_bytes().to_vec()).unwrap();
+    let again = text.replacen(
+        "Via: ",
+        "Via: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKloop\r\nVia: ",
+        1,
+    );
+    let m = Message::parse(Bytes::from(again), Framing::Datagram, &Limits::default()).unwrap();
+    // Its top Via changed, so the branch changed: a spiral, not a loop.
+    let a = e.handle(m.as_bytes().clone(), &from(UE, Transport::Udp), &mut g, NOW);
+    assert!(matches!(a, Action::Forward { .. }));
+    // The same top Via as the original: the edge would add a Via it already added.
+    let looped = text.replacen(
+        "Via: SIP/2.0/UDP 10.0.0.10",
+        "Via: SIP/2.0/UDP 10.1.1.1:5062;rport;branch=z9hG4bKue1\r\nVia: SIP/2.0/UDP 10.0.0.10",
+        1,
+    );
+    let m = replied(e.handle(Bytes::from(looped), &from(UE, Transport::Udp), &mut g, NOW));
+    assert_eq!(m.status(), Some(482));
+}
+
+#[test]
+fn stream_flows_carry_instance_and_connection_and_can_fail() {
+    let e = edge();
+    let mut g = group();
+    let (_, fwd, _) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Tls),
+        &mut g,
+        NOW,
+    ));
+    let rr: Vec<String> = fwd
+        .record_routes()
+        .map(|r| r.unwrap().as_str().to_string())
+        .collect();
+    assert!(rr[1].contains("transport=tls"), "{rr:?}");
+    let ok = response(&fwd, 200).unwrap().to_tag("b").build();
+    let (target, _, _) = forwarded(e.handle(ok, &from(BACKEND, Transport::Udp), &mut g, NOW));
+    let flow = ue_flow_target(target);
+    assert_eq!(
+        (flow.transport, flow.instance, flow.connection),
+        (Transport::Tls, 7, 99)
+    );
+    let bye = invite("BYE", "BYE", &format!("Route: {}, {}\r\n", rr[0], rr[1]));
+    let (_, _, failed) = forwarded(e.handle(bye, &from(BACKEND, Transport::Udp), &mut g, NOW));
+    let failed = parse(&failed.unwrap());
+    assert_eq!(failed.status(), Some(430));
+}
+
+#[test]
+fn malformed_input_is_answered_or_dropped() {
+    let e = edge();
+    let mut g = group();
+    let a = e.handle(
+        Bytes::from_static(b"\x00\x01garbage"),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    );
+    assert!(matches!(a, Action::Drop(DropReason::Unparseable(_))));
+    let bad = Bytes::from(
+        String::from_utf8(invite("INVITE", "INVITE", "").to_vec())
+            .unwrap()
+            .replace("CSeq: 1 INVITE", "CSeq: 1 BYE"),
+    );
+    assert_eq!(
+        replied(e.handle(bad, &from(UE, Transport::Udp), &mut g, NOW)).status(),
+        Some(400)
+    );
+    let nocl = Bytes::from(
+        String::from_utf8(invite("INVITE", "INVITE", "").to_vec())
+            .unwrap()
+            .replace("Content-Length: 0\r\n", ""),
+    );
+    match e.handle(nocl, &from(UE, Transport::Tcp), &mut g, NOW) {
+        Action::Reply { bytes, close } => {
+            assert!(close);
+            assert_eq!(parse(&bytes).status(), Some(400));
+        }
+        other => panic!("{other:?}"),
+    }
+}
