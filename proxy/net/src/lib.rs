@@ -1,0 +1,21 @@
+//! The transports of an anysip process, on tokio.
+//!
+//! Received messages go to a [`Dispatch`] (the edge or the core role), which
+//! answers synchronously with the [`Send`]s to perform; the transport tasks
+//! perform them. UDP listeners use one `SO_REUSEPORT` socket per worker so
+//! the kernel spreads datagrams over cores; stream connections each get a
+//! reader task (framing, keepalives, idle timeout) and a writer task fed by
+//! a bounded queue, and are found again through the [`Connections`] table.
+#![forbid(unsafe_code)]
+
+mod conns;
+mod dispatch;
+mod error;
+mod stream;
+mod udp;
+
+pub use conns::{ConnHandle, Connections};
+pub use dispatch::{Dispatch, Origin, Outbox, Send};
+pub use error::NetError;
+pub use stream::{serve_tcp, StreamLimits};
+pub use udp::{bind_udp, serve_udp};

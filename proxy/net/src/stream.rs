@@ -1,0 +1,147 @@
+//! TCP connections: accept, frame, dispatch, write; keepalives, idle
+//! timeout, a limit on connections and message size.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sip::framer::{Frame, StreamFramer};
+use tokencodec::Transport;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::conns::Outgoing;
+use crate::dispatch::{Dispatch, Origin, Outbox};
+
+/// Limits of stream connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Most simultaneous connections (further accepts are closed at once).
+    pub max_connections: usize,
+    /// A connection with no bytes in either direction for this long is closed.
+    pub idle: Duration,
+    /// Message limits for the framer.
+    pub sip: sip::Limits,
+    /// Depth of each connection's send queue.
+    pub send_queue: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            idle: Duration::from_secs(3600),
+            sip: sip::Limits::default(),
+            send_queue: 256,
+        }
+    }
+}
+
+/// Accepts TCP connections on `listener` until the task is dropped.
+pub async fn serve_tcp(
+    listener: TcpListener,
+    dispatch: Arc<dyn Dispatch>,
+    outbox: Outbox,
+    limits: StreamLimits,
+) {
+    let local = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "TCP listener has no local address");
+            return;
+        }
+    };
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached: closing");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (d, o) = (dispatch.clone(), outbox.clone());
+        tokio::spawn(async move {
+            serve_connection(stream, peer, local, Transport::Tcp, d, o, limits).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Serves one stream connection (TCP, or TLS once the handshake is done).
+pub(crate) async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    local: SocketAddr,
+    transport: Transport,
+    dispatch: Arc<dyn Dispatch>,
+    outbox: Outbox,
+    limits: StreamLimits,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(limits.send_queue.max(1));
+    let id = outbox.connections().insert(peer, tx.clone());
+    let writer = tokio::spawn(async move {
+        while let Some(o) = rx.recv().await {
+            match o {
+                Outgoing::Bytes(b) => {
+                    if wr.write_all(&b).await.is_err() {
+                        break;
+                    }
+                }
+                Outgoing::Close => break,
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let origin = Origin {
+        transport,
+        source: peer,
+        local,
+        connection: id,
+    };
+    let mut framer = StreamFramer::new(limits.sip);
+    let mut buf = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match tokio::time::timeout(limits.idle, rd.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_frame() {
+                Ok(None) => break,
+                Ok(Some(Frame::Ping)) => {
+                    let _ = tx.try_send(Outgoing::Bytes(Bytes::from_static(b"\r\n")));
+                }
+                Ok(Some(Frame::Pong)) => {}
+                Ok(Some(Frame::Message(m))) => {
+                    for s in dispatch.on_message(m, origin) {
+                        if let Err(e) = outbox.send(s).await {
+                            tracing::debug!(error = %e, "send failed");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "framing error: closing");
+                    break 'read;
+                }
+            }
+        }
+    }
+    outbox.connections().remove(id);
+    let _ = tx.try_send(Outgoing::Close);
+    drop(tx);
+    let _ = writer.await;
+}
