@@ -1,0 +1,39 @@
+//! The configuration of the `anysip` binary.
+//!
+//! One YAML file (`anysip run -c FILE`, `anysip check -c FILE`) describes an
+//! edge or a core. Loading it is three steps, each with errors that name the
+//! file and where in it:
+//!
+//! 1. [`expand`]: `${VAR}` and `${VAR:-default}` are replaced in the raw
+//!    text (`$$` is a literal `$`);
+//! 2. parsing into [`Config`] (serde_yaml; every struct rejects unknown
+//!    keys; `serde_path_to_error` gives the key path of a failure);
+//! 3. [`Config::validate`]: ranges, listener collisions, references between
+//!    sections, the sections each [`Role`] needs.
+//!
+//! ```
+//! let config = anysip_config::Config::embedded_default();
+//! assert_eq!(config.role, anysip_config::Role::Edge);
+//! ```
+//!
+//! `docs/configuration.md` is the operator's reference; the examples in
+//! `deploy/examples/` are parsed by this crate's tests.
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod expand;
+mod load;
+mod schema;
+mod validate;
+
+pub use error::{ConfigError, Invalid};
+pub use load::{load, DEFAULT_YAML, EMBEDDED_NAME};
+pub use schema::{
+    AdminConfig, Algorithm, AuthConfig, Config, DestinationConfig, DigestAlgorithm, DomainConfig,
+    EdgeConfig, EdgeLimits, GatewayConfig, GroupConfig, HashKey, KeySource, KeysConfig, Limits,
+    ListenConfig, LogConfig, LogFormat, MetricsConfig, OtlpConfig, ProbeConfig, PrometheusConfig,
+    RedisConfig, RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig,
+    TelemetryConfig, TlsConfig, Transport,
+};
+pub use validate::{parse_host_port, HostPort};

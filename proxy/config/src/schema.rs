@@ -1,0 +1,159 @@
+//! The typed document: one struct per section, every one rejecting unknown
+//! keys, every optional key with an explicit default.
+//!
+//! `docs/configuration.md` has a table per section (key, type, default,
+//! meaning); keep it in step with the doc comments here.
+
+mod core_role;
+mod edge;
+mod listen;
+mod server;
+mod telemetry;
+
+use serde::Deserialize;
+
+pub use core_role::{
+    AuthConfig, DigestAlgorithm, RedisConfig, RegistrarBackend, RegistrarConfig, ScriptConfig,
+};
+pub use edge::{EdgeConfig, EdgeLimits, KeySource, KeysConfig};
+/// `gateway:` — the types of the `gateway` crate, which owns gateway
+/// groups (selection, probing) and validates its own section.
+pub use gateway::{
+    Algorithm, DestinationConfig, GatewayConfig, GroupConfig, HashKey, ProbeConfig, Transport,
+};
+pub use listen::{ListenConfig, TlsConfig};
+pub use server::{
+    AdminConfig, DomainConfig, Limits, MetricsConfig, PrometheusConfig, ServerConfig,
+};
+pub use telemetry::{LogConfig, LogFormat, OtlpConfig, TelemetryConfig};
+
+/// The whole file.
+///
+/// Sections that only one role uses (`edge` for `role: edge`; `registrar`,
+/// `script`, `auth` for `role: core`) are optional and rejected by
+/// validation under the other role.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// What this process is: `edge` (default) or `core`.
+    #[serde(default)]
+    pub role: Role,
+    /// SIP listeners. At least one address in all.
+    #[serde(default)]
+    pub listen: ListenConfig,
+    /// Certificate and key for the `listen.tls` listeners.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Domains this node is responsible for.
+    #[serde(default)]
+    pub domain: DomainConfig,
+    /// Host (and optional port) put in Via and Record-Route instead of the
+    /// listener address, e.g. the anycast address or its DNS name.
+    #[serde(default)]
+    pub advertised_address: Option<String>,
+    /// Instance identity and drain.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// The admin API (`/admin/health`, `/admin/ready`, `/admin/drain`, ...).
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Resource limits on network input.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Logs and traces.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+    /// Gateway groups (backends for the edge; dispatcher sets for the core).
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// The edge role. Only with `role: edge`; defaults apply when absent.
+    #[serde(default)]
+    pub edge: Option<EdgeConfig>,
+    /// The registrar. Only with `role: core`; optional.
+    #[serde(default)]
+    pub registrar: Option<RegistrarConfig>,
+    /// The routing script. Required with `role: core`.
+    #[serde(default)]
+    pub script: Option<ScriptConfig>,
+    /// Digest authentication. Only with `role: core`; optional.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// `role:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Stateless anycast edge: seals and opens routing tokens.
+    #[default]
+    Edge,
+    /// Stateful scripted proxy and registrar behind the edges.
+    Core,
+}
+
+impl Role {
+    /// `edge` or `core`, as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Edge => "edge",
+            Role::Core => "core",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Config {
+    /// The gateway group called `name`.
+    pub fn gateway_group(&self, name: &str) -> Option<&GroupConfig> {
+        self.gateway.groups.iter().find(|g| g.name == name)
+    }
+
+    /// The edge section, with its defaults when the file has none.
+    ///
+    /// Meaningful for `role: edge` only.
+    pub fn edge_or_default(&self) -> EdgeConfig {
+        self.edge.clone().unwrap_or_default()
+    }
+
+    /// Every file the configuration names, with its key path, so that
+    /// `anysip check` can verify that they exist. Validation does not look
+    /// at the file system.
+    pub fn referenced_files(&self) -> Vec<(String, &std::path::Path)> {
+        let mut files = Vec::new();
+        if let Some(tls) = &self.tls {
+            if let Some(cert) = &tls.cert {
+                files.push(("tls.cert".to_owned(), cert.as_path()));
+            }
+            if let Some(key) = &tls.key {
+                files.push(("tls.key".to_owned(), key.as_path()));
+            }
+            if let Some(ca) = &tls.client_ca {
+                files.push(("tls.client_ca".to_owned(), ca.as_path()));
+            }
+        }
+        if let Some(edge) = &self.edge {
+            if let Some(keys) = &edge.keys {
+                if let Some(file) = &keys.file {
+                    files.push(("edge.keys.file".to_owned(), file.as_path()));
+                }
+            }
+        }
+        if let Some(script) = &self.script {
+            files.push(("script.path".to_owned(), script.path.as_path()));
+        }
+        if let Some(auth) = &self.auth {
+            if let Some(users) = &auth.users_file {
+                files.push(("auth.users_file".to_owned(), users.as_path()));
+            }
+        }
+        files
+    }
+}

@@ -1,0 +1,168 @@
+//! `domain:`, `server:`, `metrics:`, `admin:` and `limits:`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `domain:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// Domains (host names or IP addresses) that are "us": a request whose
+    /// Request-URI host is one of these (or a listener or the advertised
+    /// address) is for this node. Default none.
+    #[serde(default)]
+    pub local: Vec<String>,
+}
+
+/// `server:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// This instance's id, 1–65535, unique in the fleet: it is sealed into
+    /// flow tokens of TCP/TLS flows so other edges know who holds the
+    /// connection. Default 1.
+    #[serde(default = "default_instance_id")]
+    pub instance_id: u16,
+    /// How long a drain (SIGTERM or `POST /admin/drain`) keeps serving
+    /// before the process stops, in seconds, at most 86400. Default 30.
+    #[serde(default = "default_drain_secs")]
+    pub drain_secs: u64,
+}
+
+impl ServerConfig {
+    /// `drain_secs` as a duration.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            instance_id: default_instance_id(),
+            drain_secs: default_drain_secs(),
+        }
+    }
+}
+
+/// `metrics:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The Prometheus exposition.
+    #[serde(default)]
+    pub prometheus: PrometheusConfig,
+}
+
+/// `metrics.prometheus:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// A separate listener for `GET /metrics`. Default none: metrics are
+    /// served by the admin listener at `/metrics`.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `admin:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Listen address of the admin API. Default `127.0.0.1:9091`. Anyone
+    /// who can reach it can drain the node: keep it local.
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: default_admin_listen(),
+        }
+    }
+}
+
+/// `limits:` — bounds on what network input may cost.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest SIP message (headers and body), in octets, 1024–1048576.
+    /// Default 65535.
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: usize,
+    /// Most header fields in one message, 16–4096. Default 128.
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
+    /// Most simultaneous TCP/TLS connections (inbound and outbound), at
+    /// least 1. Default 10000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A TCP/TLS connection with no traffic (keepalives count) for this
+    /// long is closed, in seconds, at least 1. Default 900 (above the
+    /// RFC 5626 recommended 840 s keepalive interval for streams).
+    #[serde(default = "default_tcp_idle_secs")]
+    pub tcp_idle_secs: u64,
+    /// Time limit for opening an outbound TCP/TLS connection (TLS handshake
+    /// included), in ms, at least 1. Default 2000.
+    #[serde(default = "default_tcp_connect_timeout_ms")]
+    pub tcp_connect_timeout_ms: u64,
+    /// Most bytes queued for sending on one connection; past it the
+    /// connection is closed, at least `max_message_size`. Default 1048576.
+    #[serde(default = "default_write_queue_bytes")]
+    pub write_queue_bytes: usize,
+}
+
+impl Limits {
+    /// `tcp_idle_secs` as a duration.
+    pub fn tcp_idle(&self) -> Duration {
+        Duration::from_secs(self.tcp_idle_secs)
+    }
+
+    /// `tcp_connect_timeout_ms` as a duration.
+    pub fn tcp_connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.tcp_connect_timeout_ms)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: default_max_message_size(),
+            max_headers: default_max_headers(),
+            max_connections: default_max_connections(),
+            tcp_idle_secs: default_tcp_idle_secs(),
+            tcp_connect_timeout_ms: default_tcp_connect_timeout_ms(),
+            write_queue_bytes: default_write_queue_bytes(),
+        }
+    }
+}
+
+fn default_instance_id() -> u16 {
+    1
+}
+fn default_drain_secs() -> u64 {
+    30
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9091))
+}
+fn default_max_message_size() -> usize {
+    65_535
+}
+fn default_max_headers() -> usize {
+    128
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_tcp_idle_secs() -> u64 {
+    900
+}
+fn default_tcp_connect_timeout_ms() -> u64 {
+    2_000
+}
+fn default_write_queue_bytes() -> usize {
+    1 << 20
+}

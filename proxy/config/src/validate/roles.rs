@@ -1,0 +1,199 @@
+//! The sections each role needs and the ones it must not have.
+
+use std::collections::HashSet;
+
+use super::host::parse_host_port;
+use super::{fail, range, Check};
+use crate::schema::{AuthConfig, Config, EdgeConfig, RegistrarBackend, RegistrarConfig, Role};
+
+/// Dispatches on `role`.
+pub(super) fn role(config: &Config) -> Check {
+    match config.role {
+        Role::Edge => {
+            for (key, set) in [
+                ("registrar", config.registrar.is_some()),
+                ("script", config.script.is_some()),
+                ("auth", config.auth.is_some()),
+            ] {
+                if set {
+                    return fail(key, "only used by role: core (this file has role: edge)");
+                }
+            }
+            edge(config, &config.edge_or_default())
+        }
+        Role::Core => {
+            if config.edge.is_some() {
+                return fail("edge", "only used by role: edge (this file has role: core)");
+            }
+            core(config)
+        }
+    }
+}
+
+fn edge(config: &Config, edge: &EdgeConfig) -> Check {
+    if let Some(keys) = &edge.keys {
+        let set = [keys.file.is_some(), keys.env.is_some(), keys.dev]
+            .into_iter()
+            .filter(|s| *s)
+            .count();
+        if set != 1 {
+            return fail(
+                "edge.keys",
+                "set exactly one of file, env, dev: true (or leave edge.keys out for development mode)",
+            );
+        }
+        if keys.file.as_ref().is_some_and(|f| f.as_os_str().is_empty()) {
+            return fail("edge.keys.file", "must not be empty");
+        }
+        if let Some(var) = &keys.env {
+            let mut chars = var.chars();
+            let ok = matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+                && chars.all(|c| c == '_' || c.is_ascii_alphanumeric());
+            if !ok {
+                return fail(
+                    "edge.keys.env",
+                    format!("{var:?}: not an environment variable name"),
+                );
+            }
+        }
+    }
+    if edge.backend_group.is_empty() {
+        return fail("edge.backend_group", "must not be empty");
+    }
+    if config.gateway_group(&edge.backend_group).is_none() {
+        let known: Vec<&str> = config
+            .gateway
+            .groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
+        let known = if known.is_empty() {
+            "gateway.groups is empty".to_owned()
+        } else {
+            format!("groups: {}", known.join(", "))
+        };
+        return fail(
+            "edge.backend_group",
+            format!("no gateway group named {:?} ({known})", edge.backend_group),
+        );
+    }
+    for (key, value) in [
+        ("edge.ue_address", &edge.ue_address),
+        ("edge.backend_address", &edge.backend_address),
+    ] {
+        if let Some(v) = value {
+            if let Err(e) = parse_host_port(v) {
+                return fail(key, e);
+            }
+        }
+    }
+    range(
+        "edge.token_max_age_secs",
+        edge.token_max_age_secs,
+        60,
+        365 * 86_400,
+    )?;
+    range(
+        "edge.token_max_skew_secs",
+        edge.token_max_skew_secs,
+        0,
+        3600,
+    )?;
+    range("edge.retry_after_secs", edge.retry_after_secs, 0, 3600)?;
+    let limits = &edge.limits;
+    if limits.source_rate == 0 && limits.source_burst != 0 {
+        return fail(
+            "edge.limits.source_burst",
+            "set without edge.limits.source_rate (0 turns the limit off)",
+        );
+    }
+    if limits.source_burst != 0 && limits.source_burst < limits.source_rate {
+        return fail(
+            "edge.limits.source_burst",
+            "must be at least edge.limits.source_rate",
+        );
+    }
+    range("edge.limits.max_sources", limits.max_sources, 1, usize::MAX)
+}
+
+fn core(config: &Config) -> Check {
+    let Some(script) = &config.script else {
+        return fail(
+            "script",
+            "role: core needs a routing script: set script.path",
+        );
+    };
+    if script.path.as_os_str().is_empty() {
+        return fail("script.path", "must not be empty");
+    }
+    if let Some(registrar) = &config.registrar {
+        self::registrar(registrar)?;
+    }
+    if let Some(auth) = &config.auth {
+        self::auth(auth)?;
+    }
+    Ok(())
+}
+
+fn registrar(r: &RegistrarConfig) -> Check {
+    range("registrar.min_expires", r.min_expires, 1, u32::MAX)?;
+    if r.max_expires < r.min_expires {
+        return fail(
+            "registrar.max_expires",
+            format!(
+                "{} is below registrar.min_expires ({})",
+                r.max_expires, r.min_expires
+            ),
+        );
+    }
+    range(
+        "registrar.default_expires",
+        r.default_expires,
+        r.min_expires,
+        r.max_expires,
+    )?;
+    range("registrar.max_contacts", r.max_contacts, 1, 10_000)?;
+    match (r.backend, &r.redis) {
+        (RegistrarBackend::Redis, None) => fail(
+            "registrar.redis",
+            "required by backend: redis (set redis.url)",
+        ),
+        (RegistrarBackend::Memory, Some(_)) => fail(
+            "registrar.redis",
+            "set but registrar.backend is memory (set backend: redis, or remove redis)",
+        ),
+        (RegistrarBackend::Redis, Some(redis)) => {
+            let ok = ["redis://", "rediss://", "unix://"]
+                .iter()
+                .any(|s| redis.url.len() > s.len() && redis.url.starts_with(s));
+            if !ok {
+                // Never echo the URL: it may hold a password.
+                return fail(
+                    "registrar.redis.url",
+                    "expected a redis://, rediss:// or unix:// URL",
+                );
+            }
+            Ok(())
+        }
+        (RegistrarBackend::Memory, None) => Ok(()),
+    }
+}
+
+fn auth(a: &AuthConfig) -> Check {
+    if a.realm.trim().is_empty() {
+        return fail("auth.realm", "must not be empty");
+    }
+    if a.realm.contains('"') || a.realm.contains(['\r', '\n']) {
+        return fail("auth.realm", "must not contain quotes or line breaks");
+    }
+    if a.algorithms.is_empty() {
+        return fail("auth.algorithms", "at least one algorithm is needed");
+    }
+    let mut seen = HashSet::new();
+    for (i, alg) in a.algorithms.iter().enumerate() {
+        if !seen.insert(alg) {
+            return fail(format!("auth.algorithms[{i}]"), "listed twice");
+        }
+    }
+    range("auth.nonce_ttl_secs", a.nonce_ttl_secs, 1, 86_400)
+}

@@ -1,0 +1,160 @@
+//! Listeners, TLS, identity, limits and telemetry.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::host::{parse_host, parse_host_port};
+use super::{fail, range, Check};
+use crate::schema::{Config, Limits, TelemetryConfig};
+
+/// SIP listeners exist, have ports and do not collide with each other or
+/// with the admin and metrics listeners.
+pub(super) fn listeners(config: &Config) -> Check {
+    let listen = &config.listen;
+    if listen.is_empty() {
+        return fail(
+            "listen",
+            "no SIP listener: give at least one address in listen.udp, listen.tcp or listen.tls",
+        );
+    }
+    let mut datagram: HashMap<SocketAddr, String> = HashMap::new();
+    let mut stream: HashMap<SocketAddr, String> = HashMap::new();
+    let sip = [
+        ("listen.udp", &listen.udp, true),
+        ("listen.tcp", &listen.tcp, false),
+        ("listen.tls", &listen.tls, false),
+    ];
+    let mut http = vec![("admin.listen".to_owned(), config.admin.listen)];
+    if let Some(addr) = config.metrics.prometheus.listen {
+        http.push(("metrics.prometheus.listen".to_owned(), addr));
+    }
+    let named = sip.iter().flat_map(|(key, addrs, udp)| {
+        addrs
+            .iter()
+            .enumerate()
+            .map(move |(i, a)| (format!("{key}[{i}]"), *a, *udp))
+    });
+    for (key, addr, udp) in named.chain(http.into_iter().map(|(k, a)| (k, a, false))) {
+        if addr.port() == 0 {
+            return fail(key, "port 0 is not allowed: give the port to listen on");
+        }
+        let seen = if udp { &mut datagram } else { &mut stream };
+        if let Some(first) = seen.get(&addr) {
+            return fail(key, format!("{addr} is already used by {first}"));
+        }
+        seen.insert(addr, key);
+    }
+    Ok(())
+}
+
+/// TLS listeners need a certificate and a key.
+pub(super) fn tls(config: &Config) -> Check {
+    if config.listen.tls.is_empty() {
+        return Ok(());
+    }
+    let Some(tls) = &config.tls else {
+        return fail(
+            "tls",
+            "required because listen.tls has listeners: set tls.cert and tls.key",
+        );
+    };
+    if tls.cert.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
+        return fail("tls.cert", "required because listen.tls has listeners");
+    }
+    if tls.key.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
+        return fail("tls.key", "required because listen.tls has listeners");
+    }
+    Ok(())
+}
+
+/// `server`, `advertised_address`, `domain`.
+pub(super) fn identity(config: &Config) -> Check {
+    if config.server.instance_id == 0 {
+        return fail(
+            "server.instance_id",
+            "0 is reserved (it marks UDP flows in tokens): use 1..=65535, unique in the fleet",
+        );
+    }
+    range("server.drain_secs", config.server.drain_secs, 0, 86_400)?;
+    if let Some(adv) = &config.advertised_address {
+        if let Err(e) = parse_host_port(adv) {
+            return fail("advertised_address", e);
+        }
+    }
+    for (i, domain) in config.domain.local.iter().enumerate() {
+        if let Err(e) = parse_host(domain) {
+            return fail(format!("domain.local[{i}]"), e);
+        }
+    }
+    Ok(())
+}
+
+/// `limits`.
+pub(super) fn limits(limits: &Limits) -> Check {
+    range(
+        "limits.max_message_size",
+        limits.max_message_size,
+        1024,
+        1 << 20,
+    )?;
+    range("limits.max_headers", limits.max_headers, 16, 4096)?;
+    range(
+        "limits.max_connections",
+        limits.max_connections,
+        1,
+        usize::MAX,
+    )?;
+    range("limits.tcp_idle_secs", limits.tcp_idle_secs, 1, u64::MAX)?;
+    range(
+        "limits.tcp_connect_timeout_ms",
+        limits.tcp_connect_timeout_ms,
+        1,
+        u64::MAX,
+    )?;
+    if limits.write_queue_bytes < limits.max_message_size {
+        return fail(
+            "limits.write_queue_bytes",
+            format!(
+                "{} is smaller than limits.max_message_size ({}): one message must fit",
+                limits.write_queue_bytes, limits.max_message_size
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `telemetry`.
+pub(super) fn telemetry(telemetry: &TelemetryConfig) -> Check {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let level = telemetry.log.level.trim();
+    if level.is_empty() {
+        return fail("telemetry.log.level", "must not be empty");
+    }
+    for directive in level.split(',') {
+        let lvl = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if !LEVELS.contains(&lvl.trim().to_ascii_lowercase().as_str()) {
+            return fail(
+                "telemetry.log.level",
+                format!(
+                    "{directive:?}: expected a level ({}) or target=level",
+                    LEVELS.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(otlp) = &telemetry.otlp {
+        let scheme_ok = ["http://", "https://"]
+            .iter()
+            .any(|s| otlp.endpoint.len() > s.len() && otlp.endpoint.starts_with(s));
+        if !scheme_ok {
+            return fail(
+                "telemetry.otlp.endpoint",
+                format!("{:?}: expected an http:// or https:// URL", otlp.endpoint),
+            );
+        }
+        if otlp.service_name.is_empty() {
+            return fail("telemetry.otlp.service_name", "must not be empty");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `${VAR}` / `${VAR:-default}` expansion.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use anysip_config::expand::expand;
+use anysip_config::{Config, ConfigError};
+use common::EDGE;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "ID" => Some("7".to_owned()),
+        "EMPTY" => Some(String::new()),
+        "GROUP" => Some("cores".to_owned()),
+        _ => None,
+    }
+}
+
+#[test]
+fn plain_and_default() {
+    assert_eq!(expand("a: ${ID}\n", env).unwrap(), "a: 7\n");
+    assert_eq!(expand("a: ${ID:-9}\n", env).unwrap(), "a: 7\n");
+    assert_eq!(expand("a: ${NOPE:-9}\n", env).unwrap(), "a: 9\n");
+    assert_eq!(expand("a: ${NOPE:-}\n", env).unwrap(), "a: \n");
+    assert_eq!(expand("a: ${EMPTY}\n", env).unwrap(), "a: \n");
+    assert_eq!(expand("a: ${EMPTY:-x}\n", env).unwrap(), "a: x\n");
+    assert_eq!(
+        expand("a: ${NOPE:-redis://h:1/0}${ID}\n", env).unwrap(),
+        "a: redis://h:1/07\n"
+    );
+}
+
+#[test]
+fn dollars() {
+    assert_eq!(
+        expand("a: $$HOME $${ID}\n", env).unwrap(),
+        "a: $HOME ${ID}\n"
+    );
+    assert_eq!(expand("a: $ID $ x$\n", env).unwrap(), "a: $ID $ x$\n");
+    assert_eq!(expand("a: $$$$\n", env).unwrap(), "a: $$\n");
+}
+
+#[test]
+fn comments_are_not_expanded() {
+    let text = "# uses ${NOPE}\n  # ${ALSO_NOPE}\na: ${ID}\n";
+    assert_eq!(
+        expand(text, env).unwrap(),
+        "# uses ${NOPE}\n  # ${ALSO_NOPE}\na: 7\n"
+    );
+}
+
+#[test]
+fn missing_variable_names_it_and_the_line() {
+    let e = expand("a: 1\nb: ${NOPE}\n", env).unwrap_err();
+    assert_eq!(e.line, 2);
+    assert_eq!(e.var, "${NOPE}");
+    assert!(e.message.contains("NOPE is not set"), "{}", e.message);
+
+    let text = format!("{EDGE}server:\n  instance_id: ${{ANYSIP_TEST_UNSET_ID}}\n");
+    let e = Config::from_yaml_with_env(&text, "edge.yaml", env).unwrap_err();
+    match &e {
+        ConfigError::Expand {
+            file, line, var, ..
+        } => {
+            assert_eq!(file, "edge.yaml");
+            assert_eq!(*line, 10);
+            assert_eq!(var, "${ANYSIP_TEST_UNSET_ID}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        e.to_string()
+            .starts_with("edge.yaml:10: ${ANYSIP_TEST_UNSET_ID}: environment variable ANYSIP_TEST_UNSET_ID is not set"),
+        "{e}"
+    );
+    assert_eq!(e.key_path(), None);
+}
+
+#[test]
+fn malformed_references() {
+    for (text, var) in [
+        ("a: ${ID\n", "${ID"),
+        ("a: ${}\n", "${}"),
+        ("a: ${1X}\n", "${1X}"),
+        ("a: ${A-B}\n", "${A-B}"),
+        ("a: ${A:=b}\n", "${A:=b}"),
+    ] {
+        let e = expand(text, env).unwrap_err();
+        assert_eq!(e.line, 1, "{text}");
+        assert_eq!(e.var, var, "{text}");
+    }
+}
+
+#[test]
+fn expanded_values_are_parsed_and_typed() {
+    let text = EDGE.replace("backends", "${GROUP}")
+        + "server:\n  instance_id: ${ID}\n  drain_secs: ${DRAIN:-45}\nedge:\n  backend_group: ${GROUP}\n";
+    let c = Config::from_yaml_with_env(&text, "t.yaml", env).unwrap();
+    assert_eq!(c.server.instance_id, 7);
+    assert_eq!(c.server.drain_secs, 45);
+    assert_eq!(c.edge.unwrap().backend_group, "cores");
+}
+
+#[test]
+fn expansion_from_the_process_environment() {
+    // A name no one else uses; set before any reader in this process.
+    let text = EDGE.to_owned() + "server:\n  drain_secs: ${PATH:+x}\n";
+    // `:+` is not supported: the whole inner text is not a name.
+    assert!(matches!(
+        Config::from_yaml(&text, "t.yaml").unwrap_err(),
+        ConfigError::Expand { .. }
+    ));
+    let text = EDGE.to_owned() + "server:\n  drain_secs: ${ANYSIP_CONFIG_TEST_SURELY_UNSET:-12}\n";
+    assert_eq!(
+        Config::from_yaml(&text, "t.yaml")
+            .unwrap()
+            .server
+            .drain_secs,
+        12
+    );
+}

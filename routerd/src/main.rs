@@ -1,0 +1,176 @@
+//! The `routerd` binary: `run`, `check`, `drain`, `undrain`, `status`.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::Mutex;
+
+use clap::{Parser, Subcommand};
+use routerd::admin::{self, AdminState};
+use routerd::config::Config;
+use routerd::{engine, httpc, Error};
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "routerd",
+    version,
+    about = "anysip BGP health daemon: drives BIRD from health checks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        /// Configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit.
+    Check {
+        /// Configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Drain: announce with the graceful-shutdown community, then withdraw.
+    Drain(AdminArgs),
+    /// End a drain started with `routerd drain`.
+    Undrain(AdminArgs),
+    /// Print the daemon's status (JSON).
+    Status(AdminArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    /// Take the admin address from this configuration file.
+    #[arg(short, long, conflicts_with = "admin")]
+    config: Option<PathBuf>,
+    /// The daemon's admin address (default 127.0.0.1:9180).
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("routerd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run { config } => run(&config).await,
+            Command::Check { config } => check(&config),
+            Command::Drain(a) => admin_call(&a, "POST", "/drain").await,
+            Command::Undrain(a) => admin_call(&a, "POST", "/undrain").await,
+            Command::Status(a) => admin_call(&a, "GET", "/status").await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("routerd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &Path) -> Result<(), Error> {
+    let c = Config::load(path)?;
+    let checks: usize = c.services.iter().map(|s| s.checks.len()).sum();
+    let prefixes: usize = c.services.iter().map(|s| s.prefixes.len()).sum();
+    println!(
+        "{}: OK ({} services, {prefixes} prefixes, {checks} checks)",
+        path.display(),
+        c.services.len()
+    );
+    Ok(())
+}
+
+async fn run(path: &Path) -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::load(path)?;
+    let status = Arc::new(Mutex::new(engine::initial_status(&config)));
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let listen = config.admin.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: listen,
+            source,
+        })?;
+    let app = admin::router(AdminState {
+        status: status.clone(),
+        requests: tx,
+    });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "admin API stopped");
+        }
+    });
+    let mut term = signal(SignalKind::terminate()).map_err(|source| Error::Io {
+        what: "installing the SIGTERM handler",
+        source,
+    })?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|source| Error::Io {
+        what: "installing the SIGINT handler",
+        source,
+    })?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = int.recv() => tracing::info!("SIGINT"),
+        }
+    };
+    tracing::info!(
+        config = %path.display(),
+        admin = %listen,
+        bird = %config.bird.socket.display(),
+        services = config.services.len(),
+        "routerd starting"
+    );
+    engine::run(config, status, rx, shutdown).await;
+    Ok(())
+}
+
+async fn admin_call(a: &AdminArgs, method: &str, path: &str) -> Result<(), Error> {
+    let addr = match (&a.admin, &a.config) {
+        (Some(addr), _) => *addr,
+        (None, Some(c)) => Config::load(c)?.admin.listen,
+        (None, None) => SocketAddr::from(([127, 0, 0, 1], 9180)),
+    };
+    let err = |message: String| Error::Admin {
+        addr: addr.to_string(),
+        message,
+    };
+    let host = addr.ip().to_string();
+    let call = httpc::request(&host, addr.port(), method, path, false, 4 << 20);
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .map_err(|_| err("no answer within 10 s".into()))?
+        .map_err(|e| err(e.to_string()))?;
+    let body = String::from_utf8_lossy(&r.body);
+    if !(200..300).contains(&r.status) {
+        return Err(err(format!("status {}: {}", r.status, body.trim())));
+    }
+    println!("{}", body.trim_end());
+    Ok(())
+}
