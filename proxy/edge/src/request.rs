@@ -36,7 +36,7 @@ pub(crate) fn handle(
     now: u64,
 ) -> Action {
     let stream = inbound.transport.is_stream();
-    let from_backend = backends.is_backend(inbound.source.ip());
+    let from_backend = backends.is_backend(inbound.source, inbound.transport);
     let route_count = msg.routes().count();
     if route_count == 0 && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {
         return options_reply(&msg);

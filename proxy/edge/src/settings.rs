@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tokencodec::Backend;
+use tokencodec::{Backend, Transport};
 
 /// Static settings of one edge instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,10 @@ impl EdgeSettings {
 
 /// The backend group as the edge sees it.
 pub trait Backends {
-    /// True when a request from this address comes from one of the backends.
-    fn is_backend(&self, addr: IpAddr) -> bool;
+    /// True when a message from `source` over `transport` comes from one of
+    /// the backends (over UDP the address and port must match a backend's;
+    /// over streams, which come from ephemeral ports, the address).
+    fn is_backend(&self, source: SocketAddr, transport: Transport) -> bool;
 
     /// Chooses a healthy backend for a request with this selection key.
     /// `sticky` asks for the choice to be a pure function of the key (used

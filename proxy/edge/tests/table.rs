@@ -1,7 +1,7 @@
 //! DESIGN §6, row by row, on the sans-IO edge.
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use edge::{Action, Backends, DropReason, Edge, EdgeSettings, Inbound, Target};
@@ -19,8 +19,8 @@ struct Group {
 }
 
 impl Backends for Group {
-    fn is_backend(&self, addr: IpAddr) -> bool {
-        addr == BACKEND.parse::<SocketAddr>().unwrap().ip()
+    fn is_backend(&self, source: SocketAddr, _transport: Transport) -> bool {
+        source == BACKEND.parse::<SocketAddr>().unwrap()
     }
     fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
         self.picks.push((key.to_vec(), sticky));

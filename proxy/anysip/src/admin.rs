@@ -1,0 +1,132 @@
+//! The admin API: health, readiness, drain, gateways, statistics, metrics.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use net::Connections;
+
+use crate::state::Shared;
+
+#[derive(Clone)]
+struct Admin {
+    shared: Arc<Shared>,
+    conns: Connections,
+}
+
+/// Serves the admin API on `addr` until the task is dropped.
+pub(crate) async fn serve(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    conns: Connections,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/admin/health", get(health))
+        .route("/admin/ready", get(ready))
+        .route("/admin/stats", get(stats))
+        .route("/admin/drain", post(drain))
+        .route("/admin/gateways", get(gateways))
+        .route("/admin/gateways/{group}/{dest}/{action}", post(mark))
+        .route("/metrics", get(metrics))
+        .with_state(Admin { shared, conns });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}
+
+async fn health(State(a): State<Admin>) -> Response {
+    let body = if a.shared.is_draining() {
+        "draining\n"
+    } else {
+        "ok\n"
+    };
+    (StatusCode::OK, body).into_response()
+}
+
+async fn ready(State(a): State<Admin>) -> Response {
+    if a.shared.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else if a.shared.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "no healthy backend\n").into_response()
+    }
+}
+
+async fn drain(State(a): State<Admin>) -> Response {
+    a.shared.drain();
+    tracing::warn!("drain requested through the admin API: not ready from now on");
+    (StatusCode::ACCEPTED, "draining\n").into_response()
+}
+
+async fn stats(State(a): State<Admin>) -> Response {
+    let counters: serde_json::Map<String, serde_json::Value> = a
+        .shared
+        .metrics
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    Json(serde_json::json!({
+        "ready": a.shared.is_ready(),
+        "draining": a.shared.is_draining(),
+        "messages_received": a.shared.metrics.messages_in.load(std::sync::atomic::Ordering::Relaxed),
+        "connections": a.conns.len(),
+        "counters": counters,
+    }))
+    .into_response()
+}
+
+async fn gateways(State(a): State<Admin>) -> Response {
+    let snap = a.shared.gateways().snapshot(Instant::now());
+    Json(snap).into_response()
+}
+
+async fn mark(
+    State(a): State<Admin>,
+    Path((group, dest, action)): Path<(String, String, String)>,
+) -> Response {
+    let mut gw = a.shared.gateways();
+    let now = Instant::now();
+    let r = match action.as_str() {
+        "down" => gw.mark_down(&group, &dest, now),
+        "up" => gw.mark_up(&group, &dest, now),
+        _ => return (StatusCode::NOT_FOUND, "action must be down or up\n").into_response(),
+    };
+    match r {
+        Ok(state) => {
+            tracing::warn!(%group, %dest, %action, ?state, "backend marked through the admin API");
+            Json(serde_json::json!({ "group": group, "destination": dest, "state": format!("{state:?}") })).into_response()
+        }
+        Err(e) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(a): State<Admin>) -> Response {
+    let mut extra = String::new();
+    extra.push_str("# TYPE anysip_connections_open gauge\n");
+    extra.push_str(&format!("anysip_connections_open {}\n", a.conns.len()));
+    extra.push_str("# TYPE anysip_ready gauge\n");
+    extra.push_str(&format!("anysip_ready {}\n", u8::from(a.shared.is_ready())));
+    extra.push_str("# TYPE anysip_backend_up gauge\n");
+    let snap = a.shared.gateways().snapshot(Instant::now());
+    for g in &snap.groups {
+        for d in &g.destinations {
+            let up = u8::from(d.state == gateway::State::Up);
+            extra.push_str(&format!(
+                "anysip_backend_up{{group=\"{}\",uri=\"{}\"}} {up}\n",
+                g.name, d.uri
+            ));
+        }
+    }
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4")],
+        a.shared.metrics.render(&extra),
+    )
+        .into_response()
+}

@@ -1,0 +1,73 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// anysip: an edge anycast SIP proxy.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the configured role (the embedded development edge without -c).
+    Run {
+        /// Configuration file (YAML).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file: exit 0 when valid, else print the error.
+    Check {
+        /// Configuration file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Routing-token keys and tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Print a new key file (one fresh key, current) on standard output.
+    Keygen {
+        /// The key id (0–255).
+        #[arg(long, default_value_t = 1)]
+        id: u8,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = KeyFormat::Yaml)]
+        format: KeyFormat,
+    },
+    /// Seal a token from its JSON contents, e.g.
+    /// '{"kind":"flow","transport":"udp","ue":"192.0.2.1:5060","local":"203.0.113.1:5060","instance":0,"connection":0}'.
+    Seal {
+        /// Key file.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The token's contents as JSON.
+        json: String,
+    },
+    /// Open a token and print its contents as JSON.
+    Open {
+        /// Key file.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The token (or a whole `sip:TOKEN@host` URI).
+        token: String,
+        /// Maximum age to accept, in seconds (default: the library default).
+        #[arg(long)]
+        max_age_secs: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum KeyFormat {
+    Yaml,
+    Json,
+}

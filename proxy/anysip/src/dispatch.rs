@@ -1,0 +1,192 @@
+//! The edge role behind the transports: messages in, sends out.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use edge::{Action, Backends, Edge, Inbound, Target};
+use net::{Dispatch, Origin, Send};
+use tokencodec::{Backend, Transport};
+
+use crate::state::Shared;
+
+/// The edge as a [`Dispatch`].
+#[derive(Debug)]
+pub(crate) struct EdgeDispatch {
+    pub(crate) edge: Edge,
+    pub(crate) shared: Arc<Shared>,
+    /// Addresses of the backends: requests from them are backend-originated.
+    pub(crate) backend_addrs: HashSet<SocketAddr>,
+}
+
+/// The backend group as `edge` sees it.
+struct GroupBackends<'a> {
+    shared: &'a Shared,
+    addrs: &'a HashSet<SocketAddr>,
+}
+
+impl Backends for GroupBackends<'_> {
+    fn is_backend(&self, source: SocketAddr, transport: Transport) -> bool {
+        match transport {
+            Transport::Udp => self.addrs.contains(&source),
+            _ => self.addrs.iter().any(|a| a.ip() == source.ip()),
+        }
+    }
+
+    fn select(&mut self, key: &[u8], _sticky: bool) -> Option<Backend> {
+        // The group's algorithm decides; the edge's embedded default and
+        // examples use `hash` (rendezvous on the key), which is what keeps
+        // CANCEL and non-2xx ACK on the INVITE's backend.
+        let mut gw = self.shared.gateways();
+        let d = gw
+            .select(&self.shared.backend_group, Some(key), Instant::now())
+            .ok()?;
+        Some(Backend {
+            transport: transport(d.transport),
+            addr: d.address,
+        })
+    }
+}
+
+pub(crate) fn transport(t: gateway::Transport) -> Transport {
+    match t {
+        gateway::Transport::Udp => Transport::Udp,
+        gateway::Transport::Tcp => Transport::Tcp,
+        gateway::Transport::Tls => Transport::Tls,
+    }
+}
+
+impl Dispatch for EdgeDispatch {
+    fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send> {
+        let m = &self.shared.metrics;
+        m.messages_in
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if origin.transport == Transport::Udp && bytes.first().is_some_and(|&b| b < 2) {
+            return match edge::stun_binding_response(&bytes, origin.source) {
+                Ok(resp) => {
+                    m.inc("anysip_stun_total", "result=\"answered\"".into());
+                    vec![reply(&origin, resp, false)]
+                }
+                Err(_) => {
+                    m.inc("anysip_drops_total", "reason=\"bad_stun\"".into());
+                    vec![]
+                }
+            };
+        }
+        if bytes.starts_with(b"SIP/2.0 ")
+            && crate::probe::handle_probe_response(&self.shared, &bytes)
+        {
+            return vec![];
+        }
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let inbound = Inbound {
+            transport: origin.transport,
+            source: origin.source,
+            local: origin.local,
+            connection: origin.connection,
+        };
+        let mut backends = GroupBackends {
+            shared: &self.shared,
+            addrs: &self.backend_addrs,
+        };
+        let action = self.edge.handle(bytes, &inbound, &mut backends, now);
+        self.to_sends(action, &origin)
+    }
+}
+
+impl EdgeDispatch {
+    fn to_sends(&self, action: Action, origin: &Origin) -> Vec<Send> {
+        let m = &self.shared.metrics;
+        let settings = self.edge.settings();
+        match action {
+            Action::Reply { bytes, close } => {
+                m.inc("anysip_replies_total", status_label(&bytes));
+                vec![reply(origin, bytes, close)]
+            }
+            Action::Drop(reason) => {
+                m.inc(
+                    "anysip_drops_total",
+                    format!("reason=\"{}\"", reason.label()),
+                );
+                vec![]
+            }
+            Action::Forward {
+                target: Target::Backend(b),
+                bytes,
+                ..
+            } => {
+                m.inc("anysip_forwarded_total", "to=\"backend\"".into());
+                if b.transport != Transport::Udp {
+                    m.inc("anysip_drops_total", "reason=\"backend_transport\"".into());
+                    return vec![];
+                }
+                vec![Send::Udp {
+                    from: settings.backend_facing,
+                    to: b.addr,
+                    bytes,
+                }]
+            }
+            Action::Forward {
+                target: Target::Flow(flow),
+                bytes,
+                flow_failed,
+            } => {
+                m.inc("anysip_forwarded_total", "to=\"ue\"".into());
+                if flow.transport == Transport::Udp {
+                    return vec![Send::Udp {
+                        from: flow.local,
+                        to: flow.ue,
+                        bytes,
+                    }];
+                }
+                let fallback = flow_failed.map(|f| Box::new(reply(origin, f, false)));
+                if flow.instance != settings.instance_id {
+                    // Held by another instance: the relay between instances is
+                    // a later step; a request is answered 430 (Flow Failed).
+                    m.inc(
+                        "anysip_drops_total",
+                        "reason=\"flow_on_other_instance\"".into(),
+                    );
+                    return fallback.map(|f| vec![*f]).unwrap_or_default();
+                }
+                vec![Send::Conn {
+                    id: flow.connection,
+                    peer: flow.ue,
+                    bytes,
+                    close: false,
+                    fallback,
+                }]
+            }
+        }
+    }
+}
+
+/// A send back to where a message came from.
+fn reply(origin: &Origin, bytes: Bytes, close: bool) -> Send {
+    match origin.transport {
+        Transport::Udp => Send::Udp {
+            from: origin.local,
+            to: origin.source,
+            bytes,
+        },
+        _ => Send::Conn {
+            id: origin.connection,
+            peer: origin.source,
+            bytes,
+            close,
+            fallback: None,
+        },
+    }
+}
+
+fn status_label(bytes: &[u8]) -> String {
+    let code = bytes
+        .get(8..11)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .unwrap_or("???");
+    format!("status=\"{code}\"")
+}

@@ -1,0 +1,32 @@
+//! `anysip`: run an edge, check a configuration, manage routing-token keys.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod cli;
+mod dispatch;
+mod keys;
+mod metrics;
+mod probe;
+mod run;
+mod state;
+mod token_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Run { config } => run::run(config.as_deref()),
+        cli::Command::Check { config } => run::check(&config),
+        cli::Command::Token { command } => token_cmd::token(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("anysip: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

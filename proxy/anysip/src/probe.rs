@@ -1,0 +1,119 @@
+//! Sends the gateway prober's OPTIONS and feeds the answers back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gateway::{GatewayEvent, ProbeFailure, ProbeId};
+use sip::{Framing, Limits, Message};
+use tokio::net::UdpSocket;
+
+use crate::state::Shared;
+
+/// Branch prefix of the edge's probe OPTIONS: their responses are the
+/// prober's, not routed.
+pub(crate) const PROBE_BRANCH_PREFIX: &str = "z9hG4bK-anysip-probe-";
+
+/// Runs the prober until the task is dropped: sends due probes from
+/// `socket` (the backend-facing UDP socket), fires probe timeouts, logs
+/// health changes.
+pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, from: SocketAddr) {
+    loop {
+        let mut sends = Vec::new();
+        let wake = {
+            let mut gw = shared.gateways();
+            let now = Instant::now();
+            gw.handle_timeout(now);
+            while let Some(p) = gw.poll_probe(now) {
+                if p.transport == gateway::Transport::Udp {
+                    sends.push((p.address, options(&p.uri, p.probe_id, from)));
+                } else {
+                    // Stream backends are probed once the edge speaks TCP/TLS
+                    // to backends; until then they fail their probes.
+                    gw.handle_probe_result(p.probe_id, Err(ProbeFailure::Unreachable), now);
+                }
+            }
+            while let Some(ev) = gw.poll_event() {
+                log_event(&shared, &ev);
+            }
+            gw.poll_timeout()
+        };
+        for (to, msg) in sends {
+            if let Err(e) = socket.send_to(&msg, to).await {
+                tracing::debug!(%to, error = %e, "probe send failed");
+            }
+        }
+        let sleep = wake
+            .map(|w| w.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(500))
+            .clamp(Duration::from_millis(5), Duration::from_millis(500));
+        tokio::time::sleep(sleep).await;
+    }
+}
+
+fn log_event(shared: &Shared, ev: &GatewayEvent) {
+    match ev {
+        GatewayEvent::Down {
+            group, uri, reason, ..
+        } => {
+            tracing::warn!(%group, %uri, ?reason, "backend down");
+            shared.metrics.inc(
+                "anysip_backend_transitions_total",
+                format!("group=\"{group}\",to=\"down\""),
+            );
+        }
+        GatewayEvent::Up { group, uri, .. } => {
+            tracing::info!(%group, %uri, "backend up");
+            shared.metrics.inc(
+                "anysip_backend_transitions_total",
+                format!("group=\"{group}\",to=\"up\""),
+            );
+        }
+    }
+}
+
+fn options(uri: &str, id: ProbeId, from: SocketAddr) -> Bytes {
+    let host = match from {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    };
+    Bytes::from(format!(
+        "OPTIONS {uri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {host};branch={PROBE_BRANCH_PREFIX}{id};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:anysip@{host}>;tag=probe\r\n\
+         To: <{uri}>\r\n\
+         Call-ID: anysip-probe-{id}@{host}\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         User-Agent: anysip\r\n\
+         Content-Length: 0\r\n\r\n",
+        id = id.0
+    ))
+}
+
+/// When `bytes` is the answer to one of our probes, hands its status to the
+/// prober and returns true.
+pub(crate) fn handle_probe_response(shared: &Shared, bytes: &Bytes) -> bool {
+    let Ok(msg) = Message::parse(bytes.clone(), Framing::Datagram, &Limits::default()) else {
+        return false;
+    };
+    let Some(id) = msg
+        .top_via()
+        .ok()
+        .and_then(|v| v.branch())
+        .and_then(|b| b.strip_prefix(PROBE_BRANCH_PREFIX))
+        .and_then(|id| id.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let Some(status) = msg.status() else {
+        return false;
+    };
+    if status >= 200 {
+        shared
+            .gateways()
+            .handle_probe_result(ProbeId(id), Ok(status), Instant::now());
+    }
+    true
+}

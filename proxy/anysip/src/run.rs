@@ -1,0 +1,302 @@
+//! `anysip run` and `anysip check`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anysip_config::{Config, ConfigError, LogFormat, Role};
+use edge::{Edge, EdgeSettings};
+use net::{bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Outbox, StreamLimits};
+use thiserror::Error;
+use tokencodec::TokenCodec;
+
+use crate::dispatch::EdgeDispatch;
+use crate::state::Shared;
+
+/// Why the binary stops with an error.
+#[derive(Debug, Error)]
+pub(crate) enum Error {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("key ring: {0}")]
+    Keys(String),
+    #[error("token: {0}")]
+    Token(String),
+    #[error("{0}")]
+    Startup(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+/// `anysip check -c FILE`.
+pub(crate) fn check(path: &Path) -> Result<(), Error> {
+    anysip_config::load(path)?;
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
+/// `anysip run [-c FILE]`.
+pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
+    let config = match path {
+        Some(p) => anysip_config::load(p)?,
+        None => Config::embedded_default(),
+    };
+    init_logs(&config);
+    if path.is_none() {
+        tracing::warn!("no -c FILE: running the embedded development default (edge on 127.0.0.1:5060 in front of 127.0.0.1:5070)");
+    }
+    unsupported(&config)?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            what: "tokio runtime".into(),
+            source,
+        })?;
+    rt.block_on(serve(config, workers))
+}
+
+/// Parts of the configuration schema this build does not serve yet: refuse
+/// them at start rather than ignore them.
+fn unsupported(config: &Config) -> Result<(), Error> {
+    let no = |what: &str| {
+        Err(Error::Startup(format!(
+            "{what} is not supported by this build yet"
+        )))
+    };
+    if config.role == Role::Core {
+        return no("role: core");
+    }
+    if !config.listen.tls.is_empty() {
+        return no("listen.tls");
+    }
+    if config.telemetry.otlp.is_some() {
+        return no("telemetry.otlp");
+    }
+    if config
+        .edge
+        .as_ref()
+        .is_some_and(|e| e.limits.source_rate > 0)
+    {
+        return no("edge.limits.source_rate");
+    }
+    if config.metrics.prometheus.listen.is_some() {
+        return no("metrics.prometheus.listen (metrics are served on admin.listen at /metrics)");
+    }
+    Ok(())
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.telemetry.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.telemetry.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(config: Config, workers: usize) -> Result<(), Error> {
+    let edge_cfg = config.edge.clone().unwrap_or_default();
+    let ring = crate::keys::key_ring(&config)?;
+    let limits = tokencodec::Limits {
+        max_age_secs: edge_cfg.token_max_age_secs,
+        max_skew_secs: edge_cfg.token_max_skew_secs,
+    };
+    let codec = TokenCodec::new(ring, limits);
+    let gateways = gateway::Gateways::new(&config.gateway, Instant::now())
+        .map_err(|e| Error::Startup(format!("gateway: {e}")))?;
+    let group = gateways.group(&edge_cfg.backend_group).ok_or_else(|| {
+        Error::Startup(format!(
+            "edge.backend_group: no group {}",
+            edge_cfg.backend_group
+        ))
+    })?;
+    let backend_addrs: HashSet<SocketAddr> = group.destinations().map(|d| d.address).collect();
+    if let Some(d) = group
+        .destinations()
+        .find(|d| d.transport != gateway::Transport::Udp)
+    {
+        return Err(Error::Startup(format!(
+            "gateway group {}: destination {} uses {:?}; this build reaches backends over UDP only",
+            edge_cfg.backend_group, d.uri, d.transport
+        )));
+    }
+    let first = config
+        .listen
+        .udp
+        .first()
+        .copied()
+        .ok_or_else(|| Error::Startup("listen.udp: the edge needs a UDP listener".into()))?;
+    let ue_facing = advertised(edge_cfg.ue_address.as_deref(), first, "edge.ue_address")?;
+    let backend_facing = advertised(
+        edge_cfg.backend_address.as_deref(),
+        ue_facing,
+        "edge.backend_address",
+    )?;
+    let settings = EdgeSettings {
+        instance_id: config.server.instance_id,
+        ue_facing,
+        backend_facing,
+        retry_after_secs: edge_cfg.retry_after_secs,
+    };
+    let sip_limits = sip::Limits {
+        max_message_size: config.limits.max_message_size,
+        max_headers: config.limits.max_headers,
+    };
+    let shared = Shared::new(gateways, edge_cfg.backend_group.clone());
+
+    // Listeners.
+    let mut by_addr = HashMap::new();
+    let mut udp_sockets = Vec::new();
+    for addr in &config.listen.udp {
+        let socks =
+            bind_udp(*addr, workers).map_err(|e| Error::Startup(format!("listen.udp: {e}")))?;
+        let local = socks[0].local_addr().map_err(|source| Error::Io {
+            what: format!("{addr}"),
+            source,
+        })?;
+        by_addr.insert(local, socks[0].clone());
+        udp_sockets.extend(socks);
+    }
+    // Advertised addresses send from the socket of their port (wildcard binds).
+    for adv in [ue_facing, backend_facing] {
+        if !by_addr.contains_key(&adv) {
+            let sock = by_addr
+                .iter()
+                .find(|(a, _)| {
+                    a.port() == adv.port()
+                        && a.ip().is_unspecified()
+                        && a.is_ipv4() == adv.is_ipv4()
+                })
+                .map(|(_, s)| s.clone())
+                .ok_or_else(|| {
+                    Error::Startup(format!(
+                        "edge address {adv} is not a UDP listener (listen.udp)"
+                    ))
+                })?;
+            by_addr.insert(adv, sock);
+        }
+    }
+    let probe_socket = by_addr
+        .get(&backend_facing)
+        .cloned()
+        .ok_or_else(|| Error::Startup(format!("no UDP socket for {backend_facing}")))?;
+    let conns = Connections::default();
+    let outbox = Outbox::new(by_addr, conns.clone());
+    let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
+        edge: Edge::new(codec, settings.clone(), sip_limits),
+        shared: shared.clone(),
+        backend_addrs,
+    });
+    let mut tasks = Vec::new();
+    for s in udp_sockets {
+        tasks.push(tokio::spawn(serve_udp(s, dispatch.clone(), outbox.clone())));
+    }
+    let stream_limits = StreamLimits {
+        max_connections: config.limits.max_connections,
+        idle: Duration::from_secs(config.limits.tcp_idle_secs),
+        sip: sip_limits,
+        ..StreamLimits::default()
+    };
+    for addr in &config.listen.tcp {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("listen.tcp {addr}"),
+                source,
+            })?;
+        tasks.push(tokio::spawn(serve_tcp(
+            l,
+            dispatch.clone(),
+            outbox.clone(),
+            stream_limits,
+        )));
+    }
+    tasks.push(tokio::spawn(crate::probe::run(
+        shared.clone(),
+        probe_socket,
+        backend_facing,
+    )));
+    let admin_addr = config.admin.listen;
+    let admin_listener_check =
+        tokio::net::TcpListener::bind(admin_addr)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("admin.listen {admin_addr}"),
+                source,
+            })?;
+    drop(admin_listener_check);
+    let (s2, c2) = (shared.clone(), conns.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = crate::admin::serve(admin_addr, s2, c2).await {
+            tracing::error!(error = %e, "admin API stopped");
+        }
+    }));
+    tracing::info!(
+        instance = settings.instance_id,
+        ue_facing = %settings.ue_facing,
+        backend_facing = %settings.backend_facing,
+        udp = ?config.listen.udp,
+        tcp = ?config.listen.tcp,
+        admin = %admin_addr,
+        "anysip edge running"
+    );
+    wait_for_drain(&shared).await;
+    let drain = Duration::from_secs(config.server.drain_secs);
+    tracing::warn!(
+        secs = drain.as_secs(),
+        "draining: not ready, still serving, stopping after drain_secs"
+    );
+    tokio::time::sleep(drain).await;
+    for t in tasks {
+        t.abort();
+    }
+    tracing::info!("drained: exiting");
+    Ok(())
+}
+
+/// Returns when SIGTERM or SIGINT arrives, or a drain is requested over
+/// the admin API; the process is then not ready.
+async fn wait_for_drain(shared: &Shared) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    loop {
+        tokio::select! {
+            _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => break,
+            _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => break,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                if shared.is_draining() {
+                    break;
+                }
+            }
+        }
+    }
+    shared.drain();
+}
+
+/// An advertised address: `IP` or `IP:port` (default port `default`'s).
+fn advertised(value: Option<&str>, default: SocketAddr, key: &str) -> Result<SocketAddr, Error> {
+    let Some(v) = value else { return Ok(default) };
+    if let Ok(a) = v.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let ip = v.trim_start_matches('[').trim_end_matches(']');
+    ip.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, default.port()))
+        .map_err(|_| {
+            Error::Startup(format!(
+                "{key}: {v:?} must be an IP address or IP:port in this build"
+            ))
+        })
+}
