@@ -1,0 +1,125 @@
+//! The command line: `check` over the shipped examples, `token keygen | seal | open`.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn anysip() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_anysip"))
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples");
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        // routerd's configuration is routerd's (`routerd check` tests it).
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("routerd")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn check_accepts_every_shipped_example() {
+    let ex = examples();
+    assert!(ex.len() >= 3, "{ex:?}");
+    for path in ex {
+        let out = anysip()
+            .arg("check")
+            .arg("-c")
+            .arg(&path)
+            .env("ANYSIP_TOKEN_KEYS", "unused")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn check_names_file_key_and_problem() {
+    let dir = std::env::temp_dir().join(format!("anysip-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "role: edge\nlisten:\n  udp: [127.0.0.1:5060]\nserver:\n  instance_id: 1\n  drain_sec: 3\n",
+    )
+    .unwrap();
+    let out = anysip().arg("check").arg("-c").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml") && err.contains("server") && err.contains("drain_sec"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn token_keygen_seal_open_round_trip() {
+    let dir = std::env::temp_dir().join(format!("anysip-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys.yaml");
+    let out = anysip()
+        .args(["token", "keygen", "--id", "7"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(&keys, &out.stdout).unwrap();
+    let flow = r#"{"kind":"flow","transport":"tcp","ue":"192.0.2.1:5060","local":"203.0.113.1:5060","instance":3,"connection":42}"#;
+    let out = anysip()
+        .args(["token", "seal", "--keys"])
+        .arg(&keys)
+        .arg(flow)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    let uri = format!("<sip:{token}@192.0.2.10:5060;lr>");
+    let out = anysip()
+        .args(["token", "open", "--keys"])
+        .arg(&keys)
+        .arg(&uri)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["token"]["ue"], "192.0.2.1:5060");
+    assert_eq!(json["token"]["connection"], 42);
+    assert_eq!(json["key_id"], 7);
+    // Another key ring cannot open it.
+    let other = dir.join("other.yaml");
+    let out = anysip().args(["token", "keygen"]).output().unwrap();
+    std::fs::write(&other, &out.stdout).unwrap();
+    let out = anysip()
+        .args(["token", "open", "--keys"])
+        .arg(&other)
+        .arg(&token)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
