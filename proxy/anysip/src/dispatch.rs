@@ -29,10 +29,10 @@ struct GroupBackends<'a> {
 
 impl Backends for GroupBackends<'_> {
     fn is_backend(&self, source: SocketAddr, transport: Transport) -> bool {
-        match transport {
-            Transport::Udp => self.addrs.contains(&source),
-            _ => self.addrs.iter().any(|a| a.ip() == source.ip()),
-        }
+        // Backends are reached over UDP in this build (startup refuses
+        // others), and the edge's Path and Record-Route towards them say
+        // UDP: a backend's requests arrive over UDP from its address.
+        transport == Transport::Udp && self.addrs.contains(&source)
     }
 
     fn select(&mut self, key: &[u8], _sticky: bool) -> Option<Backend> {
