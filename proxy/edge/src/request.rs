@@ -220,7 +220,9 @@ fn forward(
         };
         // The first Record-Route value faces the next hop (the backend), the
         // second the UE (RFC 5658); prepends stack, so add the UE side first.
-        if s.double_record_route() {
+        // Double when the two sides differ in address or in transport, so
+        // each side reads the URI it must use (RFC 5658).
+        if s.double_record_route() || route.flow.transport != route.backend.transport {
             ed.prepend(
                 "Record-Route",
                 &route_uri(&token, s.ue_facing, route.flow.transport, false),
