@@ -169,22 +169,34 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         udp_sockets.extend(socks);
     }
     // Advertised addresses send from the socket of their port (wildcard binds).
-    for adv in [ue_facing, backend_facing] {
-        if !by_addr.contains_key(&adv) {
-            let sock = by_addr
-                .iter()
-                .find(|(a, _)| {
-                    a.port() == adv.port()
-                        && a.ip().is_unspecified()
-                        && a.is_ipv4() == adv.is_ipv4()
-                })
-                .map(|(_, s)| s.clone())
-                .ok_or_else(|| {
-                    Error::Startup(format!(
-                        "edge address {adv} is not a UDP listener (listen.udp)"
-                    ))
-                })?;
-            by_addr.insert(adv, sock);
+    for (adv, key) in [
+        (ue_facing, "edge.ue_address"),
+        (backend_facing, "edge.backend_address"),
+    ] {
+        if by_addr.contains_key(&adv) {
+            continue;
+        }
+        let wildcard = by_addr
+            .iter()
+            .find(|(a, _)| {
+                a.port() == adv.port() && a.ip().is_unspecified() && a.is_ipv4() == adv.is_ipv4()
+            })
+            .map(|(_, s)| s.clone());
+        match (wildcard, key) {
+            (Some(sock), _) => {
+                by_addr.insert(adv, sock);
+            }
+            // The UE-facing (anycast) address may live elsewhere (announced
+            // by another host, or emulated in tests): replies leave from
+            // the listener they arrived on anyway.
+            (None, "edge.ue_address") => {
+                tracing::warn!(%adv, "edge.ue_address is not a local UDP listener");
+            }
+            (None, _) => {
+                return Err(Error::Startup(format!(
+                    "{key}: {adv} is not a UDP listener (listen.udp): backends must reach the edge there"
+                )))
+            }
         }
     }
     let probe_socket = by_addr

@@ -175,10 +175,31 @@ fn sipp_calls_and_register_through_the_edge_then_drain() {
     // token in its Via) and ACK/BYE come back on it with the route token.
     let mut tcp_uac = sipp(
         &sipp_bin,
-        &["-sf", uac_xml.to_str().unwrap(), "127.0.0.1:15060", "-t", "t1", "-i", "127.0.0.1", "-p", "15082", "-m", "20", "-r", "20", "-timeout", "40s"],
+        &[
+            "-sf",
+            uac_xml.to_str().unwrap(),
+            "127.0.0.1:15060",
+            "-t",
+            "t1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "15082",
+            "-m",
+            "20",
+            "-r",
+            "20",
+            "-timeout",
+            "40s",
+        ],
     );
-    let s = tcp_uac.wait_timeout(Duration::from_secs(50)).expect("sipp TCP UAC finished");
-    assert!(s.success(), "sipp over TCP: not all 20 calls succeeded ({s})");
+    let s = tcp_uac
+        .wait_timeout(Duration::from_secs(50))
+        .expect("sipp TCP UAC finished");
+    assert!(
+        s.success(),
+        "sipp over TCP: not all 20 calls succeeded ({s})"
+    );
     drop(uas);
 
     // REGISTER: arrives at the registrar with the edge's Path.

@@ -39,11 +39,16 @@ fn drain_backend(b: &UdpSocket, wait: Duration) -> Vec<String> {
     let t0 = Instant::now();
     let mut buf = [0u8; 65535];
     while t0.elapsed() < wait {
-        let Ok((n, from)) = b.recv_from(&mut buf) else { continue };
+        let Ok((n, from)) = b.recv_from(&mut buf) else {
+            continue;
+        };
         let text = String::from_utf8_lossy(&buf[..n]).to_string();
         if text.starts_with("OPTIONS ") && text.contains("anysip-probe") {
             let via = text.lines().find(|l| l.starts_with("Via:")).unwrap_or("");
-            let callid = text.lines().find(|l| l.starts_with("Call-ID:")).unwrap_or("");
+            let callid = text
+                .lines()
+                .find(|l| l.starts_with("Call-ID:"))
+                .unwrap_or("");
             let resp = format!("SIP/2.0 200 OK\r\n{via}\r\nFrom: <sip:a@b>;tag=p\r\nTo: <sip:b@c>;tag=q\r\n{callid}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
             b.send_to(resp.as_bytes(), from).unwrap();
             continue;
@@ -85,7 +90,8 @@ fn rfc4475_over_udp_and_tcp() {
     drain_backend(&b, Duration::from_millis(1500));
     let table = std::fs::read_to_string(data().join("expected.tsv")).unwrap();
     let ue = UdpSocket::bind("127.0.0.1:0").unwrap();
-    ue.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    ue.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut failures = vec![];
     for line in table.lines().skip(1) {
         let (file, want) = line.split_once('\t').unwrap();
@@ -93,7 +99,10 @@ fn rfc4475_over_udp_and_tcp() {
         // UDP.
         ue.send_to(&bytes, EDGE).unwrap();
         let mut buf = [0u8; 65535];
-        let answer = ue.recv_from(&mut buf).ok().map(|(n, _)| String::from_utf8_lossy(&buf[..n]).to_string());
+        let answer = ue
+            .recv_from(&mut buf)
+            .ok()
+            .map(|(n, _)| String::from_utf8_lossy(&buf[..n]).to_string());
         let at_backend = drain_backend(&b, Duration::from_millis(150));
         let got = match (&answer, at_backend.is_empty()) {
             (Some(a), _) => status_of(a),
@@ -104,18 +113,32 @@ fn rfc4475_over_udp_and_tcp() {
         // edge's Via token; the torture responses carry no such Via, so
         // "forward" for a response means dropped here (foreign Via): the
         // edge never routes a response by Vias it did not add.
-        let want_udp = if bytes.starts_with(b"SIP/2.0") { "drop" } else { want };
+        let want_udp = if bytes.starts_with(b"SIP/2.0") {
+            "drop"
+        } else {
+            want
+        };
         if got != want_udp {
             failures.push(format!("UDP {file}: expected {want_udp}, got {got}"));
         }
         // TCP: messages that frame (Content-Length present and complete).
         let text = String::from_utf8_lossy(&bytes);
-        let framed = ["TC_INV2543_I.dat", "TC_CLERR_I.dat", "TC_NCL_I.dat", "TC_MCL01_I.dat", "TC_BADDN_I.dat"];
-        if framed.contains(&file) || !text.to_ascii_lowercase().contains("\nl:") && !text.to_ascii_lowercase().contains("content-length") {
+        let framed = [
+            "TC_INV2543_I.dat",
+            "TC_CLERR_I.dat",
+            "TC_NCL_I.dat",
+            "TC_MCL01_I.dat",
+            "TC_BADDN_I.dat",
+        ];
+        if framed.contains(&file)
+            || !text.to_ascii_lowercase().contains("\nl:")
+                && !text.to_ascii_lowercase().contains("content-length")
+        {
             continue;
         }
         let mut c = TcpStream::connect(EDGE).unwrap();
-        c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         c.write_all(&bytes).unwrap();
         let mut resp = vec![0u8; 4096];
         let n = c.read(&mut resp).unwrap_or(0);

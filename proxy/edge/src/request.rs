@@ -66,7 +66,7 @@ pub(crate) fn handle(
     let mut token = None;
     for r in msg.routes() {
         let Ok(r) = r else { break };
-        match own_route_token(&r, edge.settings()) {
+        match own_route_token(&r, edge.settings(), edge.codec(), now) {
             Some(t) if own_routes == 0 => {
                 token = t;
                 own_routes = 1;

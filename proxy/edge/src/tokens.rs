@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use sip::header::NameAddr;
 use sip::Message;
-use tokencodec::{Branch, BranchInputs, Transport};
+use tokencodec::{Branch, BranchInputs, TokenCodec, Transport};
 
 use crate::settings::EdgeSettings;
 
@@ -48,20 +48,29 @@ pub(crate) fn via(
     )
 }
 
-/// The token of the top Route when that Route is the edge's: its URI points
-/// at one of the edge's advertised addresses. `Some(None)`: ours but with no
-/// user part (no token).
+/// The token of a Route when that Route is the edge's: its URI points at one
+/// of this instance's advertised addresses, or its user part is a token that
+/// opens under the key ring (a Route another instance of the fleet wrote:
+/// every instance routes every dialog). `Some(None)`: an address of ours but
+/// no user part.
 pub(crate) fn own_route_token<'a>(
     route: &NameAddr<'a>,
     settings: &EdgeSettings,
+    codec: &TokenCodec,
+    now: u64,
 ) -> Option<Option<&'a str>> {
     let uri = route.uri().ok()?;
     let sip = uri.as_sip()?;
-    let ip = sip.host.ip()?;
     let default = if sip.secure { 5061 } else { 5060 };
-    settings
-        .is_own(ip, sip.port.unwrap_or(default))
-        .then_some(sip.user)
+    let at_us = sip
+        .host
+        .ip()
+        .is_some_and(|ip| settings.is_own(ip, sip.port.unwrap_or(default)));
+    if at_us {
+        return Some(sip.user);
+    }
+    let user = sip.user?;
+    codec.open_any(user, now).is_ok().then_some(Some(user))
 }
 
 /// The branch the edge uses for a received request (RFC 3261 §16.11 inputs).

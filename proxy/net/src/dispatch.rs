@@ -84,7 +84,23 @@ impl Outbox {
     pub async fn send(&self, s: Send) -> Result<(), NetError> {
         match s {
             Send::Udp { from, to, bytes } => {
-                let sock = self.udp.get(&from).ok_or(NetError::NoSocket(from))?;
+                // A flow received by another instance names its local
+                // address; with anycast every instance has it bound. Where
+                // it is not (tests emulating anycast with several loopback
+                // addresses), the lowest bound address of the family is used.
+                let sock = self
+                    .udp
+                    .get(&from)
+                    .or_else(|| {
+                        self.udp
+                            .iter()
+                            .filter(|(a, _)| {
+                                a.is_ipv4() == from.is_ipv4() && !a.ip().is_unspecified()
+                            })
+                            .min_by_key(|(a, _)| **a)
+                            .map(|(_, s)| s)
+                    })
+                    .ok_or(NetError::NoSocket(from))?;
                 sock.send_to(&bytes, to)
                     .await
                     .map(drop)
