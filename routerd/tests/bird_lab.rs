@@ -7,7 +7,7 @@ mod lab;
 
 use std::time::{Duration, Instant};
 
-use lab::{Lab, Route, ANYCAST4, ANYCAST6, FALL, GRACE, INTERVAL, RISE, TICK};
+use lab::{Lab, Route, ANYCAST4, ANYCAST6, FALL, GRACE, HEALTH_PORT, INTERVAL, RISE, TICK};
 use routerd::bird::ProtoState;
 
 const SLACK: Duration = Duration::from_secs(2);
@@ -390,5 +390,85 @@ fn convergence_medians() {
             median(drain.clone())
         );
         println!("  drain   (routerd drain -> route gone on the router):       {:?}  all {drain_withdraw:?}", median(drain_withdraw.clone()));
+    });
+}
+
+/// The `anysip` binary next to this test's build (the workspace test run
+/// builds it). Missing: a failure under CI=true, a loud skip otherwise.
+fn anysip_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("anysip");
+    if bin.is_file() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing: run the workspace tests (cargo test --workspace) so it is built",
+        bin.display()
+    );
+    eprintln!("SKIPPED: {} is not built", bin.display());
+    None
+}
+
+/// Kills the edge when the test ends.
+struct Edge(std::process::Child);
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn real_edge_drain_withdraws_the_route() {
+    let Some(anysip) = anysip_binary() else {
+        return;
+    };
+    lab::run("edge-drain", |mut lab| async move {
+        // The real edge in the edge namespace; routerd checks its /admin/ready.
+        let cfg = lab.dir.join("anysip.yaml");
+        std::fs::write(
+            &cfg,
+            "listen:\n  udp: [127.0.0.1:25560]\nadmin:\n  listen: 127.0.0.1:25591\nserver:\n  drain_secs: 60\n\
+             gateway:\n  groups:\n    - name: backends\n      algorithm: hash\n      probe:\n        enabled: false\n      destinations:\n        - uri: sip:127.0.0.1:25570\n          address: 127.0.0.1:25570\n\
+             edge:\n  keys:\n    dev: true\n",
+        )
+        .unwrap();
+        let _edge = Edge(
+            std::process::Command::new("ip")
+                .args(["netns", "exec", &lab.edge])
+                .arg(&anysip)
+                .args(["run", "-c"])
+                .arg(&cfg)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let conf = lab.routerd_config();
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let from = format!("127.0.0.1:{HEALTH_PORT}/admin/ready");
+        assert!(text.contains(&from));
+        std::fs::write(&conf, text.replace(&from, "127.0.0.1:25591/admin/ready")).unwrap();
+        up(&mut lab).await;
+        // POST /admin/drain on the edge (bash's /dev/tcp, inside the namespace).
+        let t0 = Instant::now();
+        lab.in_edge(&[
+            "bash",
+            "-c",
+            "exec 3<>/dev/tcp/127.0.0.1/25591 && printf 'POST /admin/drain HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n' >&3 && cat <&3 >/dev/null",
+        ]);
+        lab.expect_route(
+            "edge drained: /32 withdrawn",
+            ANYCAST4,
+            fall_limit(),
+            absent,
+        )
+        .await;
+        eprintln!(
+            "edge drain to route withdrawn on the router: {:?}",
+            t0.elapsed()
+        );
     });
 }

@@ -29,7 +29,7 @@ pub const RISE: u32 = 3;
 pub const FALL: u32 = 2;
 pub const GRACE: Duration = Duration::from_secs(2);
 /// Ports inside the edge namespace (its own loopback).
-const HEALTH_PORT: u16 = 8080;
+pub const HEALTH_PORT: u16 = 8080;
 const ADMIN_PORT: u16 = 9180;
 
 /// Lab tests run one at a time: they are timing assertions on a small machine.
