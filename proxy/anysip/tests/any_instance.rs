@@ -8,21 +8,17 @@
 
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip::response::response;
 use sip::{Framing, HeaderName, Limits, Message};
 
-struct Proc(Child);
+#[path = "support/harness.rs"]
+mod harness;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use harness::Proc;
 
 const A: &str = "127.0.0.1:15360";
 const B: &str = "127.0.0.2:15360";

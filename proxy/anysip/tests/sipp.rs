@@ -2,76 +2,17 @@
 //! BYE along the Record-Route token), REGISTER with Path, and drain.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+#[path = "support/harness.rs"]
+mod harness;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// A child process killed when the test ends, whatever happens.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if let Ok(Some(s)) = self.0.try_wait() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-/// The tool, or None (skip) when it is missing outside CI; under CI=true a
-/// missing tool fails the test.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{name} is not installed (CI=true)"
-        );
-        eprintln!("SKIPPED: {name} is not installed");
-    }
-    found
-}
+use harness::{anysip, http_status, repo_tests, sipp, tool, wait_for};
 
 fn scenarios() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sipp")
-}
-
-fn http_status(addr: &str, method: &str, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.get(9..12)?.parse().ok()
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    repo_tests().join("sipp")
 }
 
 const ADMIN: &str = "127.0.0.1:19091";
@@ -90,18 +31,6 @@ fn write_config(dir: &Path) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-fn sipp(sipp: &Path, args: &[&str]) -> Proc {
-    Proc(
-        Command::new(sipp)
-            .args(args)
-            .arg("-nostdin")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 #[test]
@@ -129,16 +58,7 @@ fn sipp_calls_and_register_through_the_edge_then_drain() {
             "90s",
         ],
     );
-    let mut edge = Proc(
-        Command::new(env!("CARGO_BIN_EXE_anysip"))
-            .args(["run", "-c"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut edge = anysip(&config);
     // Ready once the probe has seen the UAS answer OPTIONS.
     wait_for("edge ready", Duration::from_secs(15), || {
         http_status(ADMIN, "GET", "/admin/ready") == Some(200)

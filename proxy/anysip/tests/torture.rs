@@ -6,17 +6,13 @@
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Proc(Child);
+#[path = "support/harness.rs"]
+mod harness;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use harness::Proc;
 
 const EDGE: &str = "127.0.0.1:25060";
 const BACKEND: &str = "127.0.0.1:25070";

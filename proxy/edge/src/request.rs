@@ -81,11 +81,20 @@ pub(crate) fn handle(
         match (opened.map(|o| o.token), from_backend) {
             (None, _) => return reply(&msg, 403, "Invalid Routing Token", false),
             // From a backend: to the UE's flow (Path or Record-Route token).
-            (Some(t), true) => Plan::ToFlow {
-                flow: *t.flow(),
-                from: backend_of(inbound),
-                record_route: None,
-            },
+            // An initial request (no To tag) record-routes, so that the UE's
+            // in-dialog requests come back through an edge to this backend.
+            (Some(t), true) => {
+                let (flow, from) = (*t.flow(), backend_of(inbound));
+                let initial = msg.to_tag().is_none();
+                Plan::ToFlow {
+                    flow,
+                    from,
+                    record_route: initial.then_some(Route {
+                        flow,
+                        backend: from,
+                    }),
+                }
+            }
             // From a UE, a route token: to its backend.
             (Some(Token::Route(r)), false) => Plan::ToBackend {
                 backend: r.backend,
@@ -218,20 +227,21 @@ fn forward(
             Ok(t) => t,
             Err(e) => return internal(&e),
         };
-        // The first Record-Route value faces the next hop (the backend), the
-        // second the UE (RFC 5658); prepends stack, so add the UE side first.
-        // Double when the two sides differ in address or in transport, so
-        // each side reads the URI it must use (RFC 5658).
-        if s.double_record_route() || route.flow.transport != route.backend.transport {
-            ed.prepend(
-                "Record-Route",
-                &route_uri(&token, s.ue_facing, route.flow.transport, false),
-            );
+        let ue_side = route_uri(&token, s.ue_facing, route.flow.transport, false);
+        let backend_side = route_uri(&token, s.backend_facing, route.backend.transport, false);
+        // The first value faces the next hop, the second the previous one
+        // (RFC 5658); doubled when the sides differ in address or transport,
+        // so each side reads the URI it must use. Prepends stack: the value
+        // that must end on top goes last.
+        let double = s.double_record_route() || route.flow.transport != route.backend.transport;
+        let (top, below) = match target {
+            Target::Backend(_) => (backend_side, ue_side),
+            Target::Flow(_) => (ue_side, backend_side),
+        };
+        if double {
+            ed.prepend("Record-Route", &below);
         }
-        ed.prepend(
-            "Record-Route",
-            &route_uri(&token, s.backend_facing, route.backend.transport, false),
-        );
+        ed.prepend("Record-Route", &top);
     }
     if let Some(flow) = path {
         let token = match codec.seal_flow(&flow, now) {

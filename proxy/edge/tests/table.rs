@@ -299,7 +299,7 @@ fn not_an_open_relay() {
 }
 
 #[test]
-fn register_gets_path_with_ob_and_no_record_route() {
+fn register_gets_path_and_requests_through_it_record_route() {
     let e = edge();
     let mut g = group();
     let (target, m, _) = forwarded(e.handle(
@@ -321,6 +321,35 @@ fn register_gets_path_with_ob_and_no_record_route() {
     let to_ue = invite("INVITE", "INVITE", &format!("Route: {}\r\n", path.as_str()));
     let (target, m, _) = forwarded(e.handle(to_ue, &from(BACKEND, Transport::Udp), &mut g, NOW));
     assert_eq!(ue_flow_target(target).ue, UE.parse().unwrap());
+    assert_eq!(m.routes().count(), 0);
+    // It record-routes, facing the UE first.
+    let rr: Vec<String> = m
+        .record_routes()
+        .map(|r| r.unwrap().as_str().to_string())
+        .collect();
+    assert_eq!(rr.len(), 2);
+    assert!(
+        rr[0].contains("@192.0.2.10:5060") && rr[1].contains("@10.0.0.10:5060"),
+        "{rr:?}"
+    );
+    // The UE (callee) routes its in-dialog requests along it, to that backend.
+    let mut none = Group {
+        up: false,
+        picks: vec![],
+    };
+    let bye = invite(
+        "BYE",
+        "BYE",
+        &format!("Route: {}, {}\r\nX-Dummy: 1\r\n", rr[0], rr[1]),
+    );
+    let (target, m, _) = forwarded(e.handle(bye, &from(UE, Transport::Udp), &mut none, NOW));
+    assert_eq!(
+        target,
+        Target::Backend(Backend {
+            transport: Transport::Udp,
+            addr: BACKEND.parse().unwrap()
+        })
+    );
     assert_eq!(m.routes().count(), 0);
 }
 
