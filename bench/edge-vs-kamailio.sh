@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The anysip edge (tokens on) against Kamailio as a stateless record-routing
+# forwarder, under the same sipp load, alternating, in one run on this
+# machine (DESIGN §11). For each: CPU seconds per call of the proxy's
+# processes (from /proc) at a fixed rate, and the highest rate of a ramp
+# sustained with zero failed calls.
+#
+#   bench/edge-vs-kamailio.sh [RATE] [SECONDS] [ROUNDS]
+#   RAMP="500 1000 2000 3000" bench/edge-vs-kamailio.sh
+#
+# Calls: INVITE, 180, 200, ACK, BYE, 200 (tests/sipp/uac.xml, route set from
+# Record-Route). A late 180 (a multi-process proxy may reorder 180 and 200)
+# does not abort a call (-default_behaviors all,-abortunexp). Everything runs on 127.0.0.1; every load is bounded by -m.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${1:-2000}
+SECS=${2:-10}
+ROUNDS=${3:-2}
+RAMP=${RAMP:-"500 1000 1500 2000 3000 4000"}
+RAMP_SECS=${RAMP_SECS:-5}
+
+for t in sipp kamailio; do
+  command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio)" >&2; exit 1; }
+done
+cargo build -q --release -p anysip
+ANYSIP=$(pwd)/target/release/anysip
+TCK=$(getconf CLK_TCK)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f "$tmp/" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+EDGE=127.0.0.1:5660
+KAM=127.0.0.1:5560
+BACKEND=127.0.0.1:5570
+
+cat > "$tmp/edge.yaml" <<YAML
+listen:
+  udp: [$EDGE]
+admin:
+  listen: 127.0.0.1:5691
+telemetry:
+  log:
+    level: error
+gateway:
+  groups:
+    - name: backends
+      algorithm: hash
+      probe:
+        enabled: false
+      destinations:
+        - uri: sip:$BACKEND
+          address: $BACKEND
+edge:
+  keys:
+    dev: true
+YAML
+
+# Sum of utime+stime (clock ticks) of the given pids.
+ticks() {
+  local sum=0 p f
+  for p in "$@"; do
+    if [ -r "/proc/$p/stat" ]; then
+      f=$(sed 's/^.*) //' "/proc/$p/stat")
+      set -- $f
+      sum=$((sum + ${12} + ${13}))
+    fi
+  done
+  echo "$sum"
+}
+
+start_proxy() { # name -> sets PROXY_PIDS, TARGET
+  case $1 in
+    anysip)
+      "$ANYSIP" run -c "$tmp/edge.yaml" 2>"$tmp/anysip.log" &
+      PROXY_PIDS=($!); pids+=($!); TARGET=$EDGE
+      for _ in $(seq 50); do
+        curl -sf http://127.0.0.1:5691/admin/ready >/dev/null 2>&1 && break
+        sleep 0.1
+      done ;;
+    kamailio)
+      kamailio -DD -E -f bench/kamailio-stateless.cfg -l "udp:$KAM" -A "BACKEND=\"sip:$BACKEND\"" \
+        -P "$tmp/kam.pid" 2>"$tmp/kamailio.log" &
+      pids+=($!); TARGET=$KAM
+      sleep 1
+      PROXY_PIDS=($(pgrep -f "kamailio -DD -E -f bench/kamailio-stateless.cfg")) ;;
+  esac
+}
+
+stop_proxy() {
+  kill "${PROXY_PIDS[@]}" 2>/dev/null || true
+  sleep 0.5
+  kill -9 "${PROXY_PIDS[@]}" 2>/dev/null || true
+}
+
+start_uas() {
+  sipp -sf bench/uas-rr.xml -i 127.0.0.1 -p 5570 -nostdin -timeout 600s >/dev/null 2>&1 &
+  UAS=$!; pids+=($!)
+  sleep 0.3
+}
+
+# load TARGET RATE CALLS -> exit status of sipp (0: every call succeeded)
+load() {
+  local limit=$(( $3 / $2 + 30 ))
+  sipp -sf tests/sipp/uac.xml "$1" -i 127.0.0.1 -p 5580 -r "$2" -m "$3" -l $(( $2 * 3 )) \
+    -default_behaviors all,-abortunexp -nostdin -timeout "${limit}s" -trace_screen -screen_file "$tmp/screen.log" >/dev/null 2>&1
+}
+
+failed_calls() { grep -E "Failed call" "$tmp/screen.log" 2>/dev/null | awk '{print $(NF)}' | tail -1; }
+
+declare -A CPU CALLS MAXRATE
+for name in anysip kamailio; do CPU[$name]=0; CALLS[$name]=0; MAXRATE[$name]=0; done
+
+for round in $(seq "$ROUNDS"); do
+  for name in anysip kamailio; do
+    start_proxy "$name"
+    start_uas
+    calls=$((RATE * SECS))
+    before=$(ticks "${PROXY_PIDS[@]}")
+    if load "$TARGET" "$RATE" "$calls"; then ok=yes; else ok=no; fi
+    after=$(ticks "${PROXY_PIDS[@]}")
+    CPU[$name]=$(( ${CPU[$name]} + after - before ))
+    CALLS[$name]=$(( ${CALLS[$name]} + calls ))
+    echo "round $round $name: $calls calls at $RATE/s, all succeeded: $ok (failed: $(failed_calls)), cpu ticks $((after - before))" >&2
+    if [ "$round" = 1 ]; then
+      for r in $RAMP; do
+        if load "$TARGET" "$r" $((r * RAMP_SECS)); then MAXRATE[$name]=$r; else break; fi
+      done
+    fi
+    kill "$UAS" 2>/dev/null || true
+    stop_proxy
+    sleep 0.5
+  done
+done
+
+printf '%-10s %14s %18s %16s\n' proxy calls cpu_us_per_call max_rate_zero_fail
+for name in anysip kamailio; do
+  us=$(awk -v t="${CPU[$name]}" -v c="${CALLS[$name]}" -v k="$TCK" 'BEGIN { printf "%.1f", t / k / c * 1e6 }')
+  printf '%-10s %14s %18s %16s\n' "$name" "${CALLS[$name]}" "$us" "${MAXRATE[$name]}"
+done
+awk -v a="${CPU[anysip]}" -v ca="${CALLS[anysip]}" -v k="${CPU[kamailio]}" -v ck="${CALLS[kamailio]}" \
+  'BEGIN { if (k == 0) { print "ratio=nan" } else { printf "ratio=%.2f\n", (a / ca) / (k / ck) } }'
