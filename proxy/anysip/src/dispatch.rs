@@ -89,12 +89,36 @@ impl Dispatch for EdgeDispatch {
             local: origin.local,
             connection: origin.connection,
         };
+        let started = std::time::Instant::now();
         let mut backends = GroupBackends {
             shared: &self.shared,
             addrs: &self.backend_addrs,
         };
-        let action = self.edge.handle(bytes, &inbound, &mut backends, now);
-        self.to_sends(action, &origin)
+        let (action, notes) = self.edge.handle_noted(bytes, &inbound, &mut backends, now);
+        let transport = origin.transport.as_str();
+        m.inc(
+            "anysip_messages_total",
+            kind_labels("in", transport, notes.kind),
+        );
+        if let Some(t) = notes.token {
+            m.inc(
+                "anysip_token_opens_total",
+                format!("result=\"{}\"", t.label()),
+            );
+        }
+        if let Action::Forward { target, .. } = &action {
+            let out_transport = match target {
+                Target::Backend(b) => b.transport.as_str(),
+                Target::Flow(f) => f.transport.as_str(),
+            };
+            m.inc(
+                "anysip_messages_total",
+                kind_labels("out", out_transport, notes.kind),
+            );
+        }
+        let sends = self.to_sends(action, &origin);
+        m.forwarding.observe(started.elapsed());
+        sends
     }
 }
 
@@ -181,6 +205,18 @@ fn reply(origin: &Origin, bytes: Bytes, close: bool) -> Send {
             fallback: None,
         },
     }
+}
+
+/// Labels of `anysip_messages_total`: direction, transport, and the method
+/// of a request or the status of a response.
+fn kind_labels(direction: &str, transport: &str, kind: edge::MessageKind) -> String {
+    let (method, status) = match kind {
+        edge::MessageKind::Request(m) => (m.to_string(), String::new()),
+        edge::MessageKind::OtherRequest => ("other".to_string(), String::new()),
+        edge::MessageKind::Response(s) => (String::new(), s.to_string()),
+        edge::MessageKind::Unknown => ("unparsed".to_string(), String::new()),
+    };
+    format!("direction=\"{direction}\",transport=\"{transport}\",method=\"{method}\",status=\"{status}\"")
 }
 
 fn status_label(bytes: &[u8]) -> String {

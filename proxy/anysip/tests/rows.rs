@@ -167,6 +167,7 @@ fn every_row_of_the_behaviour_table() {
         "nothing forwarded on a forged token"
     );
     assert!(metric("anysip_replies_total{status=\"403\"}") >= 1);
+    assert!(metric("anysip_token_opens_total{result=\"rejected\"}") >= 1);
 
     // Max-Forwards 0: 483.
     ue.send(&request(
@@ -244,6 +245,17 @@ fn every_row_of_the_behaviour_table() {
     backend.send(&ok.build());
     let ok = ue.recv().expect("200 reaches the UE");
     assert_eq!(ok.status(), Some(200));
+    assert!(
+        metric("anysip_token_opens_total{result=\"opened\"}") >= 1,
+        "the 200 followed the Via token"
+    );
+    assert!(metric("anysip_messages_total{direction=\"in\",transport=\"udp\",method=\"INVITE\",status=\"\"}") >= 2);
+    assert!(
+        metric(
+            "anysip_messages_total{direction=\"out\",transport=\"udp\",method=\"\",status=\"200\"}"
+        ) >= 1
+    );
+    assert!(metric("anysip_forwarding_seconds_count") >= 5);
     let routes: Vec<&str> = ok.values(HeaderName::RecordRoute).collect();
     let route = format!(
         "Route: {}\r\nMax-Forwards: 70\r\n",

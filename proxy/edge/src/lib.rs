@@ -18,6 +18,7 @@ mod stun;
 mod tokens;
 
 pub use action::{Action, DropReason, Target};
+
 pub use inbound::Inbound;
 pub use settings::{Backends, EdgeSettings};
 pub use stun::{stun_binding_response, StunError};
@@ -65,21 +66,119 @@ impl Edge {
         backends: &mut dyn Backends,
         now: u64,
     ) -> Action {
+        self.handle_noted(bytes, inbound, backends, now).0
+    }
+
+    /// [`Edge::handle`], also saying what happened on the way ([`Notes`]),
+    /// for metrics and logs.
+    pub fn handle_noted(
+        &self,
+        bytes: Bytes,
+        inbound: &Inbound,
+        backends: &mut dyn Backends,
+        now: u64,
+    ) -> (Action, Notes) {
         let framing = if inbound.transport.is_stream() {
             Framing::Stream
         } else {
             Framing::Datagram
         };
-        match screen(bytes, framing, &self.limits) {
+        let mut notes = Notes::default();
+        let action = match screen(bytes, framing, &self.limits) {
             Screened::Drop(reason) => Action::Drop(DropReason::Unparseable(format!("{reason:?}"))),
-            Screened::Reject { request, rejection } => action::reply(
-                &request,
-                rejection.status,
-                &rejection.reason,
-                inbound.transport.is_stream(),
-            ),
-            Screened::Request(msg) => request::handle(self, msg, inbound, backends, now),
-            Screened::Response(msg) => response::handle(self, msg, now),
+            Screened::Reject { request, rejection } => {
+                notes.kind = MessageKind::of(&request);
+                action::reply(
+                    &request,
+                    rejection.status,
+                    &rejection.reason,
+                    inbound.transport.is_stream(),
+                )
+            }
+            Screened::Request(msg) => {
+                notes.kind = MessageKind::of(&msg);
+                request::handle(self, msg, inbound, backends, now, &mut notes)
+            }
+            Screened::Response(msg) => {
+                notes.kind = MessageKind::of(&msg);
+                response::handle(self, msg, now, &mut notes)
+            }
+        };
+        (action, notes)
+    }
+}
+
+/// What [`Edge::handle_noted`] saw, besides its decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notes {
+    /// The message's method or status (None when it did not parse).
+    pub kind: MessageKind,
+    /// Whether a routing token was opened, and how that went.
+    pub token: Option<TokenResult>,
+}
+
+/// The method of a request or the status of a response, with bounded
+/// cardinality for metric labels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Not parsed.
+    #[default]
+    Unknown,
+    /// A request with this (well-known) method.
+    Request(&'static str),
+    /// A request with an extension method.
+    OtherRequest,
+    /// A response with this status code.
+    Response(u16),
+}
+
+impl MessageKind {
+    fn of(msg: &sip::Message) -> Self {
+        match (msg.method(), msg.status()) {
+            (Some(sip::Method::Extension(_)), _) => MessageKind::OtherRequest,
+            (Some(m), _) => MessageKind::Request(static_method(m)),
+            (None, Some(s)) => MessageKind::Response(s),
+            _ => MessageKind::Unknown,
+        }
+    }
+}
+
+fn static_method(m: &sip::Method) -> &'static str {
+    use sip::Method::*;
+    match m {
+        Invite => "INVITE",
+        Ack => "ACK",
+        Bye => "BYE",
+        Cancel => "CANCEL",
+        Options => "OPTIONS",
+        Register => "REGISTER",
+        Prack => "PRACK",
+        Subscribe => "SUBSCRIBE",
+        Notify => "NOTIFY",
+        Publish => "PUBLISH",
+        Info => "INFO",
+        Refer => "REFER",
+        Message => "MESSAGE",
+        Update => "UPDATE",
+        Extension(_) => "other",
+    }
+}
+
+/// The result of opening a routing token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenResult {
+    /// It opened.
+    Opened,
+    /// It did not open (forged, tampered, expired, unknown key).
+    Rejected,
+}
+
+impl TokenResult {
+    /// A label for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenResult::Opened => "opened",
+            TokenResult::Rejected => "rejected",
         }
     }
 }

@@ -34,6 +34,7 @@ pub(crate) fn handle(
     inbound: &Inbound,
     backends: &mut dyn Backends,
     now: u64,
+    notes: &mut crate::Notes,
 ) -> Action {
     let stream = inbound.transport.is_stream();
     let from_backend = backends.is_backend(inbound.source, inbound.transport);
@@ -78,6 +79,11 @@ pub(crate) fn handle(
     }
     let plan = if own_routes > 0 {
         let opened = token.and_then(|t| edge.codec().open_any(t, now).ok());
+        notes.token = Some(if opened.is_some() {
+            crate::TokenResult::Opened
+        } else {
+            crate::TokenResult::Rejected
+        });
         match (opened.map(|o| o.token), from_backend) {
             (None, _) => return reply(&msg, 403, "Invalid Routing Token", false),
             // From a backend: to the UE's flow (Path or Record-Route token).

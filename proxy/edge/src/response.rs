@@ -10,7 +10,7 @@ use crate::action::{Action, DropReason, Target};
 use crate::tokens::VIA_TOKEN_PARAM;
 use crate::Edge;
 
-pub(crate) fn handle(edge: &Edge, msg: Message, now: u64) -> Action {
+pub(crate) fn handle(edge: &Edge, msg: Message, now: u64, notes: &mut crate::Notes) -> Action {
     let Ok(via) = msg.top_via() else {
         return Action::Drop(DropReason::ForeignVia);
     };
@@ -20,7 +20,13 @@ pub(crate) fn handle(edge: &Edge, msg: Message, now: u64) -> Action {
     let Some(token) = via.params.value(VIA_TOKEN_PARAM).filter(|_| ours) else {
         return Action::Drop(DropReason::ForeignVia);
     };
-    let target = match edge.codec().open_any(token, now) {
+    let opened = edge.codec().open_any(token, now);
+    notes.token = Some(if opened.is_ok() {
+        crate::TokenResult::Opened
+    } else {
+        crate::TokenResult::Rejected
+    });
+    let target = match opened {
         Ok(opened) => match opened.token {
             Token::Flow(flow) => Target::Flow(flow),
             Token::Route(route) => Target::Backend(route.backend),
