@@ -9,6 +9,7 @@ mod metrics;
 mod probe;
 mod run;
 mod state;
+mod tls;
 mod token_cmd;
 
 use std::process::ExitCode;

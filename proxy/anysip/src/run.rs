@@ -74,9 +74,6 @@ fn unsupported(config: &Config) -> Result<(), Error> {
     if config.role == Role::Core {
         return no("role: core");
     }
-    if !config.listen.tls.is_empty() {
-        return no("listen.tls");
-    }
     if config.telemetry.otlp.is_some() {
         return no("telemetry.otlp");
     }
@@ -234,6 +231,26 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
             stream_limits,
         )));
     }
+    if !config.listen.tls.is_empty() {
+        let tls = config.tls.clone().unwrap_or_default();
+        let acceptor = crate::tls::acceptor(&tls)?;
+        for addr in &config.listen.tls {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Io {
+                    what: format!("listen.tls {addr}"),
+                    source,
+                })?;
+            tasks.push(tokio::spawn(net::serve_tls(
+                l,
+                acceptor.clone(),
+                dispatch.clone(),
+                outbox.clone(),
+                stream_limits,
+                Duration::from_secs(10),
+            )));
+        }
+    }
     tasks.push(tokio::spawn(crate::probe::run(
         shared.clone(),
         probe_socket,
@@ -260,6 +277,7 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         backend_facing = %settings.backend_facing,
         udp = ?config.listen.udp,
         tcp = ?config.listen.tcp,
+        tls = ?config.listen.tls,
         admin = %admin_addr,
         "anysip edge running"
     );

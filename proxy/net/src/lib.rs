@@ -17,5 +17,6 @@ mod udp;
 pub use conns::{ConnHandle, Connections};
 pub use dispatch::{Dispatch, Origin, Outbox, Send};
 pub use error::NetError;
-pub use stream::{serve_tcp, StreamLimits};
+pub use stream::{serve_tcp, serve_tls, StreamLimits};
+pub use tokio_rustls::TlsAcceptor;
 pub use udp::{bind_udp, serve_udp};

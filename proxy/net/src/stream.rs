@@ -145,3 +145,51 @@ pub(crate) async fn serve_connection<S>(
     drop(tx);
     let _ = writer.await;
 }
+
+/// Accepts TLS connections (SIP over TLS, RFC 3261 §26) on `listener` until
+/// the task is dropped. The handshake runs on the connection's own task,
+/// bounded by `handshake`; flows are marked [`Transport::Tls`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    dispatch: Arc<dyn Dispatch>,
+    outbox: Outbox,
+    limits: StreamLimits,
+    handshake: Duration,
+) {
+    let local = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "TLS listener has no local address");
+            return;
+        }
+    };
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached: closing");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (d, o, acc) = (dispatch.clone(), outbox.clone(), acceptor.clone());
+        tokio::spawn(async move {
+            match tokio::time::timeout(handshake, acc.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    serve_connection(tls, peer, local, Transport::Tls, d, o, limits).await
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+            drop(permit);
+        });
+    }
+}
