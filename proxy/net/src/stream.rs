@@ -9,7 +9,7 @@ use bytes::Bytes;
 use sip::framer::{Frame, StreamFramer};
 use tokencodec::Transport;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::conns::Outgoing;
@@ -46,10 +46,24 @@ pub async fn serve_tcp(
     outbox: Outbox,
     limits: StreamLimits,
 ) {
+    accept_loop(listener, limits, move |stream, peer, local| {
+        let (d, o) = (dispatch.clone(), outbox.clone());
+        async move { serve_connection(stream, peer, local, Transport::Tcp, d, o, limits).await }
+    })
+    .await;
+}
+
+/// Accepts connections until the task is dropped, within the connection
+/// limit, and runs `per_connection` for each on its own task.
+async fn accept_loop<F, Fut>(listener: TcpListener, limits: StreamLimits, per_connection: F)
+where
+    F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + std::marker::Send + 'static,
+{
     let local = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
-            tracing::error!(error = %e, "TCP listener has no local address");
+            tracing::error!(error = %e, "stream listener has no local address");
             return;
         }
     };
@@ -69,9 +83,9 @@ pub async fn serve_tcp(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (d, o) = (dispatch.clone(), outbox.clone());
+        let work = per_connection(stream, peer, local);
         tokio::spawn(async move {
-            serve_connection(stream, peer, local, Transport::Tcp, d, o, limits).await;
+            work.await;
             drop(permit);
         });
     }
@@ -157,31 +171,9 @@ pub async fn serve_tls(
     limits: StreamLimits,
     handshake: Duration,
 ) {
-    let local = match listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = %e, "TLS listener has no local address");
-            return;
-        }
-    };
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached: closing");
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    accept_loop(listener, limits, move |stream, peer, local| {
         let (d, o, acc) = (dispatch.clone(), outbox.clone(), acceptor.clone());
-        tokio::spawn(async move {
+        async move {
             match tokio::time::timeout(handshake, acc.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     serve_connection(tls, peer, local, Transport::Tls, d, o, limits).await
@@ -189,7 +181,7 @@ pub async fn serve_tls(
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await;
 }
