@@ -145,6 +145,12 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         ue_facing,
         backend_facing,
         retry_after_secs: edge_cfg.retry_after_secs,
+        selection_key: match edge_cfg.selection_key {
+            anysip_config::HashKey::ToAor => edge::SelectionKey::ToAor,
+            anysip_config::HashKey::FromAor => edge::SelectionKey::FromAor,
+            anysip_config::HashKey::CallId => edge::SelectionKey::CallId,
+            anysip_config::HashKey::RequestUri => edge::SelectionKey::RequestUri,
+        },
     };
     let sip_limits = sip::Limits {
         max_message_size: config.limits.max_message_size,

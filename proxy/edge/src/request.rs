@@ -114,7 +114,7 @@ pub(crate) fn handle(
         // Not an open relay: a backend's request must carry the edge's token.
         return reply(&msg, 403, "No Routing Token", false);
     } else {
-        let key = selection_key(&msg);
+        let key = selection_key(&msg, edge.settings().selection_key);
         let sticky = matches!(msg.method(), Some(Method::Ack | Method::Cancel));
         let Some(backend) = backends.select(&key, sticky) else {
             let retry = edge.settings().retry_after_secs.to_string();
@@ -305,11 +305,18 @@ fn options_reply(msg: &Message) -> Action {
     }
 }
 
-/// The default selection key: the To address-of-record (`user@host`, host
-/// lower-cased), as the seeds' load balancer uses.
-pub(crate) fn selection_key(msg: &Message) -> Vec<u8> {
-    let Ok(to) = msg.to() else { return Vec::new() };
-    match to.uri() {
+/// The selection key of a request: an address-of-record (`user@host`, the
+/// user unescaped, the host lower-cased), the Call-ID or the Request-URI.
+pub(crate) fn selection_key(msg: &Message, key: crate::SelectionKey) -> Vec<u8> {
+    use crate::SelectionKey::*;
+    let addr = match key {
+        CallId => return msg.call_id().unwrap_or("").as_bytes().to_vec(),
+        RequestUri => return msg.request_uri_str().unwrap_or("").as_bytes().to_vec(),
+        ToAor => msg.to(),
+        FromAor => msg.from(),
+    };
+    let Ok(na) = addr else { return Vec::new() };
+    match na.uri() {
         Ok(Uri::Sip(u)) => {
             let mut k = Vec::with_capacity(64);
             if let Some(user) = u.user {
@@ -320,6 +327,6 @@ pub(crate) fn selection_key(msg: &Message) -> Vec<u8> {
             k
         }
         Ok(other) => other.as_str().as_bytes().to_vec(),
-        Err(_) => to.uri_raw.as_bytes().to_vec(),
+        Err(_) => na.uri_raw.as_bytes().to_vec(),
     }
 }

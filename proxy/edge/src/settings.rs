@@ -18,6 +18,24 @@ pub struct EdgeSettings {
     pub backend_facing: SocketAddr,
     /// `Retry-After` seconds in a 503 when no backend is healthy.
     pub retry_after_secs: u32,
+    /// What a request without the edge's token is hashed on to choose its
+    /// backend.
+    pub selection_key: SelectionKey,
+}
+
+/// The request field a backend is chosen by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SelectionKey {
+    /// The To address-of-record (`user@host`): every request for a user
+    /// goes to the same backend (the seeds' load balancer).
+    #[default]
+    ToAor,
+    /// The From address-of-record.
+    FromAor,
+    /// The Call-ID.
+    CallId,
+    /// The Request-URI as written.
+    RequestUri,
 }
 
 impl EdgeSettings {

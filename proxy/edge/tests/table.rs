@@ -37,6 +37,7 @@ fn settings() -> EdgeSettings {
         ue_facing: "192.0.2.10:5060".parse().unwrap(),
         backend_facing: "10.0.0.10:5060".parse().unwrap(),
         retry_after_secs: 30,
+        selection_key: edge::SelectionKey::ToAor,
     }
 }
 
@@ -152,6 +153,39 @@ fn initial_invite_goes_to_a_backend_with_via_and_double_record_route() {
     // Nothing of the UE's address is readable in what the edge added.
     let added = format!("{}{}", rr.join(""), vias[0].as_str());
     assert!(!added.contains("198.51.100.7") && !added.contains("10.0.0.20"));
+}
+
+#[test]
+fn selection_keys() {
+    for (key, want) in [
+        (edge::SelectionKey::ToAor, b"Bob@example.com".to_vec()),
+        (edge::SelectionKey::FromAor, b"alice@example.com".to_vec()),
+        (edge::SelectionKey::CallId, b"call-1".to_vec()),
+        (
+            edge::SelectionKey::RequestUri,
+            b"sip:bob@example.com".to_vec(),
+        ),
+    ] {
+        let e = Edge::new(
+            TokenCodec::new(
+                KeyRing::generate(KeyId(1)).unwrap(),
+                tokencodec::Limits::default(),
+            ),
+            EdgeSettings {
+                selection_key: key,
+                ..settings()
+            },
+            Limits::default(),
+        );
+        let mut g = group();
+        let _ = e.handle(
+            invite("INVITE", "INVITE", ""),
+            &from(UE, Transport::Udp),
+            &mut g,
+            NOW,
+        );
+        assert_eq!(g.picks[0].0, want, "{key:?}");
+    }
 }
 
 #[test]
