@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use edge::{Action, Backends, Edge, Inbound, Target};
 use net::{Dispatch, Origin, Send};
+use sip::{Framing, Limits, Message};
 use tokencodec::{Backend, Transport};
 
 use crate::state::Shared;
@@ -89,6 +90,18 @@ impl Dispatch for EdgeDispatch {
             local: origin.local,
             connection: origin.connection,
         };
+        // A span per message, with its Call-ID, when debug logs are on (the
+        // Call-ID costs a second parse, which only debugging pays).
+        let span = if tracing::enabled!(tracing::Level::DEBUG) {
+            let call_id = Message::parse(bytes.clone(), framing_of(&origin), &Limits::default())
+                .ok()
+                .and_then(|m| m.call_id().ok().map(str::to_string))
+                .unwrap_or_default();
+            tracing::debug_span!("sip", %call_id, transport = origin.transport.as_str(), source = %origin.source)
+        } else {
+            tracing::Span::none()
+        };
+        let _entered = span.enter();
         let started = std::time::Instant::now();
         let mut backends = GroupBackends {
             shared: &self.shared,
@@ -116,6 +129,7 @@ impl Dispatch for EdgeDispatch {
                 kind_labels("out", out_transport, notes.kind),
             );
         }
+        tracing::debug!(?notes, action = action_label(&action), "decided");
         let sends = self.to_sends(action, &origin);
         m.forwarding.observe(started.elapsed());
         sends
@@ -204,6 +218,29 @@ fn reply(origin: &Origin, bytes: Bytes, close: bool) -> Send {
             close,
             fallback: None,
         },
+    }
+}
+
+fn framing_of(origin: &Origin) -> Framing {
+    if origin.transport.is_stream() {
+        Framing::Stream
+    } else {
+        Framing::Datagram
+    }
+}
+
+fn action_label(a: &Action) -> &'static str {
+    match a {
+        Action::Forward {
+            target: Target::Backend(_),
+            ..
+        } => "forward to backend",
+        Action::Forward {
+            target: Target::Flow(_),
+            ..
+        } => "forward to UE flow",
+        Action::Reply { .. } => "reply",
+        Action::Drop(r) => r.label(),
     }
 }
 
