@@ -6,6 +6,7 @@ mod cli;
 mod dispatch;
 mod keys;
 mod metrics;
+mod otlp;
 mod probe;
 mod run;
 mod state;

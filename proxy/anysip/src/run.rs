@@ -46,7 +46,7 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
         Some(p) => anysip_config::load(p)?,
         None => Config::embedded_default(),
     };
-    init_logs(&config);
+    init_logs(&config)?;
     if path.is_none() {
         tracing::warn!("no -c FILE: running the embedded development default (edge on 127.0.0.1:5060 in front of 127.0.0.1:5070)");
     }
@@ -74,9 +74,6 @@ fn unsupported(config: &Config) -> Result<(), Error> {
     if config.role == Role::Core {
         return no("role: core");
     }
-    if config.telemetry.otlp.is_some() {
-        return no("telemetry.otlp");
-    }
     if config
         .edge
         .as_ref()
@@ -90,16 +87,30 @@ fn unsupported(config: &Config) -> Result<(), Error> {
     Ok(())
 }
 
-fn init_logs(config: &Config) {
+fn init_logs(config: &Config) -> Result<(), Error> {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.telemetry.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.telemetry.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match config.telemetry.log.format {
+        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
     };
+    let otlp = match &config.telemetry.otlp {
+        Some(o) => {
+            // The per-message `sip` spans are debug level: the exporter asks
+            // for them whatever the log level.
+            let only_sip = tracing_subscriber::filter::Targets::new()
+                .with_target("anysip::dispatch", tracing::Level::DEBUG);
+            Some(crate::otlp::layer(&o.endpoint, &o.service_name)?.with_filter(only_sip))
+        }
+        None => None,
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otlp)
+        .try_init();
+    Ok(())
 }
 
 async fn serve(config: Config, workers: usize) -> Result<(), Error> {
