@@ -38,6 +38,20 @@ pub(crate) async fn serve(
     axum::serve(listener, app).await
 }
 
+/// Serves only `GET /metrics` on a listener of its own
+/// (`metrics.prometheus.listen`).
+pub(crate) async fn serve_metrics(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    conns: Connections,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(Admin { shared, conns });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}
+
 async fn health(State(a): State<Admin>) -> Response {
     let body = if a.shared.is_draining() {
         "draining\n"

@@ -81,9 +81,6 @@ fn unsupported(config: &Config) -> Result<(), Error> {
     {
         return no("edge.limits.source_rate");
     }
-    if config.metrics.prometheus.listen.is_some() {
-        return no("metrics.prometheus.listen (metrics are served on admin.listen at /metrics)");
-    }
     Ok(())
 }
 
@@ -145,7 +142,16 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         .first()
         .copied()
         .ok_or_else(|| Error::Startup("listen.udp: the edge needs a UDP listener".into()))?;
-    let ue_facing = advertised(edge_cfg.ue_address.as_deref(), first, "edge.ue_address")?;
+    // The UE-facing address: edge.ue_address, else the SIPhon-style
+    // advertised_address, else the first UDP listener.
+    let ue_facing = match (
+        edge_cfg.ue_address.as_deref(),
+        config.advertised_address.as_deref(),
+    ) {
+        (Some(a), _) => advertised(Some(a), first, "edge.ue_address")?,
+        (None, Some(a)) => advertised(Some(a), first, "advertised_address")?,
+        (None, None) => first,
+    };
     let backend_facing = advertised(
         edge_cfg.backend_address.as_deref(),
         ue_facing,
@@ -282,6 +288,21 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
                 source,
             })?;
     drop(admin_listener_check);
+    if let Some(addr) = config.metrics.prometheus.listen {
+        let probe = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("metrics.prometheus.listen {addr}"),
+                source,
+            })?;
+        drop(probe);
+        let (s3, c3) = (shared.clone(), conns.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::admin::serve_metrics(addr, s3, c3).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        }));
+    }
     let (s2, c2) = (shared.clone(), conns.clone());
     tasks.push(tokio::spawn(async move {
         if let Err(e) = crate::admin::serve(admin_addr, s2, c2).await {

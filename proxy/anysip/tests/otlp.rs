@@ -70,7 +70,7 @@ fn sip_spans_reach_the_collector() {
     std::fs::write(
         &cfg,
         format!(
-            "listen:\n  udp: [{EDGE}]\nadmin:\n  listen: {ADMIN}\ntelemetry:\n  otlp:\n    endpoint: http://{collector}\n    service_name: edge-under-test\n\
+            "listen:\n  udp: [{EDGE}]\nadmin:\n  listen: {ADMIN}\nmetrics:\n  prometheus:\n    listen: 127.0.0.1:19592\ntelemetry:\n  otlp:\n    endpoint: http://{collector}\n    service_name: edge-under-test\n\
              gateway:\n  groups:\n    - name: backends\n      algorithm: hash\n      probe:\n        enabled: false\n      destinations:\n        - uri: sip:127.0.0.1:15770\n          address: 127.0.0.1:15770\n\
              edge:\n  keys:\n    dev: true\n"
         ),
@@ -111,5 +111,7 @@ fn sip_spans_reach_the_collector() {
             .any(|a| a["key"] == "sip.call_id" && a["value"]["stringValue"] == "otlp-call-1"),
         "{attrs:?}"
     );
+    // metrics.prometheus.listen serves /metrics on a listener of its own.
+    assert_eq!(http_status("127.0.0.1:19592", "GET", "/metrics"), Some(200));
     let _ = std::fs::remove_dir_all(&dir);
 }

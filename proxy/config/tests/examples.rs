@@ -44,7 +44,8 @@ fn edge_example() {
         .iter()
         .find(|g| g.name == edge.backend_group);
     assert_eq!(group.unwrap().algorithm, Algorithm::Hash);
-    assert_eq!(edge.limits.burst(), 200);
+    // The per-source limit is off until the XDP fast path enforces it.
+    assert_eq!(edge.limits.source_rate, 0);
 }
 
 #[test]
@@ -55,10 +56,12 @@ fn edge_tls_example() {
     assert!(tls.cert.is_some() && tls.key.is_some());
     let edge = c.edge.as_ref().unwrap();
     assert_eq!(edge.key_source(), KeySource::Env("ANYSIP_TOKEN_KEYS"));
+    // The cores are reached over UDP (the only backend transport of this build).
     assert_eq!(
         c.gateway.groups[0].destinations[0].transport,
-        Transport::Tls
+        Transport::Udp
     );
+    assert_eq!(edge.ue_address.as_deref(), Some("192.0.2.1:5060"));
     let files: Vec<String> = c.referenced_files().into_iter().map(|(k, _)| k).collect();
     assert_eq!(files, ["tls.cert", "tls.key"]);
 }
