@@ -209,6 +209,28 @@ fn calls_survive_moving_between_instances() {
     );
     assert_eq!(uas.recv().method(), Some(&sip::Method::Ack));
     let callee_routes = route_set(&ok, false);
+    // The callee's re-INVITE through B, answered through A, ACKed through B.
+    let reinv = format!(
+        "INVITE sip:alice@{UAC} SIP/2.0\r\nVia: SIP/2.0/UDP {UAS};branch=z9hG4bKc1cr\r\nMax-Forwards: 70\r\n{callee_routes}\
+         From: <sip:bob@example.com>;tag=b-tag\r\nTo: <sip:alice@example.com>;tag=a-call-1\r\nCall-ID: call-1\r\nCSeq: 2 INVITE\r\n\
+         Contact: <sip:bob@{UAS}>\r\nContent-Length: 0\r\n\r\n"
+    );
+    uas.send(B, reinv.as_bytes());
+    let reinv = uac.recv();
+    assert_eq!(reinv.method(), Some(&sip::Method::Invite));
+    assert_eq!(reinv.routes().count(), 0);
+    uac.send(A, &answer(&reinv, 200));
+    assert_eq!(
+        uas.recv().status(),
+        Some(200),
+        "the UE's 200 reaches the callee through the other instance"
+    );
+    let ack = format!(
+        "ACK sip:alice@{UAC} SIP/2.0\r\nVia: SIP/2.0/UDP {UAS};branch=z9hG4bKc1cra\r\nMax-Forwards: 70\r\n{callee_routes}\
+         From: <sip:bob@example.com>;tag=b-tag\r\nTo: <sip:alice@example.com>;tag=a-call-1\r\nCall-ID: call-1\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    uas.send(B, ack.as_bytes());
+    assert_eq!(uac.recv().method(), Some(&sip::Method::Ack));
     let bye = format!(
         "BYE sip:alice@{UAC} SIP/2.0\r\nVia: SIP/2.0/UDP {UAS};branch=z9hG4bKc1b\r\nMax-Forwards: 70\r\n{callee_routes}\
          From: <sip:bob@example.com>;tag=b-tag\r\nTo: <sip:alice@example.com>;tag=a-call-1\r\nCall-ID: call-1\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
@@ -294,5 +316,52 @@ fn calls_survive_moving_between_instances() {
     let ack = uas.recv();
     assert_eq!(ack.method(), Some(&sip::Method::Ack));
     assert_eq!(ack.top_via().unwrap().branch(), Some(edge_branch.as_str()));
+
+    // 4. The caller's BYE through the other instance: INVITE through A, 200
+    //    through B, ACK through A, BYE through B, its 200 through A.
+    uac.send(
+        A,
+        &req("INVITE", ruri, "z9hG4bKc4i", 1, "INVITE", "", "call-4", ""),
+    );
+    let inv = uas.recv();
+    uas.send(B, &answer(&inv, 200));
+    let ok = uac.recv();
+    assert_eq!(ok.status(), Some(200));
+    let routes = route_set(&ok, true);
+    uac.send(
+        A,
+        &req(
+            "ACK",
+            "sip:bob@127.0.0.1:15370",
+            "z9hG4bKc4a",
+            1,
+            "ACK",
+            ";tag=b-tag",
+            "call-4",
+            &routes,
+        ),
+    );
+    assert_eq!(uas.recv().method(), Some(&sip::Method::Ack));
+    uac.send(
+        B,
+        &req(
+            "BYE",
+            "sip:bob@127.0.0.1:15370",
+            "z9hG4bKc4b",
+            2,
+            "BYE",
+            ";tag=b-tag",
+            "call-4",
+            &routes,
+        ),
+    );
+    let bye = uas.recv();
+    assert_eq!(bye.method(), Some(&sip::Method::Bye));
+    uas.send(A, &answer(&bye, 200));
+    let bye_ok = uac.recv();
+    assert_eq!(
+        (bye_ok.status(), bye_ok.cseq().unwrap().method),
+        (Some(200), "BYE")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
