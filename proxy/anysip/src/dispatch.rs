@@ -36,14 +36,19 @@ impl Backends for GroupBackends<'_> {
         transport == Transport::Udp && self.addrs.contains(&source)
     }
 
-    fn select(&mut self, key: &[u8], _sticky: bool) -> Option<Backend> {
-        // The group's algorithm decides; the edge's embedded default and
-        // examples use `hash` (rendezvous on the key), which is what keeps
-        // CANCEL and non-2xx ACK on the INVITE's backend.
+    fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
+        // The group's algorithm decides, except for CANCEL and ACK without
+        // a route token: they must reach the INVITE's backend at any
+        // instance, so they always take the rendezvous choice of the key
+        // (the INVITE's, with `algorithm: hash`, the edge's default).
         let mut gw = self.shared.gateways();
-        let d = gw
-            .select(&self.shared.backend_group, Some(key), Instant::now())
-            .ok()?;
+        let now = Instant::now();
+        let d = if sticky {
+            gw.group_mut(&self.shared.backend_group)?
+                .select_sticky(key, now)?
+        } else {
+            gw.select(&self.shared.backend_group, Some(key), now).ok()?
+        };
         Some(Backend {
             transport: transport(d.transport),
             addr: d.address,

@@ -115,7 +115,12 @@ pub(crate) fn handle(
         return reply(&msg, 403, "No Routing Token", false);
     } else {
         let key = selection_key(&msg, edge.settings().selection_key);
-        let sticky = matches!(msg.method(), Some(Method::Ack | Method::Cancel));
+        // An INVITE's CANCEL and non-2xx ACK carry no token and may reach
+        // another instance: all three take the key's rendezvous choice.
+        let sticky = matches!(
+            msg.method(),
+            Some(Method::Invite | Method::Ack | Method::Cancel)
+        );
         let Some(backend) = backends.select(&key, sticky) else {
             let retry = edge.settings().retry_after_secs.to_string();
             return reply_with(

@@ -60,9 +60,9 @@ pub trait Backends {
     fn is_backend(&self, source: SocketAddr, transport: Transport) -> bool;
 
     /// Chooses a healthy backend for a request with this selection key.
-    /// `sticky` asks for the choice to be a pure function of the key (used
-    /// for CANCEL and ACK without a route token, which must reach the
-    /// backend the INVITE reached): rendezvous hashing, whatever the group's
-    /// algorithm.
+    /// `sticky` asks for the choice to be a pure function of the key, the
+    /// same at every instance: rendezvous hashing, whatever the group's
+    /// algorithm. The edge asks it for INVITE, CANCEL and ACK, so that an
+    /// INVITE's CANCEL and non-2xx ACK reach its backend from any instance.
     fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend>;
 }

@@ -134,7 +134,7 @@ fn initial_invite_goes_to_a_backend_with_via_and_double_record_route() {
             addr: BACKEND.parse().unwrap()
         })
     );
-    assert_eq!(g.picks, vec![(b"Bob@example.com".to_vec(), false)]);
+    assert_eq!(g.picks, vec![(b"Bob@example.com".to_vec(), true)]);
     let vias: Vec<_> = m.vias().map(Result::unwrap).collect();
     assert_eq!(vias.len(), 2);
     assert_eq!(vias[0].host_raw, "10.0.0.10");
@@ -472,8 +472,17 @@ fn retransmissions_cancel_and_ack_share_the_branch_and_backend() {
     assert_eq!(b1, b4);
     assert_eq!(
         g.picks.iter().map(|p| p.1).collect::<Vec<_>>(),
-        vec![false, false, true, true]
+        vec![true, true, true, true]
     );
+    // Other requests follow the group's algorithm.
+    let mut g2 = group();
+    let _ = e.handle(
+        invite("MESSAGE", "MESSAGE", ""),
+        &from(UE, Transport::Udp),
+        &mut g2,
+        NOW,
+    );
+    assert!(!g2.picks[0].1);
 }
 
 #[test]

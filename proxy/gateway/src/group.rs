@@ -221,6 +221,25 @@ impl GatewayGroup {
         Some(&m.dest)
     }
 
+    /// Chooses by rendezvous hashing on `key` whatever the group's
+    /// algorithm: the same healthy member for the same key, at every
+    /// instance. For requests that must follow another request's choice
+    /// without carrying it (a stateless edge's CANCEL and non-2xx ACK).
+    pub fn select_sticky(&mut self, key: &[u8], now: Instant) -> Option<&Destination> {
+        let members = &self.members;
+        let uniform = self
+            .candidates
+            .windows(2)
+            .all(|w| w[0].weight == w[1].weight);
+        let i = crate::select::sticky(key, &self.candidates, uniform, |i| {
+            members[i].health.is_up()
+        })?;
+        let m = self.members.get_mut(i)?;
+        m.selections += 1;
+        m.last_selected = Some(now);
+        Some(&m.dest)
+    }
+
     /// Marks destination `id` down by the admin, whatever the probes say,
     /// until [`mark_up`](Self::mark_up). Returns its state afterwards.
     pub fn mark_down(&mut self, id: DestId, now: Instant) -> Result<State, Error> {

@@ -50,6 +50,16 @@ pub(crate) struct Candidate {
     pub(crate) hash: u64,
 }
 
+/// Rendezvous choice on `key` whatever the configured algorithm.
+pub(crate) fn sticky(
+    key: &[u8],
+    candidates: &[Candidate],
+    uniform: bool,
+    eligible: impl Fn(usize) -> bool,
+) -> Option<usize> {
+    rendezvous::best(stable_hash(key), candidates, uniform, eligible)
+}
+
 /// The per-group selection state.
 #[derive(Debug, Clone)]
 pub(crate) enum Selector {

@@ -352,3 +352,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sticky_selection_ignores_the_algorithm() {
+    use gateway::{Algorithm, GatewayGroup};
+    let yaml = "name: g\nalgorithm: weighted\nprobe:\n  enabled: false\ndestinations:\n  - uri: sip:10.0.0.1\n    address: 10.0.0.1:5060\n  - uri: sip:10.0.0.2\n    address: 10.0.0.2:5060\n  - uri: sip:10.0.0.3\n    address: 10.0.0.3:5060\n";
+    let cfg: gateway::GroupConfig = serde_yaml::from_str(yaml).unwrap();
+    assert_eq!(cfg.algorithm, Algorithm::Weighted);
+    let now = std::time::Instant::now();
+    let mut a = GatewayGroup::new(&cfg, now).unwrap();
+    let mut b = GatewayGroup::new(&cfg, now).unwrap();
+    for k in 0..200u32 {
+        let key = format!("user{k}@example.com");
+        // Interleave weighted picks: they must not disturb the sticky ones.
+        let _ = a.select(Some(key.as_bytes()), now);
+        let x = a.select_sticky(key.as_bytes(), now).unwrap().uri.clone();
+        let y = b.select_sticky(key.as_bytes(), now).unwrap().uri.clone();
+        assert_eq!(x, y, "{key}");
+        assert_eq!(a.select_sticky(key.as_bytes(), now).unwrap().uri, x);
+    }
+}
