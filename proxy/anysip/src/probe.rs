@@ -95,6 +95,11 @@ fn options(uri: &str, id: ProbeId, from: SocketAddr) -> Bytes {
 /// When `bytes` is the answer to one of our probes, hands its status to the
 /// prober and returns true.
 pub(crate) fn handle_probe_response(shared: &Shared, bytes: &Bytes) -> bool {
+    // Every response passes here: look for the probe branch before parsing,
+    // so that the edge's responses are not parsed twice.
+    if memchr::memmem::find(bytes, PROBE_BRANCH_PREFIX.as_bytes()).is_none() {
+        return false;
+    }
     let Ok(msg) = Message::parse(bytes.clone(), Framing::Datagram, &Limits::default()) else {
         return false;
     };

@@ -9,7 +9,7 @@ use tokencodec::{Backend, Flow, Route, Token, Transport};
 use crate::action::{reply, reply_with, Action, DropReason, Target};
 use crate::inbound::Inbound;
 use crate::settings::Backends;
-use crate::tokens::{branch_inputs, own_route_token, route_uri, via};
+use crate::tokens::{branch_inputs, own_route, route_uri, route_user, via};
 use crate::Edge;
 
 /// Where a request goes and what the edge adds for it.
@@ -65,20 +65,24 @@ pub(crate) fn handle(
     }
     let mut own_routes = 0;
     let mut token = None;
+    let mut pre_opened = None;
     for r in msg.routes() {
         let Ok(r) = r else { break };
-        match own_route_token(&r, edge.settings(), edge.codec(), now) {
-            Some(t) if own_routes == 0 => {
-                token = t;
-                own_routes = 1;
-            }
-            // The second of a double Record-Route (RFC 5658) is popped too.
-            Some(t) if t == token => own_routes += 1,
-            _ => break,
+        if own_routes == 0 {
+            let Some(own) = own_route(&r, edge.settings(), edge.codec(), now) else {
+                break;
+            };
+            (token, pre_opened, own_routes) = (own.token, own.opened, 1);
+        } else if token.is_some() && route_user(&r) == token {
+            // The second of a double Record-Route (RFC 5658): same token.
+            own_routes += 1;
+        } else {
+            break;
         }
     }
     let plan = if own_routes > 0 {
-        let opened = token.and_then(|t| edge.codec().open_any(t, now).ok());
+        // Opened once: when recognising the Route, or here.
+        let opened = pre_opened.or_else(|| token.and_then(|t| edge.codec().open_any(t, now).ok()));
         notes.token = Some(if opened.is_some() {
             crate::TokenResult::Opened
         } else {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use sip::header::NameAddr;
 use sip::Message;
-use tokencodec::{Branch, BranchInputs, TokenCodec, Transport};
+use tokencodec::{Branch, BranchInputs, Opened, Token, TokenCodec, Transport};
 
 use crate::settings::EdgeSettings;
 
@@ -48,17 +48,23 @@ pub(crate) fn via(
     )
 }
 
-/// The token of a Route when that Route is the edge's: its URI points at one
-/// of this instance's advertised addresses, or its user part is a token that
-/// opens under the key ring (a Route another instance of the fleet wrote:
-/// every instance routes every dialog). `Some(None)`: an address of ours but
-/// no user part.
-pub(crate) fn own_route_token<'a>(
+/// A Route that is the edge's: its token (user part), and the token opened
+/// when opening it was how the Route was recognised.
+pub(crate) struct OwnRoute<'a> {
+    pub(crate) token: Option<&'a str>,
+    pub(crate) opened: Option<Opened<Token>>,
+}
+
+/// The Route when it is the edge's: its URI points at one of this
+/// instance's advertised addresses, or its user part is a token that opens
+/// under the key ring (a Route another instance of the fleet wrote: every
+/// instance routes every dialog).
+pub(crate) fn own_route<'a>(
     route: &NameAddr<'a>,
     settings: &EdgeSettings,
     codec: &TokenCodec,
     now: u64,
-) -> Option<Option<&'a str>> {
+) -> Option<OwnRoute<'a>> {
     let uri = route.uri().ok()?;
     let sip = uri.as_sip()?;
     let default = if sip.secure { 5061 } else { 5060 };
@@ -67,10 +73,22 @@ pub(crate) fn own_route_token<'a>(
         .ip()
         .is_some_and(|ip| settings.is_own(ip, sip.port.unwrap_or(default)));
     if at_us {
-        return Some(sip.user);
+        return Some(OwnRoute {
+            token: sip.user,
+            opened: None,
+        });
     }
     let user = sip.user?;
-    codec.open_any(user, now).is_ok().then_some(Some(user))
+    let opened = codec.open_any(user, now).ok()?;
+    Some(OwnRoute {
+        token: Some(user),
+        opened: Some(opened),
+    })
+}
+
+/// The user part of a Route's SIP URI.
+pub(crate) fn route_user<'a>(route: &NameAddr<'a>) -> Option<&'a str> {
+    route.uri().ok()?.as_sip()?.user
 }
 
 /// The branch the edge uses for a received request (RFC 3261 §16.11 inputs).
