@@ -1,0 +1,122 @@
+//! What a router decides for a request or a response.
+
+use bytes::Bytes;
+
+/// The decision for a request (`on_request`) or for a request whose
+/// branches all failed (`on_failure`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Answer the request statefully with this response.
+    Reply(Reply),
+    /// Forward to one target: `next_hop` (a SIP URI, or `host[:port]`) when
+    /// given, otherwise the top Route (after §16.4 processing), otherwise
+    /// the (possibly rewritten) Request-URI.
+    Relay {
+        /// Changes to the request before it is forwarded.
+        edits: Edits,
+        /// Where to send it instead of the Route set / Request-URI.
+        next_hop: Option<String>,
+    },
+    /// Forward to several targets (each a SIP URI that becomes the branch's
+    /// Request-URI; an optional `;path=` is not used, see `Target`).
+    Fork {
+        /// Changes applied to every branch.
+        edits: Edits,
+        /// The targets, in order.
+        targets: Vec<Target>,
+        /// Parallel (all at once) or sequential (next one on failure).
+        strategy: ForkStrategy,
+    },
+    /// Do nothing (an ACK that matches nothing, or a request the script
+    /// chose to ignore). The core counts it; a non-ACK request that got no
+    /// decision is answered 500 by the core.
+    Drop,
+    /// The router failed (a script exception): the core answers 500 and
+    /// logs the message (which holds the traceback).
+    Failed(String),
+}
+
+/// One fork target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The Request-URI of this branch (e.g. a registered Contact).
+    pub uri: String,
+    /// Route set to put in front of the branch (a registered Path, RFC
+    /// 3327), top first; the request goes to the first of them.
+    pub route: Vec<String>,
+    /// Where to send it regardless of `route` and `uri` (a registered
+    /// flow's source address, `host:port` or a SIP URI), if known.
+    pub next_hop: Option<String>,
+}
+
+/// Parallel or sequential forking (§16.6, §16.7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForkStrategy {
+    /// All branches at once; the best final response wins.
+    #[default]
+    Parallel,
+    /// One branch at a time; the next on a failure response or timeout.
+    Sequential,
+}
+
+/// Changes a router made to a request before forwarding it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edits {
+    /// A new Request-URI.
+    pub ruri: Option<String>,
+    /// Insert this proxy's Record-Route (§16.6 step 4).
+    pub record_route: bool,
+    /// Header changes, applied in order.
+    pub headers: Vec<HeaderEdit>,
+    /// A new body (content type, bytes); Content-Length follows.
+    pub body: Option<(String, Bytes)>,
+}
+
+/// One header change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// Remove every header of this name, then add one with this value.
+    Set(String, String),
+    /// Add a header of this name (after any existing ones).
+    Append(String, String),
+    /// Remove every header of this name.
+    Remove(String),
+}
+
+/// A response to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Status code, 100–699.
+    pub status: u16,
+    /// Reason phrase; `None` gives the standard one.
+    pub reason: Option<String>,
+    /// Extra headers (e.g. Contact, WWW-Authenticate, Min-Expires).
+    pub headers: Vec<(String, String)>,
+    /// A body (content type, bytes).
+    pub body: Option<(String, Bytes)>,
+}
+
+impl Reply {
+    /// A bare response with the standard reason phrase.
+    pub fn status(status: u16) -> Self {
+        Reply {
+            status,
+            reason: None,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+/// The decision for a response received on a branch (`on_reply`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ReplyDecision {
+    /// Go on as §16.7 says (possibly with header changes).
+    #[default]
+    Forward,
+    /// Forward with these header changes (provisional and 2xx responses
+    /// are forwarded at once; others wait for best-response selection).
+    ForwardEdited(Vec<HeaderEdit>),
+    /// Drop this response (it takes no part in best-response selection).
+    Drop,
+}

@@ -1,0 +1,115 @@
+//! What a script reaches outside the message: the process's registrar,
+//! credential store and gateway groups. The anysip binary implements
+//! [`Host`]; tests use an in-memory one. Every method may block (Redis).
+
+use anysip_core::{Reply, RequestContext};
+
+/// A host call that failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum HostError {
+    /// The backing store is unreachable (Redis down): the request should
+    /// get 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The arguments are wrong (unknown group, bad AoR).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What `registrar.save(request)` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveOutcome {
+    /// The response to send (200 with the bindings, or 400/423/500/503).
+    pub reply: Reply,
+    /// Whether the bindings were stored (status 200).
+    pub saved: bool,
+}
+
+/// One registered contact, as `registrar.lookup(aor)` returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The Contact URI.
+    pub uri: String,
+    /// The stored Path (RFC 3327), top first: the route set to the contact.
+    pub path: Vec<String>,
+    /// `q` (0.0–1.0), if given.
+    pub q: Option<f32>,
+    /// Seconds until it expires.
+    pub expires: u64,
+    /// `+sip.instance`, if given.
+    pub instance: Option<String>,
+    /// `reg-id`, if given.
+    pub reg_id: Option<u32>,
+    /// The address the REGISTER came from (`transport:ip:port`, for flows).
+    pub received: Option<String>,
+    /// The User-Agent of the REGISTER.
+    pub user_agent: Option<String>,
+}
+
+/// A gateway destination, as `gateway.select` and `gateway.list` return it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayDest {
+    /// The destination's URI.
+    pub uri: String,
+    /// Whether probes say it is up.
+    pub healthy: bool,
+    /// Its weight.
+    pub weight: u32,
+    /// Its attributes from the config.
+    pub attrs: Vec<(String, String)>,
+}
+
+/// The process's services, as scripts see them.
+pub trait Host: Send + Sync + 'static {
+    /// `registrar.save(request)`: applies the REGISTER (RFC 3261 §10.3)
+    /// and says what to answer.
+    fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError>;
+    /// `registrar.lookup(aor)`: the live bindings of an AoR, best q first.
+    fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError>;
+    /// `registrar.remove(aor)`: removes every binding; how many there were.
+    fn registrar_remove(&self, aor: &str) -> Result<usize, HostError>;
+
+    /// The secret of `user` in `realm` (from `auth.users`, a users file or
+    /// Redis); `None` when the user is unknown.
+    fn credentials(&self, user: &str, realm: &str) -> Result<Option<Credential>, HostError>;
+    /// The default realm (`auth.realm`, else the first local domain).
+    fn default_realm(&self) -> String;
+    /// The secret for stateless nonces (stable across cores sharing users).
+    fn nonce_secret(&self) -> Vec<u8>;
+    /// Nonce lifetime, seconds.
+    fn nonce_ttl_secs(&self) -> u64;
+    /// Algorithms to challenge with, in order (`MD5`, `SHA-256`).
+    fn digest_algorithms(&self) -> Vec<String>;
+
+    /// `gateway.select(group, key, attrs)`: a healthy destination or `None`.
+    fn gateway_select(
+        &self,
+        group: &str,
+        key: Option<&str>,
+        attrs: &[(String, String)],
+    ) -> Result<Option<GatewayDest>, HostError>;
+    /// `gateway.list(group)`: every destination with its health.
+    fn gateway_list(&self, group: &str) -> Result<Vec<GatewayDest>, HostError>;
+    /// `gateway.status()`: every group with its destinations.
+    fn gateway_status(&self) -> Vec<(String, Vec<GatewayDest>)>;
+    /// `gateway.mark_up(group, uri)` / `mark_down`.
+    fn gateway_mark(&self, group: &str, uri: &str, up: bool) -> Result<(), HostError>;
+    /// `gateway.add_group(name, algorithm, destinations)`.
+    fn gateway_add_group(
+        &self,
+        name: &str,
+        algorithm: &str,
+        destinations: Vec<GatewayDest>,
+    ) -> Result<(), HostError>;
+    /// `gateway.remove_group(name)`.
+    fn gateway_remove_group(&self, name: &str) -> Result<(), HostError>;
+}
+
+/// A user's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The plain password.
+    Password(String),
+    /// HA1 hex digests by algorithm name (`MD5`, `SHA-256`).
+    Ha1(Vec<(String, String)>),
+}
