@@ -25,3 +25,20 @@ ensure_apt() {
   fi
   return 0
 }
+
+# ensure_bpf_linker: the eBPF toolchain of DESIGN §9 (bpf-linker 0.10.0 on
+# rustc's own LLVM), used by ebpf/loader's build script for the XDP program.
+ensure_bpf_linker() {
+  ensure_rust_components rust-src
+  if bpf-linker --version 2>/dev/null | grep -q "0\.10\.0"; then
+    return 0
+  fi
+  echo "== installing bpf-linker 0.10.0 (about two minutes)"
+  cargo install --locked bpf-linker@0.10.0 --no-default-features --features rust-llvm-22 ||
+    cargo install bpf-linker@0.10.0 --no-default-features --features rust-llvm-22
+  if ! bpf-linker --version >/dev/null 2>&1; then
+    echo "missing tool: bpf-linker" >&2
+    [ "${CI:-}" = true ] && return 1
+  fi
+  return 0
+}

@@ -37,6 +37,7 @@ const _: () = assert!(core::mem::size_of::<SourceKey>() == 20);
 
 impl SourceKey {
     /// The key for source address `src`.
+    #[inline(always)]
     pub fn new(src: &IpAddrBytes) -> SourceKey {
         let mut addr = [0u8; 16];
         match src {
@@ -78,6 +79,7 @@ const _: () = assert!(core::mem::size_of::<TokenBucket>() == 16);
 
 impl TokenBucket {
     /// A full bucket for `burst` tokens, refilled at `now_ns`.
+    #[inline(always)]
     pub fn full(burst: u32, now_ns: u64) -> TokenBucket {
         TokenBucket {
             tokens: capacity(burst),
@@ -94,15 +96,14 @@ impl TokenBucket {
     /// seconds plus remainder so that with `rate <= MAX_RATE` the remainder
     /// product is below 1e18 and the seconds part saturates: no `u128`, no
     /// floats, no overflow.
+    #[inline(always)]
     pub fn refill(&mut self, rate_per_sec: u32, burst: u32, now_ns: u64) {
         let cap = capacity(burst);
         let elapsed = now_ns.saturating_sub(self.last_ns);
         let per_sec = u64::from(rate_per_sec.min(MAX_RATE)) * TOKEN_ONE;
         let secs = elapsed / NS_PER_SEC;
         let rem = elapsed % NS_PER_SEC;
-        let added = secs
-            .saturating_mul(per_sec)
-            .saturating_add(rem * per_sec / NS_PER_SEC);
+        let added = sat_mul(secs, per_sec).saturating_add(rem * per_sec / NS_PER_SEC);
         let sum = self.tokens.saturating_add(added);
         if sum >= cap || per_sec == 0 {
             self.tokens = cap.min(sum);
@@ -115,13 +116,14 @@ impl TokenBucket {
             // next refill instead of being lost. `added < cap <= 1e9`, so
             // the product stays below 1e18.
             self.tokens = sum;
-            let used = added.saturating_mul(NS_PER_SEC).div_ceil(per_sec);
+            let used = sat_mul(added, NS_PER_SEC).div_ceil(per_sec);
             self.last_ns = self.last_ns.saturating_add(used);
         }
     }
 
     /// Refills, then takes one token if there is one. Returns whether the
     /// packet may pass.
+    #[inline(always)]
     pub fn take(&mut self, rate_per_sec: u32, burst: u32, now_ns: u64) -> bool {
         self.refill(rate_per_sec, burst, now_ns);
         if self.tokens >= TOKEN_ONE {
@@ -133,6 +135,18 @@ impl TokenBucket {
     }
 }
 
+/// `a * b`, saturating. Not `u64::saturating_mul`: its overflow check is a
+/// 128-bit multiply, which the BPF backend cannot lower (`__multi3`).
+#[inline(always)]
+fn sat_mul(a: u64, b: u64) -> u64 {
+    if a != 0 && b > u64::MAX / a {
+        u64::MAX
+    } else {
+        a * b
+    }
+}
+
+#[inline(always)]
 fn capacity(burst: u32) -> u64 {
     u64::from(burst.clamp(1, MAX_BURST)) * TOKEN_ONE
 }
@@ -173,6 +187,14 @@ mod tests {
             assert!(b.take(2, 3, t));
         }
         assert!(!b.take(2, 3, t));
+    }
+
+    #[test]
+    fn saturating_multiply() {
+        assert_eq!(sat_mul(0, u64::MAX), 0);
+        assert_eq!(sat_mul(u64::MAX, 1), u64::MAX);
+        assert_eq!(sat_mul(1 << 32, 1 << 32), u64::MAX);
+        assert_eq!(sat_mul(1 << 31, 1 << 32), 1 << 63);
     }
 
     #[test]

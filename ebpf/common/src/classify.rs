@@ -2,8 +2,9 @@
 //! and time.
 
 use crate::bucket::{SourceKey, TokenBucket};
+use crate::bytes::{PacketBytes, Window};
 use crate::config::{Config, SHED_NEW_REQUESTS, SHED_STRICT};
-use crate::packet::{parse, IpAddrBytes, Transport};
+use crate::packet::{parse_headers, IpAddrBytes, L4};
 use crate::sip::{classify_payload, MethodClass, Payload};
 use crate::verdict::Verdict;
 
@@ -23,6 +24,7 @@ pub trait Context {
     fn bucket(&mut self, key: &SourceKey, fresh: TokenBucket) -> Option<&mut TokenBucket>;
 }
 
+#[inline(always)]
 fn blocked<C: Context>(ctx: &C, src: &IpAddrBytes) -> bool {
     match src {
         IpAddrBytes::V4(a) => ctx.blocked_v4(*a),
@@ -36,29 +38,44 @@ fn blocked<C: Context>(ctx: &C, src: &IpAddrBytes) -> bool {
 /// payload class → shed → rate limit. TCP to a SIP TCP port gets the
 /// blocklist check only.
 pub fn classify<C: Context>(pkt: &[u8], cfg: &Config, ctx: &mut C) -> Verdict {
-    let Some(p) = parse(pkt) else {
+    classify_packet(pkt, cfg, ctx)
+}
+
+/// [`classify()`] over any [`PacketBytes`]: the XDP program passes a view
+/// of the packet whose every read is checked against `data_end`.
+#[inline(always)]
+pub fn classify_packet<P: PacketBytes + ?Sized, C: Context>(
+    pkt: &P,
+    cfg: &Config,
+    ctx: &mut C,
+) -> Verdict {
+    let Some(h) = parse_headers(pkt) else {
         return Verdict::PassNotOurs;
     };
-    if !cfg.is_our_addr(&p.dst) {
+    if !cfg.is_our_addr(&h.dst) {
         return Verdict::PassNotOurs;
     }
-    match p.transport {
-        Transport::Tcp { dst_port } => {
+    match h.l4 {
+        L4::Tcp { dst_port } => {
             if !cfg.is_tcp_port(dst_port) {
                 Verdict::PassNotOurs
-            } else if blocked(ctx, &p.src) {
+            } else if blocked(ctx, &h.src) {
                 Verdict::DropBlocklisted
             } else {
                 Verdict::Pass
             }
         }
-        Transport::Udp {
+        L4::Udp {
             dst_port,
-            payload,
+            start,
+            end,
             complete,
         } => {
             if cfg.is_udp_port(dst_port) {
-                classify_udp(&p.src, payload, complete, cfg, ctx)
+                // Offsets below MAX_OFFSET (see `opaque`): `parse_headers`
+                // never reaches past it.
+                let payload = Window::new(pkt, pkt.opaque(start), pkt.opaque(end));
+                classify_udp_payload(&h.src, &payload, complete, cfg, ctx)
             } else {
                 Verdict::PassNotOurs
             }
@@ -72,6 +89,18 @@ pub fn classify<C: Context>(pkt: &[u8], cfg: &Config, ctx: &mut C) -> Verdict {
 pub fn classify_udp<C: Context>(
     src: &IpAddrBytes,
     payload: &[u8],
+    complete: bool,
+    cfg: &Config,
+    ctx: &mut C,
+) -> Verdict {
+    classify_udp_payload(src, payload, complete, cfg, ctx)
+}
+
+/// [`classify_udp`] over any [`PacketBytes`].
+#[inline(always)]
+pub fn classify_udp_payload<P: PacketBytes + ?Sized, C: Context>(
+    src: &IpAddrBytes,
+    payload: &P,
     complete: bool,
     cfg: &Config,
     ctx: &mut C,

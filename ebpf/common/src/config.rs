@@ -89,16 +89,19 @@ impl Config {
     };
 
     /// True when `port` is one of the UDP SIP ports.
+    #[inline(always)]
     pub fn is_udp_port(&self, port: u16) -> bool {
         port != 0 && self.udp_ports.contains(&port)
     }
 
     /// True when `port` is one of the TCP/TLS SIP ports.
+    #[inline(always)]
     pub fn is_tcp_port(&self, port: u16) -> bool {
         port != 0 && self.tcp_ports.contains(&port)
     }
 
     /// True when `dst` is one of our addresses (or its family is "any").
+    #[inline(always)]
     pub fn is_our_addr(&self, dst: &IpAddrBytes) -> bool {
         match dst {
             IpAddrBytes::V4(a) => {
@@ -119,6 +122,7 @@ impl Config {
     }
 
     /// The effective shed level, 0..=2.
+    #[inline(always)]
     pub fn shed(&self) -> u32 {
         self.shed_level.min(SHED_NEW_REQUESTS)
     }
@@ -126,6 +130,7 @@ impl Config {
     /// `(rate_per_sec, burst)` for a new request with `method`, or `None`
     /// when rate limiting is off. At shed level 1, INVITE and REGISTER get
     /// both divided by `shed_factor` (never below 1).
+    #[inline(always)]
     pub fn limits_for(&self, method: Method) -> Option<(u32, u32)> {
         if self.rate_per_sec == 0 {
             return None;

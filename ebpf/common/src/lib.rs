@@ -3,17 +3,22 @@
 //!
 //! The crate is `no_std`, allocation-free and panic-free on every input: all
 //! indexing is checked and every loop has a small constant bound, so the same
-//! code can later be compiled into an aya-ebpf XDP program and pass the
-//! verifier. Map lookups (blocklist LPM tries, the per-source token-bucket LRU
+//! code compiles into the aya-ebpf XDP program (`ebpf/xdp`) and passes the
+//! verifier. Packet bytes are read through [`PacketBytes`] (one checked
+//! byte at a time: a `[u8]` here, checked packet-pointer loads there), and
+//! the 128-bit arithmetic the BPF backend cannot lower is avoided. Map lookups (blocklist LPM tries, the per-source token-bucket LRU
 //! hash) and the clock are reached through the [`Context`] trait, so the host
 //! can test the classifier with plain tables.
 //!
 //! Module map, top-down:
 //! - [`mod@classify`]: the entry points [`classify()`] (a whole Ethernet frame)
-//!   and [`classify_udp`] (an already received UDP payload).
+//!   and [`classify_udp`] (an already received UDP payload), and their
+//!   generic forms [`classify_packet`] and [`classify_udp_payload`].
 //! - [`verdict`]: [`Verdict`], which doubles as the per-CPU counter index.
 //! - [`config`]: [`Config`], the `#[repr(C)]` value user space writes into a
 //!   one-element array map (ports, addresses, rate, burst, shed level).
+//! - [`bytes`]: [`PacketBytes`], the checked byte reads the parsers use (a
+//!   `[u8]` on the host, checked packet-pointer loads in the XDP program).
 //! - [`packet`]: Ethernet / 802.1Q / IPv4 / IPv6 / UDP / TCP header parsing.
 //! - [`sip`]: what a UDP payload is (request and method, response, keepalive,
 //!   STUN, not SIP).
@@ -49,6 +54,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bucket;
+pub mod bytes;
 pub mod classify;
 pub mod config;
 pub mod packet;
@@ -56,7 +62,8 @@ pub mod sip;
 pub mod verdict;
 
 pub use bucket::{SourceKey, TokenBucket};
-pub use classify::{classify, classify_udp, Context};
+pub use bytes::PacketBytes;
+pub use classify::{classify, classify_packet, classify_udp, classify_udp_payload, Context};
 pub use config::Config;
 pub use packet::IpAddrBytes;
 pub use sip::{Method, MethodClass, Payload};

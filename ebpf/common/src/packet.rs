@@ -31,6 +31,8 @@ const IPV4_MIN_HLEN: usize = 20;
 const IPV6_HLEN: usize = 40;
 const UDP_HLEN: usize = 8;
 
+use crate::bytes::{array, be16, PacketBytes};
+
 /// An IP address as wire bytes (network order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IpAddrBytes {
@@ -72,19 +74,67 @@ pub struct Packet<'a> {
     pub transport: Transport<'a>,
 }
 
-fn be16(p: &[u8], off: usize) -> Option<u16> {
-    match p.get(off..off.checked_add(2)?) {
-        Some(&[a, b]) => Some(u16::from_be_bytes([a, b])),
-        _ => None,
-    }
+/// Where the transport part of a frame is, as offsets (the form the XDP
+/// program uses: no slice is ever built from packet pointers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L4 {
+    /// UDP.
+    Udp {
+        /// Destination port, host order.
+        dst_port: u16,
+        /// Offset of the first payload byte.
+        start: usize,
+        /// Offset just past the payload present in the frame, trimmed to
+        /// the UDP length.
+        end: usize,
+        /// As [`Transport::Udp::complete`].
+        complete: bool,
+    },
+    /// TCP.
+    Tcp {
+        /// Destination port, host order.
+        dst_port: u16,
+    },
 }
 
-fn array<const N: usize>(p: &[u8], off: usize) -> Option<[u8; N]> {
-    p.get(off..off.checked_add(N)?)?.try_into().ok()
+/// A parsed UDP or TCP over IP frame, with the payload as offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Headers {
+    /// Source address.
+    pub src: IpAddrBytes,
+    /// Destination address.
+    pub dst: IpAddrBytes,
+    /// UDP or TCP.
+    pub l4: L4,
 }
 
 /// Parses a frame starting at the Ethernet header.
 pub fn parse(pkt: &[u8]) -> Option<Packet<'_>> {
+    let h = parse_headers(pkt)?;
+    let transport = match h.l4 {
+        L4::Udp {
+            dst_port,
+            start,
+            end,
+            complete,
+        } => Transport::Udp {
+            dst_port,
+            payload: pkt.get(start..end)?,
+            complete,
+        },
+        L4::Tcp { dst_port } => Transport::Tcp { dst_port },
+    };
+    Some(Packet {
+        src: h.src,
+        dst: h.dst,
+        transport,
+    })
+}
+
+/// Parses a frame starting at the Ethernet header, from any
+/// [`PacketBytes`]: the generic form of [`parse`].
+#[inline(always)]
+pub fn parse_headers<P: PacketBytes + ?Sized>(pkt: &P) -> Option<Headers> {
     let mut ethertype = be16(pkt, 12)?;
     let mut off = ETH_HLEN;
     for _ in 0..MAX_VLAN_TAGS {
@@ -94,6 +144,8 @@ pub fn parse(pkt: &[u8]) -> Option<Packet<'_>> {
         ethertype = be16(pkt, off + 2)?;
         off += VLAN_HLEN;
     }
+    // One verifier state for the IP header, whatever the number of tags.
+    let off = pkt.opaque(off);
     match ethertype {
         ETH_P_IPV4 => parse_ipv4(pkt, off),
         ETH_P_IPV6 => parse_ipv6(pkt, off),
@@ -101,8 +153,9 @@ pub fn parse(pkt: &[u8]) -> Option<Packet<'_>> {
     }
 }
 
-fn parse_ipv4(p: &[u8], off: usize) -> Option<Packet<'_>> {
-    let vihl = *p.get(off)?;
+#[inline(always)]
+fn parse_ipv4<P: PacketBytes + ?Sized>(p: &P, off: usize) -> Option<Headers> {
+    let vihl = p.byte(off)?;
     if vihl >> 4 != 4 {
         return None;
     }
@@ -117,24 +170,21 @@ fn parse_ipv4(p: &[u8], off: usize) -> Option<Packet<'_>> {
         return None;
     }
     let more_fragments = frag & 0x2000 != 0;
-    let proto = *p.get(off + 9)?;
+    let proto = p.byte(off + 9)?;
     let src = IpAddrBytes::V4(array(p, off + 12)?);
     let dst = IpAddrBytes::V4(array(p, off + 16)?);
     let l3_end = (off + total).min(p.len());
-    let transport = parse_transport(p, off + ihl, l3_end, proto, more_fragments)?;
-    Some(Packet {
-        src,
-        dst,
-        transport,
-    })
+    let l4 = parse_transport(p, off + ihl, l3_end, proto, more_fragments)?;
+    Some(Headers { src, dst, l4 })
 }
 
-fn parse_ipv6(p: &[u8], off: usize) -> Option<Packet<'_>> {
-    if *p.get(off)? >> 4 != 6 {
+#[inline(always)]
+fn parse_ipv6<P: PacketBytes + ?Sized>(p: &P, off: usize) -> Option<Headers> {
+    if p.byte(off)? >> 4 != 6 {
         return None;
     }
     let plen = usize::from(be16(p, off + 4)?);
-    let mut next = *p.get(off + 6)?;
+    let mut next = p.byte(off + 6)?;
     let src = IpAddrBytes::V6(array(p, off + 8)?);
     let dst = IpAddrBytes::V6(array(p, off + 24)?);
     let mut l4 = off + IPV6_HLEN;
@@ -148,9 +198,9 @@ fn parse_ipv6(p: &[u8], off: usize) -> Option<Packet<'_>> {
     for _ in 0..MAX_EXT_HEADERS {
         let len = match next {
             IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => {
-                (usize::from(*p.get(l4 + 1)?) + 1) * 8
+                (usize::from(p.byte(l4 + 1)?) + 1) * 8
             }
-            IPPROTO_AH => (usize::from(*p.get(l4 + 1)?) + 2) * 4,
+            IPPROTO_AH => (usize::from(p.byte(l4 + 1)?) + 2) * 4,
             IPPROTO_FRAGMENT => {
                 let fo = be16(p, l4 + 2)?;
                 if fo & 0xFFF8 != 0 {
@@ -164,24 +214,22 @@ fn parse_ipv6(p: &[u8], off: usize) -> Option<Packet<'_>> {
             }
             _ => break,
         };
-        next = *p.get(l4)?;
-        l4 += len;
+        next = p.byte(l4)?;
+        // One verifier state per iteration, whatever the header kinds.
+        l4 = p.opaque(l4 + len);
     }
-    let transport = parse_transport(p, l4, l3_end, next, fragmented)?;
-    Some(Packet {
-        src,
-        dst,
-        transport,
-    })
+    let l4 = parse_transport(p, l4, l3_end, next, fragmented)?;
+    Some(Headers { src, dst, l4 })
 }
 
-fn parse_transport(
-    p: &[u8],
+#[inline(always)]
+fn parse_transport<P: PacketBytes + ?Sized>(
+    p: &P,
     l4: usize,
     l3_end: usize,
     proto: u8,
     fragmented: bool,
-) -> Option<Transport<'_>> {
+) -> Option<L4> {
     match proto {
         IPPROTO_UDP => {
             let start = l4 + UDP_HLEN;
@@ -201,9 +249,10 @@ fn parse_transport(
             } else {
                 (udp_end, true)
             };
-            Some(Transport::Udp {
+            Some(L4::Udp {
                 dst_port,
-                payload: p.get(start..end)?,
+                start,
+                end,
                 complete,
             })
         }
@@ -211,7 +260,7 @@ fn parse_transport(
             if l4 + 4 > l3_end {
                 return None;
             }
-            Some(Transport::Tcp {
+            Some(L4::Tcp {
                 dst_port: be16(p, l4 + 2)?,
             })
         }

@@ -1,12 +1,14 @@
 //! What a UDP payload sent to a SIP port is.
 //!
-//! Only the first bytes are looked at: a request is `TOKEN SP` with a token of
-//! at most [`MAX_METHOD_LEN`] RFC 3261 token characters, a response starts
+//! Only the first bytes are looked at: a request is `TOKEN SP` (a token of
+//! more than [`MAX_METHOD_LEN`] RFC 3261 token characters is taken as an
+//! extension method without looking further), a response starts
 //! with `SIP/2.0 `, a keepalive is 1–4 bytes of CR/LF only (RFC 5626), and
 //! STUN has the two top bits of the first byte clear, the magic cookie at
 //! offset 4 and at least a 20-byte header (RFC 5389).
 
-/// Longest method token recognised (longer tokens are not SIP here).
+/// Longest method token looked at; past it, token characters make an
+/// extension method.
 pub const MAX_METHOD_LEN: usize = 16;
 /// Longest CR/LF-only payload taken as a keepalive.
 pub const MAX_KEEPALIVE_LEN: usize = 4;
@@ -16,6 +18,8 @@ pub const STUN_MAGIC_COOKIE: u32 = 0x2112_A442;
 pub const STUN_HEADER_LEN: usize = 20;
 
 const RESPONSE_PREFIX: &[u8; 8] = b"SIP/2.0 ";
+
+use crate::bytes::{array, PacketBytes};
 
 /// A request method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,13 +72,23 @@ impl Method {
     /// Recognises a method token (case-sensitive, as in RFC 3261); unknown
     /// tokens are [`Method::Extension`].
     pub fn from_token(token: &[u8]) -> Method {
+        Method::from_prefix(token, token.len())
+    }
+
+    /// Recognises the method token made of the first `len` bytes of `p`
+    /// (the generic form of [`Method::from_token`]).
+    #[inline(always)]
+    pub fn from_prefix<P: PacketBytes + ?Sized>(p: &P, len: usize) -> Method {
         // Packed into integers so the comparison is a few register compares,
         // not a memcmp call (friendlier to the eBPF verifier). Known methods
         // are at most 9 bytes; token bytes are never 0, so zero padding
         // cannot make two different tokens equal.
-        if token.is_empty() || token.len() > MAX_KNOWN_LEN {
+        if len == 0 || len > MAX_KNOWN_LEN {
             return Method::Extension;
         }
+        let Some(k) = key_of(p, len) else {
+            return Method::Extension;
+        };
         const INVITE: Key = key(b"INVITE");
         const REGISTER: Key = key(b"REGISTER");
         const OPTIONS: Key = key(b"OPTIONS");
@@ -89,7 +103,7 @@ impl Method {
         const UPDATE: Key = key(b"UPDATE");
         const INFO: Key = key(b"INFO");
         const NOTIFY: Key = key(b"NOTIFY");
-        match key(token) {
+        match k {
             INVITE => Method::Invite,
             REGISTER => Method::Register,
             OPTIONS => Method::Options,
@@ -109,6 +123,7 @@ impl Method {
     }
 
     /// The method's class.
+    #[inline(always)]
     pub const fn class(self) -> MethodClass {
         match self {
             Method::Ack
@@ -130,6 +145,7 @@ impl Method {
     }
 
     /// True for the methods that get stricter limits at shed level 1.
+    #[inline(always)]
     pub const fn is_shed_strict(self) -> bool {
         matches!(self, Method::Invite | Method::Register)
     }
@@ -155,6 +171,20 @@ const fn key(token: &[u8]) -> Key {
     (word, tail)
 }
 
+/// [`key`] of the first `len` (at most [`MAX_KNOWN_LEN`]) bytes of `p`.
+#[inline(always)]
+fn key_of<P: PacketBytes + ?Sized>(p: &P, len: usize) -> Option<Key> {
+    let mut word = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        let b = if i < len { p.byte(i)? } else { 0 };
+        word = (word << 8) | b as u64;
+        i += 1;
+    }
+    let tail = if len > 8 { p.byte(8)? } else { 0 };
+    Some((word, tail))
+}
+
 /// What a UDP payload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Payload {
@@ -175,6 +205,7 @@ pub enum Payload {
 }
 
 /// True for RFC 3261 `token` characters: alphanumerics and `-.!%*_+`'~`.
+#[inline(always)]
 pub const fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
@@ -186,13 +217,14 @@ pub const fn is_token_char(b: u8) -> bool {
 /// Classifies `payload`. `complete` is false when `payload` may be only the
 /// beginning of the datagram; then a valid-looking prefix gives
 /// [`Payload::Incomplete`] instead of [`Payload::NotSip`].
-pub fn classify_payload(payload: &[u8], complete: bool) -> Payload {
+#[inline(always)]
+pub fn classify_payload<P: PacketBytes + ?Sized>(payload: &P, complete: bool) -> Payload {
     let short = if complete {
         Payload::NotSip
     } else {
         Payload::Incomplete
     };
-    let Some(&first) = payload.first() else {
+    let Some(first) = payload.byte(0) else {
         return short;
     };
 
@@ -200,7 +232,7 @@ pub fn classify_payload(payload: &[u8], complete: bool) -> Payload {
     if first == b'\r' || first == b'\n' {
         let mut i = 0;
         while i <= MAX_KEEPALIVE_LEN {
-            match payload.get(i) {
+            match payload.byte(i) {
                 None => return if complete { Payload::Keepalive } else { short },
                 Some(b'\r' | b'\n') => i += 1,
                 Some(_) => return Payload::NotSip,
@@ -210,19 +242,27 @@ pub fn classify_payload(payload: &[u8], complete: bool) -> Payload {
     }
 
     // STUN: top two bits clear, magic cookie, 20-byte header.
+    // Token characters such as `!`, `%`, `+`, digits also have the top two
+    // bits clear: without the cookie they may still start a method.
     if first & 0xC0 == 0 {
-        return match payload.get(4..8) {
-            Some(&[a, b, c, d]) => {
-                if u32::from_be_bytes([a, b, c, d]) != STUN_MAGIC_COOKIE {
-                    Payload::NotSip
-                } else if payload.len() >= STUN_HEADER_LEN {
+        let cookie = array::<P, 4>(payload, 4);
+        match cookie {
+            Some(c) if u32::from_be_bytes(c) == STUN_MAGIC_COOKIE => {
+                return if payload.byte(STUN_HEADER_LEN - 1).is_some() {
                     Payload::Stun
                 } else {
                     short
-                }
+                };
             }
-            _ => short,
-        };
+            _ if !is_token_char(first) => {
+                return if cookie.is_some() {
+                    Payload::NotSip
+                } else {
+                    short
+                };
+            }
+            _ => {} // `!`, `%`, digits...: maybe a method token
+        }
     }
 
     // Response. A byte loop rather than a slice comparison, which would
@@ -231,8 +271,8 @@ pub fn classify_payload(payload: &[u8], complete: bool) -> Payload {
         let mut i = 0;
         let mut matched = true;
         while i < RESPONSE_PREFIX.len() {
-            match (payload.get(i), RESPONSE_PREFIX.get(i)) {
-                (Some(a), Some(b)) if a == b => i += 1,
+            match (payload.byte(i), RESPONSE_PREFIX.get(i)) {
+                (Some(a), Some(&b)) if a == b => i += 1,
                 (None, _) => return short,
                 _ => {
                     matched = false;
@@ -249,19 +289,23 @@ pub fn classify_payload(payload: &[u8], complete: bool) -> Payload {
     // Request: TOKEN SP, token at most MAX_METHOD_LEN bytes.
     let mut i = 0;
     while i <= MAX_METHOD_LEN {
-        match payload.get(i) {
+        match payload.byte(i) {
             None => return short,
             Some(b' ') => {
-                return match payload.get(..i) {
-                    Some(token) if i > 0 => Payload::Request(Method::from_token(token)),
-                    _ => Payload::NotSip,
+                return if i > 0 {
+                    Payload::Request(Method::from_prefix(payload, i))
+                } else {
+                    Payload::NotSip
                 };
             }
-            Some(&b) if is_token_char(b) => i += 1,
+            Some(b) if is_token_char(b) => i += 1,
             Some(_) => return Payload::NotSip,
         }
     }
-    Payload::NotSip
+    // A longer token is an extension method the window cannot see the end
+    // of (RFC 4475's TC_INTMETH has 43 characters): a new request, limited
+    // like any, never dropped as "not SIP".
+    Payload::Request(Method::Extension)
 }
 
 #[cfg(test)]
@@ -322,8 +366,17 @@ mod tests {
             (b"INV", false, Incomplete),
             (b"INVITE\tsip", true, NotSip),
             (b"AAAAAAAAAAAAAAAA x", true, Request(Method::Extension)),
-            (b"AAAAAAAAAAAAAAAAA x", true, NotSip),
-            (b"AAAAAAAAAAAAAAAAA x", false, NotSip),
+            (b"AAAAAAAAAAAAAAAAA x", true, Request(Method::Extension)),
+            (
+                b"!interesting-Method0123456789_*+`.%indeed'~ sip:a SIP/2.0",
+                true,
+                Request(Method::Extension),
+            ),
+            (
+                b"AAAAAAAAAAAAAAAAAAAA\xff",
+                true,
+                Request(Method::Extension),
+            ),
             (b"\xff\xfe", true, NotSip),
             (b"GET / HTTP/1.1", true, Request(Method::Extension)),
         ];

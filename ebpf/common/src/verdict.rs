@@ -40,11 +40,13 @@ impl Verdict {
     ];
 
     /// Index of this verdict's counter in the per-CPU array.
+    #[inline(always)]
     pub const fn counter_index(self) -> u32 {
         self as u32
     }
 
     /// True when the packet must be dropped (`XDP_DROP`).
+    #[inline(always)]
     pub const fn is_drop(self) -> bool {
         !matches!(self, Verdict::Pass | Verdict::PassNotOurs)
     }

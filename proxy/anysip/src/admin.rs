@@ -1,4 +1,8 @@
-//! The admin API: health, readiness, drain, gateways, statistics, metrics.
+//! The admin API: health, readiness, drain, gateways, statistics, metrics,
+//! the blocklist and the shed level.
+
+mod filter;
+mod registrations;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use net::Connections;
 use crate::state::Shared;
 
 #[derive(Clone)]
-struct Admin {
+pub(crate) struct Admin {
     shared: Arc<Shared>,
     conns: Connections,
 }
@@ -32,6 +36,16 @@ pub(crate) async fn serve(
         .route("/admin/drain", post(drain))
         .route("/admin/gateways", get(gateways))
         .route("/admin/gateways/{group}/{dest}/{action}", post(mark))
+        .route(
+            "/admin/blocklist",
+            get(filter::list).post(filter::add).delete(filter::remove),
+        )
+        .route("/admin/shed", post(filter::shed))
+        .route("/admin/registrations", get(registrations::list))
+        .route(
+            "/admin/registrations/{aor}",
+            get(registrations::one).delete(registrations::remove),
+        )
         .route("/metrics", get(metrics))
         .with_state(Admin { shared, conns });
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -90,6 +104,7 @@ async fn stats(State(a): State<Admin>) -> Response {
         "draining": a.shared.is_draining(),
         "messages_received": a.shared.metrics.messages_in.load(std::sync::atomic::Ordering::Relaxed),
         "connections": a.conns.len(),
+        "filter": filter::stats(&a.shared.filter),
         "counters": counters,
     }))
     .into_response()
@@ -126,6 +141,7 @@ async fn metrics(State(a): State<Admin>) -> Response {
     extra.push_str(&format!("anysip_connections_open {}\n", a.conns.len()));
     extra.push_str("# TYPE anysip_ready gauge\n");
     extra.push_str(&format!("anysip_ready {}\n", u8::from(a.shared.is_ready())));
+    filter::metrics(&a.shared.filter, &mut extra);
     extra.push_str("# TYPE anysip_backend_up gauge\n");
     let snap = a.shared.gateways().snapshot(Instant::now());
     for g in &snap.groups {

@@ -41,13 +41,13 @@ impl Backends for GroupBackends<'_> {
         // a route token: they must reach the INVITE's backend at any
         // instance, so they always take the rendezvous choice of the key
         // (the INVITE's, with `algorithm: hash`, the edge's default).
+        let group = self.shared.backend_group.as_deref()?;
         let mut gw = self.shared.gateways();
         let now = Instant::now();
         let d = if sticky {
-            gw.group_mut(&self.shared.backend_group)?
-                .select_sticky(key, now)?
+            gw.group_mut(group)?.select_sticky(key, now)?
         } else {
-            gw.select(&self.shared.backend_group, Some(key), now).ok()?
+            gw.select(group, Some(key), now).ok()?
         };
         Some(Backend {
             transport: transport(d.transport),
@@ -69,6 +69,19 @@ impl Dispatch for EdgeDispatch {
         let m = &self.shared.metrics;
         m.messages_in
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let filter = &self.shared.filter;
+        if origin.transport == Transport::Udp {
+            if filter.check_udp(&bytes, origin.source).is_drop() {
+                return vec![]; // counted by the filter
+            }
+        } else if filter.blocked(origin.source.ip()) {
+            m.inc("anysip_drops_total", "reason=\"blocklisted\"".into());
+            return vec![];
+        }
+        if filter.scanner(&bytes, origin.source) {
+            m.inc("anysip_drops_total", "reason=\"scanner\"".into());
+            return vec![];
+        }
         if origin.transport == Transport::Udp && bytes.first().is_some_and(|&b| b < 2) {
             return match edge::stun_binding_response(&bytes, origin.source) {
                 Ok(resp) => {

@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod dispatch;
+mod filter;
 mod keys;
 mod metrics;
 mod otlp;

@@ -74,13 +74,6 @@ fn unsupported(config: &Config) -> Result<(), Error> {
     if config.role == Role::Core {
         return no("role: core");
     }
-    if config
-        .edge
-        .as_ref()
-        .is_some_and(|e| e.limits.source_rate > 0)
-    {
-        return no("edge.limits.source_rate");
-    }
     Ok(())
 }
 
@@ -158,7 +151,7 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         "edge.backend_address",
     )?;
     let settings = EdgeSettings {
-        instance_id: config.server.instance_id,
+        instance_id: config.server.instance_id.number,
         ue_facing,
         backend_facing,
         retry_after_secs: edge_cfg.retry_after_secs,
@@ -173,7 +166,17 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         max_message_size: config.limits.max_message_size,
         max_headers: config.limits.max_headers,
     };
-    let shared = Shared::new(gateways, edge_cfg.backend_group.clone());
+    let filter = crate::filter::Filter::new(&config, &[ue_facing.ip(), backend_facing.ip()]);
+    crate::filter::attach(&filter, config.xdp.as_ref());
+    match filter.path() {
+        crate::filter::Path::Xdp { interface, mode } => {
+            tracing::info!(%interface, mode, "XDP on: packets are classified in the kernel");
+        }
+        crate::filter::Path::UserSpace { reason } => {
+            tracing::warn!(%reason, "XDP off: the classifier runs in the UDP receive path");
+        }
+    }
+    let shared = Shared::new(gateways, Some(edge_cfg.backend_group.clone()), filter);
 
     // Listeners.
     let mut by_addr = HashMap::new();
@@ -303,6 +306,14 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
             }
         }));
     }
+    let ticker = shared.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            ticker.filter.tick();
+        }
+    }));
     let (s2, c2) = (shared.clone(), conns.clone());
     tasks.push(tokio::spawn(async move {
         if let Err(e) = crate::admin::serve(admin_addr, s2, c2).await {
@@ -329,6 +340,7 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
     for t in tasks {
         t.abort();
     }
+    shared.filter.detach();
     tracing::info!("drained: exiting");
     Ok(())
 }

@@ -1,33 +1,48 @@
 //! State shared by the tasks of one process.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use gateway::Gateways;
 
+use crate::filter::Filter;
 use crate::metrics::Metrics;
 
 /// What every task of the process shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) gateways: Mutex<Gateways>,
-    pub(crate) backend_group: String,
+    /// The edge's backend group; `None` for a core.
+    pub(crate) backend_group: Option<String>,
     pub(crate) metrics: Metrics,
+    pub(crate) filter: Filter,
+    /// The core's registrar (role core).
+    registrar: OnceLock<Arc<registrar::Registrar>>,
     draining: AtomicBool,
 }
 
 impl Shared {
-    pub(crate) fn new(gateways: Gateways, backend_group: String) -> Arc<Self> {
+    pub(crate) fn new(
+        gateways: Gateways,
+        backend_group: Option<String>,
+        filter: Filter,
+    ) -> Arc<Self> {
         Arc::new(Self {
             gateways: Mutex::new(gateways),
             backend_group,
             metrics: Metrics::default(),
+            filter,
+            registrar: OnceLock::new(),
             draining: AtomicBool::new(false),
         })
     }
 
     pub(crate) fn gateways(&self) -> MutexGuard<'_, Gateways> {
         self.gateways.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn registrar(&self) -> Option<&Arc<registrar::Registrar>> {
+        self.registrar.get()
     }
 
     /// Starts draining: not ready from now on.
@@ -39,12 +54,24 @@ impl Shared {
         self.draining.load(Ordering::SeqCst)
     }
 
-    /// Ready: not draining and at least one healthy backend.
+    /// Ready: not draining and, for an edge, at least one healthy backend.
     pub(crate) fn is_ready(&self) -> bool {
-        !self.is_draining()
-            && self
+        if self.is_draining() {
+            return false;
+        }
+        match &self.backend_group {
+            Some(group) => self
                 .gateways()
-                .group(&self.backend_group)
-                .is_some_and(|g| g.healthy_count() > 0)
+                .group(group)
+                .is_some_and(|g| g.healthy_count() > 0),
+            None => true,
+        }
     }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -26,6 +26,19 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
     Config::from_yaml(&text, &file)
 }
 
+/// The process environment, where an unset `HOSTNAME` (shells set it
+/// without exporting it; systemd does not set it) is the kernel's host name,
+/// so SIPhon-style `instance_id: "${HOSTNAME}"` works everywhere.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().or_else(|| {
+        (name == "HOSTNAME")
+            .then(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .flatten()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+    })
+}
+
 impl Config {
     /// Reads and checks `path`; the same as [`load`].
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
@@ -35,7 +48,7 @@ impl Config {
     /// Expands `text` from the process environment, parses and validates
     /// it; `file` names it in errors.
     pub fn from_yaml(text: &str, file: &str) -> Result<Config, ConfigError> {
-        Config::from_yaml_with_env(text, file, |name| std::env::var(name).ok())
+        Config::from_yaml_with_env(text, file, process_env)
     }
 
     /// As [`Config::from_yaml`], looking variables up with `env` instead of

@@ -9,13 +9,14 @@ mod edge;
 mod listen;
 mod server;
 mod telemetry;
+mod xdp;
 
 use serde::Deserialize;
 
 pub use core_role::{
     AuthConfig, DigestAlgorithm, RedisConfig, RegistrarBackend, RegistrarConfig, ScriptConfig,
 };
-pub use edge::{EdgeConfig, EdgeLimits, KeySource, KeysConfig};
+pub use edge::{EdgeConfig, KeySource, KeysConfig};
 /// `gateway:` — the types of the `gateway` crate, which owns gateway
 /// groups (selection, probing) and validates its own section.
 pub use gateway::{
@@ -23,9 +24,10 @@ pub use gateway::{
 };
 pub use listen::{ListenConfig, TlsConfig};
 pub use server::{
-    AdminConfig, DomainConfig, Limits, MetricsConfig, PrometheusConfig, ServerConfig,
+    AdminConfig, DomainConfig, InstanceId, Limits, MetricsConfig, PrometheusConfig, ServerConfig,
 };
 pub use telemetry::{LogConfig, LogFormat, OtlpConfig, TelemetryConfig};
+pub use xdp::{mask, parse_cidr, AutoBlockConfig, XdpConfig, XdpMode};
 
 /// The whole file.
 ///
@@ -72,6 +74,10 @@ pub struct Config {
     /// The edge role. Only with `role: edge`; defaults apply when absent.
     #[serde(default)]
     pub edge: Option<EdgeConfig>,
+    /// The packet filter (XDP, or the same classifier in user space). Only
+    /// with `role: edge`; defaults apply when absent.
+    #[serde(default)]
+    pub xdp: Option<XdpConfig>,
     /// The registrar. Only with `role: core`; optional.
     #[serde(default)]
     pub registrar: Option<RegistrarConfig>,

@@ -8,6 +8,7 @@ mod gateway;
 mod host;
 mod roles;
 mod sections;
+mod xdp;
 
 use crate::error::Invalid;
 use crate::schema::Config;

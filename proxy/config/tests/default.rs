@@ -44,7 +44,7 @@ fn fronts_the_backend_in_dev_mode() {
 fn goes_through_the_same_path_and_needs_no_environment() {
     assert!(!DEFAULT_YAML.contains("${"));
     let c = Config::from_yaml_with_env(DEFAULT_YAML, EMBEDDED_NAME, |_| None).unwrap();
-    assert_eq!(c.server.instance_id, 1);
+    assert_eq!(c.server.instance_id.number, 1);
     assert_eq!(c.server.drain_secs, 30);
 }
 

@@ -16,7 +16,13 @@ fn every_example_loads() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    for expected in ["core.yaml", "edge-tls.yaml", "edge.yaml"] {
+    for expected in [
+        "core.yaml",
+        "edge-tls.yaml",
+        "edge.yaml",
+        "siphon-single.yaml",
+        "siphon-lb.yaml",
+    ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing");
     }
     for file in files {
@@ -44,8 +50,9 @@ fn edge_example() {
         .iter()
         .find(|g| g.name == edge.backend_group);
     assert_eq!(group.unwrap().algorithm, Algorithm::Hash);
-    // The per-source limit is off until the XDP fast path enforces it.
-    assert_eq!(edge.limits.source_rate, 0);
+    let xdp = c.xdp.as_ref().unwrap();
+    assert_eq!((xdp.rate, xdp.effective_burst()), (20, 40));
+    assert_eq!(xdp.auto_block.user_agents.len(), 4);
 }
 
 #[test]
@@ -81,6 +88,32 @@ fn core_example() {
         .starts_with("redis://"));
     assert!(c.script.as_ref().unwrap().reload);
     assert_eq!(c.auth.as_ref().unwrap().realm, "sip.example.com");
+}
+
+/// SIPhon's single-node and load-balancer files pass unchanged.
+#[test]
+fn siphon_examples() {
+    let single = load(examples_dir().join("siphon-single.yaml")).unwrap();
+    assert_eq!(single.role, Role::Core);
+    assert_eq!(single.domain.local, ["domain.local"]);
+    assert!(!single.server.instance_id.name.is_empty(), "from HOSTNAME");
+    assert_eq!(single.server.drain_secs, 30);
+    let r = single.registrar.as_ref().unwrap();
+    assert_eq!(r.backend, RegistrarBackend::Redis);
+    assert!(single.metrics.prometheus.listen.is_some());
+    assert_eq!(single.auth.as_ref().unwrap().users.len(), 2);
+    let lb = load(examples_dir().join("siphon-lb.yaml")).unwrap();
+    let g = &lb.gateway.groups[0];
+    assert_eq!(
+        (g.name.as_str(), g.algorithm),
+        ("backends", Algorithm::Hash)
+    );
+    assert_eq!(g.destinations.len(), 2);
+    assert_eq!(g.destinations[0].weight, 100);
+    assert_eq!(
+        g.destinations[1].attrs.get("zone").map(String::as_str),
+        Some("b")
+    );
 }
 
 #[test]

@@ -97,7 +97,7 @@ fn expanded_values_are_parsed_and_typed() {
     let text = EDGE.replace("backends", "${GROUP}")
         + "server:\n  instance_id: ${ID}\n  drain_secs: ${DRAIN:-45}\nedge:\n  backend_group: ${GROUP}\n";
     let c = Config::from_yaml_with_env(&text, "t.yaml", env).unwrap();
-    assert_eq!(c.server.instance_id, 7);
+    assert_eq!(c.server.instance_id.number, 7);
     assert_eq!(c.server.drain_secs, 45);
     assert_eq!(c.edge.unwrap().backend_group, "cores");
 }
@@ -119,4 +119,25 @@ fn expansion_from_the_process_environment() {
             .drain_secs,
         12
     );
+}
+
+#[test]
+fn instance_id_may_be_a_host_name() {
+    let text = format!("{EDGE}server:\n  instance_id: \"${{HOSTNAME}}\"\n");
+    let c = Config::from_yaml_with_env(&text, "t.yaml", |n| {
+        (n == "HOSTNAME").then(|| "core-1.example".to_string())
+    })
+    .unwrap();
+    assert_eq!(c.server.instance_id.name, "core-1.example");
+    let again = anysip_config::InstanceId::parse("core-1.example").unwrap();
+    assert_eq!(c.server.instance_id.number, again.number, "stable hash");
+    assert_ne!(
+        again.number,
+        anysip_config::InstanceId::parse("core-2.example")
+            .unwrap()
+            .number
+    );
+    // From the process environment an unset HOSTNAME is the kernel's name.
+    let c = Config::from_yaml(&text, "t.yaml").unwrap();
+    assert!(!c.server.instance_id.name.is_empty());
 }

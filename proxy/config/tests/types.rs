@@ -34,6 +34,8 @@ fn the_documented_examples() {
 fn type_errors_name_the_path() {
     for (extra, path) in [
         ("server:\n  instance_id: 70000\n", "server.instance_id"),
+        ("server:\n  instance_id: 0\n", "server.instance_id"),
+        ("server:\n  instance_id: \"a b\"\n", "server.instance_id"),
         ("server:\n  drain_secs: -1\n", "server.drain_secs"),
         ("admin:\n  listen: localhost\n", "admin.listen"),
         ("limits:\n  max_headers: many\n", "limits.max_headers"),
@@ -43,10 +45,7 @@ fn type_errors_name_the_path() {
         ),
         ("edge:\n  keys:\n    dev: maybe\n", "edge.keys.dev"),
         ("edge:\n  selection_key: via\n", "edge.selection_key"),
-        (
-            "edge:\n  limits:\n    source_rate: [1]\n",
-            "edge.limits.source_rate",
-        ),
+        ("xdp:\n  rate: [1]\n", "xdp.rate"),
         ("listen:\n  udp: 127.0.0.1:5060\n", "listen.udp"),
         (
             "metrics:\n  prometheus:\n    listen: 1.2.3.4\n",

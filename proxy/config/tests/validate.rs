@@ -81,11 +81,6 @@ fn tls_listener_needs_cert_and_key() {
 #[test]
 fn identity() {
     invalid(
-        &format!("{EDGE}server:\n  instance_id: 0\n"),
-        "server.instance_id",
-        "reserved",
-    );
-    invalid(
         &format!("{EDGE}server:\n  drain_secs: 100000\n"),
         "server.drain_secs",
         "out of range 0..=86400",
@@ -267,15 +262,39 @@ fn edge_section() {
         "edge.backend_address",
         "not an IP address or DNS name",
     );
+}
+
+#[test]
+fn xdp_section() {
     invalid(
-        &format!("{EDGE}edge:\n  limits:\n    source_burst: 10\n"),
-        "edge.limits.source_burst",
-        "without edge.limits.source_rate",
+        &format!("{EDGE}xdp:\n  burst: 10\n"),
+        "xdp.burst",
+        "without xdp.rate",
     );
     invalid(
-        &format!("{EDGE}edge:\n  limits:\n    source_rate: 10\n    source_burst: 5\n"),
-        "edge.limits.source_burst",
+        &format!("{EDGE}xdp:\n  rate: 10\n  burst: 5\n"),
+        "xdp.burst",
         "at least",
+    );
+    invalid(
+        &format!("{EDGE}xdp:\n  blocklist: [10.0.0.0/8, 10.1.0.0/40]\n"),
+        "xdp.blocklist[1]",
+        "prefix length",
+    );
+    invalid(
+        &format!("{EDGE}xdp:\n  interface: \"a b\"\n"),
+        "xdp.interface",
+        "not a network interface",
+    );
+    invalid(
+        &format!("{EDGE}xdp:\n  ports: [1,2,3,4,5,6,7,8,9]\n"),
+        "xdp.ports",
+        "at most 8",
+    );
+    invalid(
+        &format!("{EDGE}xdp:\n  auto_block:\n    block_secs: 0\n"),
+        "xdp.auto_block.block_secs",
+        "out of range",
     );
 }
 
@@ -294,6 +313,11 @@ fn sections_of_the_other_role() {
     invalid(
         &format!("{CORE}edge:\n  backend_group: backends\n"),
         "edge",
+        "only used by role: edge",
+    );
+    invalid(
+        &format!("{CORE}xdp:\n  rate: 5\n"),
+        "xdp",
         "only used by role: edge",
     );
 }

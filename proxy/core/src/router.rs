@@ -39,6 +39,13 @@ pub trait Router: Send + Sync + 'static {
     /// CANCEL: the core handles those itself).
     fn on_request(&self, req: &RequestContext) -> Decision;
 
+    /// Whether [`Router::on_reply`] does anything. When false the core
+    /// skips the call for every response (a router call per response is
+    /// costly for a script). Default: true.
+    fn wants_replies(&self) -> bool {
+        true
+    }
+
     /// A response arrived on a branch of `req`.
     fn on_reply(&self, req: &RequestContext, resp: &ResponseContext) -> ReplyDecision {
         let _ = (req, resp);

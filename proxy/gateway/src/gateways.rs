@@ -20,6 +20,7 @@ use crate::Error;
 pub struct Gateways {
     groups: Vec<GatewayGroup>,
     next_probe_id: u64,
+    config: GatewayConfig,
 }
 
 impl Gateways {
@@ -34,7 +35,14 @@ impl Gateways {
                 .map(|g| GatewayGroup::build(g, now))
                 .collect(),
             next_probe_id: 0,
+            config: config.clone(),
         })
+    }
+
+    /// The configuration in force (as given to [`new`](Self::new) or the
+    /// last [`reload`](Self::reload)).
+    pub fn config(&self) -> GatewayConfig {
+        self.config.clone()
     }
 
     /// Replaces the configuration (hot reload) at `now`. A destination that
@@ -57,6 +65,7 @@ impl Gateways {
             }
         }
         self.groups = groups;
+        self.config = config.clone();
         Ok(())
     }
 

@@ -3,7 +3,23 @@
 //! `gateway` and `log`. The [`Engine`] implements `anysip_core::Router`;
 //! what scripts call outside the message (registrar, credentials, gateway
 //! groups) goes through the [`Host`] the process gives it.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # fn demo(host: Arc<dyn script::Host>, ctx: &anysip_core::RequestContext) -> Result<(), script::ScriptError> {
+//! use anysip_core::Router;
+//! let engine = script::Engine::load("/etc/anysip/proxy.py".as_ref(), true, host)?;
+//! let decision = engine.on_request(ctx);
+//! # let _ = decision; Ok(()) }
+//! ```
+//!
+//! The scripting manual is `docs/scripting.md`.
 
+mod api;
+mod engine;
+mod error;
 pub mod host;
 
+pub use engine::Engine;
+pub use error::ScriptError;
 pub use host::{Binding, Credential, GatewayDest, Host, HostError, SaveOutcome};

@@ -3,6 +3,7 @@
 //! All three are optional in the file; `script` is required by validation
 //! for a core. They are typed now so the core can build on them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -119,10 +120,17 @@ pub struct AuthConfig {
     /// How long a nonce stays valid, in seconds, at least 1. Default 300.
     #[serde(default = "default_nonce_ttl_secs")]
     pub nonce_ttl_secs: u64,
-    /// A file of `user:realm:HA1` lines (htdigest). Default none: the script
-    /// supplies credentials.
+    /// A file of `user:realm:HA1` lines (htdigest). Default none.
     #[serde(default)]
     pub users_file: Option<PathBuf>,
+    /// Users and their passwords, e.g. `alice: ${ALICE_PASSWORD}`. Default
+    /// none.
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
+    /// Also look users up in Redis (`registrar.redis`): the string key
+    /// `<key_prefix>user:<name>` holds the password. Default false.
+    #[serde(default)]
+    pub redis_users: bool,
 }
 
 /// A digest algorithm.

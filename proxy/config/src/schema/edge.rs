@@ -48,9 +48,6 @@ pub struct EdgeConfig {
     /// seconds, at most 3600. Default 5.
     #[serde(default = "default_retry_after_secs")]
     pub retry_after_secs: u32,
-    /// Per-source limits on new requests.
-    #[serde(default)]
-    pub limits: EdgeLimits,
 }
 
 impl Default for EdgeConfig {
@@ -64,7 +61,6 @@ impl Default for EdgeConfig {
             token_max_age_secs: default_token_max_age_secs(),
             token_max_skew_secs: default_token_max_skew_secs(),
             retry_after_secs: default_retry_after_secs(),
-            limits: EdgeLimits::default(),
         }
     }
 }
@@ -124,46 +120,6 @@ pub enum KeySource<'a> {
     Dev,
 }
 
-/// `edge.limits:` — per-source token bucket on new requests (INVITE,
-/// REGISTER, OPTIONS, SUBSCRIBE, MESSAGE, ...; never responses or
-/// in-dialog requests), the user-space twin of the XDP rate limit.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeLimits {
-    /// New requests per second per source IP address; 0 turns the limit
-    /// off. Default 0.
-    #[serde(default)]
-    pub source_rate: u32,
-    /// Bucket size (burst) per source; 0 means `source_rate`. Default 0.
-    #[serde(default)]
-    pub source_burst: u32,
-    /// Most sources tracked at once (least recently seen are forgotten),
-    /// at least 1. Default 65536.
-    #[serde(default = "default_max_sources")]
-    pub max_sources: usize,
-}
-
-impl EdgeLimits {
-    /// The effective burst: `source_burst`, or `source_rate` when 0.
-    pub fn burst(&self) -> u32 {
-        if self.source_burst == 0 {
-            self.source_rate
-        } else {
-            self.source_burst
-        }
-    }
-}
-
-impl Default for EdgeLimits {
-    fn default() -> Self {
-        EdgeLimits {
-            source_rate: 0,
-            source_burst: 0,
-            max_sources: default_max_sources(),
-        }
-    }
-}
-
 fn default_backend_group() -> String {
     "backends".to_owned()
 }
@@ -175,7 +131,4 @@ fn default_token_max_skew_secs() -> u64 {
 }
 fn default_retry_after_secs() -> u32 {
     5
-}
-fn default_max_sources() -> usize {
-    65_536
 }

@@ -20,11 +20,13 @@ pub struct DomainConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// This instance's id, 1–65535, unique in the fleet: it is sealed into
-    /// flow tokens of TCP/TLS flows so other edges know who holds the
-    /// connection. Default 1.
-    #[serde(default = "default_instance_id")]
-    pub instance_id: u16,
+    /// This instance's id, unique in the fleet: a number 1–65535, or a
+    /// name such as `"${HOSTNAME}"` (SIPhon style). The edge seals the
+    /// number into flow tokens of TCP/TLS flows so other edges know who
+    /// holds the connection; a name is hashed to a number (give numbers to
+    /// rule out collisions). Default 1.
+    #[serde(default)]
+    pub instance_id: InstanceId,
     /// How long a drain (SIGTERM or `POST /admin/drain`) keeps serving
     /// before the process stops, in seconds, at most 86400. Default 30.
     #[serde(default = "default_drain_secs")]
@@ -38,10 +40,80 @@ impl ServerConfig {
     }
 }
 
+/// `server.instance_id`: a number, or a name hashed to one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceId {
+    /// As written (the number in decimal, or the name).
+    pub name: String,
+    /// 1–65535.
+    pub number: u16,
+}
+
+impl Default for InstanceId {
+    fn default() -> Self {
+        InstanceId {
+            name: "1".into(),
+            number: 1,
+        }
+    }
+}
+
+impl InstanceId {
+    /// Reads a number (1–65535) or a name (1–253 characters of letters,
+    /// digits, `.`, `-`, `_`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return match t.parse::<u16>() {
+                Ok(n) if n > 0 => Ok(InstanceId {
+                    name: n.to_string(),
+                    number: n,
+                }),
+                _ => Err(format!("{t} is out of range 1..=65535")),
+            };
+        }
+        let ok = !t.is_empty()
+            && t.len() <= 253
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !ok {
+            return Err(format!(
+                "{t:?}: a number 1..=65535 or a name of letters, digits, '.', '-', '_'"
+            ));
+        }
+        // FNV-1a, folded into 1..=65535: stable across builds and hosts.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in t.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        let number = u16::try_from(h % 65_535 + 1).unwrap_or(1);
+        Ok(InstanceId {
+            name: t.to_owned(),
+            number,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for InstanceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Number(n) => n.to_string(),
+            Raw::Text(t) => t,
+        };
+        InstanceId::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            instance_id: default_instance_id(),
+            instance_id: InstanceId::default(),
             drain_secs: default_drain_secs(),
         }
     }
@@ -139,9 +211,6 @@ impl Default for Limits {
     }
 }
 
-fn default_instance_id() -> u16 {
-    1
-}
 fn default_drain_secs() -> u64 {
     30
 }

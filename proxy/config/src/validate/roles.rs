@@ -19,11 +19,19 @@ pub(super) fn role(config: &Config) -> Check {
                     return fail(key, "only used by role: core (this file has role: edge)");
                 }
             }
+            if let Some(x) = &config.xdp {
+                super::xdp::xdp(x)?;
+            }
             edge(config, &config.edge_or_default())
         }
         Role::Core => {
-            if config.edge.is_some() {
-                return fail("edge", "only used by role: edge (this file has role: core)");
+            for (key, set) in [
+                ("edge", config.edge.is_some()),
+                ("xdp", config.xdp.is_some()),
+            ] {
+                if set {
+                    return fail(key, "only used by role: edge (this file has role: core)");
+                }
             }
             core(config)
         }
@@ -100,20 +108,7 @@ fn edge(config: &Config, edge: &EdgeConfig) -> Check {
         3600,
     )?;
     range("edge.retry_after_secs", edge.retry_after_secs, 0, 3600)?;
-    let limits = &edge.limits;
-    if limits.source_rate == 0 && limits.source_burst != 0 {
-        return fail(
-            "edge.limits.source_burst",
-            "set without edge.limits.source_rate (0 turns the limit off)",
-        );
-    }
-    if limits.source_burst != 0 && limits.source_burst < limits.source_rate {
-        return fail(
-            "edge.limits.source_burst",
-            "must be at least edge.limits.source_rate",
-        );
-    }
-    range("edge.limits.max_sources", limits.max_sources, 1, usize::MAX)
+    Ok(())
 }
 
 fn core(config: &Config) -> Check {
@@ -131,6 +126,13 @@ fn core(config: &Config) -> Check {
     }
     if let Some(auth) = &config.auth {
         self::auth(auth)?;
+        let redis = config.registrar.as_ref().is_some_and(|r| r.redis.is_some());
+        if auth.redis_users && !redis {
+            return fail(
+                "auth.redis_users",
+                "needs registrar.backend: redis (users are read from that Redis)",
+            );
+        }
     }
     Ok(())
 }
@@ -193,6 +195,14 @@ fn auth(a: &AuthConfig) -> Check {
     for (i, alg) in a.algorithms.iter().enumerate() {
         if !seen.insert(alg) {
             return fail(format!("auth.algorithms[{i}]"), "listed twice");
+        }
+    }
+    for name in a.users.keys() {
+        if name.is_empty() || name.contains([':', '"', '\r', '\n', ' ']) {
+            return fail(
+                format!("auth.users.{name}"),
+                "a user name must be non-empty, without ':', quotes, spaces or line breaks",
+            );
         }
     }
     range("auth.nonce_ttl_secs", a.nonce_ttl_secs, 1, 86_400)

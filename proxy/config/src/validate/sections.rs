@@ -69,12 +69,6 @@ pub(super) fn tls(config: &Config) -> Check {
 
 /// `server`, `advertised_address`, `domain`.
 pub(super) fn identity(config: &Config) -> Check {
-    if config.server.instance_id == 0 {
-        return fail(
-            "server.instance_id",
-            "0 is reserved (it marks UDP flows in tokens): use 1..=65535, unique in the fleet",
-        );
-    }
     range("server.drain_secs", config.server.drain_secs, 0, 86_400)?;
     if let Some(adv) = &config.advertised_address {
         if let Err(e) = parse_host_port(adv) {

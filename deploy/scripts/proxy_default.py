@@ -1,0 +1,68 @@
+"""Default routing script of an anysip core: a registrar with digest
+authentication for `domain.local`, and a proxy that routes calls to the
+registered contacts.
+
+It is written against the SIPhon-compatible API (`from siphon import ...`;
+`siphon` is an alias of `anysip`), plus anysip's `request.auth_user`. CANCEL and retransmissions are handled by the core; this script
+sees each new request once. Manual: docs/scripting.md.
+"""
+
+from siphon import auth, log, proxy, registrar
+
+LOCAL_DOMAINS = {"domain.local"}
+REALM = "domain.local"
+
+
+def is_local(uri):
+    return uri is not None and (uri.host or "").lower() in LOCAL_DOMAINS
+
+
+@proxy.on_request
+def route(request):
+    # Requests inside a dialog follow their Route set (Record-Route).
+    if request.in_dialog:
+        if request.loose_route():
+            request.relay()
+        elif request.method == "ACK":
+            pass  # an ACK without a route is absorbed (no decision: dropped)
+        else:
+            request.reply(404, "Not Here")
+        return
+
+    # OPTIONS to the proxy itself (keepalives, monitoring): answer here.
+    if request.method == "OPTIONS" and request.ruri.user is None and is_local(request.ruri):
+        request.reply(200)
+        return
+
+    if request.method == "REGISTER":
+        if not is_local(request.to_uri):
+            request.reply(403, "Not A Local Domain")
+            return
+        if not auth.require_www_digest(request, REALM):
+            return  # 401 challenge (or 503 when the user store is down)
+        if request.auth_user != request.to_uri.user:
+            request.reply(403, "Wrong User")
+            return
+        registrar.save(request)
+        return
+
+    # A new request with a Route set that is not ours (preloaded route).
+    if request.loose_route():
+        request.record_route()
+        request.relay()
+        return
+
+    if not is_local(request.ruri):
+        request.reply(403, "Relaying Denied")
+        return
+
+    contacts = registrar.lookup(f"sip:{request.ruri.user}@{request.ruri.host}")
+    if not contacts:
+        request.reply(404, "Not Found")
+        return
+    request.record_route()
+    if len(contacts) == 1:
+        request.relay(contacts[0])
+    else:
+        request.fork(contacts, strategy="parallel")
+    log.debug("routing", request.method, request.ruri, "to", len(contacts), "contact(s)")

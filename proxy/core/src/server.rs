@@ -1,0 +1,195 @@
+//! The tokio driver of a [`Proxy`]: the core role behind the transports.
+//!
+//! ```text
+//!  net (UDP/TCP tasks) ──Dispatch::on_message──▶ channel ──▶ core task (owns the Proxy)
+//!                                                               │ poll_transmit ──▶ net::Outbox
+//!        spawn_blocking (≤ N at once) ◀── poll_router_call ─────┤
+//!        resolve::Resolver            ◀── poll_resolve ─────────┤
+//!        tokio::time::sleep_until     ◀── poll_timeout ─────────┘
+//! ```
+//!
+//! Wiring (what the `anysip` binary does for `role: core`):
+//!
+//! ```ignore
+//! let (server, dispatch) = Server::new(settings, DriverSettings::default(), router, resolver, outbox.clone());
+//! let dispatch: Arc<dyn net::Dispatch> = Arc::new(dispatch);
+//! tokio::spawn(net::serve_udp(socket, dispatch.clone(), outbox.clone()));
+//! // on SIGTERM / POST /admin/drain:
+//! server.drain();
+//! server.wait_idle(Duration::from_secs(drain_secs)).await;
+//! ```
+//!
+//! Limits of this step: requests to a TCP/TLS destination go out only on a
+//! connection the peer opened to us and that a response can use; a new
+//! outbound connection is not opened (net has no connect yet), so such a
+//! branch fails over to its next destination, or ends with 503.
+
+mod dispatch;
+mod task;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use dispatch::CoreDispatch;
+
+use crate::proxy::Proxy;
+use crate::router::Router;
+use crate::settings::Settings;
+use crate::stats::Stats;
+
+/// Options of the driver (not of the protocol).
+#[derive(Debug, Clone, Copy)]
+pub struct DriverSettings {
+    /// Most router calls running at once (blocking threads).
+    pub router_concurrency: usize,
+    /// Depth of the queue of received messages; past it messages are
+    /// dropped (and counted): UDP peers retransmit.
+    pub queue: usize,
+    /// A router call not answered within this is taken as failed (the
+    /// request gets 500; the blocking thread is left to finish).
+    pub router_timeout: Duration,
+}
+
+impl Default for DriverSettings {
+    fn default() -> Self {
+        DriverSettings {
+            router_concurrency: 32,
+            queue: 8192,
+            router_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the core task is asked by its handles.
+#[derive(Debug)]
+enum Control {
+    Stats(oneshot::Sender<Stats>),
+}
+
+/// Shared state of the driver itself.
+#[derive(Debug, Default)]
+struct DriverCounters {
+    /// Messages dropped because the queue was full.
+    queue_full: AtomicU64,
+    /// Set by `drain()`; the core task drains its proxy before handling
+    /// anything received afterwards.
+    draining: AtomicBool,
+}
+
+/// A clonable handle on the running core: drain, stats, waiting.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    control: mpsc::UnboundedSender<Control>,
+    idle: watch::Receiver<bool>,
+    counters: Arc<DriverCounters>,
+}
+
+impl ServerHandle {
+    /// Starts draining: new out-of-dialog requests get 503 with
+    /// Retry-After; in-dialog requests and transactions in flight go on.
+    pub fn drain(&self) {
+        self.counters.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`ServerHandle::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.counters.draining.load(Ordering::Relaxed)
+    }
+
+    /// The proxy's counters (`None` once the core task stopped).
+    pub async fn stats(&self) -> Option<Stats> {
+        let (tx, rx) = oneshot::channel();
+        self.control.send(Control::Stats(tx)).ok()?;
+        let mut s = rx.await.ok()?;
+        let full = self.counters.queue_full.load(Ordering::Relaxed);
+        if full > 0 {
+            s.drops.insert("queue_full", full);
+        }
+        Some(s)
+    }
+
+    /// Whether no transaction, context or router call is in flight.
+    pub fn is_idle(&self) -> bool {
+        *self.idle.borrow()
+    }
+
+    /// Waits until nothing is in flight, or `limit` passed; true when idle.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let mut idle = self.idle.clone();
+        tokio::time::timeout(limit, idle.wait_for(|i| *i))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+/// The running core. Dropping it stops the core task.
+#[derive(Debug)]
+pub struct Server {
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts the core task (call within a tokio runtime). Returns the
+    /// server and the [`net::Dispatch`] to give the listeners.
+    pub fn new(
+        settings: Settings,
+        driver: DriverSettings,
+        router: Arc<dyn Router>,
+        resolver: resolve::Resolver,
+        outbox: net::Outbox,
+    ) -> (Server, CoreDispatch) {
+        let mut settings = settings;
+        settings.ask_on_reply = settings.ask_on_reply && router.wants_replies();
+        let (msg_tx, msg_rx) = mpsc::channel(driver.queue.max(1));
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (idle_tx, idle) = watch::channel(true);
+        let counters = Arc::new(DriverCounters::default());
+        let core = task::Core::new(
+            Proxy::new(settings),
+            router,
+            resolver,
+            outbox,
+            driver,
+            idle_tx,
+            counters.clone(),
+        );
+        let task = tokio::spawn(core.run(msg_rx, control_rx));
+        let handle = ServerHandle {
+            control,
+            idle,
+            counters: counters.clone(),
+        };
+        let dispatch = CoreDispatch::new(msg_tx, counters);
+        (Server { handle, task }, dispatch)
+    }
+
+    /// A clonable handle (for the admin API, signal handlers).
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// See [`ServerHandle::drain`].
+    pub fn drain(&self) {
+        self.handle.drain();
+    }
+
+    /// See [`ServerHandle::stats`].
+    pub async fn stats(&self) -> Option<Stats> {
+        self.handle.stats().await
+    }
+
+    /// See [`ServerHandle::wait_idle`].
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        self.handle.wait_idle(limit).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

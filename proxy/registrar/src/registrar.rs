@@ -1,0 +1,127 @@
+//! The registrar as the core uses it: a [`Store`] and a [`Policy`].
+
+use anysip_config::{RegistrarBackend, RegistrarConfig};
+
+use crate::binding;
+use crate::{aor_of, process, Binding, MemoryStore, Outcome, Policy, RedisStore, Register};
+use crate::{RegistrarError, Source, Store};
+
+/// Bindings and the rules for changing them.
+#[derive(Debug)]
+pub struct Registrar {
+    store: Store,
+    policy: Policy,
+}
+
+impl Registrar {
+    /// A registrar on `store`.
+    pub fn new(store: Store, policy: Policy) -> Registrar {
+        Registrar { store, policy }
+    }
+
+    /// A registrar keeping bindings in this process.
+    pub fn memory(policy: Policy) -> Registrar {
+        Registrar::new(Store::Memory(MemoryStore::new()), policy)
+    }
+
+    /// The registrar `registrar:` describes. With `backend: redis` this
+    /// must run inside a tokio runtime; it pings Redis once and, when Redis
+    /// is down, logs that and still returns a registrar, which works once
+    /// Redis is up. Fails only on an unusable configuration.
+    pub async fn from_config(config: &RegistrarConfig) -> Result<Registrar, RegistrarError> {
+        let policy = Policy::from(config);
+        match (config.backend, &config.redis) {
+            (RegistrarBackend::Memory, _) => Ok(Registrar::memory(policy)),
+            (RegistrarBackend::Redis, None) => Err(RegistrarError::Config(
+                "backend: redis needs registrar.redis.url".into(),
+            )),
+            (RegistrarBackend::Redis, Some(redis)) => {
+                let store = RedisStore::new(redis)?;
+                match store.ping().await {
+                    Ok(()) => tracing::info!(redis = %store.redacted_url(), "registrar on redis"),
+                    Err(e) => tracing::error!(
+                        redis = %store.redacted_url(),
+                        error = %e,
+                        "redis is not reachable now; REGISTERs get 503 until it is"
+                    ),
+                }
+                Ok(Registrar::new(Store::Redis(Box::new(store)), policy))
+            }
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Handles a REGISTER (RFC 3261 §10.3 from step 5: the caller has done
+    /// authentication and decided the domain is ours). Returns the response
+    /// to build; `Err` only when the store failed (answer
+    /// [`RegistrarError::status`], 503).
+    pub async fn save(
+        &self,
+        req: &sip::Message,
+        source: &Source,
+        now_unix: u64,
+    ) -> Result<Outcome, RegistrarError> {
+        match Register::from_message(req) {
+            Ok(reg) => self.save_register(&reg, source, now_unix).await,
+            Err(outcome) => Ok(outcome),
+        }
+    }
+
+    /// [`Registrar::save`] for a REGISTER already read.
+    pub async fn save_register(
+        &self,
+        reg: &Register,
+        source: &Source,
+        now_unix: u64,
+    ) -> Result<Outcome, RegistrarError> {
+        if reg.contacts == crate::Contacts::Query {
+            let current = self.store.load(&reg.aor, now_unix).await?;
+            return Ok(process(reg, source, &self.policy, &current, now_unix).outcome);
+        }
+        self.store
+            .update(&reg.aor, now_unix, |current| {
+                let d = process(reg, source, &self.policy, &current, now_unix);
+                (d.bindings, d.outcome)
+            })
+            .await
+    }
+
+    /// The live bindings of an AoR (any SIP URI naming it: it is made
+    /// canonical with [`aor_of`]), best `q` first, then most recent.
+    pub async fn lookup(&self, aor: &str, now_unix: u64) -> Result<Vec<Binding>, RegistrarError> {
+        let aor = aor_of(aor)?;
+        let mut bindings = self.store.load(&aor, now_unix).await?;
+        binding::sort(&mut bindings);
+        Ok(bindings)
+    }
+
+    /// Removes every binding of an AoR; returns how many there were.
+    pub async fn remove(&self, aor: &str) -> Result<usize, RegistrarError> {
+        let aor = aor_of(aor)?;
+        self.store.remove(&aor).await
+    }
+
+    /// Every AoR with its live bindings (each list best first), by AoR.
+    pub async fn list(&self, now_unix: u64) -> Result<Vec<(String, Vec<Binding>)>, RegistrarError> {
+        let mut all = self.store.list(now_unix).await?;
+        for (_, b) in &mut all {
+            binding::sort(b);
+        }
+        Ok(all)
+    }
+
+    /// Drops expired bindings (memory) or stale index entries (Redis).
+    /// Call it now and then, e.g. once a minute.
+    pub async fn sweep(&self, now_unix: u64) -> Result<usize, RegistrarError> {
+        self.store.sweep(now_unix).await
+    }
+}

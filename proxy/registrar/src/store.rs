@@ -1,0 +1,71 @@
+//! Where bindings live: in this process ([`MemoryStore`]) or in Redis
+//! ([`RedisStore`]). An enum rather than a trait object, so the async
+//! methods need no boxing.
+//!
+//! Every store hides expired bindings on read and drops them on write.
+
+mod memory;
+mod redis;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+use crate::{Binding, RegistrarError};
+
+/// A binding store.
+#[derive(Debug)]
+pub enum Store {
+    /// In this process: lost on restart, not shared.
+    Memory(MemoryStore),
+    /// In Redis: durable and shared by every core.
+    Redis(Box<RedisStore>),
+}
+
+impl Store {
+    /// The live bindings of `aor` at `now`.
+    pub async fn load(&self, aor: &str, now: u64) -> Result<Vec<Binding>, RegistrarError> {
+        match self {
+            Store::Memory(m) => Ok(m.load(aor, now)),
+            Store::Redis(r) => r.load(aor, now).await,
+        }
+    }
+
+    /// Atomic read-modify-write of one AoR: `f` gets the live bindings and
+    /// returns the new set (`None`: no change) and a value to hand back.
+    /// `f` may run more than once (Redis retries when another writer got
+    /// there first), so it must depend on its argument only.
+    pub async fn update<T, F>(&self, aor: &str, now: u64, f: F) -> Result<T, RegistrarError>
+    where
+        F: FnMut(Vec<Binding>) -> (Option<Vec<Binding>>, T),
+    {
+        match self {
+            Store::Memory(m) => Ok(m.update(aor, now, f)),
+            Store::Redis(r) => r.update(aor, now, f).await,
+        }
+    }
+
+    /// Removes every binding of `aor`; returns how many were stored.
+    pub async fn remove(&self, aor: &str) -> Result<usize, RegistrarError> {
+        match self {
+            Store::Memory(m) => Ok(m.remove(aor)),
+            Store::Redis(r) => r.remove(aor).await,
+        }
+    }
+
+    /// Every AoR with live bindings at `now`, sorted by AoR.
+    pub async fn list(&self, now: u64) -> Result<Vec<(String, Vec<Binding>)>, RegistrarError> {
+        match self {
+            Store::Memory(m) => Ok(m.list(now)),
+            Store::Redis(r) => r.list(now).await,
+        }
+    }
+
+    /// Drops expired bindings; returns how many went. Redis expires keys by
+    /// itself, so there this only tidies the AoR index.
+    pub async fn sweep(&self, now: u64) -> Result<usize, RegistrarError> {
+        match self {
+            Store::Memory(m) => Ok(m.sweep(now)),
+            Store::Redis(r) => r.sweep().await,
+        }
+    }
+}

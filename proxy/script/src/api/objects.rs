@@ -1,0 +1,163 @@
+//! The value objects scripts get from the host: registrar bindings and
+//! gateway destinations.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::host::{Binding as HostBinding, GatewayDest};
+
+/// A registered contact, from `registrar.lookup(aor)`. `fork()` and
+/// `relay()` accept it: its `path` becomes the branch's route set.
+#[pyclass(module = "anysip", name = "Binding", frozen, get_all)]
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The Contact URI.
+    pub uri: String,
+    /// The stored Path, top first.
+    pub path: Vec<String>,
+    /// `q`, if given.
+    pub q: Option<f32>,
+    /// Seconds until it expires.
+    pub expires: u64,
+    /// `+sip.instance`, if given.
+    pub instance: Option<String>,
+    /// `reg-id`, if given.
+    pub reg_id: Option<u32>,
+    /// Where the REGISTER came from (`transport:ip:port`).
+    pub received: Option<String>,
+    /// The User-Agent of the REGISTER.
+    pub user_agent: Option<String>,
+}
+
+impl From<HostBinding> for Binding {
+    fn from(b: HostBinding) -> Self {
+        Binding {
+            uri: b.uri,
+            path: b.path,
+            q: b.q,
+            expires: b.expires,
+            instance: b.instance,
+            reg_id: b.reg_id,
+            received: b.received,
+            user_agent: b.user_agent,
+        }
+    }
+}
+
+impl Binding {
+    /// The fork target of this binding: its URI, with its Path as the route
+    /// set, or, without a Path, its source address as the next hop.
+    pub(crate) fn target(&self) -> anysip_core::Target {
+        let next_hop = if self.path.is_empty() {
+            self.received.as_deref().and_then(received_uri)
+        } else {
+            None
+        };
+        anysip_core::Target {
+            uri: self.uri.clone(),
+            route: self.path.clone(),
+            next_hop,
+        }
+    }
+}
+
+/// `udp:192.0.2.1:5060` → `sip:192.0.2.1:5060;transport=udp`.
+fn received_uri(received: &str) -> Option<String> {
+    let (transport, addr) = received.split_once(':')?;
+    let (ip, port) = addr.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let host = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_owned()
+    };
+    Some(format!(
+        "sip:{host}:{port};transport={}",
+        transport.to_ascii_lowercase()
+    ))
+}
+
+#[pymethods]
+impl Binding {
+    fn __str__(&self) -> String {
+        self.uri.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Binding({:?}, expires={})", self.uri, self.expires)
+    }
+}
+
+/// A gateway destination, from `gateway.select` / `gateway.list`. It is
+/// true when healthy; `str()` gives its URI.
+#[pyclass(module = "anysip", name = "Destination", frozen)]
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub(crate) dest: GatewayDest,
+}
+
+#[pymethods]
+impl Destination {
+    /// The destination's URI.
+    #[getter]
+    fn uri(&self) -> String {
+        self.dest.uri.clone()
+    }
+
+    /// Whether probes say it is up.
+    #[getter]
+    fn healthy(&self) -> bool {
+        self.dest.healthy
+    }
+
+    /// Its weight.
+    #[getter]
+    fn weight(&self) -> u32 {
+        self.dest.weight
+    }
+
+    /// Its attributes, as a dict.
+    #[getter]
+    fn attrs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.dest.attrs {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    fn __bool__(&self) -> bool {
+        self.dest.healthy
+    }
+
+    fn __str__(&self) -> String {
+        self.dest.uri.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Destination({:?}, healthy={})",
+            self.dest.uri,
+            if self.dest.healthy { "True" } else { "False" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::received_uri;
+
+    #[test]
+    fn received_to_uri() {
+        assert_eq!(
+            received_uri("udp:192.0.2.1:5060").as_deref(),
+            Some("sip:192.0.2.1:5060;transport=udp")
+        );
+        assert_eq!(
+            received_uri("tcp:[2001:db8::1]:5070").as_deref(),
+            Some("sip:[2001:db8::1]:5070;transport=tcp")
+        );
+        assert_eq!(received_uri("junk"), None);
+    }
+}

@@ -1,0 +1,287 @@
+//! The [`Engine`]: one loaded script, its handlers, its host, and hot
+//! reload. It implements `anysip_core::Router`.
+
+pub(crate) mod call;
+pub(crate) mod handlers;
+mod load;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Instant, SystemTime};
+
+use anysip_core::{Decision, ReplyDecision, RequestContext, ResponseContext, Router};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use self::handlers::{Handler, Handlers, HostGuard};
+use crate::api::reply::Response;
+use crate::api::request::Request;
+use crate::error::ScriptError;
+use crate::host::Host;
+
+/// How often, at most, the file is checked for changes.
+const RELOAD_CHECK_MS: u64 = 1000;
+
+/// What identifies a version of the file: modification time and size.
+type Stamp = Option<(SystemTime, u64)>;
+
+/// A routing script loaded into the embedded interpreter.
+///
+/// Several engines can coexist in one process; each keeps its own
+/// handlers. Calls take the GIL once each and may run concurrently from
+/// several threads (Python runs one at a time; host calls that may block
+/// release the GIL).
+pub struct Engine {
+    path: PathBuf,
+    reload: bool,
+    host: Arc<dyn Host>,
+    handlers: RwLock<Arc<Handlers>>,
+    stamp: Mutex<Stamp>,
+    started: Instant,
+    last_check_ms: AtomicU64,
+    generation: AtomicU64,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("path", &self.path)
+            .field("reload", &self.reload)
+            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+fn stamp_of(path: &Path) -> Stamp {
+    let md = std::fs::metadata(path).ok()?;
+    Some((md.modified().ok()?, md.len()))
+}
+
+impl Engine {
+    /// Starts the interpreter if needed, installs the `anysip` module and
+    /// executes the script at `path`. With `reload`, a change of the file
+    /// is picked up (checked at most once a second, on calls).
+    pub fn load(path: &Path, reload: bool, host: Arc<dyn Host>) -> Result<Engine, ScriptError> {
+        crate::api::ensure_init().map_err(ScriptError::Python)?;
+        let stamp = stamp_of(path);
+        let handlers = Python::attach(|py| load::exec_script(py, path, &host, &[]))?;
+        tracing::info!(
+            target: "script",
+            path = %path.display(),
+            on_request = handlers.on_request.len(),
+            on_reply = handlers.on_reply.len(),
+            on_failure = handlers.on_failure.len(),
+            "script loaded"
+        );
+        Ok(Engine {
+            path: path.to_owned(),
+            reload,
+            host,
+            handlers: RwLock::new(Arc::new(handlers)),
+            stamp: Mutex::new(stamp),
+            started: Instant::now(),
+            last_check_ms: AtomicU64::new(0),
+            generation: AtomicU64::new(1),
+        })
+    }
+
+    /// The script's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many times the script was (re)loaded successfully.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Re-executes the script now; on failure the running handlers stay.
+    pub fn reload_now(&self) -> Result<(), ScriptError> {
+        let forget = self
+            .handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .own_modules
+            .clone();
+        let loaded = Python::attach(|py| load::exec_script(py, &self.path, &self.host, &forget));
+        match loaded {
+            Ok(h) => {
+                *self
+                    .handlers
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Arc::new(h);
+                self.generation.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(target: "script", path = %self.path.display(), "script reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                if let ScriptError::Import { traceback, .. } = &e {
+                    tracing::error!(target: "script", error = %e, %traceback, "script reload failed; keeping the running version");
+                } else {
+                    tracing::error!(target: "script", error = %e, "script reload failed; keeping the running version");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Reloads when the file changed (checked at most once a second).
+    fn maybe_reload(&self) {
+        if !self.reload {
+            return;
+        }
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_check_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < RELOAD_CHECK_MS {
+            return;
+        }
+        if self
+            .last_check_ms
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let stamp = stamp_of(&self.path);
+        {
+            let mut current = self.stamp.lock().unwrap_or_else(PoisonError::into_inner);
+            if *current == stamp || stamp.is_none() {
+                return;
+            }
+            *current = stamp;
+        }
+        let _ = self.reload_now();
+    }
+
+    fn current(&self) -> Arc<Handlers> {
+        self.maybe_reload();
+        Arc::clone(&self.handlers.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Logs a handler's exception and turns it into `Decision::Failed`.
+    fn failed(&self, py: Python<'_>, what: &str, err: &PyErr) -> String {
+        let tb = call::format_traceback(py, err);
+        tracing::error!(target: "script", path = %self.path.display(), handler = what, traceback = %tb, "script handler raised");
+        tb
+    }
+
+    /// Runs `list` on `req` until one decides; the request object after.
+    fn run_request_chain<'py>(
+        &self,
+        py: Python<'py>,
+        list: &[Handler],
+        what: &str,
+        req: Request,
+        reply: Option<Bound<'py, Response>>,
+    ) -> Decision {
+        let _host = HostGuard::enter(&self.host);
+        let method = req.ctx.message.method().map(|m| m.as_str().to_owned());
+        let method = method.as_deref().unwrap_or("");
+        let obj = match Bound::new(py, req) {
+            Ok(o) => o,
+            Err(e) => return Decision::Failed(self.failed(py, what, &e)),
+        };
+        for h in list.iter().filter(|h| h.applies(method)) {
+            let args = match &reply {
+                Some(r) => PyTuple::new(py, [obj.as_any(), r.as_any()]),
+                None => PyTuple::new(py, [obj.as_any()]),
+            };
+            let result = args.and_then(|a| call::invoke(py, h, a));
+            if let Err(e) = result {
+                return Decision::Failed(self.failed(py, what, &e));
+            }
+            if obj.try_borrow().is_ok_and(|r| r.decided()) {
+                break;
+            }
+        }
+        let decision = obj.try_borrow().map_or(Decision::Drop, |r| r.decision());
+        decision
+    }
+}
+
+impl Router for Engine {
+    fn wants_replies(&self) -> bool {
+        !self
+            .handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .on_reply
+            .is_empty()
+    }
+
+    fn on_request(&self, req: &RequestContext) -> Decision {
+        let handlers = self.current();
+        Python::attach(|py| {
+            self.run_request_chain(
+                py,
+                &handlers.on_request,
+                "on_request",
+                Request::new(req.clone()),
+                None,
+            )
+        })
+    }
+
+    fn on_reply(&self, req: &RequestContext, resp: &ResponseContext) -> ReplyDecision {
+        let handlers = self.current();
+        if handlers.on_reply.is_empty() {
+            return ReplyDecision::Forward;
+        }
+        let method = req.message.method().map(|m| m.as_str()).unwrap_or("");
+        Python::attach(|py| {
+            let _host = HostGuard::enter(&self.host);
+            let objs = Bound::new(py, Response::new(resp.clone()))
+                .and_then(|r| Ok((r, Bound::new(py, Request::new(req.clone()))?)));
+            let (reply, request) = match objs {
+                Ok(o) => o,
+                Err(e) => {
+                    self.failed(py, "on_reply", &e);
+                    return ReplyDecision::Forward;
+                }
+            };
+            for h in handlers.on_reply.iter().filter(|h| h.applies(method)) {
+                let args = if h.arity == 1 {
+                    PyTuple::new(py, [reply.as_any()])
+                } else {
+                    PyTuple::new(py, [request.as_any(), reply.as_any()])
+                };
+                if let Err(e) = args.and_then(|a| call::invoke(py, h, a)) {
+                    self.failed(py, "on_reply", &e);
+                    return ReplyDecision::Forward;
+                }
+                if reply
+                    .try_borrow()
+                    .is_ok_and(|r| r.decision() == ReplyDecision::Drop)
+                {
+                    break;
+                }
+            }
+            let decision = reply
+                .try_borrow()
+                .map_or(ReplyDecision::Forward, |r| r.decision());
+            decision
+        })
+    }
+
+    fn on_failure(&self, req: &RequestContext, best: &ResponseContext) -> Decision {
+        let handlers = self.current();
+        if handlers.on_failure.is_empty() {
+            return Decision::Drop;
+        }
+        Python::attach(|py| {
+            let reply = match Bound::new(py, Response::new(best.clone())) {
+                Ok(r) => r,
+                Err(e) => return Decision::Failed(self.failed(py, "on_failure", &e)),
+            };
+            self.run_request_chain(
+                py,
+                &handlers.on_failure,
+                "on_failure",
+                Request::new(req.clone()),
+                Some(reply),
+            )
+        })
+    }
+}
