@@ -142,6 +142,11 @@ async fn metrics(State(a): State<Admin>) -> Response {
     extra.push_str("# TYPE anysip_ready gauge\n");
     extra.push_str(&format!("anysip_ready {}\n", u8::from(a.shared.is_ready())));
     filter::metrics(&a.shared.filter, &mut extra);
+    if let Some(core) = a.shared.core() {
+        if let Some(stats) = core.stats().await {
+            extra.push_str(&stats.prometheus());
+        }
+    }
     extra.push_str("# TYPE anysip_backend_up gauge\n");
     let snap = a.shared.gateways().snapshot(Instant::now());
     for g in &snap.groups {

@@ -1,8 +1,11 @@
-//! `anysip`: run an edge, check a configuration, manage routing-token keys.
+//! `anysip`: run an edge or a core, check a configuration, manage
+//! routing-token keys.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod cli;
+mod core;
+mod defaults;
 mod dispatch;
 mod filter;
 mod keys;

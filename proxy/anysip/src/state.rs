@@ -18,6 +18,8 @@ pub(crate) struct Shared {
     pub(crate) filter: Filter,
     /// The core's registrar (role core).
     registrar: OnceLock<Arc<registrar::Registrar>>,
+    /// The core's proxy (role core).
+    core: OnceLock<anysip_core::ServerHandle>,
     draining: AtomicBool,
 }
 
@@ -33,12 +35,28 @@ impl Shared {
             metrics: Metrics::default(),
             filter,
             registrar: OnceLock::new(),
+            core: OnceLock::new(),
             draining: AtomicBool::new(false),
         })
     }
 
     pub(crate) fn gateways(&self) -> MutexGuard<'_, Gateways> {
         self.gateways.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the core's registrar (once).
+    pub(crate) fn set_registrar(&self, r: Arc<registrar::Registrar>) {
+        let _ = self.registrar.set(r);
+    }
+
+    /// Sets the core's server handle (once).
+    pub(crate) fn set_core(&self, h: anysip_core::ServerHandle) {
+        let _ = self.core.set(h);
+    }
+
+    /// The core's server handle (role core).
+    pub(crate) fn core(&self) -> Option<&anysip_core::ServerHandle> {
+        self.core.get()
     }
 
     pub(crate) fn registrar(&self) -> Option<&Arc<registrar::Registrar>> {

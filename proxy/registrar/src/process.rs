@@ -188,7 +188,7 @@ fn binding_for(
         path: reg.path.clone(),
         instance: c.instance.clone(),
         reg_id,
-        received: Some(source.received()),
+        received: reg.direct.then(|| source.received()),
         user_agent: reg.user_agent.clone(),
         updated_at: now,
     }

@@ -26,6 +26,10 @@ pub struct Register {
     pub supports_path: bool,
     /// User-Agent.
     pub user_agent: Option<String>,
+    /// The REGISTER came straight from the UA (one Via): its source
+    /// address is the UA's flow. Through proxies it is the last proxy's,
+    /// which must not become the contact's next hop.
+    pub direct: bool,
 }
 
 /// The Contact header fields of a REGISTER.
@@ -120,6 +124,7 @@ impl Register {
             path,
             supports_path,
             user_agent: req.header(HeaderName::UserAgent).map(str::to_string),
+            direct: req.vias().take(2).count() == 1,
         })
     }
 

@@ -549,3 +549,20 @@ fn unreadable_registers() {
         );
     }
 }
+
+#[test]
+fn received_only_when_the_register_came_straight_from_the_ua() {
+    let mut b = Vec::new();
+    apply(&mut b, "direct", 1, "Contact: <sip:a@192.0.2.1>\r\n");
+    assert_eq!(b[0].received.as_deref(), Some("udp:192.0.2.1:5060"));
+    // Through a proxy (a second Via): the source is the proxy, not a flow
+    // of the UA, so it is not the contact's next hop.
+    let mut b = Vec::new();
+    apply(
+        &mut b,
+        "proxied",
+        1,
+        "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKp\r\nContact: <sip:a@192.0.2.1>\r\n",
+    );
+    assert_eq!(b[0].received, None);
+}

@@ -1,0 +1,214 @@
+//! `role: core`: the scripted stateful proxy and registrar
+//! (`anysip-core` driven by a `script::Engine`), with the same listeners,
+//! admin API, metrics and drain as the edge.
+
+pub(crate) mod host;
+mod users;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anysip_config::{Config, ScriptConfig};
+use anysip_core::{DriverSettings, Listener, Router, Server, Settings, Transport};
+use bytes::Bytes;
+use net::{Connections, Dispatch, Origin, Outbox, Send};
+
+use crate::filter::Filter;
+use crate::run::listen::{bind_udp_all, serve_admin, serve_sip, sip_limits};
+use crate::run::{wait_for_drain, Error};
+use crate::state::Shared;
+use host::CoreHost;
+use users::Users;
+
+/// The core's front: the filter and the gateway prober's answers, then the
+/// proxy.
+struct Front {
+    inner: anysip_core::CoreDispatch,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Front {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Front")
+    }
+}
+
+impl Dispatch for Front {
+    fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send> {
+        let shared = &self.shared;
+        shared
+            .metrics
+            .messages_in
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if origin.transport == Transport::Udp {
+            if shared.filter.check_udp(&bytes, origin.source).is_drop() {
+                return vec![];
+            }
+        } else if shared.filter.blocked(origin.source.ip()) {
+            return vec![];
+        }
+        if shared.filter.scanner(&bytes, origin.source) {
+            return vec![];
+        }
+        if bytes.starts_with(b"SIP/2.0 ") && crate::probe::handle_probe_response(shared, &bytes) {
+            return vec![];
+        }
+        self.inner.on_message(bytes, origin)
+    }
+}
+
+/// Serves the core until drained.
+pub(crate) async fn serve(config: Config, workers: usize) -> Result<(), Error> {
+    let script = config
+        .script
+        .clone()
+        .ok_or_else(|| Error::Startup("script.path: role: core needs a routing script".into()))?;
+    let gateways = gateway::Gateways::new(&config.gateway, Instant::now())
+        .map_err(|e| Error::Startup(format!("gateway: {e}")))?;
+    let filter = Filter::new(&config, &[]);
+    filter.set_user_space("role: core (XDP belongs to the edge)".into());
+    let shared = Shared::new(gateways, None, filter);
+    let reg_cfg = config.registrar.clone().unwrap_or_default();
+    let registrar = Arc::new(
+        registrar::Registrar::from_config(&reg_cfg)
+            .await
+            .map_err(|e| Error::Startup(format!("registrar: {e}")))?,
+    );
+    shared.set_registrar(registrar.clone());
+
+    let udp = bind_udp_all(&config, workers)?;
+    let probe = udp
+        .by_addr
+        .iter()
+        .min_by_key(|(a, _)| **a)
+        .map(|(a, s)| (*a, s.clone()));
+    let conns = Connections::default();
+    let outbox = Outbox::new(udp.by_addr.clone(), conns.clone());
+
+    let host = core_host(&config, &shared, registrar.clone())?;
+    let engine = load_script(&script, host)?;
+    let mut listeners = Vec::new();
+    for (t, addrs) in [
+        (Transport::Udp, &config.listen.udp),
+        (Transport::Tcp, &config.listen.tcp),
+        (Transport::Tls, &config.listen.tls),
+    ] {
+        listeners.extend(addrs.iter().map(|&addr| Listener { transport: t, addr }));
+    }
+    let settings = Settings {
+        listeners,
+        advertised: config.advertised_address.clone(),
+        aliases: config.domain.local.clone(),
+        seed: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64),
+        limits: sip_limits(&config),
+        ..Settings::default()
+    };
+    let (server, inner) = Server::new(
+        settings,
+        DriverSettings::default(),
+        engine,
+        resolve::Resolver::new(),
+        outbox.clone(),
+    );
+    let handle = server.handle();
+    shared.set_core(handle.clone());
+    let dispatch: Arc<dyn Dispatch> = Arc::new(Front {
+        inner,
+        shared: shared.clone(),
+    });
+    let mut tasks = Vec::new();
+    serve_sip(&config, udp.sockets, &dispatch, &outbox, &mut tasks).await?;
+    if let Some((from, socket)) = probe {
+        tasks.push(tokio::spawn(crate::probe::run(
+            shared.clone(),
+            socket,
+            from,
+        )));
+    }
+    serve_admin(&config, &shared, &conns, &mut tasks).await?;
+    let sweeper = registrar.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            every.tick().await;
+            if let Err(e) = sweeper.sweep(crate::state::now_unix()).await {
+                tracing::warn!(error = %e, "registrar sweep failed");
+            }
+        }
+    }));
+    tracing::info!(
+        instance = %config.server.instance_id.name,
+        udp = ?config.listen.udp,
+        tcp = ?config.listen.tcp,
+        tls = ?config.listen.tls,
+        admin = %config.admin.listen,
+        script = %script.path.display(),
+        registrar = ?reg_cfg.backend,
+        "anysip core running"
+    );
+    wait_for_drain(&shared).await;
+    handle.drain();
+    let limit = Duration::from_secs(config.server.drain_secs);
+    tracing::warn!(
+        secs = limit.as_secs(),
+        "draining: new requests get 503, transactions in flight finish"
+    );
+    let idle = handle.wait_idle(limit).await;
+    if !idle {
+        tracing::warn!("drain_secs passed with transactions still in flight");
+    }
+    for t in tasks {
+        t.abort();
+    }
+    drop(server);
+    tracing::info!("drained: exiting");
+    Ok(())
+}
+
+fn core_host(
+    config: &Config,
+    shared: &Arc<Shared>,
+    registrar: Arc<registrar::Registrar>,
+) -> Result<Arc<CoreHost>, Error> {
+    let auth = config.auth.as_ref();
+    let redis = config.registrar.as_ref().and_then(|r| r.redis.as_ref());
+    let users = Users::new(auth, redis).map_err(Error::Startup)?;
+    let realm = auth
+        .map(|a| a.realm.clone())
+        .or_else(|| config.domain.local.first().cloned())
+        .unwrap_or_else(|| "anysip".into());
+    let algorithms = auth
+        .map(|a| {
+            a.algorithms
+                .iter()
+                .map(|al| match al {
+                    anysip_config::DigestAlgorithm::Md5 => "MD5".to_owned(),
+                    anysip_config::DigestAlgorithm::Sha256 => "SHA-256".to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["SHA-256".to_owned(), "MD5".to_owned()]);
+    let mut secret = vec![0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+        .map_err(|_| Error::Startup("no random source for the nonce secret".into()))?;
+    Ok(Arc::new(CoreHost {
+        registrar,
+        rt: tokio::runtime::Handle::current(),
+        shared: shared.clone(),
+        users,
+        realm,
+        algorithms,
+        nonce_ttl_secs: auth.map_or(300, |a| a.nonce_ttl_secs),
+        nonce_secret: secret,
+    }))
+}
+
+fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<dyn Router>, Error> {
+    let path = script.path.clone();
+    let reload = script.reload;
+    let engine = tokio::task::block_in_place(|| script::Engine::load(&path, reload, host))
+        .map_err(|e| Error::Startup(format!("script.path: {e}")))?;
+    Ok(Arc::new(engine))
+}

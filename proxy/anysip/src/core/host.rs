@@ -1,0 +1,230 @@
+//! What scripts reach outside the message ([`script::Host`]): the
+//! registrar, the digest users and the gateway groups of this process.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anysip_config::{DestinationConfig, GroupConfig};
+use anysip_core::{Reply, RequestContext};
+use script::{Binding, Credential, GatewayDest, Host, HostError, SaveOutcome};
+
+use super::users::Users;
+use crate::state::{now_unix, Shared};
+
+/// The core's services.
+#[derive(Debug)]
+pub(crate) struct CoreHost {
+    pub(crate) registrar: Arc<registrar::Registrar>,
+    pub(crate) rt: tokio::runtime::Handle,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) users: Users,
+    pub(crate) realm: String,
+    pub(crate) algorithms: Vec<String>,
+    pub(crate) nonce_ttl_secs: u64,
+    pub(crate) nonce_secret: Vec<u8>,
+}
+
+fn store_error(e: registrar::RegistrarError) -> HostError {
+    match e {
+        registrar::RegistrarError::Unavailable(m) => HostError::Unavailable(m),
+        other => HostError::Invalid(other.to_string()),
+    }
+}
+
+fn dest(d: &gateway::Destination, healthy: bool) -> GatewayDest {
+    GatewayDest {
+        uri: d.uri.clone(),
+        healthy,
+        weight: d.weight,
+        attrs: d
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+impl Host for CoreHost {
+    fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError> {
+        let source = registrar::Source::new(req.transport.as_str(), req.source);
+        let out = self
+            .rt
+            .block_on(self.registrar.save(&req.message, &source, now_unix()))
+            .map_err(store_error)?;
+        Ok(SaveOutcome {
+            saved: out.saved,
+            reply: Reply {
+                status: out.status,
+                reason: out.reason,
+                headers: out.headers,
+                body: None,
+            },
+        })
+    }
+
+    fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError> {
+        let now = now_unix();
+        let found = self
+            .rt
+            .block_on(self.registrar.lookup(aor, now))
+            .map_err(store_error)?;
+        Ok(found
+            .into_iter()
+            .map(|b| Binding {
+                expires: b.expires_in(now),
+                q: b.q.map(|_| b.q_value()),
+                uri: b.uri,
+                path: b.path,
+                instance: b.instance,
+                reg_id: b.reg_id,
+                received: b.received,
+                user_agent: b.user_agent,
+            })
+            .collect())
+    }
+
+    fn registrar_remove(&self, aor: &str) -> Result<usize, HostError> {
+        let aor = registrar::aor_of(aor).map_err(store_error)?;
+        self.rt
+            .block_on(self.registrar.remove(&aor))
+            .map_err(store_error)
+    }
+
+    fn credentials(&self, user: &str, realm: &str) -> Result<Option<Credential>, HostError> {
+        self.users.lookup(user, realm, &self.rt)
+    }
+
+    fn default_realm(&self) -> String {
+        self.realm.clone()
+    }
+
+    fn nonce_secret(&self) -> Vec<u8> {
+        self.nonce_secret.clone()
+    }
+
+    fn nonce_ttl_secs(&self) -> u64 {
+        self.nonce_ttl_secs
+    }
+
+    fn digest_algorithms(&self) -> Vec<String> {
+        self.algorithms.clone()
+    }
+
+    fn gateway_select(
+        &self,
+        group: &str,
+        key: Option<&str>,
+        attrs: &[(String, String)],
+    ) -> Result<Option<GatewayDest>, HostError> {
+        let mut gw = self.shared.gateways();
+        let g = gw
+            .group_mut(group)
+            .ok_or_else(|| HostError::Invalid(format!("no gateway group {group:?}")))?;
+        let exclude: Vec<gateway::DestId> = g
+            .destinations()
+            .filter(|d| !attrs.iter().all(|(k, v)| d.attrs.get(k) == Some(v)))
+            .map(|d| d.id)
+            .collect();
+        Ok(
+            g.select_excluding(key.map(str::as_bytes), &exclude, Instant::now())
+                .map(|d| dest(d, true)),
+        )
+    }
+
+    fn gateway_list(&self, group: &str) -> Result<Vec<GatewayDest>, HostError> {
+        let gw = self.shared.gateways();
+        let g = gw
+            .group(group)
+            .ok_or_else(|| HostError::Invalid(format!("no gateway group {group:?}")))?;
+        Ok(g.destinations()
+            .map(|d| dest(d, g.state(d.id) == Some(gateway::State::Up)))
+            .collect())
+    }
+
+    fn gateway_status(&self) -> Vec<(String, Vec<GatewayDest>)> {
+        let gw = self.shared.gateways();
+        gw.groups()
+            .map(|g| {
+                let dests = g
+                    .destinations()
+                    .map(|d| dest(d, g.state(d.id) == Some(gateway::State::Up)))
+                    .collect();
+                (g.name().to_owned(), dests)
+            })
+            .collect()
+    }
+
+    fn gateway_mark(&self, group: &str, uri: &str, up: bool) -> Result<(), HostError> {
+        let mut gw = self.shared.gateways();
+        let now = Instant::now();
+        let r = if up {
+            gw.mark_up(group, uri, now)
+        } else {
+            gw.mark_down(group, uri, now)
+        };
+        r.map(drop).map_err(|e| HostError::Invalid(e.to_string()))
+    }
+
+    fn gateway_add_group(
+        &self,
+        name: &str,
+        algorithm: &str,
+        destinations: Vec<GatewayDest>,
+    ) -> Result<(), HostError> {
+        let algorithm = serde_json::from_value(serde_json::Value::String(algorithm.to_owned()))
+            .map_err(|_| {
+                HostError::Invalid(format!(
+                    "unknown algorithm {algorithm:?} (weighted, round_robin, hash)"
+                ))
+            })?;
+        let mut dests = Vec::new();
+        for d in destinations {
+            let address = uri_address(&d.uri).ok_or_else(|| {
+                HostError::Invalid(format!(
+                    "{}: the URI must name an IP address and port",
+                    d.uri
+                ))
+            })?;
+            dests.push(DestinationConfig {
+                uri: d.uri,
+                address,
+                transport: anysip_config::Transport::Udp,
+                weight: d.weight,
+                attrs: d.attrs.into_iter().collect::<BTreeMap<_, _>>(),
+            });
+        }
+        let mut gw = self.shared.gateways();
+        let mut config = gw.config();
+        config.groups.retain(|g| g.name != name);
+        config.groups.push(GroupConfig {
+            name: name.to_owned(),
+            algorithm,
+            hash_key: Default::default(),
+            probe: Default::default(),
+            destinations: dests,
+        });
+        gw.reload(&config, Instant::now())
+            .map_err(|e| HostError::Invalid(e.to_string()))
+    }
+
+    fn gateway_remove_group(&self, name: &str) -> Result<(), HostError> {
+        let mut gw = self.shared.gateways();
+        let mut config = gw.config();
+        let before = config.groups.len();
+        config.groups.retain(|g| g.name != name);
+        if config.groups.len() == before {
+            return Err(HostError::Invalid(format!("no gateway group {name:?}")));
+        }
+        gw.reload(&config, Instant::now())
+            .map_err(|e| HostError::Invalid(e.to_string()))
+    }
+}
+
+/// `sip:10.0.0.1:5060` → 10.0.0.1:5060 (default port 5060).
+fn uri_address(uri: &str) -> Option<SocketAddr> {
+    let t = resolve::Target::from_uri(uri).ok()?;
+    let ip = t.host.parse().ok()?;
+    Some(SocketAddr::new(ip, t.port.unwrap_or(5060)))
+}

@@ -1,0 +1,156 @@
+//! What every role starts the same way: the SIP listeners, the admin API
+//! and the metrics listener, the filter's ticker.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anysip_config::Config;
+use net::{bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Outbox, StreamLimits};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use super::Error;
+use crate::state::Shared;
+
+/// The bound UDP sockets: one per listener address and worker.
+#[derive(Debug, Default)]
+pub(crate) struct Udp {
+    /// One socket per local address (sends leave from it).
+    pub(crate) by_addr: HashMap<SocketAddr, Arc<UdpSocket>>,
+    /// Every socket (each gets a receive task).
+    pub(crate) sockets: Vec<Arc<UdpSocket>>,
+}
+
+/// Binds every `listen.udp` address, `workers` sockets each.
+pub(crate) fn bind_udp_all(config: &Config, workers: usize) -> Result<Udp, Error> {
+    let mut udp = Udp::default();
+    for addr in &config.listen.udp {
+        let socks =
+            bind_udp(*addr, workers).map_err(|e| Error::Startup(format!("listen.udp: {e}")))?;
+        let local = socks[0].local_addr().map_err(|source| Error::Io {
+            what: format!("{addr}"),
+            source,
+        })?;
+        udp.by_addr.insert(local, socks[0].clone());
+        udp.sockets.extend(socks);
+    }
+    Ok(udp)
+}
+
+/// The stream limits of `limits:`.
+pub(crate) fn stream_limits(config: &Config) -> StreamLimits {
+    StreamLimits {
+        max_connections: config.limits.max_connections,
+        idle: Duration::from_secs(config.limits.tcp_idle_secs),
+        sip: sip_limits(config),
+        ..StreamLimits::default()
+    }
+}
+
+/// The message limits of `limits:`.
+pub(crate) fn sip_limits(config: &Config) -> sip::Limits {
+    sip::Limits {
+        max_message_size: config.limits.max_message_size,
+        max_headers: config.limits.max_headers,
+    }
+}
+
+/// Starts a receive task per UDP socket and an accept task per TCP and TLS
+/// listener, all handing messages to `dispatch`.
+pub(crate) async fn serve_sip(
+    config: &Config,
+    sockets: Vec<Arc<UdpSocket>>,
+    dispatch: &Arc<dyn Dispatch>,
+    outbox: &Outbox,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(), Error> {
+    for s in sockets {
+        tasks.push(tokio::spawn(serve_udp(s, dispatch.clone(), outbox.clone())));
+    }
+    let limits = stream_limits(config);
+    for addr in &config.listen.tcp {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("listen.tcp {addr}"),
+                source,
+            })?;
+        tasks.push(tokio::spawn(serve_tcp(
+            l,
+            dispatch.clone(),
+            outbox.clone(),
+            limits,
+        )));
+    }
+    if !config.listen.tls.is_empty() {
+        let tls = config.tls.clone().unwrap_or_default();
+        let acceptor = crate::tls::acceptor(&tls)?;
+        for addr in &config.listen.tls {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Io {
+                    what: format!("listen.tls {addr}"),
+                    source,
+                })?;
+            tasks.push(tokio::spawn(net::serve_tls(
+                l,
+                acceptor.clone(),
+                dispatch.clone(),
+                outbox.clone(),
+                limits,
+                Duration::from_secs(10),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Starts the admin API (and the separate metrics listener, if any), after
+/// checking their addresses can be bound; and the filter's 1 s ticker.
+pub(crate) async fn serve_admin(
+    config: &Config,
+    shared: &Arc<Shared>,
+    conns: &Connections,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(), Error> {
+    let admin_addr = config.admin.listen;
+    let check = tokio::net::TcpListener::bind(admin_addr)
+        .await
+        .map_err(|source| Error::Io {
+            what: format!("admin.listen {admin_addr}"),
+            source,
+        })?;
+    drop(check);
+    if let Some(addr) = config.metrics.prometheus.listen {
+        let check = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("metrics.prometheus.listen {addr}"),
+                source,
+            })?;
+        drop(check);
+        let (s, c) = (shared.clone(), conns.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::admin::serve_metrics(addr, s, c).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        }));
+    }
+    let (s, c) = (shared.clone(), conns.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = crate::admin::serve(admin_addr, s, c).await {
+            tracing::error!(error = %e, "admin API stopped");
+        }
+    }));
+    let ticker = shared.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            ticker.filter.tick();
+        }
+    }));
+    Ok(())
+}
