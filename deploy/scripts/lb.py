@@ -24,4 +24,6 @@ def route(request):
         request.reply(503, "No Backend Available")
         return
     request.record_route()
-    request.relay(backend.uri)
+    # The destination object, not just its URI: its configured address
+    # (when given) overrides resolving the URI.
+    request.relay(backend)

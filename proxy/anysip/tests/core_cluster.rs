@@ -1,6 +1,7 @@
 //! Cores sharing a Redis registrar, and a core running the shipped
 //! `deploy/scripts/lb.py` in front of two of them (DESIGN §1: redundant
-//! nodes behind a front LB with a Redis registrar).
+//! nodes behind a front LB with a Redis registrar). The LB's destinations
+//! have unresolvable host names: their `address` overrides resolution.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -202,7 +203,7 @@ fn lb_script_spreads_by_hash_and_fails_over() {
         &deploy_script("lb.py"),
         &format!(
             "gateway:\n  groups:\n    - name: backends\n      algorithm: hash\n      probe:\n        interval_secs: 1\n        timeout_secs: 1\n        failure_threshold: 2\n      destinations:\n\
-             \x20       - uri: sip:{b1}\n          address: {b1}\n        - uri: sip:{b2}\n          address: {b2}\n"
+             \x20       - uri: sip:back1.invalid\n          address: {b1}\n        - uri: sip:back2.invalid\n          address: {b2}\n"
         ),
     );
     let _lb = start(&dir, "lb", &lb_yaml);
@@ -265,9 +266,9 @@ fn lb_script_spreads_by_hash_and_fails_over() {
     call(&sipp_bin, &dir, lb, "bob", "5", "15685");
     let bob_on_1 = core_requests(b1_admin, "INVITE") >= 5;
     let (dead_admin, live_admin, dead_uri) = if bob_on_1 {
-        (b1_admin, b2_admin, b1)
+        (b1_admin, b2_admin, "back1.invalid")
     } else {
-        (b2_admin, b1_admin, b2)
+        (b2_admin, b1_admin, "back2.invalid")
     };
     let _ = dead_admin;
     if bob_on_1 {

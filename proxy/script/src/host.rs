@@ -57,6 +57,9 @@ pub struct GatewayDest {
     pub weight: u32,
     /// Its attributes from the config.
     pub attrs: Vec<(String, String)>,
+    /// Its configured `address` (`ip:port`), which overrides resolving
+    /// the URI when the script relays to the destination object.
+    pub address: Option<String>,
 }
 
 /// The process's services, as scripts see them.

@@ -43,6 +43,7 @@ fn dest(d: &gateway::Destination, healthy: bool) -> GatewayDest {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        address: Some(d.address.to_string()),
     }
 }
 
@@ -181,12 +182,17 @@ impl Host for CoreHost {
             })?;
         let mut dests = Vec::new();
         for d in destinations {
-            let address = uri_address(&d.uri).ok_or_else(|| {
-                HostError::Invalid(format!(
-                    "{}: the URI must name an IP address and port",
-                    d.uri
-                ))
-            })?;
+            let address = d
+                .address
+                .as_deref()
+                .and_then(|a| a.parse().ok())
+                .or_else(|| uri_address(&d.uri))
+                .ok_or_else(|| {
+                    HostError::Invalid(format!(
+                        "{}: give an address (ip:port) or a URI naming an IP address",
+                        d.uri
+                    ))
+                })?;
             dests.push(DestinationConfig {
                 uri: d.uri,
                 address,

@@ -35,6 +35,7 @@ fn dest_of(obj: &Bound<'_, PyAny>) -> PyResult<GatewayDest> {
             healthy: true,
             weight: 1,
             attrs: Vec::new(),
+            address: None,
         });
     }
     let d = obj
@@ -49,11 +50,16 @@ fn dest_of(obj: &Bound<'_, PyAny>) -> PyResult<GatewayDest> {
         None => 1,
     };
     let attrs = attr_pairs(d.get_item("attrs")?.as_ref())?;
+    let address = match d.get_item("address")? {
+        Some(a) if !a.is_none() => Some(a.str()?.to_string()),
+        _ => None,
+    };
     Ok(GatewayDest {
         uri,
         healthy: true,
         weight,
         attrs,
+        address,
     })
 }
 

@@ -105,6 +105,12 @@ impl Destination {
         self.dest.uri.clone()
     }
 
+    /// The configured `ip:port` that overrides resolving the URI, if any.
+    #[getter]
+    fn address(&self) -> Option<String> {
+        self.dest.address.clone()
+    }
+
     /// Whether probes say it is up.
     #[getter]
     fn healthy(&self) -> bool {

@@ -11,7 +11,7 @@ use sip::header::NameAddr;
 use sip::HeaderName;
 
 use super::headers;
-use super::objects::Binding;
+use super::objects::{Binding, Destination};
 use super::uri::Uri;
 
 /// What a script asked for, before the edits are attached.
@@ -370,6 +370,18 @@ impl Request {
                         vec![b.get().target()],
                         ForkStrategy::Parallel,
                     ));
+                    return Ok(());
+                }
+                // A gateway destination goes to its configured address
+                // when it has one (RFC 3263 resolution of its URI
+                // otherwise).
+                if let Ok(d) = h.cast::<Destination>() {
+                    let dest = &d.get().dest;
+                    let hop = match &dest.address {
+                        Some(a) => format!("sip:{a}"),
+                        None => dest.uri.clone(),
+                    };
+                    self.verdict = Some(Verdict::Relay(Some(hop)));
                     return Ok(());
                 }
                 let s = if h.is_instance_of::<PyString>() || h.is_instance_of::<Uri>() {

@@ -67,6 +67,7 @@ impl TestHost {
                 healthy: *healthy,
                 weight: 1,
                 attrs: vec![("region".into(), "eu".into())],
+                address: None,
             })
             .collect();
         self.groups
