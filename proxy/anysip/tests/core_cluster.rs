@@ -20,6 +20,44 @@ fn redis_registrar(port: u16) -> String {
     format!("registrar:\n  backend: redis\n  redis:\n    url: redis://127.0.0.1:{port}/0\n    key_prefix: \"t{port}:\"\n{AUTH}")
 }
 
+/// REGISTER carol (digest, password "carol") straight to `core` from
+/// `ua`: the final status after the challenge.
+fn register_raw(ua: &UdpSocket, core: &str, n: u32) -> u16 {
+    let local = ua.local_addr().unwrap();
+    let send = |cseq: u32, auth: &str| -> String {
+        let msg = format!(
+            "REGISTER sip:domain.local SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKr{n}c{cseq}\r\nMax-Forwards: 70\r\n\
+             From: <sip:carol@domain.local>;tag=r{n}\r\nTo: <sip:carol@domain.local>\r\nCall-ID: raw-{n}\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:carol@{local}>\r\nExpires: 600\r\n{auth}Content-Length: 0\r\n\r\n"
+        );
+        ua.send_to(msg.as_bytes(), core).unwrap();
+        let mut buf = [0u8; 4096];
+        let (len, _) = ua.recv_from(&mut buf).expect("an answer to REGISTER");
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    };
+    let challenge = send(1, "");
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let value = challenge
+        .lines()
+        .find_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .unwrap();
+    let ch = sip::digest::Challenge::parse(value.trim()).unwrap();
+    let creds = ch
+        .respond(
+            "carol",
+            sip::digest::Secret::Password("carol"),
+            &sip::digest::ClientRequest {
+                method: "REGISTER",
+                uri: "sip:domain.local",
+                cnonce: "0a4f113b",
+                nc: sip::digest::NonceCount(1),
+            },
+        )
+        .unwrap();
+    let answer = send(2, &format!("Authorization: {creds}\r\n"));
+    answer[8..11].parse().unwrap()
+}
+
 fn registered(admin: &str, aor: &str) -> bool {
     http(admin, "GET", &format!("/admin/registrations/{aor}"), None).is_some_and(|(s, _)| s == 200)
 }
@@ -123,7 +161,7 @@ fn uas(sipp_bin: &Path, port: &str) -> Proc {
 fn redis_bindings_survive_restarts_and_are_shared_by_cores() {
     let Some(sipp_bin) = tool("sipp") else { return };
     let dir = scratch("core-redis");
-    let Some(_redis) = redis(&dir, 16391) else {
+    let Some(redis_proc) = redis(&dir, 16391) else {
         return;
     };
     let script = deploy_script("proxy_default.py");
@@ -168,6 +206,25 @@ fn redis_bindings_survive_restarts_and_are_shared_by_cores() {
     let before = core_requests(c2_admin, "INVITE");
     call(&sipp_bin, &dir, c2, "bob", "10", "15580");
     assert!(core_requests(c2_admin, "INVITE") >= before + 10);
+
+    // Redis goes away: REGISTER (with good credentials) gets 503, the core
+    // keeps running and says so in its log; Redis back on the same port,
+    // the next REGISTER is stored (the registrar reconnected).
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(register_raw(&ua, c2, 1), 200);
+    drop(redis_proc);
+    assert_eq!(register_raw(&ua, c2, 2), 503, "Redis down");
+    assert!(
+        http(c2_admin, "GET", "/admin/health", None).is_some(),
+        "still running"
+    );
+    let _redis = redis(&dir, 16391).unwrap();
+    let mut n = 3;
+    wait_for("REGISTER stored again", Duration::from_secs(10), || {
+        n += 1;
+        register_raw(&ua, c2, n) == 200
+    });
     drop(core1);
     let _ = std::fs::remove_dir_all(&dir);
 }
