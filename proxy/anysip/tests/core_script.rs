@@ -1,7 +1,7 @@
 //! The routing script inside a running core: an `async def` handler, an
 //! exception (500, traceback logged, the next request served), hot reload
 //! on file change, and a broken new version that leaves the old one
-//! running.
+//! running; then a drain (503 to new requests, the process exits).
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -58,7 +58,7 @@ fn async_handler_errors_and_hot_reload() {
     let dir = scratch("core-script");
     let path = dir.join("route.py");
     std::fs::write(&path, script("1")).unwrap();
-    let _core = start(&dir, "core", &core_yaml(CORE, ADMIN, &path, ""));
+    let mut core = start(&dir, "core", &core_yaml(CORE, ADMIN, &path, ""));
     wait_for("core admin", Duration::from_secs(20), || {
         http(ADMIN, "GET", "/admin/health", None).is_some()
     });
