@@ -51,7 +51,7 @@ fn register_through_one_edge_called_through_the_other_via_kamailio() {
         .unwrap();
     std::fs::write(&keys, out.stdout).unwrap();
     let kam_cfg = repo_tests().join("kamailio/registrar.cfg");
-    let _kam = Proc(
+    let _kam = harness::Daemon(
         Command::new(kamailio)
             .args(["-DD", "-E", "-f"])
             .arg(&kam_cfg)

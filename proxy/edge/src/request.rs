@@ -63,24 +63,32 @@ pub(crate) fn handle(
     {
         return reply(&msg, 482, "Loop Detected", false);
     }
+    // The top Routes that are the edge's (§16.4): plain ones naming its
+    // address (a UE's outbound proxy setting) are removed and the next is
+    // looked at; then one with a token, maybe doubled (RFC 5658).
     let mut own_routes = 0;
+    let mut token_routes = 0;
     let mut token = None;
     let mut pre_opened = None;
     for r in msg.routes() {
         let Ok(r) = r else { break };
-        if own_routes == 0 {
+        if token_routes == 0 {
             let Some(own) = own_route(&r, edge.settings(), edge.codec(), now) else {
                 break;
             };
-            (token, pre_opened, own_routes) = (own.token, own.opened, 1);
-        } else if token.is_some() && route_user(&r) == token {
+            own_routes += 1;
+            if own.token.is_some() {
+                (token, pre_opened, token_routes) = (own.token, own.opened, 1);
+            }
+        } else if route_user(&r) == token {
             // The second of a double Record-Route (RFC 5658): same token.
             own_routes += 1;
+            token_routes += 1;
         } else {
             break;
         }
     }
-    let plan = if own_routes > 0 {
+    let plan = if token_routes > 0 {
         // Opened once: when recognising the Route, or here.
         let opened = pre_opened.or_else(|| token.and_then(|t| edge.codec().open_any(t, now).ok()));
         notes.token = Some(if opened.is_some() {

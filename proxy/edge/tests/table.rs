@@ -577,3 +577,54 @@ fn malformed_input_is_answered_or_dropped() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A UE configured with the edge as outbound proxy sends its requests with
+/// `Route: <sip:edge;lr>`: the edge removes its own Route (RFC 3261 §16.4)
+/// and treats the request as an initial one, and an in-dialog request
+/// with the plain Route above the edge's token Routes follows the tokens.
+#[test]
+fn outbound_proxy_route_to_the_edge_is_removed() {
+    let e = edge();
+    let mut g = group();
+    let reg = invite(
+        "REGISTER",
+        "REGISTER",
+        "Route: <sip:192.0.2.10;lr>, <sip:proxy.example.net;lr>\r\n",
+    );
+    let (target, m, _) = forwarded(e.handle(reg, &from(UE, Transport::Udp), &mut g, NOW));
+    assert!(matches!(target, Target::Backend(_)));
+    let routes: Vec<String> = m
+        .routes()
+        .map(|r| r.unwrap().as_str().to_string())
+        .collect();
+    assert_eq!(
+        routes,
+        ["<sip:proxy.example.net;lr>"],
+        "only the edge's own Route is removed"
+    );
+    assert_eq!(m.paths().count(), 1, "Path added as for any REGISTER");
+
+    // In dialog: plain Route, then the edge's Record-Route tokens.
+    let (_, m, _) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    let rr: Vec<String> = m
+        .record_routes()
+        .map(|r| r.unwrap().as_str().to_string())
+        .collect();
+    let mut none = Group {
+        up: false,
+        picks: vec![],
+    };
+    let bye = invite(
+        "BYE",
+        "BYE",
+        &format!("Route: <sip:192.0.2.10:5060;lr>, {}, {}\r\n", rr[0], rr[1]),
+    );
+    let (target, m, _) = forwarded(e.handle(bye, &from(UE, Transport::Udp), &mut none, NOW));
+    assert!(matches!(target, Target::Backend(_)), "{target:?}");
+    assert_eq!(m.routes().count(), 0);
+}

@@ -18,6 +18,30 @@ impl Drop for Proc {
     }
 }
 
+/// A daemon that forks workers (Kamailio): SIGTERM lets it stop them;
+/// SIGKILL follows after 3 s if it has not exited.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(3) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Proc {
     pub fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
         let t0 = Instant::now();
