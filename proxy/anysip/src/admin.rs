@@ -87,6 +87,9 @@ async fn ready(State(a): State<Admin>) -> Response {
 
 async fn drain(State(a): State<Admin>) -> Response {
     a.shared.drain();
+    if let Some(core) = a.shared.core() {
+        core.drain(); // at once, not at the next poll of the drain watcher
+    }
     tracing::warn!("drain requested through the admin API: not ready from now on");
     (StatusCode::ACCEPTED, "draining\n").into_response()
 }

@@ -100,5 +100,20 @@ fn async_handler_errors_and_hot_reload() {
         log.contains("route.py:3"),
         "the compile error names file and line"
     );
+
+    // Drain: not ready, new requests get 503 with Retry-After, and the
+    // process exits on its own (nothing in flight; drain_secs 2).
+    let (st, _) = http(ADMIN, "POST", "/admin/drain", None).unwrap();
+    assert_eq!(st, 202);
+    assert_eq!(
+        harness::http_status(ADMIN, "GET", "/admin/ready"),
+        Some(503)
+    );
+    let st = options(&ua, 200, "");
+    assert!(st.starts_with("SIP/2.0 503"), "{st}");
+    let status = core
+        .wait_timeout(Duration::from_secs(10))
+        .expect("the core exits after draining");
+    assert!(status.success(), "{status}");
     let _ = std::fs::remove_dir_all(&dir);
 }
