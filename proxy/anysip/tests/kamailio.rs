@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::{anysip, http_status, repo_tests, sipp, tool, wait_for, Proc};
+use harness::{anysip, http_status, repo_tests, sipp, tool, wait_for};
 
 const KAMAILIO: &str = "127.0.0.1:15470";
 
