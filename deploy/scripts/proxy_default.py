@@ -35,6 +35,11 @@ def route(request):
         return
 
     if request.method == "REGISTER":
+        # The AoR is the To URI: it must be a SIP or SIPS URI (RFC 4475
+        # TC_UNKSM2_V).
+        if request.to_uri is None or request.to_uri.scheme not in ("sip", "sips"):
+            request.reply(400, "To Must Be A SIP URI")
+            return
         if not is_local(request.to_uri):
             request.reply(403, "Not A Local Domain")
             return

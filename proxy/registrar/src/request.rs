@@ -90,6 +90,11 @@ impl Register {
                 Contact::Addr(na) => {
                     let p = c.params().map_err(|e| bad(format!("Bad Contact: {e}")))?;
                     let uri = na.uri().map_err(|e| bad(format!("Bad Contact: {e}")))?;
+                    // A binding is a place to send requests to: only SIP,
+                    // SIPS and tel URIs can be (RFC 4475 TC_UNKSM2_V).
+                    if let sip::Uri::Other { scheme, .. } = uri {
+                        return Err(bad(format!("Unsupported Contact URI Scheme {scheme}")));
+                    }
                     list.push(ContactSpec {
                         uri: na.uri_raw.to_string(),
                         expires: p.expires,

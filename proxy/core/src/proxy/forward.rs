@@ -69,7 +69,7 @@ impl Proxy {
                 }
                 let edits = Arc::new(edits);
                 let mut plans = targets.into_iter().take(room).map(|t| Plan {
-                    ruri: Some(t.uri),
+                    ruri: Some(without_headers(t.uri)),
                     route: t.route,
                     next_hop: t.next_hop,
                     edits: edits.clone(),
@@ -326,7 +326,7 @@ impl Proxy {
             },
             Decision::Fork { edits, targets, .. } => match targets.into_iter().next() {
                 Some(t) => Plan {
-                    ruri: Some(t.uri),
+                    ruri: Some(without_headers(t.uri)),
                     route: t.route,
                     next_hop: t.next_hop,
                     edits: Arc::new(edits),
@@ -467,4 +467,38 @@ fn branch_target(msg: &Message, plan: &Plan) -> Result<resolve::Target, CoreErro
         msg.request_uri_str().unwrap_or_default().to_string()
     };
     resolve::Target::from_uri(&text).map_err(|_| CoreError::BadTarget(text))
+}
+
+/// A target URI as a Request-URI: without its `?headers` component, which
+/// RFC 3261 §19.1.1 (Table 1) does not allow there (a registered Contact
+/// may carry one, RFC 4475 TC_REGESCRT_V). A `?` in the user part (before
+/// the `@`) is not a header delimiter.
+fn without_headers(uri: String) -> String {
+    let host_from = uri.rfind('@').map_or(0, |at| at + 1);
+    match uri[host_from..].find('?') {
+        Some(q) => uri[..host_from + q].to_owned(),
+        None => uri,
+    }
+}
+
+#[cfg(test)]
+mod uri_tests {
+    use super::without_headers;
+
+    #[test]
+    fn headers_leave_the_request_uri() {
+        assert_eq!(
+            without_headers("sip:user@192.0.2.1:5060?Route=%3Csip:x%3E".into()),
+            "sip:user@192.0.2.1:5060"
+        );
+        assert_eq!(
+            without_headers("sip:a?b@example.com;lr".into()),
+            "sip:a?b@example.com;lr"
+        );
+        assert_eq!(
+            without_headers("sip:example.com?x=1".into()),
+            "sip:example.com"
+        );
+        assert_eq!(without_headers("tel:+1555".into()), "tel:+1555");
+    }
 }

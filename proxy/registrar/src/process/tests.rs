@@ -566,3 +566,25 @@ fn received_only_when_the_register_came_straight_from_the_ua() {
     );
     assert_eq!(b[0].received, None);
 }
+
+#[test]
+fn contacts_of_unknown_schemes_are_refused() {
+    let m = message(
+        "sip:alice@Example.com",
+        "unk",
+        1,
+        "Contact: <name:John_Smith>\r\n",
+    );
+    let out = Register::from_message(&m).unwrap_err();
+    assert_eq!(out.status, 400);
+    let m = message(
+        "sip:alice@Example.com",
+        "tel",
+        1,
+        "Contact: <tel:+15551234567>\r\n",
+    );
+    assert!(
+        Register::from_message(&m).is_ok(),
+        "tel: is a place to call"
+    );
+}
