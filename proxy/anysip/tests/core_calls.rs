@@ -1,8 +1,8 @@
 //! The core behind two edges (DESIGN §7): two sipp UAs register with digest
 //! authentication through edge A to a core running the shipped
-//! `deploy/scripts/proxy_default.py`, then one calls the other 200 times;
-//! every ACK and BYE goes through edge B, the other instance. The core's
-//! admin API shows and removes the registrations.
+//! `deploy/scripts/proxy_default.py`, then they call each other, 100 calls
+//! each way; every ACK and BYE goes through edge B, the other instance. The
+//! core's admin API shows and removes the registrations.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -21,7 +21,7 @@ const CORE: &str = "127.0.0.1:15470";
 const CORE_ADMIN: &str = "127.0.0.1:19470";
 const ADMIN_A: &str = "127.0.0.1:19461";
 const ADMIN_B: &str = "127.0.0.1:19462";
-const CALLS: &str = "200";
+const CALLS: &str = "100";
 
 fn stats(admin: &str) -> serde_json::Value {
     let (_, body) = http(admin, "GET", "/admin/stats", None).unwrap();
@@ -107,65 +107,71 @@ fn register_with_digest_and_call_through_either_edge() {
     let all: serde_json::Value = serde_json::from_str(&all).unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
 
-    // bob answers (the UAS checks the edge's Record-Route and Via token).
+    // They call each other, 100 calls each way: INVITE through edge A,
+    // ACK and BYE through edge B. The callee's UAS checks the edge's
+    // Record-Route and Via token on every INVITE.
     let uas_xml = sc.join("uas.xml");
-    let _uas = sipp(
-        &sipp_bin,
-        &[
-            "-sf",
-            uas_xml.to_str().unwrap(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "15490",
-            "-aa",
-            "-timeout",
-            "120s",
-        ],
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let b_before = stats(ADMIN_B)["messages_received"].as_u64().unwrap();
     let uac_xml = sc.join("core-uac.xml");
-    let mut uac = sipp(
-        &sipp_bin,
-        &[
-            "-sf",
-            uac_xml.to_str().unwrap(),
-            A,
-            "-s",
-            "bob",
-            "-key",
-            "other_ip",
-            "127.0.0.2",
-            "-key",
-            "other_port",
-            "15460",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "15480",
-            "-m",
-            CALLS,
-            "-r",
-            "50",
-            "-timeout",
-            "90s",
-        ],
-    );
-    let st = uac
-        .wait_timeout(Duration::from_secs(100))
-        .expect("sipp UAC ends");
-    if !st.success() {
-        dump_logs(&dir);
-    }
-    assert!(
-        st.success(),
-        "200 calls alice → bob through the core, zero failures: {st}"
-    );
-    // ACK and BYE of every call came in through edge B (and the BYE's 200
-    // back from the core through it).
-    let through_b = stats(ADMIN_B)["messages_received"].as_u64().unwrap() - b_before;
-    assert!(through_b >= 3 * 200, "{through_b} messages through edge B");
+    let calls = |callee: &str, callee_port: &str, caller_port: &str| {
+        let _uas = sipp(
+            &sipp_bin,
+            &[
+                "-sf",
+                uas_xml.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                callee_port,
+                "-aa",
+                "-timeout",
+                "120s",
+            ],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let b_before = stats(ADMIN_B)["messages_received"].as_u64().unwrap();
+        let mut uac = sipp(
+            &sipp_bin,
+            &[
+                "-sf",
+                uac_xml.to_str().unwrap(),
+                A,
+                "-s",
+                callee,
+                "-key",
+                "other_ip",
+                "127.0.0.2",
+                "-key",
+                "other_port",
+                "15460",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                caller_port,
+                "-m",
+                CALLS,
+                "-r",
+                "50",
+                "-timeout",
+                "90s",
+            ],
+        );
+        let st = uac
+            .wait_timeout(Duration::from_secs(100))
+            .expect("sipp UAC ends");
+        if !st.success() {
+            dump_logs(&dir);
+        }
+        assert!(
+            st.success(),
+            "{CALLS} calls to {callee} through the core, zero failures: {st}"
+        );
+        // ACK and BYE of every call came in through edge B (and the BYE's
+        // 200 back from the core through it).
+        let through_b = stats(ADMIN_B)["messages_received"].as_u64().unwrap() - b_before;
+        assert!(through_b >= 3 * 100, "{through_b} messages through edge B");
+    };
+    calls("bob", "15490", "15480");
+    calls("alice", "15480", "15490");
 
     // The admin API removes a registration; a call to bob then gets 404.
     let (st, _) = http(
