@@ -56,9 +56,10 @@ pub(crate) fn attach(filter: &Filter, x: Option<&XdpConfig>) {
         XdpMode::Skb => AttachMode::Skb,
     };
     if !Xdp::available() {
-        filter.set_user_space(
-            "this build has no XDP program (the eBPF toolchain was absent at build time)".into(),
-        );
+        filter.set_user_space(format!(
+            "this build has no XDP program: {}",
+            Xdp::build_status()
+        ));
         return;
     }
     let attached = Xdp::attach(interface, mode, &filter.config())
