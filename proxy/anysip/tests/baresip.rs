@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use harness::{http, http_status, repo_tests, sipp, tool, wait_for, Proc};
+use harness::{http, http_status, repo_tests, tool, wait_for, Proc};
 use lab::{core_yaml, deploy_script, dump_logs, edge_yaml, keys, scratch, start, AUTH};
 
 const EDGE: &str = "127.0.0.1:16960";
@@ -296,8 +296,9 @@ fn call_baresip(reach: Reach) {
     // alice (sipp) calls bob through the edge; baresip answers on its own;
     // ACK and BYE follow the Record-Route through the edge and the core.
     let uac_xml = repo_tests().join("sipp").join("core-uac.xml");
-    let mut uac = sipp(
+    lab::sipp_ok(
         &sipp_bin,
+        &dir,
         &[
             "-sf",
             uac_xml.to_str().unwrap(),
@@ -321,16 +322,8 @@ fn call_baresip(reach: Reach) {
             "-timeout",
             "30s",
         ],
-    );
-    let st = uac
-        .wait_timeout(Duration::from_secs(40))
-        .expect("sipp UAC ends");
-    if !st.success() {
-        dump_logs(&dir);
-    }
-    assert!(
-        st.success(),
-        "alice → bob: baresip answers through the edge and the core, BYE gets 200: {st}"
+        Duration::from_secs(40),
+        "alice → bob: baresip answers through the edge and the core, BYE gets 200",
     );
     assert!(
         phone.0.try_wait().unwrap().is_none(),

@@ -13,7 +13,9 @@ mod lab;
 use std::time::Duration;
 
 use harness::{http, http_status, repo_tests, sipp, tool, wait_for};
-use lab::{core_yaml, deploy_script, dump_logs, edge_yaml, keys, scratch, start, AUTH};
+use lab::{
+    core_yaml, deploy_script, edge_yaml, keys, scratch, sipp_ok, sipp_register, start, AUTH,
+};
 
 const A: &str = "127.0.0.1:15460";
 const B: &str = "127.0.0.2:15460";
@@ -48,41 +50,7 @@ fn register_with_digest_and_call_through_either_edge() {
         );
     }
     let sc = repo_tests().join("sipp");
-    let register = sc.join("core-register.xml");
-    let reg = |user: &str, port: &str| {
-        let mut p = sipp(
-            &sipp_bin,
-            &[
-                "-sf",
-                register.to_str().unwrap(),
-                A,
-                "-s",
-                user,
-                "-au",
-                user,
-                "-ap",
-                user,
-                "-i",
-                "127.0.0.1",
-                "-p",
-                port,
-                "-m",
-                "1",
-                "-timeout",
-                "20s",
-            ],
-        );
-        let st = p
-            .wait_timeout(Duration::from_secs(25))
-            .expect("sipp register ends");
-        if !st.success() {
-            dump_logs(&dir);
-        }
-        assert!(
-            st.success(),
-            "{user} registers with digest through edge A: {st}"
-        );
-    };
+    let reg = |user: &str, port: &str| sipp_register(&sipp_bin, &dir, A, user, port);
     reg("bob", "15490");
     reg("alice", "15480");
 
@@ -129,8 +97,9 @@ fn register_with_digest_and_call_through_either_edge() {
         );
         std::thread::sleep(Duration::from_millis(300));
         let b_before = stats(ADMIN_B)["messages_received"].as_u64().unwrap();
-        let mut uac = sipp(
+        sipp_ok(
             &sipp_bin,
+            &dir,
             &[
                 "-sf",
                 uac_xml.to_str().unwrap(),
@@ -154,16 +123,8 @@ fn register_with_digest_and_call_through_either_edge() {
                 "-timeout",
                 "90s",
             ],
-        );
-        let st = uac
-            .wait_timeout(Duration::from_secs(100))
-            .expect("sipp UAC ends");
-        if !st.success() {
-            dump_logs(&dir);
-        }
-        assert!(
-            st.success(),
-            "{CALLS} calls to {callee} through the core, zero failures: {st}"
+            Duration::from_secs(100),
+            &format!("{CALLS} calls to {callee} through the core, zero failures"),
         );
         // ACK and BYE of every call came in through edge B (and the BYE's
         // 200 back from the core through it).

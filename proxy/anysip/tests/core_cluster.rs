@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::{http, repo_tests, sipp, tool, wait_for, Proc};
-use lab::{core_requests, core_yaml, deploy_script, dump_logs, redis, scratch, start, AUTH};
+use lab::{core_requests, core_yaml, deploy_script, redis, scratch, start, AUTH};
 
 fn redis_registrar(port: u16) -> String {
     format!("registrar:\n  backend: redis\n  redis:\n    url: redis://127.0.0.1:{port}/0\n    key_prefix: \"t{port}:\"\n{AUTH}")
@@ -63,34 +63,7 @@ fn registered(admin: &str, aor: &str) -> bool {
 }
 
 fn register(sipp_bin: &Path, dir: &Path, to: &str, user: &str, port: &str) {
-    let xml = repo_tests().join("sipp/core-register.xml");
-    let mut p = sipp(
-        sipp_bin,
-        &[
-            "-sf",
-            xml.to_str().unwrap(),
-            to,
-            "-s",
-            user,
-            "-au",
-            user,
-            "-ap",
-            user,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            port,
-            "-m",
-            "1",
-            "-timeout",
-            "20s",
-        ],
-    );
-    let st = p.wait_timeout(Duration::from_secs(25)).expect("sipp ends");
-    if !st.success() {
-        dump_logs(dir);
-    }
-    assert!(st.success(), "{user} registers at {to}: {st}");
+    lab::sipp_register(sipp_bin, dir, to, user, port);
 }
 
 /// `calls` calls to `user` through `to` (INVITE, ACK, BYE all via `to`).
@@ -101,8 +74,9 @@ fn call(sipp_bin: &Path, dir: &Path, to: &str, user: &str, calls: &str, from_por
         .join(format!("sipp-{from_port}.log"))
         .display()
         .to_string();
-    let mut p = sipp(
+    lab::sipp_ok(
         sipp_bin,
+        dir,
         &[
             "-sf",
             xml.to_str().unwrap(),
@@ -129,12 +103,9 @@ fn call(sipp_bin: &Path, dir: &Path, to: &str, user: &str, calls: &str, from_por
             "-error_file",
             &err_file,
         ],
+        Duration::from_secs(70),
+        &format!("{calls} call(s) to {user} through {to}"),
     );
-    let st = p.wait_timeout(Duration::from_secs(70)).expect("sipp ends");
-    if !st.success() {
-        dump_logs(dir);
-    }
-    assert!(st.success(), "{calls} call(s) to {user} through {to}: {st}");
 }
 
 fn uas(sipp_bin: &Path, port: &str) -> Proc {

@@ -142,3 +142,48 @@ pub fn core_requests(admin: &str, method: &str) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
+
+/// Runs sipp with `args` to completion (at most `limit`) and fails the test
+/// with `what` (and the processes' logs) unless it exits 0.
+pub fn sipp_ok(sipp_bin: &Path, dir: &Path, args: &[&str], limit: std::time::Duration, what: &str) {
+    let mut p = super::harness::sipp(sipp_bin, args);
+    let st = p.wait_timeout(limit).unwrap_or_else(|| {
+        dump_logs(dir);
+        panic!("{what}: sipp did not finish within {limit:?}")
+    });
+    if !st.success() {
+        dump_logs(dir);
+    }
+    assert!(st.success(), "{what}: {st}");
+}
+
+/// Registers `user` (password = user name) from 127.0.0.1:`port` at `to`
+/// with digest authentication (tests/sipp/core-register.xml).
+pub fn sipp_register(sipp_bin: &Path, dir: &Path, to: &str, user: &str, port: &str) {
+    let xml = super::harness::repo_tests().join("sipp/core-register.xml");
+    sipp_ok(
+        sipp_bin,
+        dir,
+        &[
+            "-sf",
+            xml.to_str().unwrap_or_default(),
+            to,
+            "-s",
+            user,
+            "-au",
+            user,
+            "-ap",
+            user,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+        ],
+        std::time::Duration::from_secs(25),
+        &format!("{user} registers with digest at {to}"),
+    );
+}
