@@ -65,6 +65,8 @@ pub(crate) struct Filter {
     overload: Mutex<overload::Overload>,
     auto_shed: AtomicU32,
     auto_shed_on: bool,
+    /// The UDP listener ports whose socket drops signal overload.
+    udp_ports: Vec<u16>,
     kernel: Mutex<Option<Box<dyn KernelPath>>>,
     path: RwLock<Path>,
     epoch: Instant,
@@ -99,7 +101,10 @@ impl Filter {
             manual_shed: AtomicU32::new(0),
             overload: Mutex::new(overload::Overload::default()),
             auto_shed: AtomicU32::new(0),
-            auto_shed_on: x.auto_shed,
+            // The core sheds with 503s of its own (transaction limit), not
+            // here.
+            auto_shed_on: x.auto_shed && file.role == anysip_config::Role::Edge,
+            udp_ports: file.listen.udp.iter().map(|a| a.port()).collect(),
             kernel: Mutex::new(None),
             path: RwLock::new(Path::UserSpace {
                 reason: "no xdp.interface configured".into(),
@@ -344,7 +349,7 @@ impl Filter {
             .overload
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .observe(overload::rcvbuf_errors());
+            .observe(overload::socket_drops(&self.udp_ports));
         self.auto_shed.store(auto, Ordering::Relaxed);
         if let Err(e) = self.apply_shed() {
             tracing::warn!(error = %e, "XDP shed level update failed");

@@ -1,9 +1,9 @@
-//! Automatic shedding: the kernel's count of UDP datagrams dropped because
-//! a socket's receive buffer was full (`RcvbufErrors` in /proc/net/snmp and
-//! /proc/net/snmp6) is the sign that user space cannot keep up. Each second
-//! with new drops raises the shed level by one (at most 2); ten quiet
-//! seconds in a row lower it by one. The operator's level (admin API) is a
-//! floor.
+//! Automatic shedding: datagrams the kernel dropped because one of this
+//! process's SIP sockets had a full receive buffer (the `drops` column of
+//! /proc/net/udp{,6} for the listener ports) are the sign that user space
+//! cannot keep up. Each second with new drops raises the shed level by one
+//! (at most 2); ten quiet seconds in a row lower it by one. The operator's
+//! level (admin API) is a floor.
 
 /// Quiet seconds before the level goes down a step.
 const QUIET_SECS: u32 = 10;
@@ -36,30 +36,33 @@ impl Overload {
     }
 }
 
-/// `RcvbufErrors` of UDP over IPv4 and IPv6 (0 when unreadable).
-pub(crate) fn rcvbuf_errors() -> u64 {
-    let v4 = std::fs::read_to_string("/proc/net/snmp")
-        .ok()
-        .and_then(|t| snmp_field(&t, "Udp:", "RcvbufErrors"))
-        .unwrap_or(0);
-    let v6 = std::fs::read_to_string("/proc/net/snmp6")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("Udp6RcvbufErrors"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0);
-    v4.saturating_add(v6)
+/// Datagrams the kernel dropped on this process's own UDP sockets (those
+/// bound to `ports`) because their receive buffers were full: the `drops`
+/// column of /proc/net/udp and /proc/net/udp6 (0 when unreadable). Other
+/// programs' sockets on the host do not count.
+pub(crate) fn socket_drops(ports: &[u16]) -> u64 {
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|t| drops_on_ports(&t, ports))
+        .fold(0u64, u64::saturating_add)
 }
 
-/// A field of /proc/net/snmp: a header line and a value line per protocol.
-fn snmp_field(text: &str, proto: &str, field: &str) -> Option<u64> {
-    let mut lines = text.lines().filter(|l| l.starts_with(proto));
-    let names = lines.next()?;
-    let values = lines.next()?;
-    let i = names.split_whitespace().position(|n| n == field)?;
-    values.split_whitespace().nth(i)?.parse().ok()
+/// Sums the `drops` column of the lines whose local port is in `ports`.
+fn drops_on_ports(table: &str, ports: &[u16]) -> u64 {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let local = f.nth(1)?;
+            let port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+            if !ports.contains(&port) {
+                return None;
+            }
+            l.split_whitespace().last()?.parse::<u64>().ok()
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 #[cfg(test)]
@@ -85,10 +88,18 @@ mod tests {
     }
 
     #[test]
-    fn reads_proc_net_snmp() {
-        let t = "Ip: Forwarding DefaultTTL\nIp: 1 64\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 10 2 0 9 7 0\n";
-        assert_eq!(snmp_field(t, "Udp:", "RcvbufErrors"), Some(7));
-        assert_eq!(snmp_field(t, "Tcp:", "RcvbufErrors"), None);
-        let _ = rcvbuf_errors(); // never panics, whatever the host has
+    fn counts_drops_on_our_ports_only() {
+        let t = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+          1: 0100007F:13C4 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 7\n\
+          2: 0100007F:13C4 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2 2 0000000000000000 3\n\
+          3: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3 2 0000000000000000 99\n";
+        assert_eq!(
+            drops_on_ports(t, &[5060]),
+            10,
+            "both SO_REUSEPORT sockets of 5060"
+        );
+        assert_eq!(drops_on_ports(t, &[5061]), 0);
+        assert_eq!(drops_on_ports("garbage\nmore garbage", &[5060]), 0);
+        let _ = socket_drops(&[5060]); // never panics, whatever the host has
     }
 }

@@ -44,9 +44,9 @@ pub struct XdpConfig {
     /// by this, at least 1. Default 4.
     #[serde(default = "default_shed_factor")]
     pub shed_factor: u32,
-    /// Raise the shed level automatically while the kernel drops UDP
-    /// datagrams for full socket buffers (user space is not keeping up).
-    /// Default true.
+    /// Raise the shed level automatically while the kernel drops datagrams
+    /// for full receive buffers on the edge's own SIP sockets (user space
+    /// is not keeping up). Default true.
     #[serde(default = "default_true")]
     pub auto_shed: bool,
     /// Sources tracked by the user-space limiter at once, at least 1.
