@@ -90,6 +90,13 @@ fn challenge_then_valid_answer_md5_and_sha256() {
         &e.on_request(&register(&format!("Authorization: {auth}\n"))),
         401,
     );
+    // Valid credentials computed for another Request-URI (replayed from
+    // another request): challenged again.
+    let auth = answer(&cs[1], "REGISTER", "sip:other.example", "alice", "secret");
+    challenges(
+        &e.on_request(&register(&format!("Authorization: {auth}\n"))),
+        401,
+    );
     // Unknown user: challenged again.
     let auth = answer(&cs[1], "REGISTER", "sip:domain.local", "mallory", "secret");
     challenges(

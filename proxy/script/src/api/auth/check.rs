@@ -92,6 +92,11 @@ pub(crate) fn verify(
     else {
         return Verdict::Challenge { stale: false };
     };
+    // The credentials are for this request (RFC 2617 §3.2.2.5): their
+    // `uri` is the Request-URI, not one replayed from another request.
+    if !same_uri(&creds.uri, msg.request_uri_str().unwrap_or_default()) {
+        return Verdict::Challenge { stale: false };
+    }
     let status = match nonce_valid(
         &host.nonce_secret(),
         &creds.nonce,
@@ -129,6 +134,16 @@ pub(crate) fn verify(
     }
 }
 
+/// Whether the credentials' `uri` names the Request-URI: the same text, or
+/// equivalent URIs (RFC 3261 §19.1.4).
+fn same_uri(digest_uri: &str, request_uri: &str) -> bool {
+    digest_uri == request_uri
+        || matches!(
+            (sip::Uri::parse(digest_uri), sip::Uri::parse(request_uri)),
+            (Ok(a), Ok(b)) if a.equivalent(&b)
+        )
+}
+
 /// The `WWW-Authenticate` (or `Proxy-Authenticate`) headers of a
 /// challenge: one per algorithm, sharing a fresh nonce.
 pub(crate) fn challenge(
@@ -161,6 +176,14 @@ pub(crate) fn challenge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digest_uri_must_name_the_request_uri() {
+        assert!(super::same_uri("sip:domain.local", "sip:domain.local"));
+        assert!(super::same_uri("sip:DOMAIN.local", "sip:domain.local"));
+        assert!(!super::same_uri("sip:other.example", "sip:domain.local"));
+        assert!(!super::same_uri("", "sip:domain.local"));
+    }
 
     #[test]
     fn algorithm_names() {
