@@ -125,7 +125,7 @@ start_proxy() { # name -> sets PROXY_PIDS, PORT
   kill -0 "${PROXY_PIDS[0]}" 2>/dev/null \
     || { echo "$1 did not start" >&2; tail -20 "$tmp/$1.log" >&2; exit 1; }
   # bob registers from the address the UAS will answer on.
-  timeout -k 2 12 sipp -sf tests/sipp/core-register.xml "127.0.0.1:$PORT" -s bob -au bob -ap bob \
+  timeout -k 2 12 sipp -sf tests/sipp/core-register.xml "127.0.0.1:$PORT" -s bob -au bob -ap bob -auth_uri domain.local \
     -i 127.0.0.1 -p "$UAS_PORT" -m 1 -nostdin -timeout 10s >/dev/null 2>&1 \
     || { echo "$1: bob's REGISTER failed" >&2; tail -20 "$tmp/$1.log" >&2; exit 1; }
   # Kamailio's main process and every process it forked (all up by now).

@@ -174,6 +174,10 @@ pub fn sipp_register(sipp_bin: &Path, dir: &Path, to: &str, user: &str, port: &s
             user,
             "-ap",
             user,
+            // sipp answers for sip:<remote address> unless told: the digest
+            // uri must be the Request-URI (RFC 2617 §3.2.2.5).
+            "-auth_uri",
+            "domain.local", // sipp adds the "sip:"
             "-i",
             "127.0.0.1",
             "-p",
