@@ -376,15 +376,31 @@ fn timer_b_gives_408_after_retransmissions() {
     assert_eq!(sim.kinds_once(UAC), ["100", "408"]);
 }
 
+/// RFC 4320 §4.2: a transaction-stateful element sends no 408 to a
+/// non-INVITE request; a downstream 408 is not passed on either.
 #[test]
-fn non_invite_timer_f_gives_408() {
+fn non_invite_timeout_sends_no_408() {
     let mut sim = Sim::new(FnRouter::new(|_| relay_rr()));
     sim.send(
         UAC,
         &request("OPTIONS", &uas1(), "c10b", "z9hG4bKo1", 1, "", ""),
     );
     sim.advance(Duration::from_secs(33));
-    assert_eq!(sim.kinds(UAC), ["408"]);
+    assert!(sim.kinds(UAC).is_empty(), "no answer after Timer F");
+    assert!(sim.proxy.is_idle(), "and nothing left behind");
+
+    let mut sim = Sim::new(FnRouter::new(|_| relay_rr()));
+    sim.send(
+        UAC,
+        &request("OPTIONS", &uas1(), "c10c", "z9hG4bKo2", 1, "", ""),
+    );
+    let fwd = sim.take(UAS1).remove(0);
+    sim.send_bytes(UAS1, answer(&fwd, 408, "t1", &[]));
+    sim.advance(Duration::from_secs(1));
+    assert!(
+        sim.kinds(UAC).is_empty(),
+        "a downstream 408 is not forwarded"
+    );
 }
 
 #[test]

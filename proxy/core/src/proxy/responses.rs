@@ -403,6 +403,22 @@ impl Proxy {
         c.final_sent = true;
         let server = c.server;
         let req = c.req.clone();
+        // RFC 4320 §4.2: no 408 to a non-INVITE request. The client's own
+        // Timer F ends it; the server transaction goes without an answer
+        // (the client's retransmissions have stopped by now: its Timer F
+        // started before ours).
+        let status = best
+            .as_ref()
+            .map_or(408, |(m, _)| m.status().unwrap_or(500));
+        let invite = matches!(req.message.method(), Some(sip::Method::Invite));
+        if status == 408 && !invite {
+            self.stats.drop("non_invite_408");
+            if let Some(tx) = server {
+                self.remove_tx(tx, now);
+            }
+            self.maybe_cleanup(ctx);
+            return;
+        }
         match (best, server) {
             (Some((m, _)), Some(tx)) => {
                 let status = m.status().unwrap_or(500);
