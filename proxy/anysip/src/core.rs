@@ -173,8 +173,7 @@ fn core_host(
     registrar: Arc<registrar::Registrar>,
 ) -> Result<Arc<CoreHost>, Error> {
     let auth = config.auth.as_ref();
-    let redis = config.registrar.as_ref().and_then(|r| r.redis.as_ref());
-    let users = Users::new(auth, redis).map_err(Error::Startup)?;
+    let users = Users::new(auth, &registrar).map_err(Error::Startup)?;
     let realm = auth
         .map(|a| a.realm.clone())
         .or_else(|| config.domain.local.first().cloned())

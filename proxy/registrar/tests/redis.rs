@@ -311,3 +311,29 @@ async fn registrar_made_while_redis_is_down_works_once_it_is_up() {
     assert_eq!(status, 200);
     assert_eq!(r.lookup(grace, now()).await.unwrap().len(), 1);
 }
+
+/// Digest passwords kept beside the bindings (`auth.redis_users`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_passwords_beside_the_bindings() {
+    if !server::available("user_passwords_beside_the_bindings") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let r = registrar(&redis.url()).await;
+    let registrar::Store::Redis(store) = r.store() else {
+        panic!("a redis store");
+    };
+    assert_eq!(store.user_password("erin").await.unwrap(), None);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("SET")
+        .arg("test:user:erin")
+        .arg("s3cret")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_password("erin").await.unwrap().as_deref(),
+        Some("s3cret")
+    );
+}

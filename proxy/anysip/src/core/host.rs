@@ -26,7 +26,8 @@ pub(crate) struct CoreHost {
     pub(crate) nonce_secret: Vec<u8>,
 }
 
-fn store_error(e: registrar::RegistrarError) -> HostError {
+/// A registrar failure as scripts see it (Redis down: 503).
+pub(super) fn store_error(e: registrar::RegistrarError) -> HostError {
     match e {
         registrar::RegistrarError::Unavailable(m) => HostError::Unavailable(m),
         other => HostError::Invalid(other.to_string()),

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
 
 use anysip_config::AuthConfig;
+use registrar::{Registrar, Store};
 use script::{Credential, HostError};
 
 /// Where a user's secret is found.
@@ -15,13 +16,14 @@ pub(crate) struct Users {
     passwords: HashMap<String, String>,
     /// (user, realm) → MD5 HA1.
     htdigest: HashMap<(String, String), String>,
-    redis: Option<RedisUsers>,
+    /// With `auth.redis_users`: the registrar, whose Redis holds them.
+    redis: Option<Arc<Registrar>>,
 }
 
 impl Users {
     pub(crate) fn new(
         auth: Option<&AuthConfig>,
-        redis: Option<&anysip_config::RedisConfig>,
+        registrar: &Arc<Registrar>,
     ) -> Result<Self, String> {
         let mut users = Users {
             passwords: HashMap::new(),
@@ -34,8 +36,10 @@ impl Users {
             users.htdigest = read_htdigest(file)?;
         }
         if auth.redis_users {
-            let r = redis.ok_or("auth.redis_users: needs registrar.redis")?;
-            users.redis = Some(RedisUsers::new(r)?);
+            if !matches!(registrar.store(), Store::Redis(_)) {
+                return Err("auth.redis_users: needs registrar.backend: redis".into());
+            }
+            users.redis = Some(registrar.clone());
         }
         Ok(users)
     }
@@ -53,12 +57,12 @@ impl Users {
         if let Some(h) = self.htdigest.get(&(user.to_owned(), realm.to_owned())) {
             return Ok(Some(Credential::Ha1(vec![("MD5".into(), h.clone())])));
         }
-        match &self.redis {
-            Some(r) => rt
-                .block_on(r.password(user))
-                .map(|p| p.map(Credential::Password)),
-            None => Ok(None),
-        }
+        let Some(Store::Redis(store)) = self.redis.as_ref().map(|r| r.store()) else {
+            return Ok(None);
+        };
+        rt.block_on(store.user_password(user))
+            .map(|p| p.map(Credential::Password))
+            .map_err(super::host::store_error)
     }
 }
 
@@ -88,62 +92,4 @@ fn read_htdigest(path: &Path) -> Result<HashMap<(String, String), String>, Strin
         }
     }
     Ok(out)
-}
-
-/// Users in Redis.
-#[derive(Debug)]
-struct RedisUsers {
-    client: redis::Client,
-    prefix: String,
-    url: String,
-    conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
-}
-
-impl RedisUsers {
-    fn new(cfg: &anysip_config::RedisConfig) -> Result<Self, String> {
-        let client = redis::Client::open(cfg.url.as_str())
-            .map_err(|e| format!("registrar.redis.url ({}): {e}", cfg.redacted_url()))?;
-        Ok(RedisUsers {
-            client,
-            prefix: cfg.key_prefix.clone(),
-            url: cfg.redacted_url(),
-            conn: tokio::sync::Mutex::new(None),
-        })
-    }
-
-    async fn password(&self, user: &str) -> Result<Option<String>, HostError> {
-        let unavailable =
-            |e: &dyn std::fmt::Display| HostError::Unavailable(format!("redis {}: {e}", self.url));
-        let mut guard = self.conn.lock().await;
-        if guard.is_none() {
-            let c = tokio::time::timeout(
-                Duration::from_millis(1500),
-                self.client.get_multiplexed_async_connection(),
-            )
-            .await
-            .map_err(|e| unavailable(&e))?
-            .map_err(|e| unavailable(&e))?;
-            *guard = Some(c);
-        }
-        let Some(conn) = guard.as_mut() else {
-            return Err(unavailable(&"no connection"));
-        };
-        let key = format!("{}user:{user}", self.prefix);
-        let r: Result<Result<Option<String>, redis::RedisError>, _> = tokio::time::timeout(
-            Duration::from_millis(1500),
-            redis::cmd("GET").arg(&key).query_async(conn),
-        )
-        .await;
-        match r {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                *guard = None;
-                Err(unavailable(&e))
-            }
-            Err(e) => {
-                *guard = None;
-                Err(unavailable(&e))
-            }
-        }
-    }
 }

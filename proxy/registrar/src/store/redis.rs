@@ -142,6 +142,17 @@ impl RedisStore {
         .map(drop)
     }
 
+    /// The digest password of `user` kept beside the bindings (the string
+    /// key `<prefix>user:<name>`, for `auth.redis_users`), on the same
+    /// connection, deadline and reconnection as every other operation.
+    pub async fn user_password(&self, user: &str) -> Result<Option<String>, RegistrarError> {
+        let key = format!("{}user:{}", self.prefix, user);
+        self.run("GET", |mut c| async move {
+            redis::cmd("GET").arg(&key).query_async(&mut c).await
+        })
+        .await
+    }
+
     fn aor_key(&self, aor: &str) -> String {
         format!("{}aor:{}", self.prefix, aor)
     }
