@@ -36,18 +36,7 @@ impl std::fmt::Debug for Front {
 impl Dispatch for Front {
     fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send> {
         let shared = &self.shared;
-        shared
-            .metrics
-            .messages_in
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if origin.transport == Transport::Udp {
-            if shared.filter.check_udp(&bytes, origin.source).is_drop() {
-                return vec![];
-            }
-        } else if shared.filter.blocked(origin.source.ip()) {
-            return vec![];
-        }
-        if shared.filter.scanner(&bytes, origin.source) {
+        if !shared.admit(&bytes, &origin) {
             return vec![];
         }
         if bytes.starts_with(b"SIP/2.0 ") && crate::probe::handle_probe_response(shared, &bytes) {

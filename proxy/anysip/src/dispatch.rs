@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 use edge::{Action, Backends, Edge, Inbound, Target};
@@ -66,22 +66,10 @@ pub(crate) fn transport(t: gateway::Transport) -> Transport {
 
 impl Dispatch for EdgeDispatch {
     fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send> {
+        if !self.shared.admit(&bytes, &origin) {
+            return vec![];
+        }
         let m = &self.shared.metrics;
-        m.messages_in
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let filter = &self.shared.filter;
-        if origin.transport == Transport::Udp {
-            if filter.check_udp(&bytes, origin.source).is_drop() {
-                return vec![]; // counted by the filter
-            }
-        } else if filter.blocked(origin.source.ip()) {
-            m.inc("anysip_drops_total", "reason=\"blocklisted\"".into());
-            return vec![];
-        }
-        if filter.scanner(&bytes, origin.source) {
-            m.inc("anysip_drops_total", "reason=\"scanner\"".into());
-            return vec![];
-        }
         if origin.transport == Transport::Udp && bytes.first().is_some_and(|&b| b < 2) {
             return match edge::stun_binding_response(&bytes, origin.source) {
                 Ok(resp) => {
@@ -99,9 +87,7 @@ impl Dispatch for EdgeDispatch {
         {
             return vec![];
         }
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = crate::state::now_unix();
         let inbound = Inbound {
             transport: origin.transport,
             source: origin.source,

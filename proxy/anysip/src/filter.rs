@@ -287,6 +287,11 @@ impl Filter {
         Ok(had)
     }
 
+    /// How many entries the blocklist has.
+    pub(crate) fn blocklist_len(&self) -> usize {
+        self.read_blocklist().len()
+    }
+
     /// The blocklist, most specific first.
     pub(crate) fn entries(&self) -> Vec<Entry> {
         self.read_blocklist().entries()

@@ -63,6 +63,29 @@ impl Shared {
         self.registrar.get()
     }
 
+    /// The door of every role's dispatch: counts the message, then runs
+    /// the packet filter (the classifier on UDP, the blocklist on streams,
+    /// scanners by User-Agent). False when the message is to be dropped;
+    /// the drop is counted.
+    pub(crate) fn admit(&self, bytes: &[u8], origin: &net::Origin) -> bool {
+        let m = &self.metrics;
+        m.messages_in
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if origin.transport == tokencodec::Transport::Udp {
+            if self.filter.check_udp(bytes, origin.source).is_drop() {
+                return false; // counted by the filter
+            }
+        } else if self.filter.blocked(origin.source.ip()) {
+            m.inc("anysip_drops_total", "reason=\"blocklisted\"".into());
+            return false;
+        }
+        if self.filter.scanner(bytes, origin.source) {
+            m.inc("anysip_drops_total", "reason=\"scanner\"".into());
+            return false;
+        }
+        true
+    }
+
     /// Starts draining: not ready from now on.
     pub(crate) fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);

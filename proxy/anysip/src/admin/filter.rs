@@ -167,7 +167,7 @@ pub(super) fn stats(f: &Filter) -> serde_json::Value {
         "mode": mode,
         "reason": reason,
         "shed_level": f.shed(),
-        "blocklist_entries": f.entries().len(),
+        "blocklist_entries": f.blocklist_len(),
         "auto_blocked": f.auto_blocked(),
         "tracked_sources": f.tracked_sources(),
         "user_space": verdicts(&f.user_counters()),
@@ -197,7 +197,7 @@ pub(super) fn metrics(f: &Filter, out: &mut String) {
     let _ = writeln!(out, "# TYPE anysip_shed_level gauge");
     let _ = writeln!(out, "anysip_shed_level {}", f.shed());
     let _ = writeln!(out, "# TYPE anysip_blocklist_entries gauge");
-    let _ = writeln!(out, "anysip_blocklist_entries {}", f.entries().len());
+    let _ = writeln!(out, "anysip_blocklist_entries {}", f.blocklist_len());
     let _ = writeln!(out, "# TYPE anysip_auto_blocked_total counter");
     let _ = writeln!(out, "anysip_auto_blocked_total {}", f.auto_blocked());
 }

@@ -99,7 +99,6 @@ impl Blocklist {
         v
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
