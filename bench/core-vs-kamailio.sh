@@ -90,19 +90,9 @@ auth:
     carol: carol
 YAML
 
-# Sum of utime+stime (clock ticks) of the given pids (a process's line
-# counts all its threads).
-ticks() {
-  local sum=0 p f
-  for p in "$@"; do
-    if [ -r "/proc/$p/stat" ]; then
-      f=$(sed 's/^.*) //' "/proc/$p/stat")
-      set -- $f
-      sum=$((sum + ${12} + ${13}))
-    fi
-  done
-  echo "$sum"
-}
+# ticks PID...: CPU clock ticks of the processes.
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 start_proxy() { # name -> sets PROXY_PIDS, PORT
   case $1 in

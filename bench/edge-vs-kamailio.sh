@@ -61,18 +61,9 @@ edge:
     dev: true
 YAML
 
-# Sum of utime+stime (clock ticks) of the given pids.
-ticks() {
-  local sum=0 p f
-  for p in "$@"; do
-    if [ -r "/proc/$p/stat" ]; then
-      f=$(sed 's/^.*) //' "/proc/$p/stat")
-      set -- $f
-      sum=$((sum + ${12} + ${13}))
-    fi
-  done
-  echo "$sum"
-}
+# ticks PID...: CPU clock ticks of the processes.
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 start_proxy() { # name -> sets PROXY_PIDS, TARGET
   case $1 in

@@ -150,13 +150,9 @@ YAML
 
 stats() { ip netns exec "$NS" curl -sf --max-time 2 "http://$ADMIN/admin/stats"; }
 
-# utime+stime (clock ticks) of a process, all its threads.
-ticks() {
-  local f
-  f=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  set -- $f
-  echo $(( ${12} + ${13} ))
-}
+# ticks PID...: CPU clock ticks of the processes (all their threads).
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 softirq_ticks() { awk '$1 == "cpu" { print $8 }' /proc/stat; }
 # UDP datagrams the namespace's kernel dropped for a full socket buffer
 # (user space not keeping up).

@@ -1,0 +1,15 @@
+# Shared by the bench scripts (source it).
+
+# Sum of utime+stime (clock ticks) of the given pids; a process's line
+# counts all its threads; a pid that is gone counts 0.
+ticks() {
+  local sum=0 p f
+  for p in "$@"; do
+    if [ -r "/proc/$p/stat" ]; then
+      f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+      set -- $f
+      sum=$((sum + ${12} + ${13}))
+    fi
+  done
+  echo "$sum"
+}
