@@ -70,7 +70,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add_class::<request::Request>()?;
     m.add_class::<reply::Response>()?;
     m.add_class::<uri::Uri>()?;
-    m.add_class::<objects::Binding>()?;
+    m.add_class::<crate::host::Binding>()?;
     m.add_class::<objects::Destination>()?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("proxy", Py::new(py, proxy::Proxy)?)?;

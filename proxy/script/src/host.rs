@@ -25,7 +25,11 @@ pub struct SaveOutcome {
     pub saved: bool,
 }
 
-/// One registered contact, as `registrar.lookup(aor)` returns it.
+/// One registered contact, as `registrar.lookup(aor)` returns it (to
+/// scripts too: the `anysip.Binding` class, whose fields read as
+/// attributes; `fork()` and `relay()` take it, its `path` becoming the
+/// branch's route set).
+#[pyo3::pyclass(module = "anysip", name = "Binding", frozen, get_all)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     /// The Contact URI.

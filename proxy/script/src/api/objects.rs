@@ -1,48 +1,10 @@
-//! The value objects scripts get from the host: registrar bindings and
-//! gateway destinations.
+//! The value objects scripts get from the host: what registrar bindings
+//! do in Python, and gateway destinations.
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::host::{Binding as HostBinding, GatewayDest};
-
-/// A registered contact, from `registrar.lookup(aor)`. `fork()` and
-/// `relay()` accept it: its `path` becomes the branch's route set.
-#[pyclass(module = "anysip", name = "Binding", frozen, get_all)]
-#[derive(Debug, Clone)]
-pub struct Binding {
-    /// The Contact URI.
-    pub uri: String,
-    /// The stored Path, top first.
-    pub path: Vec<String>,
-    /// `q`, if given.
-    pub q: Option<f32>,
-    /// Seconds until it expires.
-    pub expires: u64,
-    /// `+sip.instance`, if given.
-    pub instance: Option<String>,
-    /// `reg-id`, if given.
-    pub reg_id: Option<u32>,
-    /// Where the REGISTER came from (`transport:ip:port`).
-    pub received: Option<String>,
-    /// The User-Agent of the REGISTER.
-    pub user_agent: Option<String>,
-}
-
-impl From<HostBinding> for Binding {
-    fn from(b: HostBinding) -> Self {
-        Binding {
-            uri: b.uri,
-            path: b.path,
-            q: b.q,
-            expires: b.expires,
-            instance: b.instance,
-            reg_id: b.reg_id,
-            received: b.received,
-            user_agent: b.user_agent,
-        }
-    }
-}
+use crate::host::{Binding, GatewayDest};
 
 impl Binding {
     /// The fork target of this binding: its URI, with its Path as the route

@@ -3,9 +3,9 @@
 use anysip_core::Reply;
 use pyo3::prelude::*;
 
-use super::objects::Binding;
 use super::request::Request;
 use super::{host, host_err};
+use crate::host::Binding;
 use crate::host::HostError;
 
 /// The `registrar` object of the `anysip` module.
@@ -54,7 +54,7 @@ impl Registrar {
         let list = py
             .detach(|| host.registrar_lookup(&aor))
             .map_err(host_err)?;
-        Ok(list.into_iter().map(Binding::from).collect())
+        Ok(list)
     }
 
     /// Whether `aor` has a live binding.

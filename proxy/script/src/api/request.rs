@@ -11,8 +11,9 @@ use sip::header::NameAddr;
 use sip::HeaderName;
 
 use super::headers;
-use super::objects::{Binding, Destination};
+use super::objects::Destination;
 use super::uri::Uri;
+use crate::host::Binding;
 
 /// What a script asked for, before the edits are attached.
 #[derive(Debug, Clone)]
