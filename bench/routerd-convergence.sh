@@ -10,5 +10,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROUTERD_BENCH_INTERVAL_MS=${1:-300}
 export ROUTERD_BENCH_FAST_MS=${2:-100}
-cargo test -p routerd --test bird_lab -- --ignored --nocapture --exact convergence_medians 2>&1 \
+cargo test -p anysip-routerd --test bird_lab -- --ignored --nocapture --exact convergence_medians 2>&1 \
   | sed -n '/^convergence (/,/drain .*route gone/p'

@@ -1,6 +1,6 @@
 //! Seal and open of route tokens (IPv4 and IPv6), and the Via branch.
 //!
-//! `cargo bench -p tokencodec -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p anysip-tokencodec -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 

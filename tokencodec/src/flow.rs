@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::transport::Transport;
+use crate::Transport;
 
 /// A UE's flow through the edge (the payload of a flow token).
 ///

@@ -72,6 +72,6 @@ pub use flow::Flow;
 pub use key::{KeyId, Secret};
 pub use keyring::{KeyFileFormat, KeyRing, DEFAULT_KEYS_ENV};
 pub use route::{Backend, Route};
+pub use sip::Transport;
 pub use time::{unix_seconds, Limits, TOKEN_EPOCH};
 pub use token::{Kind, Opened, Token, MAX_TOKEN_LEN, VERSION};
-pub use transport::Transport;

@@ -114,7 +114,7 @@ impl<T> Opened<T> {
 mod tests {
     use super::*;
     use crate::route::Backend;
-    use crate::transport::Transport;
+    use crate::Transport;
 
     fn route() -> Route {
         Route {

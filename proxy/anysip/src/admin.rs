@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use net::Connections;
 
-use crate::state::Shared;
+use crate::shared::Shared;
 
 #[derive(Clone)]
 pub(crate) struct Admin {
@@ -87,9 +87,6 @@ async fn ready(State(a): State<Admin>) -> Response {
 
 async fn drain(State(a): State<Admin>) -> Response {
     a.shared.drain();
-    if let Some(core) = a.shared.core() {
-        core.drain(); // at once, not at the next poll of the drain watcher
-    }
     tracing::warn!("drain requested through the admin API: not ready from now on");
     (StatusCode::ACCEPTED, "draining\n").into_response()
 }
@@ -105,7 +102,7 @@ async fn stats(State(a): State<Admin>) -> Response {
     Json(serde_json::json!({
         "ready": a.shared.is_ready(),
         "draining": a.shared.is_draining(),
-        "messages_received": a.shared.metrics.messages_in.load(std::sync::atomic::Ordering::Relaxed),
+        "messages_received": a.shared.metrics.received.get(),
         "connections": a.conns.len(),
         "filter": filter::stats(&a.shared.filter),
         "counters": counters,
@@ -139,32 +136,11 @@ async fn mark(
 }
 
 async fn metrics(State(a): State<Admin>) -> Response {
-    let mut extra = String::new();
-    extra.push_str("# TYPE anysip_connections_open gauge\n");
-    extra.push_str(&format!("anysip_connections_open {}\n", a.conns.len()));
-    extra.push_str("# TYPE anysip_ready gauge\n");
-    extra.push_str(&format!("anysip_ready {}\n", u8::from(a.shared.is_ready())));
-    filter::metrics(&a.shared.filter, &mut extra);
-    if let Some(core) = a.shared.core() {
-        if let Some(stats) = core.stats().await {
-            extra.push_str(&stats.prometheus());
-        }
-    }
-    extra.push_str("# TYPE anysip_backend_up gauge\n");
-    let snap = a.shared.gateways().snapshot(Instant::now());
-    for g in &snap.groups {
-        for d in &g.destinations {
-            let up = u8::from(d.state == gateway::State::Up);
-            extra.push_str(&format!(
-                "anysip_backend_up{{group=\"{}\",uri=\"{}\"}} {up}\n",
-                g.name, d.uri
-            ));
-        }
-    }
+    let body = crate::telemetry::scrape::render(&a.shared, a.conns.len()).await;
     (
         StatusCode::OK,
-        [("content-type", "text/plain; version=0.0.4")],
-        a.shared.metrics.render(&extra),
+        [("content-type", crate::telemetry::scrape::CONTENT_TYPE)],
+        body,
     )
         .into_response()
 }

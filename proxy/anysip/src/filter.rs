@@ -24,7 +24,7 @@ use blocklist::Blocklist;
 use limiter::{Buckets, UserContext};
 use scanner::Patterns;
 
-const VERDICTS: usize = Verdict::COUNT as usize;
+pub(crate) const VERDICTS: usize = Verdict::COUNT as usize;
 
 /// What the XDP side can do; [`kernel::attach`] gives the real one.
 pub(crate) trait KernelPath: Send + std::fmt::Debug {

@@ -1,19 +1,22 @@
 //! `anysip`: run an edge or a core, check a configuration, manage
 //! routing-token keys.
+//!
+//! Layout: [`lifecycle`] runs a configuration through the one lifecycle
+//! both roles share; [`role`] holds what differs (`role::edge`,
+//! `role::core`); [`shared`] is what a role's tasks share; [`admin`],
+//! [`filter`], [`probe`] and [`telemetry`] serve both roles; [`error`] is
+//! a leaf.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod cli;
-mod core;
-mod defaults;
-mod dispatch;
+mod error;
 mod filter;
-mod keys;
-mod metrics;
-mod otlp;
+mod lifecycle;
 mod probe;
-mod run;
-mod state;
+mod role;
+mod shared;
+mod telemetry;
 mod tls;
 mod token_cmd;
 
@@ -24,8 +27,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
-        cli::Command::Run { config } => run::run(config.as_deref()),
-        cli::Command::Check { config } => run::check(&config),
+        cli::Command::Run { config } => lifecycle::run(config.as_deref()),
+        cli::Command::Check { config } => lifecycle::check(&config),
         cli::Command::Token { command } => token_cmd::token(command),
     };
     match result {

@@ -9,7 +9,8 @@ use gateway::{GatewayEvent, ProbeFailure, ProbeId};
 use sip::{Framing, Limits, Message};
 use tokio::net::UdpSocket;
 
-use crate::state::Shared;
+use crate::shared::Shared;
+use crate::telemetry::metrics::ProbeAnswer as Answered;
 
 /// Branch prefix of the edge's probe OPTIONS: their responses are the
 /// prober's, not routed.
@@ -26,7 +27,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, from: Socke
             let now = Instant::now();
             gw.handle_timeout(now);
             while let Some(p) = gw.poll_probe(now) {
-                if p.transport == gateway::Transport::Udp {
+                if p.transport == sip::Transport::Udp {
                     sends.push((p.address, options(&p.uri, p.probe_id, from)));
                 } else {
                     // Stream backends are probed once the edge speaks TCP/TLS
@@ -58,17 +59,11 @@ fn log_event(shared: &Shared, ev: &GatewayEvent) {
             group, uri, reason, ..
         } => {
             tracing::warn!(%group, %uri, ?reason, "backend down");
-            shared.metrics.inc(
-                "anysip_backend_transitions_total",
-                format!("group=\"{group}\",to=\"down\""),
-            );
+            shared.metrics.backend_transition(group, "down");
         }
         GatewayEvent::Up { group, uri, .. } => {
             tracing::info!(%group, %uri, "backend up");
-            shared.metrics.inc(
-                "anysip_backend_transitions_total",
-                format!("group=\"{group}\",to=\"up\""),
-            );
+            shared.metrics.backend_transition(group, "up");
         }
     }
 }
@@ -92,16 +87,27 @@ fn options(uri: &str, id: ProbeId, from: SocketAddr) -> Bytes {
     ))
 }
 
-/// When `bytes` is the answer to one of our probes, hands its status to the
-/// prober and returns true.
-pub(crate) fn handle_probe_response(shared: &Shared, bytes: &Bytes) -> bool {
+/// What a response is to the prober.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProbeAnswer {
+    /// Not an answer to a probe: route it.
+    NotProbe,
+    /// An answer to one of this process's probes, handed to the prober.
+    Taken,
+    /// A probe's answer that is not this process's (another instance's
+    /// probe, or one already timed out or answered): to drop and count.
+    Stray,
+}
+
+/// Hands the answer to one of this process's probes to the prober.
+pub(crate) fn answer(shared: &Shared, bytes: &Bytes) -> ProbeAnswer {
     // Every response passes here: look for the probe branch before parsing,
     // so that the edge's responses are not parsed twice.
     if memchr::memmem::find(bytes, PROBE_BRANCH_PREFIX.as_bytes()).is_none() {
-        return false;
+        return ProbeAnswer::NotProbe;
     }
     let Ok(msg) = Message::parse(bytes.clone(), Framing::Datagram, &Limits::default()) else {
-        return false;
+        return ProbeAnswer::NotProbe;
     };
     let Some(id) = msg
         .top_via()
@@ -110,15 +116,23 @@ pub(crate) fn handle_probe_response(shared: &Shared, bytes: &Bytes) -> bool {
         .and_then(|b| b.strip_prefix(PROBE_BRANCH_PREFIX))
         .and_then(|id| id.parse::<u64>().ok())
     else {
-        return false;
+        return ProbeAnswer::NotProbe;
     };
     let Some(status) = msg.status() else {
-        return false;
+        return ProbeAnswer::NotProbe;
     };
-    if status >= 200 {
-        shared
-            .gateways()
-            .handle_probe_result(ProbeId(id), Ok(status), Instant::now());
+    if status < 200 {
+        // A provisional answer to one of our probes: nothing to do.
+        shared.metrics.probe_answers.inc(Answered::Taken);
+        return ProbeAnswer::Taken;
     }
-    true
+    let ours = shared
+        .gateways()
+        .handle_probe_result(ProbeId(id), Ok(status), Instant::now());
+    if ours {
+        shared.metrics.probe_answers.inc(Answered::Taken);
+        ProbeAnswer::Taken
+    } else {
+        ProbeAnswer::Stray
+    }
 }

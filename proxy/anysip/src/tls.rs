@@ -6,7 +6,7 @@ use anysip_config::TlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::run::Error;
+use crate::error::Error;
 
 /// Builds the acceptor from `tls.cert` and `tls.key` (PEM).
 pub(crate) fn acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, Error> {

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use tokencodec::{unix_seconds, KeyFileFormat, KeyId, KeyRing, Limits, Token, TokenCodec};
 
 use crate::cli::{KeyFormat, TokenCommand};
-use crate::run::Error;
+use crate::error::Error;
 
 pub(crate) fn token(cmd: TokenCommand) -> Result<(), Error> {
     let now = unix_seconds(SystemTime::now());

@@ -113,7 +113,7 @@ fn request(method: &str, branch: &str, call: &str, extra: &str, port: u16) -> Ve
     .into_bytes()
 }
 
-fn metric(name_and_labels: &str) -> u64 {
+fn scrape() -> String {
     let mut s = std::net::TcpStream::connect(ADMIN).unwrap();
     use std::io::{Read, Write};
     write!(
@@ -123,11 +123,63 @@ fn metric(name_and_labels: &str) -> u64 {
     .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
-    body.lines()
-        .find(|l| l.starts_with(name_and_labels))
-        .and_then(|l| l.rsplit(' ').next())
+    body
+}
+
+fn value(line: &str) -> u64 {
+    line.rsplit(' ')
+        .next()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+fn metric(name_and_labels: &str) -> u64 {
+    scrape()
+        .lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .map_or(0, value)
+}
+
+/// Every message received is accounted for exactly once: dropped by the
+/// filter, dropped for a reason, answered by the edge (its reply, STUN, a
+/// probe's answer taken), or passed on. Returns (received, accounted).
+fn ledger() -> (u64, u64) {
+    let body = scrape();
+    let sum = |prefix: &str| -> u64 {
+        body.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(value)
+            .sum()
+    };
+    let filtered: u64 = body
+        .lines()
+        .filter(|l| l.starts_with("anysip_filter_packets_total{path=\"user_space\",verdict=\"drop"))
+        .map(value)
+        .sum();
+    let accounted = filtered
+        + sum("anysip_drops_total{")
+        + sum("anysip_replies_total{")
+        + sum("anysip_forwarded_total{")
+        + sum("anysip_stun_total{")
+        + sum("anysip_probe_answers_total{");
+    (sum("anysip_messages_received_total"), accounted)
+}
+
+/// Waits (2 s at most) for the ledger to balance after `row`.
+fn balanced(row: &str) {
+    let t0 = Instant::now();
+    loop {
+        let (received, accounted) = ledger();
+        if received == accounted && received > 0 {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "after {row}: {received} messages received, {accounted} accounted for\n{}",
+            scrape()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -155,6 +207,7 @@ fn every_row_of_the_behaviour_table() {
     // OPTIONS to the edge itself: 200.
     ue.send(format!("OPTIONS sip:{EDGE} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKo1\r\nMax-Forwards: 70\r\nFrom: <sip:m@x>;tag=1\r\nTo: <sip:{EDGE}>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").as_bytes());
     assert_eq!(ue.recv().unwrap().status(), Some(200));
+    balanced("OPTIONS to the edge");
 
     // A forged token: 403, nothing reaches the backend, counted.
     let forged = format!(
@@ -168,6 +221,7 @@ fn every_row_of_the_behaviour_table() {
     );
     assert!(metric("anysip_replies_total{status=\"403\"}") >= 1);
     assert!(metric("anysip_token_opens_total{result=\"rejected\"}") >= 1);
+    balanced("forged token");
 
     // Max-Forwards 0: 483.
     ue.send(&request(
@@ -178,12 +232,41 @@ fn every_row_of_the_behaviour_table() {
         p,
     ));
     assert_eq!(ue.recv().unwrap().status(), Some(483));
+    balanced("Max-Forwards 0");
+
+    // Not SIP at all: dropped by the packet filter, counted there.
+    ue.send(b"\x16\x03\x01 definitely not SIP");
+    assert!(ue.recv().is_none());
+    assert!(
+        metric("anysip_filter_packets_total{path=\"user_space\",verdict=\"drop_not_sip\"}") >= 1
+    );
+    balanced("junk");
+
+    // A STUN binding request (RFC 5389, RFC 5626 keepalive): answered.
+    let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    stun.extend_from_slice(b"0123456789ab");
+    ue.send(&stun);
+    let mut buf = [0u8; 256];
+    let (n, _) = ue.0.recv_from(&mut buf).expect("STUN answer");
+    assert_eq!(&buf[..2], &[0x01, 0x01], "binding success ({n} bytes)");
+    assert_eq!(metric("anysip_stun_total{result=\"answered\"}"), 1);
+    balanced("STUN");
+
+    // An answer to a probe this instance did not send: dropped, counted.
+    ue.send(format!("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {EDGE};branch=z9hG4bK-anysip-probe-999999;rport\r\nFrom: <sip:anysip@x>;tag=probe\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: anysip-probe-999999@x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    assert!(ue.recv().is_none());
+    assert_eq!(
+        metric("anysip_drops_total{reason=\"stray_probe_answer\"}"),
+        1
+    );
+    balanced("stray probe answer");
 
     // A response whose top Via is not the edge's: dropped and counted.
     ue.send(format!("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKx\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: fv\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").as_bytes());
     assert!(backend.next(Duration::from_millis(300)).is_none());
     assert!(ue.recv().is_none());
     assert!(metric("anysip_drops_total{reason=\"foreign_via\"}") >= 1);
+    balanced("foreign Via");
 
     // A request from the backend without the edge's token: refused.
     backend.send(&request(
@@ -197,6 +280,7 @@ fn every_row_of_the_behaviour_table() {
     // The refusal goes back to the backend's socket, which our thread reads.
     let refused = refused.expect("the backend gets an answer");
     assert_eq!(refused.status(), Some(403));
+    balanced("backend without token");
 
     // No healthy backend (marked down through the admin API): 503 with Retry-After.
     let uri = format!("sip:{BACKEND}");
@@ -219,6 +303,20 @@ fn every_row_of_the_behaviour_table() {
     let r = ue.recv().unwrap();
     assert_eq!(r.status(), Some(503));
     assert_eq!(r.header(HeaderName::RetryAfter), Some("7"));
+    assert!(metric("anysip_replies_total{status=\"503\"}") >= 1);
+    balanced("no healthy backend");
+    // The ACK to that 503 is never answered: absorbed, counted.
+    ue.send(&request(
+        "ACK",
+        "z9hG4bKn1",
+        "nobackend",
+        "Max-Forwards: 70\r\n",
+        p,
+    ));
+    assert!(ue.recv().is_none());
+    assert_eq!(metric("anysip_drops_total{reason=\"ack_absorbed\"}"), 1);
+    assert_eq!(metric("anysip_drops_total{reason=\"unparseable\"}"), 0);
+    balanced("ACK to the edge's 503");
     assert_eq!(
         http_status(ADMIN, "POST", &format!("/admin/gateways/backends/{uri}/up")),
         Some(200)
@@ -256,6 +354,9 @@ fn every_row_of_the_behaviour_table() {
         ) >= 1
     );
     assert!(metric("anysip_forwarding_seconds_count") >= 5);
+    assert!(metric("anysip_forwarded_total{to=\"backend\"}") >= 1);
+    assert!(metric("anysip_forwarded_total{to=\"ue\"}") >= 1);
+    balanced("a call through the edge");
     let routes: Vec<&str> = ok.values(HeaderName::RecordRoute).collect();
     let route = format!(
         "Route: {}\r\nMax-Forwards: 70\r\n",

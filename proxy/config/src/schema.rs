@@ -13,9 +13,7 @@ mod xdp;
 
 use serde::Deserialize;
 
-pub use core_role::{
-    AuthConfig, DigestAlgorithm, RedisConfig, RegistrarBackend, RegistrarConfig, ScriptConfig,
-};
+pub use core_role::{AuthConfig, DigestAlgorithm, ScriptConfig};
 pub use edge::{EdgeConfig, KeySource, KeysConfig};
 /// `gateway:` — the types of the `gateway` crate, which owns gateway
 /// groups (selection, probing) and validates its own section.
@@ -23,6 +21,8 @@ pub use gateway::{
     Algorithm, DestinationConfig, GatewayConfig, GroupConfig, HashKey, ProbeConfig, Transport,
 };
 pub use listen::{ListenConfig, TlsConfig};
+/// `registrar:` — the types of the `registrar` crate, which owns them.
+pub use registrar::config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use server::{
     AdminConfig, DomainConfig, InstanceId, Limits, MetricsConfig, PrometheusConfig, ServerConfig,
 };

@@ -55,5 +55,5 @@ pub use proxy::{Flow, Proxy, ResolveCall, RouterCall, RouterCallKind, SendRef, T
 pub use router::{RequestContext, ResponseContext, Router};
 pub use server::{CoreDispatch, DriverSettings, Server, ServerHandle};
 pub use settings::{Listener, Settings};
+pub use sip::Transport;
 pub use stats::Stats;
-pub use tokencodec::Transport;

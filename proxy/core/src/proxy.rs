@@ -28,7 +28,6 @@ mod state;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,7 +36,6 @@ use resolve::Destination;
 use sip::matching::{ClientKey, ServerKey};
 use sip::transaction::Event;
 use sip::{Framing, Message};
-use tokencodec::Transport;
 
 use crate::decision::{Decision, ReplyDecision};
 use crate::router::{RequestContext, ResponseContext};
@@ -47,18 +45,7 @@ use crate::stats::Stats;
 use state::{Branch, CancelState, Context, Pending, Plan, Resolving, TimerKey, Tx, TxKind};
 
 /// A transport flow: where a message came from, or where one goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Flow {
-    /// The transport.
-    pub transport: Transport,
-    /// The peer's address.
-    pub remote: SocketAddr,
-    /// The local address (the listener).
-    pub local: SocketAddr,
-    /// The stream connection id, 0 when there is none (UDP, or a stream
-    /// destination to connect to).
-    pub connection: u32,
-}
+pub use sip::Flow;
 
 /// Identifies what sent a [`Transmit`], for [`Proxy::handle_transport_error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

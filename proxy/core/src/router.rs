@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use sip::Message;
-use tokencodec::Transport;
+use sip::Transport;
 
 use crate::decision::{Decision, ReplyDecision};
 

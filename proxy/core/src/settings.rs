@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sip::transaction::TimerConfig;
-use tokencodec::Transport;
+use sip::Transport;
 
 /// One local listener of this proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

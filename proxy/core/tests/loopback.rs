@@ -11,8 +11,8 @@ use anysip_core::{
     Decision, DriverSettings, Edits, Listener, RequestContext, Router, Server, Settings,
 };
 use bytes::Bytes;
+use sip::Transport;
 use sip::{Framing, HeaderName, Limits, Message};
-use tokencodec::Transport;
 use tokio::net::UdpSocket;
 
 struct ToUas(SocketAddr);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anysip_core::{
     Decision, DriverSettings, Edits, Listener, RequestContext, Router, Server, Settings,
 };
-use tokencodec::Transport;
+use sip::Transport;
 
 struct ToUas(SocketAddr);
 

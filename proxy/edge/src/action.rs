@@ -50,6 +50,10 @@ pub enum DropReason {
     BadViaToken,
     /// An internal failure to build the message (counted, never expected).
     Internal(String),
+    /// An ACK the edge would have rejected (an ACK to the edge's own
+    /// negative reply, or to a request it refused): an ACK is never
+    /// answered (RFC 3261 §17.2.1), so it ends here.
+    AckAbsorbed,
 }
 
 impl DropReason {
@@ -60,6 +64,7 @@ impl DropReason {
             DropReason::ForeignVia => "foreign_via",
             DropReason::BadViaToken => "bad_via_token",
             DropReason::Internal(_) => "internal",
+            DropReason::AckAbsorbed => "ack_absorbed",
         }
     }
 }
@@ -78,7 +83,7 @@ pub(crate) fn reply_with(
     headers: &[(&str, &str)],
 ) -> Action {
     if req.method() == Some(&sip::Method::Ack) {
-        return Action::Drop(DropReason::Unparseable("ACK is never answered".into()));
+        return Action::Drop(DropReason::AckAbsorbed);
     }
     match response(req, status) {
         Ok(mut b) => {

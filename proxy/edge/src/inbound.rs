@@ -1,32 +1,16 @@
-//! Where a message came from.
+//! The flow a message arrived on, as a token payload.
 
-use std::net::SocketAddr;
+use sip::Flow;
 
-use tokencodec::{Flow, Transport};
-
-/// The flow a message arrived on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Inbound {
-    /// Transport it arrived over.
-    pub transport: Transport,
-    /// The sender's address (after NAT).
-    pub source: SocketAddr,
-    /// The local address it arrived on.
-    pub local: SocketAddr,
-    /// The connection id (stream transports; 0 for UDP).
-    pub connection: u32,
-}
-
-impl Inbound {
-    /// The flow this message arrived on, as a token payload.
-    pub fn flow(&self, instance: u16) -> Flow {
-        let stream = self.transport.is_stream();
-        Flow {
-            transport: self.transport,
-            ue: self.source,
-            local: self.local,
-            instance: if stream { instance } else { 0 },
-            connection: if stream { self.connection } else { 0 },
-        }
+/// The flow token payload of the flow `arrival`: for a stream it names this
+/// instance and the connection; for UDP neither (any instance can send).
+pub fn flow_token(arrival: &Flow, instance: u16) -> tokencodec::Flow {
+    let stream = arrival.transport.is_stream();
+    tokencodec::Flow {
+        transport: arrival.transport,
+        ue: arrival.remote,
+        local: arrival.local,
+        instance: if stream { instance } else { 0 },
+        connection: if stream { arrival.connection } else { 0 },
     }
 }

@@ -19,14 +19,15 @@ mod tokens;
 
 pub use action::{Action, DropReason, Target};
 
-pub use inbound::Inbound;
+pub use inbound::flow_token;
 pub use settings::{Backends, EdgeSettings, SelectionKey};
+pub use sip::Flow;
 pub use stun::{stun_binding_response, StunError};
 pub use tokens::{ROUTE_TOKEN_PARAM, VIA_TOKEN_PARAM};
 
 use bytes::Bytes;
 use sip::validate::{screen, Screened};
-use sip::{Framing, Limits};
+use sip::Limits;
 use tokencodec::TokenCodec;
 
 /// One edge instance's decision logic.
@@ -62,7 +63,7 @@ impl Edge {
     pub fn handle(
         &self,
         bytes: Bytes,
-        inbound: &Inbound,
+        inbound: &Flow,
         backends: &mut dyn Backends,
         now: u64,
     ) -> Action {
@@ -74,15 +75,11 @@ impl Edge {
     pub fn handle_noted(
         &self,
         bytes: Bytes,
-        inbound: &Inbound,
+        inbound: &Flow,
         backends: &mut dyn Backends,
         now: u64,
     ) -> (Action, Notes) {
-        let framing = if inbound.transport.is_stream() {
-            Framing::Stream
-        } else {
-            Framing::Datagram
-        };
+        let framing = inbound.framing();
         let mut notes = Notes::default();
         let action = match screen(bytes, framing, &self.limits) {
             Screened::Drop(reason) => Action::Drop(DropReason::Unparseable(format!("{reason:?}"))),

@@ -7,7 +7,7 @@ use sip::{HeaderName, Message, Method, Uri};
 use tokencodec::{Backend, Flow, Route, Token, Transport};
 
 use crate::action::{reply, reply_with, Action, DropReason, Target};
-use crate::inbound::Inbound;
+use crate::inbound::flow_token;
 use crate::settings::Backends;
 use crate::tokens::{branch_inputs, own_route, route_uri, route_user, via};
 use crate::Edge;
@@ -31,13 +31,13 @@ enum Plan {
 pub(crate) fn handle(
     edge: &Edge,
     msg: Message,
-    inbound: &Inbound,
+    inbound: &sip::Flow,
     backends: &mut dyn Backends,
     now: u64,
     notes: &mut crate::Notes,
 ) -> Action {
     let stream = inbound.transport.is_stream();
-    let from_backend = backends.is_backend(inbound.source, inbound.transport);
+    let from_backend = backends.is_backend(inbound.remote, inbound.transport);
     let route_count = msg.routes().count();
     if route_count == 0 && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {
         return options_reply(&msg);
@@ -143,7 +143,7 @@ pub(crate) fn handle(
                 &[("Retry-After", &retry)],
             );
         };
-        let flow = inbound.flow(edge.settings().instance_id);
+        let flow = flow_token(inbound, edge.settings().instance_id);
         if msg.method() == Some(&Method::Register) {
             Plan::ToBackend {
                 backend,
@@ -165,7 +165,7 @@ pub(crate) fn handle(
 fn forward(
     edge: &Edge,
     msg: &Message,
-    inbound: &Inbound,
+    inbound: &sip::Flow,
     own_routes: usize,
     branch: &tokencodec::Branch,
     plan: Plan,
@@ -183,7 +183,7 @@ fn forward(
     }
     // received / rport on the sender's Via (RFC 3261 §18.2.1, RFC 3581).
     if let Ok(top) = msg.top_via() {
-        let src = inbound.source;
+        let src = inbound.remote;
         if top.rport().is_some() {
             let _ = ed.set_via_param(&top, "rport", Some(&src.port().to_string()));
             let _ = ed.set_via_param(&top, "received", Some(&src.ip().to_string()));
@@ -200,7 +200,7 @@ fn forward(
             record_route,
             path,
         } => {
-            let flow = inbound.flow(s.instance_id);
+            let flow = flow_token(inbound, s.instance_id);
             let t = codec.seal_flow(&flow, now);
             (
                 Target::Backend(backend),
@@ -288,10 +288,10 @@ fn forward(
 
 /// The sender as a backend (transport and address), for route tokens of
 /// backend-originated requests.
-fn backend_of(inbound: &Inbound) -> Backend {
+fn backend_of(inbound: &sip::Flow) -> Backend {
     Backend {
         transport: inbound.transport,
-        addr: inbound.source,
+        addr: inbound.remote,
     }
 }
 

@@ -42,7 +42,7 @@ pub(crate) fn via(
 ) -> String {
     format!(
         "SIP/2.0/{} {};branch={};{VIA_TOKEN_PARAM}={token}",
-        via_transport(transport),
+        Transport::via_name(transport),
         HostPort(sent_by),
         branch.as_str()
     )
@@ -128,16 +128,6 @@ pub(crate) fn local_tag(req: &Message) -> String {
     );
     feed(&req.cseq().map(|c| c.seq).unwrap_or(0).to_be_bytes());
     format!("ae{h:016x}")
-}
-
-fn via_transport(t: Transport) -> &'static str {
-    match t {
-        Transport::Udp => "UDP",
-        Transport::Tcp => "TCP",
-        Transport::Tls => "TLS",
-        Transport::Ws => "WS",
-        Transport::Wss => "WSS",
-    }
 }
 
 fn transport_param(t: Transport) -> &'static str {

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use edge::{Action, Backends, DropReason, Edge, EdgeSettings, Inbound, Target};
+use edge::{Action, Backends, DropReason, Edge, EdgeSettings, Flow, Target};
 use sip::response::response;
 use sip::{Framing, HeaderName, Limits, Message};
 use tokencodec::{Backend, KeyId, KeyRing, TokenCodec, Transport};
@@ -60,15 +60,15 @@ fn group() -> Group {
     }
 }
 
-fn from(addr: &str, transport: Transport) -> Inbound {
+fn from(addr: &str, transport: Transport) -> Flow {
     let local = if addr == BACKEND {
         "10.0.0.10:5060"
     } else {
         "192.0.2.10:5060"
     };
-    Inbound {
+    Flow {
         transport,
-        source: addr.parse().unwrap(),
+        remote: addr.parse().unwrap(),
         local: local.parse().unwrap(),
         connection: 99,
     }
@@ -627,4 +627,30 @@ fn outbound_proxy_route_to_the_edge_is_removed() {
     let (target, m, _) = forwarded(e.handle(bye, &from(UE, Transport::Udp), &mut none, NOW));
     assert!(matches!(target, Target::Backend(_)), "{target:?}");
     assert_eq!(m.routes().count(), 0);
+}
+
+#[test]
+fn an_ack_the_edge_would_reject_is_absorbed() {
+    // No healthy backend: an INVITE gets 503, and the ACK to that 503 (or
+    // any ACK) is never answered: it is absorbed and counted as such.
+    let e = edge();
+    let mut down = Group {
+        up: false,
+        picks: vec![],
+    };
+    let a = e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut down,
+        NOW,
+    );
+    assert!(matches!(a, Action::Reply { .. }), "{a:?}");
+    let a = e.handle(
+        invite("ACK", "ACK", ""),
+        &from(UE, Transport::Udp),
+        &mut down,
+        NOW,
+    );
+    assert!(matches!(a, Action::Drop(DropReason::AckAbsorbed)), "{a:?}");
+    assert_eq!(DropReason::AckAbsorbed.label(), "ack_absorbed");
 }

@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
+pub use sip::Transport;
 
 pub use validate::{ConfigError, MAX_WEIGHT};
 
@@ -165,8 +166,9 @@ pub struct DestinationConfig {
     /// The socket address that requests and probes are sent to. Unique
     /// within the group for a given transport.
     pub address: SocketAddr,
-    /// `udp` (default), `tcp` or `tls`.
-    #[serde(default)]
+    /// `udp` (default), `tcp` or `tls` (`ws` and `wss` are refused: they
+    /// are transports towards user agents, not backends).
+    #[serde(default = "default_transport")]
     pub transport: Transport,
     /// Relative share of traffic, 1 to [`MAX_WEIGHT`]. Default 1. There is
     /// no weight 0: to take a member out of rotation, mark it down.
@@ -178,34 +180,8 @@ pub struct DestinationConfig {
     pub attrs: BTreeMap<String, String>,
 }
 
-/// `transport:` of a destination.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    /// UDP.
-    #[default]
-    Udp,
-    /// TCP.
-    Tcp,
-    /// TLS over TCP.
-    Tls,
-}
-
-impl Transport {
-    /// The lower-case name, as in the config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-            Transport::Tls => "tls",
-        }
-    }
-}
-
-impl std::fmt::Display for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+fn default_transport() -> Transport {
+    Transport::Udp
 }
 
 fn default_true() -> bool {

@@ -3,12 +3,13 @@
 mod probing;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Algorithm, GroupConfig, HashKey, ProbeConfig};
 use crate::health::{DownReason, GatewayEvent, Health, State};
 use crate::probe::ProbeSlot;
-use crate::select::{Candidate, DestId, Destination, Selector};
+use crate::select::{Candidate, DestId, Destination, GroupView, Selector, Usage};
 use crate::{hash, Error};
 
 /// Events kept for [`GatewayGroup::poll_event`] before the oldest are dropped.
@@ -29,6 +30,8 @@ pub struct GatewayGroup {
     selector: Selector,
     events: VecDeque<GatewayEvent>,
     pub(crate) events_dropped: u64,
+    /// Choices per member, shared with the group's views.
+    pub(crate) usage: Arc<Usage>,
 }
 
 /// A destination and its runtime state.
@@ -37,8 +40,6 @@ pub(crate) struct Member {
     pub(crate) dest: Destination,
     pub(crate) health: Health,
     pub(crate) probe: ProbeSlot,
-    pub(crate) selections: u64,
-    pub(crate) last_selected: Option<Instant>,
 }
 
 impl GatewayGroup {
@@ -67,8 +68,6 @@ impl GatewayGroup {
                 },
                 health: Health::new(now),
                 probe: ProbeSlot::new(now),
-                selections: 0,
-                last_selected: None,
             })
             .collect();
         let candidates: Vec<Candidate> = members
@@ -88,6 +87,7 @@ impl GatewayGroup {
             members,
             events: VecDeque::new(),
             events_dropped: 0,
+            usage: Arc::new(Usage::new(config.destinations.len(), now)),
         }
     }
 
@@ -110,8 +110,11 @@ impl GatewayGroup {
             };
             m.health = o.health.clone();
             m.probe = o.probe.clone();
-            m.selections = o.selections;
-            m.last_selected = o.last_selected;
+            self.usage.set(
+                i,
+                old.usage.selections(o.dest.id.index()),
+                old.usage.last(o.dest.id.index()),
+            );
             if !probing {
                 // Nothing would ever bring it back up.
                 m.probe.in_flight = None;
@@ -215,10 +218,8 @@ impl GatewayGroup {
         let eligible =
             |i: usize| members[i].health.is_up() && !exclude.iter().any(|x| x.index() == i);
         let i = self.selector.pick(key, &self.candidates, eligible)?;
-        let m = self.members.get_mut(i)?;
-        m.selections += 1;
-        m.last_selected = Some(now);
-        Some(&m.dest)
+        self.usage.record(i, now);
+        self.members.get(i).map(|m| &m.dest)
     }
 
     /// Chooses by rendezvous hashing on `key` whatever the group's
@@ -234,10 +235,22 @@ impl GatewayGroup {
         let i = crate::select::sticky(key, &self.candidates, uniform, |i| {
             members[i].health.is_up()
         })?;
-        let m = self.members.get_mut(i)?;
-        m.selections += 1;
-        m.last_selected = Some(now);
-        Some(&m.dest)
+        self.usage.record(i, now);
+        self.members.get(i).map(|m| &m.dest)
+    }
+
+    /// The group as it is now, to choose from without `&mut` or a lock
+    /// (see [`GroupView`]); health changes after this call need a new view.
+    pub fn view(&self) -> GroupView {
+        GroupView::new(
+            &self.name,
+            self.algorithm,
+            self.hash_key,
+            self.members.iter().map(|m| m.dest.clone()).collect(),
+            &self.candidates,
+            self.members.iter().map(|m| m.health.is_up()).collect(),
+            self.usage.clone(),
+        )
     }
 
     /// Marks destination `id` down by the admin, whatever the probes say,

@@ -17,6 +17,9 @@
 //!   (weighted rendezvous hashing with the fleet-stable hash of [`hash`]);
 //! * [`Gateways`]: the groups by name, admin `mark_down`/`mark_up`, the
 //!   prober;
+//! * [`GroupView`]: a group frozen at one picture of health, to choose from
+//!   with `&self` and no lock (each worker of an edge shares one; a health
+//!   change publishes a new one);
 //! * [`Snapshot`]: the admin API's JSON view.
 //!
 //! ```
@@ -74,5 +77,5 @@ pub use gateways::Gateways;
 pub use group::{GatewayGroup, MAX_QUEUED_EVENTS};
 pub use health::{DownReason, GatewayEvent, State};
 pub use probe::{ProbeFailure, ProbeId, ProbeRequest, ProbeResult};
-pub use select::{DestId, Destination};
+pub use select::{DestId, Destination, GroupView, MAX_SEQUENCE};
 pub use snapshot::{DestinationSnapshot, GroupSnapshot, Snapshot};

@@ -2,7 +2,11 @@
 
 mod rendezvous;
 mod round_robin;
+mod view;
 mod weighted;
+
+pub(crate) use view::Usage;
+pub use view::{GroupView, MAX_SEQUENCE};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

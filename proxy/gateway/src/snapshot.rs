@@ -111,20 +111,21 @@ impl GatewayGroup {
             destinations: self
                 .members
                 .iter()
-                .map(|m| member_snapshot(&self.name, m, now))
+                .map(|m| member_snapshot(self, m, now))
                 .collect(),
         }
     }
 }
 
-fn member_snapshot(group: &str, m: &Member, now: Instant) -> DestinationSnapshot {
+fn member_snapshot(g: &GatewayGroup, m: &Member, now: Instant) -> DestinationSnapshot {
+    let i = m.dest.id.index();
     let (status, error) = match m.probe.last {
         Some(Outcome::Status(s)) => (Some(s), None),
         Some(Outcome::Failed(f)) => (None, Some(f)),
         None => (None, None),
     };
     DestinationSnapshot {
-        group: group.to_owned(),
+        group: g.name.clone(),
         id: m.dest.id,
         uri: m.dest.uri.clone(),
         address: m.dest.address,
@@ -147,9 +148,10 @@ fn member_snapshot(group: &str, m: &Member, now: Instant) -> DestinationSnapshot
         last_probe_rtt_ms: m.probe.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
         probes_sent: m.probe.sent,
         probes_failed: m.probe.failed,
-        selections: m.selections,
-        last_selected_secs: m
-            .last_selected
+        selections: g.usage.selections(i),
+        last_selected_secs: g
+            .usage
+            .last(i)
             .map(|t| now.saturating_duration_since(t).as_secs()),
     }
 }

@@ -1,37 +1,15 @@
 //! Selection: smooth weighted round robin, round robin, rendezvous hashing.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/groups.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::time::Instant;
 
-use gateway::{
-    Algorithm, DestId, DestinationConfig, GatewayConfig, GatewayGroup, Gateways, GroupConfig,
-    HashKey, ProbeConfig, State, Transport,
-};
+use gateway::{Algorithm, DestId, GatewayConfig, GatewayGroup, Gateways, State};
 use proptest::prelude::*;
-
-fn group_config(algorithm: Algorithm, weights: &[u32]) -> GroupConfig {
-    GroupConfig {
-        name: "backends".into(),
-        algorithm,
-        hash_key: HashKey::ToAor,
-        probe: ProbeConfig {
-            enabled: false,
-            ..ProbeConfig::default()
-        },
-        destinations: weights
-            .iter()
-            .enumerate()
-            .map(|(i, &weight)| DestinationConfig {
-                uri: format!("sip:10.0.0.{}:5060", i + 1),
-                address: format!("10.0.0.{}:5060", i + 1).parse().unwrap(),
-                transport: Transport::Udp,
-                weight,
-                attrs: Default::default(),
-            })
-            .collect(),
-    }
-}
+use support::group_config;
 
 fn group(algorithm: Algorithm, weights: &[u32]) -> GatewayGroup {
     GatewayGroup::new(&group_config(algorithm, weights), Instant::now()).unwrap()

@@ -12,7 +12,7 @@ use crate::error::NetError;
 
 /// What the writer task of a connection receives.
 #[derive(Debug)]
-pub(crate) enum Outgoing {
+pub(crate) enum ToWriter {
     Bytes(Bytes),
     Close,
 }
@@ -22,7 +22,7 @@ pub(crate) enum Outgoing {
 pub struct ConnHandle {
     /// The peer's address.
     pub peer: SocketAddr,
-    tx: mpsc::Sender<Outgoing>,
+    tx: mpsc::Sender<ToWriter>,
 }
 
 /// Connections by id. Cheap to clone (shared).
@@ -34,7 +34,7 @@ pub struct Connections {
 
 impl Connections {
     /// Registers a connection; returns its id (never 0).
-    pub(crate) fn insert(&self, peer: SocketAddr, tx: mpsc::Sender<Outgoing>) -> u32 {
+    pub(crate) fn insert(&self, peer: SocketAddr, tx: mpsc::Sender<ToWriter>) -> u32 {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let id = self.next.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
@@ -77,12 +77,12 @@ impl Connections {
         close: bool,
     ) -> Result<(), NetError> {
         let c = self.get(id, peer).ok_or(NetError::ConnectionGone(id))?;
-        c.tx.try_send(Outgoing::Bytes(bytes)).map_err(|e| match e {
+        c.tx.try_send(ToWriter::Bytes(bytes)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => NetError::QueueFull(id),
             mpsc::error::TrySendError::Closed(_) => NetError::ConnectionGone(id),
         })?;
         if close {
-            let _ = c.tx.try_send(Outgoing::Close);
+            let _ = c.tx.try_send(ToWriter::Close);
         }
         Ok(())
     }

@@ -5,28 +5,35 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokencodec::Transport;
+use sip::Flow;
 use tokio::net::UdpSocket;
 
 use crate::conns::Connections;
 use crate::error::NetError;
 
-/// Where a message came from.
+/// The role's note on a send, opaque to the transports and handed back
+/// with the send's [`Delivery`] or error (as io_uring's `user_data`), so
+/// that the role counts what really happened to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SendTag(pub u64);
+
+impl SendTag {
+    /// No note: the role does not want to hear of this send.
+    pub const NONE: SendTag = SendTag(0);
+}
+
+/// What became of a send that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Origin {
-    /// Transport it arrived over.
-    pub transport: Transport,
-    /// The sender (after NAT).
-    pub source: SocketAddr,
-    /// The local address it arrived on.
-    pub local: SocketAddr,
-    /// The connection id (streams; 0 for UDP).
-    pub connection: u32,
+pub enum Delivery {
+    /// Written to the socket or queued on the connection.
+    Sent,
+    /// The connection was gone: its fallback was sent instead.
+    FellBack,
 }
 
 /// One thing to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Send {
+pub enum Outgoing {
     /// A datagram from a local UDP socket.
     Udp {
         /// The local address to send from (a bound listener).
@@ -35,6 +42,8 @@ pub enum Send {
         to: SocketAddr,
         /// The datagram.
         bytes: Bytes,
+        /// The role's note.
+        tag: SendTag,
     },
     /// Bytes on a stream connection of this process.
     Conn {
@@ -47,15 +56,30 @@ pub enum Send {
         /// Close the connection once they are written.
         close: bool,
         /// What to send (and how) if the connection is gone.
-        fallback: Option<Box<Send>>,
+        fallback: Option<Box<Outgoing>>,
+        /// The role's note.
+        tag: SendTag,
     },
+}
+
+impl Outgoing {
+    /// The role's note on this send.
+    pub fn tag(&self) -> SendTag {
+        match self {
+            Outgoing::Udp { tag, .. } | Outgoing::Conn { tag, .. } => *tag,
+        }
+    }
 }
 
 /// The role: turns a received message into sends. Called on the receiving
 /// task; must not block.
 pub trait Dispatch: std::marker::Send + Sync + 'static {
     /// A whole SIP message arrived (a datagram, or a framed stream message).
-    fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send>;
+    fn on_message(&self, bytes: Bytes, origin: Flow) -> Vec<Outgoing>;
+
+    /// What became of a send that [`Dispatch::on_message`] asked for (with
+    /// a tag other than [`SendTag::NONE`]). The default ignores it.
+    fn on_sent(&self, _tag: SendTag, _result: &Result<Delivery, NetError>) {}
 }
 
 /// Performs sends: the UDP sockets by local address and the connection table.
@@ -79,11 +103,29 @@ impl Outbox {
         &self.conns
     }
 
+    /// Performs the sends `dispatch` asked for, in order, and tells it what
+    /// became of each tagged one. Failures are logged at debug level; the
+    /// role counts them.
+    pub async fn deliver(&self, dispatch: &dyn Dispatch, sends: Vec<Outgoing>) {
+        for s in sends {
+            let tag = s.tag();
+            let result = self.send(s).await;
+            if let Err(e) = &result {
+                tracing::debug!(error = %e, "send failed");
+            }
+            if tag != SendTag::NONE {
+                dispatch.on_sent(tag, &result);
+            }
+        }
+    }
+
     /// Performs one send; a stream send whose connection is gone performs
     /// its fallback instead.
-    pub async fn send(&self, s: Send) -> Result<(), NetError> {
+    pub async fn send(&self, s: Outgoing) -> Result<Delivery, NetError> {
         match s {
-            Send::Udp { from, to, bytes } => {
+            Outgoing::Udp {
+                from, to, bytes, ..
+            } => {
                 // A flow received by another instance names its local
                 // address; with anycast every instance has it bound. Where
                 // it is not (tests emulating anycast with several loopback
@@ -103,21 +145,23 @@ impl Outbox {
                     .ok_or(NetError::NoSocket(from))?;
                 sock.send_to(&bytes, to)
                     .await
-                    .map(drop)
+                    .map(|_| Delivery::Sent)
                     .map_err(|source| NetError::Send { to, source })
             }
-            Send::Conn {
+            Outgoing::Conn {
                 id,
                 peer,
                 bytes,
                 close,
                 fallback,
+                ..
             } => match self.conns.send(id, peer, bytes, close) {
-                Err(NetError::ConnectionGone(_)) if fallback.is_some() => match fallback {
-                    Some(f) => Box::pin(self.send(*f)).await,
-                    None => Ok(()),
+                Ok(()) => Ok(Delivery::Sent),
+                Err(NetError::ConnectionGone(id)) => match fallback {
+                    Some(f) => Box::pin(self.send(*f)).await.map(|_| Delivery::FellBack),
+                    None => Err(NetError::ConnectionGone(id)),
                 },
-                r => r,
+                Err(e) => Err(e),
             },
         }
     }

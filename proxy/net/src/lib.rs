@@ -1,7 +1,7 @@
 //! The transports of an anysip process, on tokio.
 //!
 //! Received messages go to a [`Dispatch`] (the edge or the core role), which
-//! answers synchronously with the [`Send`]s to perform; the transport tasks
+//! answers synchronously with the [`Outgoing`] sends to perform; the transport tasks
 //! perform them. UDP listeners use one `SO_REUSEPORT` socket per worker so
 //! the kernel spreads datagrams over cores; stream connections each get a
 //! reader task (framing, keepalives, idle timeout) and a writer task fed by
@@ -15,7 +15,7 @@ mod stream;
 mod udp;
 
 pub use conns::{ConnHandle, Connections};
-pub use dispatch::{Dispatch, Origin, Outbox, Send};
+pub use dispatch::{Delivery, Dispatch, Outbox, Outgoing, SendTag};
 pub use error::NetError;
 pub use stream::{serve_tcp, serve_tls, StreamLimits};
 pub use tokio_rustls::TlsAcceptor;

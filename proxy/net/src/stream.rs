@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sip::framer::{Frame, StreamFramer};
-use tokencodec::Transport;
+use sip::Transport;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::conns::Outgoing;
-use crate::dispatch::{Dispatch, Origin, Outbox};
+use crate::conns::ToWriter;
+use crate::dispatch::{Dispatch, Outbox};
+use sip::Flow;
 
 /// Limits of stream connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,24 +105,24 @@ pub(crate) async fn serve_connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<Outgoing>(limits.send_queue.max(1));
+    let (tx, mut rx) = mpsc::channel::<ToWriter>(limits.send_queue.max(1));
     let id = outbox.connections().insert(peer, tx.clone());
     let writer = tokio::spawn(async move {
         while let Some(o) = rx.recv().await {
             match o {
-                Outgoing::Bytes(b) => {
+                ToWriter::Bytes(b) => {
                     if wr.write_all(&b).await.is_err() {
                         break;
                     }
                 }
-                Outgoing::Close => break,
+                ToWriter::Close => break,
             }
         }
         let _ = wr.shutdown().await;
     });
-    let origin = Origin {
+    let origin = Flow {
         transport,
-        source: peer,
+        remote: peer,
         local,
         connection: id,
     };
@@ -137,15 +138,12 @@ pub(crate) async fn serve_connection<S>(
             match framer.next_frame() {
                 Ok(None) => break,
                 Ok(Some(Frame::Ping)) => {
-                    let _ = tx.try_send(Outgoing::Bytes(Bytes::from_static(b"\r\n")));
+                    let _ = tx.try_send(ToWriter::Bytes(Bytes::from_static(b"\r\n")));
                 }
                 Ok(Some(Frame::Pong)) => {}
                 Ok(Some(Frame::Message(m))) => {
-                    for s in dispatch.on_message(m, origin) {
-                        if let Err(e) = outbox.send(s).await {
-                            tracing::debug!(error = %e, "send failed");
-                        }
-                    }
+                    let sends = dispatch.on_message(m, origin);
+                    outbox.deliver(&*dispatch, sends).await;
                 }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "framing error: closing");
@@ -155,7 +153,7 @@ pub(crate) async fn serve_connection<S>(
         }
     }
     outbox.connections().remove(id);
-    let _ = tx.try_send(Outgoing::Close);
+    let _ = tx.try_send(ToWriter::Close);
     drop(tx);
     let _ = writer.await;
 }

@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sip::{Flow, Transport};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokencodec::Transport;
 use tokio::net::UdpSocket;
 
-use crate::dispatch::{Dispatch, Origin, Outbox};
+use crate::dispatch::{Dispatch, Outbox};
 use crate::error::NetError;
 
 /// Largest datagram read (UDP's own limit).
@@ -60,16 +60,13 @@ pub async fn serve_udp(socket: Arc<UdpSocket>, dispatch: Arc<dyn Dispatch>, outb
         if data.iter().all(|&c| c == b'\r' || c == b'\n') {
             continue; // RFC 5626 keepalives on UDP are STUN or CRLF: nothing to do for CRLF
         }
-        let origin = Origin {
+        let origin = Flow {
             transport: Transport::Udp,
-            source,
+            remote: source,
             local,
             connection: 0,
         };
-        for s in dispatch.on_message(Bytes::copy_from_slice(data), origin) {
-            if let Err(e) = outbox.send(s).await {
-                tracing::debug!(error = %e, "send failed");
-            }
-        }
+        let sends = dispatch.on_message(Bytes::copy_from_slice(data), origin);
+        outbox.deliver(&*dispatch, sends).await;
     }
 }

@@ -6,33 +6,34 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use net::{
-    bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Origin, Outbox, Send, StreamLimits,
-};
+use net::{bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Outbox, Outgoing, StreamLimits};
+use sip::Flow;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 /// Answers each message with "ok <n>" on the flow it came on, and records origins.
 struct Echo {
-    seen: Mutex<Vec<Origin>>,
+    seen: Mutex<Vec<Flow>>,
 }
 
 impl Dispatch for Echo {
-    fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send> {
+    fn on_message(&self, bytes: Bytes, origin: Flow) -> Vec<Outgoing> {
         self.seen.lock().unwrap().push(origin);
         let reply = Bytes::from(format!("ok {}", bytes.len()));
         match origin.transport {
-            tokencodec::Transport::Udp => vec![Send::Udp {
+            sip::Transport::Udp => vec![Outgoing::Udp {
                 from: origin.local,
-                to: origin.source,
+                to: origin.remote,
                 bytes: reply,
+                tag: net::SendTag::NONE,
             }],
-            _ => vec![Send::Conn {
+            _ => vec![Outgoing::Conn {
                 id: origin.connection,
-                peer: origin.source,
+                peer: origin.remote,
                 bytes: reply,
                 close: false,
                 fallback: None,
+                tag: net::SendTag::NONE,
             }],
         }
     }
@@ -71,7 +72,7 @@ async fn udp_reuseport_answers_from_the_listener() {
     assert_eq!(from, addr);
     let seen = echo.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].source, client.local_addr().unwrap());
+    assert_eq!(seen[0].remote, client.local_addr().unwrap());
     task.abort();
 }
 
@@ -109,12 +110,13 @@ async fn tcp_frames_any_chunking_answers_pings_and_tracks_connections() {
     assert_eq!(conns.len(), 1);
     // The role can reach the connection by id later; a wrong peer cannot.
     outbox
-        .send(Send::Conn {
+        .send(Outgoing::Conn {
             id: origin.connection,
-            peer: origin.source,
+            peer: origin.remote,
             bytes: Bytes::from_static(b"later"),
             close: false,
             fallback: None,
+            tag: net::SendTag::NONE,
         })
         .await
         .unwrap();
@@ -122,12 +124,13 @@ async fn tcp_frames_any_chunking_answers_pings_and_tracks_connections() {
     within(c.read_exact(&mut later)).await.unwrap();
     assert_eq!(&later, b"later");
     let wrong = outbox
-        .send(Send::Conn {
+        .send(Outgoing::Conn {
             id: origin.connection,
             peer: "127.0.0.1:1".parse().unwrap(),
             bytes: Bytes::new(),
             close: false,
             fallback: None,
+            tag: net::SendTag::NONE,
         })
         .await;
     assert!(wrong.is_err());
@@ -144,19 +147,22 @@ async fn tcp_frames_any_chunking_answers_pings_and_tracks_connections() {
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let udp_addr = udp.local_addr().unwrap();
     let ob = Outbox::new(HashMap::from([(udp_addr, Arc::new(udp))]), conns.clone());
-    let fallback = Send::Udp {
+    let fallback = Outgoing::Udp {
         from: udp_addr,
         to: sink_addr,
         bytes: Bytes::from_static(b"430"),
+        tag: net::SendTag::NONE,
     };
-    ob.send(Send::Conn {
+    ob.send(Outgoing::Conn {
         id: origin.connection,
-        peer: origin.source,
+        peer: origin.remote,
         bytes: Bytes::new(),
         close: false,
         fallback: Some(Box::new(fallback)),
+        tag: net::SendTag::NONE,
     })
     .await
+    .map(|d| assert_eq!(d, net::Delivery::FellBack))
     .unwrap();
     let mut b = [0u8; 8];
     let (n, _) = within(sink.recv_from(&mut b)).await.unwrap();

@@ -18,6 +18,7 @@
 
 mod aor;
 mod binding;
+pub mod config;
 mod date;
 mod error;
 mod outcome;
@@ -29,6 +30,7 @@ mod store;
 
 pub use aor::aor_of;
 pub use binding::Binding;
+pub use config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use date::http_date;
 pub use error::RegistrarError;
 pub use outcome::Outcome;

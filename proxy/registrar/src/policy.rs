@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use anysip_config::RegistrarConfig;
+use crate::config::RegistrarConfig;
 
 /// The registrar's limits (from `registrar:` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The registrar as the core uses it: a [`Store`] and a [`Policy`].
 
-use anysip_config::{RegistrarBackend, RegistrarConfig};
+use crate::config::{RegistrarBackend, RegistrarConfig};
 
 use crate::binding;
 use crate::{aor_of, process, Binding, MemoryStore, Outcome, Policy, RedisStore, Register};

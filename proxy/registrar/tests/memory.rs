@@ -5,7 +5,7 @@
 #[path = "support/sip.rs"]
 mod sipmsg;
 
-use anysip_config::RegistrarConfig;
+use registrar::RegistrarConfig;
 use registrar::{Policy, Registrar};
 use sipmsg::{register, source};
 

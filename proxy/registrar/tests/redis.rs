@@ -10,7 +10,7 @@ mod sipmsg;
 
 use std::time::{Duration, Instant};
 
-use anysip_config::{RedisConfig, RegistrarBackend, RegistrarConfig};
+use registrar::{RedisConfig, RegistrarBackend, RegistrarConfig};
 use registrar::{Registrar, RegistrarError};
 use server::RedisServer;
 use sipmsg::{now, register, source};

@@ -14,7 +14,7 @@
 
 use std::net::SocketAddr;
 
-pub use tokencodec::Transport;
+pub use sip::Transport;
 
 mod error;
 mod naptr;

@@ -1,4 +1,4 @@
-//! A parse loop for profilers: `cargo run --release -p sip --example parse_loop FILE [N] [full]`.
+//! A parse loop for profilers: `cargo run --release -p anysip-sip --example parse_loop FILE [N] [full]`.
 use bytes::Bytes;
 
 fn main() {

@@ -1,4 +1,4 @@
-//! Prints what an element does with a message file: `cargo run -p sip --example screen FILE`.
+//! Prints what an element does with a message file: `cargo run -p anysip-sip --example screen FILE`.
 fn main() {
     for path in std::env::args().skip(1) {
         let bytes = std::fs::read(&path).expect("readable file");

@@ -33,6 +33,7 @@ pub mod method;
 pub mod params;
 pub mod response;
 pub mod transaction;
+pub mod transport;
 pub mod uri;
 pub mod validate;
 
@@ -41,4 +42,5 @@ pub use header_name::HeaderName;
 pub use limits::Limits;
 pub use message::{Framing, Message, ParseFailure};
 pub use method::Method;
+pub use transport::{Flow, Transport};
 pub use uri::Uri;

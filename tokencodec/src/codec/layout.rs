@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::flow::Flow;
 use crate::route::{Backend, Route};
 use crate::token::{Kind, Token};
-use crate::transport::Transport;
+use crate::transport;
 
 /// Bytes before the first address.
 const FIXED_LEN: usize = 12;
@@ -74,9 +74,9 @@ pub(crate) fn encode(token: &Token, issued: u32, buf: &mut [u8; MAX_PLAINTEXT]) 
     if backend.is_some_and(|b| b.addr.is_ipv6()) {
         shape |= BACKEND_V6;
     }
-    let backend_code = backend.map_or(0, |b| b.transport.code());
+    let backend_code = backend.map_or(0, |b| transport::code(b.transport));
     let mut w = Writer { buf, pos: 0 };
-    w.put(&[shape, (flow.transport.code() << 4) | backend_code]);
+    w.put(&[shape, (transport::code(flow.transport) << 4) | backend_code]);
     w.put(&issued.to_be_bytes());
     w.put(&flow.instance.to_be_bytes());
     w.put(&flow.connection.to_be_bytes());
@@ -103,7 +103,7 @@ pub(crate) fn decode(plaintext: &[u8]) -> Result<(Token, u32), Error> {
     if kind == Kind::Flow && (shape & BACKEND_V6 != 0 || transports & 0x0f != 0) {
         return Err(Error::Malformed);
     }
-    let flow_transport = Transport::from_code(transports >> 4).ok_or(Error::Malformed)?;
+    let flow_transport = transport::from_code(transports >> 4).ok_or(Error::Malformed)?;
     let issued = u32::from_be_bytes(r.array()?);
     let instance = u16::from_be_bytes(r.array()?);
     let connection = u32::from_be_bytes(r.array()?);
@@ -119,7 +119,7 @@ pub(crate) fn decode(plaintext: &[u8]) -> Result<(Token, u32), Error> {
     let token = match kind {
         Kind::Flow => Token::Flow(flow),
         Kind::Route => {
-            let transport = Transport::from_code(transports & 0x0f).ok_or(Error::Malformed)?;
+            let transport = transport::from_code(transports & 0x0f).ok_or(Error::Malformed)?;
             let addr = r.addr(shape & BACKEND_V6 != 0)?;
             Token::Route(Route {
                 flow,
@@ -184,6 +184,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Transport;
 
     fn route(ue: &str, local: &str, backend: &str) -> Token {
         Token::Route(Route {

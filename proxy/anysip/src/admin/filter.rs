@@ -1,7 +1,6 @@
 //! `/admin/blocklist` and `/admin/shed`, and the filter's part of
 //! `/admin/stats` and `/metrics`.
 
-use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use anysip_ebpf_common::Verdict;
@@ -173,31 +172,4 @@ pub(super) fn stats(f: &Filter) -> serde_json::Value {
         "user_space": verdicts(&f.user_counters()),
         "kernel": kernel,
     })
-}
-
-/// The filter's lines of `/metrics`.
-pub(super) fn metrics(f: &Filter, out: &mut String) {
-    let _ = writeln!(out, "# TYPE anysip_filter_packets_total counter");
-    let mut series = vec![("user_space", f.user_counters())];
-    if let Some(Ok(k)) = f.kernel_counters() {
-        series.push(("xdp", k));
-    }
-    for (path, counts) in series {
-        for (v, n) in Verdict::ALL.iter().zip(counts) {
-            let _ = writeln!(
-                out,
-                "anysip_filter_packets_total{{path=\"{path}\",verdict=\"{}\"}} {n}",
-                v.name()
-            );
-        }
-    }
-    let xdp = matches!(f.path(), Path::Xdp { .. });
-    let _ = writeln!(out, "# TYPE anysip_xdp_attached gauge");
-    let _ = writeln!(out, "anysip_xdp_attached {}", u8::from(xdp));
-    let _ = writeln!(out, "# TYPE anysip_shed_level gauge");
-    let _ = writeln!(out, "anysip_shed_level {}", f.shed());
-    let _ = writeln!(out, "# TYPE anysip_blocklist_entries gauge");
-    let _ = writeln!(out, "anysip_blocklist_entries {}", f.blocklist_len());
-    let _ = writeln!(out, "# TYPE anysip_auto_blocked_total counter");
-    let _ = writeln!(out, "anysip_auto_blocked_total {}", f.auto_blocked());
 }

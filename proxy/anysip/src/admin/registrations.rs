@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::Admin;
-use crate::state::now_unix;
+use crate::shared::now_unix;
 
 fn binding_json(b: &registrar::Binding, now: u64) -> serde_json::Value {
     serde_json::json!({

@@ -9,8 +9,8 @@ use resolve::Destination;
 use sip::edit::Editor;
 use sip::matching::ClientKey;
 use sip::transaction::{ClientInvite, ClientNonInvite, Reliability, Transaction};
+use sip::Transport;
 use sip::{HeaderName, Message, Method};
-use tokencodec::Transport;
 
 use super::{
     build, route, Branch, CancelState, Flow, Plan, Proxy, ResolveCall, Resolving, Transmit, Tx,
@@ -303,7 +303,7 @@ impl Proxy {
         }
         let via = format!(
             "SIP/2.0/{} {};branch={branch}",
-            via_transport(dest.transport),
+            Transport::via_name(dest.transport),
             route::hostport(&self.settings, listener.addr)
         );
         ed.prepend("Via", &via);
@@ -426,16 +426,6 @@ impl Proxy {
 /// A SIP URI without `;lr`: a strict router (RFC 2543).
 fn is_strict(uri: &str) -> bool {
     matches!(sip::Uri::parse(uri), Ok(sip::Uri::Sip(u)) if !u.is_loose_route())
-}
-
-fn via_transport(t: Transport) -> &'static str {
-    match t {
-        Transport::Udp => "UDP",
-        Transport::Tcp => "TCP",
-        Transport::Tls => "TLS",
-        Transport::Ws => "WS",
-        Transport::Wss => "WSS",
-    }
 }
 
 /// This proxy's Record-Route for a listener (`;transport=` when not UDP).

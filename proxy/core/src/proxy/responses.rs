@@ -83,13 +83,13 @@ impl Proxy {
             return self.stats.drop("stateless_response_target");
         };
         let to = std::net::SocketAddr::new(ip, port);
-        let Some(l) = route::listener_for(&self.settings, tokencodec::Transport::Udp, to) else {
+        let Some(l) = route::listener_for(&self.settings, sip::Transport::Udp, to) else {
             return self.stats.drop("no_listener");
         };
         self.stats.replies[crate::stats::Stats::class(resp.status().unwrap_or(0))] += 1;
         self.transmits.push_back(Transmit {
             flow: super::Flow {
-                transport: tokencodec::Transport::Udp,
+                transport: sip::Transport::Udp,
                 remote: to,
                 local: l.addr,
                 connection: 0,

@@ -7,8 +7,8 @@ use sip::edit::Editor;
 use sip::header::NameAddr;
 use sip::host::Host;
 use sip::uri::{SipUri, Uri};
+use sip::Transport;
 use sip::{HeaderName, Message};
-use tokencodec::Transport;
 
 use super::build::reparse;
 use crate::error::CoreError;

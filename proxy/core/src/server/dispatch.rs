@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use net::{Dispatch, Origin, Send};
+use net::{Dispatch, Outgoing};
 use tokio::sync::mpsc;
 
 use super::DriverCounters;
@@ -25,13 +25,7 @@ impl CoreDispatch {
 }
 
 impl Dispatch for CoreDispatch {
-    fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send> {
-        let flow = Flow {
-            transport: origin.transport,
-            remote: origin.source,
-            local: origin.local,
-            connection: origin.connection,
-        };
+    fn on_message(&self, bytes: Bytes, flow: Flow) -> Vec<Outgoing> {
         if self.tx.try_send((bytes, flow)).is_err() {
             self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
         }

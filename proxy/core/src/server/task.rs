@@ -148,18 +148,20 @@ impl Core {
     async fn transmit(&mut self, t: Transmit) {
         let f = t.flow;
         let send = if !f.transport.is_stream() {
-            net::Send::Udp {
+            net::Outgoing::Udp {
                 from: f.local,
                 to: f.remote,
                 bytes: t.bytes,
+                tag: net::SendTag::NONE,
             }
         } else if f.connection != 0 {
-            net::Send::Conn {
+            net::Outgoing::Conn {
                 id: f.connection,
                 peer: f.remote,
                 bytes: t.bytes,
                 close: false,
                 fallback: None,
+                tag: net::SendTag::NONE,
             }
         } else {
             // No outbound connections yet (see the module documentation).

@@ -142,6 +142,13 @@ impl ProbeConfig {
 
 impl DestinationConfig {
     fn check(&self, path: &str, errors: &mut Vec<ConfigError>) {
+        if matches!(self.transport, Transport::Ws | Transport::Wss) {
+            push(
+                errors,
+                format!("{path}.transport"),
+                "must be udp, tcp or tls (ws and wss face user agents, not backends)",
+            );
+        }
         let uri = self.uri.as_str();
         let rest = match uri.split_once(':') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("sips") => {

@@ -281,7 +281,7 @@ pub fn message(text: &str) -> Message {
 pub fn ctx(text: &str) -> RequestContext {
     RequestContext {
         message: message(text),
-        transport: tokencodec::Transport::Udp,
+        transport: sip::Transport::Udp,
         source: "192.0.2.7:5062".parse::<SocketAddr>().unwrap(),
         local: "192.0.2.1:5060".parse::<SocketAddr>().unwrap(),
         route_consumed: false,

@@ -11,8 +11,8 @@ use net::{bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Outbox, StreamL
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
-use super::Error;
-use crate::state::Shared;
+use crate::error::Error;
+use crate::shared::Shared;
 
 /// The bound UDP sockets: one per listener address and worker.
 #[derive(Debug, Default)]
@@ -23,20 +23,25 @@ pub(crate) struct Udp {
     pub(crate) sockets: Vec<Arc<UdpSocket>>,
 }
 
-/// Binds every `listen.udp` address, `workers` sockets each.
-pub(crate) fn bind_udp_all(config: &Config, workers: usize) -> Result<Udp, Error> {
-    let mut udp = Udp::default();
-    for addr in &config.listen.udp {
-        let socks =
-            bind_udp(*addr, workers).map_err(|e| Error::Startup(format!("listen.udp: {e}")))?;
-        let local = socks[0].local_addr().map_err(|source| Error::Io {
-            what: format!("{addr}"),
-            source,
-        })?;
-        udp.by_addr.insert(local, socks[0].clone());
-        udp.sockets.extend(socks);
+impl Udp {
+    /// Binds every `listen.udp` address, `workers` sockets each.
+    pub(crate) fn bind_all(config: &Config, workers: usize) -> Result<Udp, Error> {
+        let mut udp = Udp::default();
+        for addr in &config.listen.udp {
+            let socks =
+                bind_udp(*addr, workers).map_err(|e| Error::Startup(format!("listen.udp: {e}")))?;
+            let Some(first) = socks.first() else {
+                continue;
+            };
+            let local = first.local_addr().map_err(|source| Error::Io {
+                what: format!("{addr}"),
+                source,
+            })?;
+            udp.by_addr.insert(local, first.clone());
+            udp.sockets.extend(socks);
+        }
+        Ok(udp)
     }
-    Ok(udp)
 }
 
 /// The stream limits of `limits:`.

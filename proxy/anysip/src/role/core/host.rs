@@ -11,7 +11,7 @@ use anysip_core::{Reply, RequestContext};
 use script::{Binding, Credential, GatewayDest, Host, HostError, SaveOutcome};
 
 use super::users::Users;
-use crate::state::{now_unix, Shared};
+use crate::shared::{now_unix, Shared};
 
 /// The core's services.
 #[derive(Debug)]

@@ -2,21 +2,25 @@
 //! (`anysip-core` driven by a `script::Engine`), with the same listeners,
 //! admin API, metrics and drain as the edge.
 
-pub(crate) mod host;
+mod host;
 mod users;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anysip_config::{Config, ScriptConfig};
 use anysip_core::{DriverSettings, Listener, Router, Server, Settings, Transport};
 use bytes::Bytes;
-use net::{Connections, Dispatch, Origin, Outbox, Send};
+use net::{Connections, Dispatch, Outbox, Outgoing};
+use sip::Flow;
 
+use crate::error::Error;
 use crate::filter::Filter;
-use crate::run::listen::{bind_udp_all, serve_admin, serve_sip, sip_limits};
-use crate::run::{wait_for_drain, Error};
-use crate::state::Shared;
+use crate::lifecycle::listen::{sip_limits, Udp};
+use crate::lifecycle::{Prepared, Running};
+use crate::probe::{self, ProbeAnswer};
+use crate::shared::{RoleState, Shared};
+use crate::telemetry::metrics::DropReason;
 use host::CoreHost;
 use users::Users;
 
@@ -34,38 +38,50 @@ impl std::fmt::Debug for Front {
 }
 
 impl Dispatch for Front {
-    fn on_message(&self, bytes: Bytes, origin: Origin) -> Vec<Send> {
+    fn on_message(&self, bytes: Bytes, origin: Flow) -> Vec<Outgoing> {
         let shared = &self.shared;
         if !shared.admit(&bytes, &origin) {
             return vec![];
         }
-        if bytes.starts_with(b"SIP/2.0 ") && crate::probe::handle_probe_response(shared, &bytes) {
-            return vec![];
+        if bytes.starts_with(b"SIP/2.0 ") {
+            match probe::answer(shared, &bytes) {
+                ProbeAnswer::NotProbe => {}
+                ProbeAnswer::Taken => return vec![],
+                ProbeAnswer::Stray => {
+                    shared.metrics.drops.inc(DropReason::StrayProbeAnswer);
+                    return vec![];
+                }
+            }
         }
         self.inner.on_message(bytes, origin)
     }
 }
 
-/// Serves the core until drained.
-pub(crate) async fn serve(config: Config, workers: usize) -> Result<(), Error> {
+/// Builds the core over its bound UDP sockets: the registrar, the script,
+/// the proxy.
+pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error> {
     let script = config
         .script
         .clone()
         .ok_or_else(|| Error::Startup("script.path: role: core needs a routing script".into()))?;
     let gateways = gateway::Gateways::new(&config.gateway, Instant::now())
         .map_err(|e| Error::Startup(format!("gateway: {e}")))?;
-    let filter = Filter::new(&config, &[]);
+    let filter = Filter::new(config, &[]);
     filter.set_user_space("role: core (XDP belongs to the edge)".into());
-    let shared = Shared::new(gateways, None, filter);
     let reg_cfg = config.registrar.clone().unwrap_or_default();
     let registrar = Arc::new(
         registrar::Registrar::from_config(&reg_cfg)
             .await
             .map_err(|e| Error::Startup(format!("registrar: {e}")))?,
     );
-    shared.set_registrar(registrar.clone());
-
-    let udp = bind_udp_all(&config, workers)?;
+    let shared = Shared::new(
+        gateways,
+        filter,
+        RoleState::Core {
+            registrar: registrar.clone(),
+            server: OnceLock::new(),
+        },
+    );
     let probe = udp
         .by_addr
         .iter()
@@ -74,7 +90,7 @@ pub(crate) async fn serve(config: Config, workers: usize) -> Result<(), Error> {
     let conns = Connections::default();
     let outbox = Outbox::new(udp.by_addr.clone(), conns.clone());
 
-    let host = core_host(&config, &shared, registrar.clone())?;
+    let host = core_host(config, &shared, registrar.clone())?;
     let engine = load_script(&script, host)?;
     let mut listeners = Vec::new();
     for (t, addrs) in [
@@ -91,7 +107,7 @@ pub(crate) async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         seed: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
-        limits: sip_limits(&config),
+        limits: sip_limits(config),
         ..Settings::default()
     };
     let (server, inner) = Server::new(
@@ -102,58 +118,38 @@ pub(crate) async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         outbox.clone(),
     );
     let handle = server.handle();
-    shared.set_core(handle.clone());
+    if let RoleState::Core { server, .. } = &shared.role {
+        let _ = server.set(handle.clone());
+    }
     let dispatch: Arc<dyn Dispatch> = Arc::new(Front {
         inner,
         shared: shared.clone(),
     });
-    let mut tasks = Vec::new();
-    serve_sip(&config, udp.sockets, &dispatch, &outbox, &mut tasks).await?;
-    if let Some((from, socket)) = probe {
-        tasks.push(tokio::spawn(crate::probe::run(
-            shared.clone(),
-            socket,
-            from,
-        )));
-    }
-    serve_admin(&config, &shared, &conns, &mut tasks).await?;
     let sweeper = registrar.clone();
-    tasks.push(tokio::spawn(async move {
+    let tasks = vec![tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         loop {
             every.tick().await;
-            if let Err(e) = sweeper.sweep(crate::state::now_unix()).await {
+            if let Err(e) = sweeper.sweep(crate::shared::now_unix()).await {
                 tracing::warn!(error = %e, "registrar sweep failed");
             }
         }
-    }));
+    })];
     tracing::info!(
-        instance = %config.server.instance_id.name,
-        udp = ?config.listen.udp,
-        tcp = ?config.listen.tcp,
-        tls = ?config.listen.tls,
-        admin = %config.admin.listen,
         script = %script.path.display(),
         registrar = ?reg_cfg.backend,
-        "anysip core running"
+        "core script and registrar"
     );
-    wait_for_drain(&shared).await;
-    handle.drain();
-    let limit = Duration::from_secs(config.server.drain_secs);
-    tracing::warn!(
-        secs = limit.as_secs(),
-        "draining: new requests get 503, transactions in flight finish"
-    );
-    let idle = handle.wait_idle(limit).await;
-    if !idle {
-        tracing::warn!("drain_secs passed with transactions still in flight");
-    }
-    for t in tasks {
-        t.abort();
-    }
-    drop(server);
-    tracing::info!("drained: exiting");
-    Ok(())
+    Ok(Prepared {
+        shared,
+        dispatch,
+        outbox,
+        conns,
+        sockets: udp.sockets,
+        probe,
+        tasks,
+        running: Running::Core { server, handle },
+    })
 }
 
 fn core_host(

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use anysip_config::{Config, ScriptConfig};
 
-use crate::run::Error;
+use crate::error::Error;
 
 /// The shipped default script, written out at start.
-const PROXY_DEFAULT_PY: &str = include_str!("../../../deploy/scripts/proxy_default.py");
+const PROXY_DEFAULT_PY: &str = include_str!("../../../../deploy/scripts/proxy_default.py");
 
 /// The core half of the embedded default.
 const CORE_YAML: &str = include_str!("default-core.yaml");

@@ -4,7 +4,7 @@
 use anysip_config::{Config, KeySource};
 use tokencodec::{KeyId, KeyRing};
 
-use crate::run::Error;
+use crate::error::Error;
 
 /// Loads the configured key ring. In development mode a random ring is
 /// generated and a loud warning logged: tokens then open only on this

@@ -1,0 +1,185 @@
+//! `anysip run` and `anysip check`, and the one lifecycle every role
+//! follows: configuration → listeners → the role → admin API → serve →
+//! drain → exit.
+
+pub(crate) mod defaults;
+pub(crate) mod listen;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anysip_config::{Config, Role};
+use net::{Connections, Dispatch, Outbox};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::shared::Shared;
+use listen::Udp;
+
+/// `anysip check -c FILE`.
+pub(crate) fn check(path: &Path) -> Result<(), Error> {
+    anysip_config::load(path)?;
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
+/// `anysip run [-c FILE]`.
+pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
+    let configs = match path {
+        Some(p) => vec![anysip_config::load(p)?],
+        None => defaults::embedded()?,
+    };
+    crate::telemetry::init(&configs[0])?;
+    if path.is_none() {
+        tracing::warn!("no -c FILE: running the embedded development default: an edge on 127.0.0.1:5060 in front of a core on 127.0.0.1:5070 (memory registrar, deploy/scripts/proxy_default.py, users alice and bob)");
+    }
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            what: "tokio runtime".into(),
+            source,
+        })?;
+    let result = rt.block_on(async move {
+        let tasks: Vec<_> = configs
+            .into_iter()
+            .map(|c| tokio::spawn(serve(c, workers)))
+            .collect();
+        // The roles run side by side; the first error wins.
+        let mut result = Ok(());
+        for t in tasks {
+            let r = t
+                .await
+                .unwrap_or_else(|e| Err(Error::Startup(format!("role task failed: {e}"))));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    });
+    crate::telemetry::otlp::flush();
+    result
+}
+
+/// A role built over its bound UDP sockets, ready to serve.
+pub(crate) struct Prepared {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) dispatch: Arc<dyn Dispatch>,
+    pub(crate) outbox: Outbox,
+    pub(crate) conns: Connections,
+    /// The UDP sockets, each to get a receive task.
+    pub(crate) sockets: Vec<Arc<UdpSocket>>,
+    /// Where the gateway prober sends from.
+    pub(crate) probe: Option<(SocketAddr, Arc<UdpSocket>)>,
+    /// The role's own background tasks.
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+    /// How the role drains and stops.
+    pub(crate) running: Running,
+}
+
+/// What differs between the roles once they serve: how they drain.
+pub(crate) enum Running {
+    /// The edge keeps serving whatever still arrives for `drain_secs`.
+    Edge,
+    /// The core answers 503 to new requests and waits (at most
+    /// `drain_secs`) for its transactions.
+    Core {
+        server: anysip_core::Server,
+        handle: anysip_core::ServerHandle,
+    },
+}
+
+/// Serves one configuration (one role) until drained.
+async fn serve(config: Config, workers: usize) -> Result<(), Error> {
+    let udp = Udp::bind_all(&config, workers)?;
+    let p = match config.role {
+        Role::Edge => crate::role::edge::prepare(&config, udp)?,
+        Role::Core => crate::role::core::prepare(&config, udp).await?,
+    };
+    let Prepared {
+        shared,
+        dispatch,
+        outbox,
+        conns,
+        sockets,
+        probe,
+        mut tasks,
+        running,
+    } = p;
+    listen::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
+    if let Some((from, socket)) = probe {
+        tasks.push(tokio::spawn(crate::probe::run(
+            shared.clone(),
+            socket,
+            from,
+        )));
+    }
+    listen::serve_admin(&config, &shared, &conns, &mut tasks).await?;
+    tracing::info!(
+        role = ?config.role,
+        instance = %config.server.instance_id.name,
+        udp = ?config.listen.udp,
+        tcp = ?config.listen.tcp,
+        tls = ?config.listen.tls,
+        admin = %config.admin.listen,
+        "anysip {} running",
+        match config.role {
+            Role::Edge => "edge",
+            Role::Core => "core",
+        }
+    );
+    wait_for_drain(&shared).await;
+    let limit = Duration::from_secs(config.server.drain_secs);
+    match &running {
+        Running::Edge => {
+            tracing::warn!(
+                secs = limit.as_secs(),
+                "draining: not ready, still serving, stopping after drain_secs"
+            );
+            tokio::time::sleep(limit).await;
+        }
+        Running::Core { handle, .. } => {
+            tracing::warn!(
+                secs = limit.as_secs(),
+                "draining: new requests get 503, transactions in flight finish"
+            );
+            if !handle.wait_idle(limit).await {
+                tracing::warn!("drain_secs passed with transactions still in flight");
+            }
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    match running {
+        Running::Edge => shared.filter.detach(),
+        Running::Core { server, .. } => drop(server),
+    }
+    tracing::info!("drained: exiting");
+    Ok(())
+}
+
+/// Returns when SIGTERM or SIGINT arrives, or a drain is requested over
+/// the admin API; the role is then draining (not ready).
+async fn wait_for_drain(shared: &Shared) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    loop {
+        tokio::select! {
+            _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => break,
+            _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => break,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                if shared.is_draining() {
+                    break;
+                }
+            }
+        }
+    }
+    shared.drain();
+}

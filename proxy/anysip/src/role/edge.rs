@@ -1,0 +1,115 @@
+//! `role: edge`: the stateless edge behind the listeners — its key ring,
+//! addresses, backend group, packet filter and dispatch.
+
+mod addresses;
+pub(crate) mod dispatch;
+mod keys;
+mod tag;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anysip_config::Config;
+use edge::{Edge, EdgeSettings};
+use net::{Connections, Dispatch, Outbox};
+use tokencodec::TokenCodec;
+
+use crate::error::Error;
+use crate::filter::{Filter, Path};
+use crate::lifecycle::listen::{sip_limits, Udp};
+use crate::lifecycle::{Prepared, Running};
+use crate::shared::Shared;
+use dispatch::EdgeDispatch;
+
+/// Builds the edge over its bound UDP sockets.
+pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> {
+    let edge_cfg = config.edge.clone().unwrap_or_default();
+    let ring = keys::key_ring(config)?;
+    let codec = TokenCodec::new(
+        ring,
+        tokencodec::Limits {
+            max_age_secs: edge_cfg.token_max_age_secs,
+            max_skew_secs: edge_cfg.token_max_skew_secs,
+        },
+    );
+    let gateways = gateway::Gateways::new(&config.gateway, Instant::now())
+        .map_err(|e| Error::Startup(format!("gateway: {e}")))?;
+    let group = gateways.group(&edge_cfg.backend_group).ok_or_else(|| {
+        Error::Startup(format!(
+            "edge.backend_group: no group {}",
+            edge_cfg.backend_group
+        ))
+    })?;
+    let backend_addrs: HashSet<SocketAddr> = group.destinations().map(|d| d.address).collect();
+    if let Some(d) = group
+        .destinations()
+        .find(|d| d.transport != sip::Transport::Udp)
+    {
+        return Err(Error::Startup(format!(
+            "gateway group {}: destination {} uses {}; this build reaches backends over UDP only",
+            edge_cfg.backend_group, d.uri, d.transport
+        )));
+    }
+    let (ue_facing, backend_facing) = addresses::facing(config, &edge_cfg)?;
+    let settings = EdgeSettings {
+        instance_id: config.server.instance_id.number,
+        ue_facing,
+        backend_facing,
+        retry_after_secs: edge_cfg.retry_after_secs,
+        selection_key: match edge_cfg.selection_key {
+            anysip_config::HashKey::ToAor => edge::SelectionKey::ToAor,
+            anysip_config::HashKey::FromAor => edge::SelectionKey::FromAor,
+            anysip_config::HashKey::CallId => edge::SelectionKey::CallId,
+            anysip_config::HashKey::RequestUri => edge::SelectionKey::RequestUri,
+        },
+    };
+    let filter = Filter::new(config, &[ue_facing.ip(), backend_facing.ip()]);
+    crate::filter::attach(&filter, config.xdp.as_ref());
+    match filter.path() {
+        Path::Xdp { interface, mode } => {
+            tracing::info!(%interface, mode, "XDP on: packets are classified in the kernel");
+        }
+        Path::UserSpace { reason } => {
+            tracing::warn!(%reason, "XDP off: the classifier runs in the UDP receive path");
+        }
+    }
+    let role = Shared::edge(&gateways, &edge_cfg.backend_group).ok_or_else(|| {
+        Error::Startup(format!(
+            "edge.backend_group: no group {}",
+            edge_cfg.backend_group
+        ))
+    })?;
+    let shared = Shared::new(gateways, filter, role);
+    addresses::map_advertised(&mut udp, ue_facing, backend_facing)?;
+    let probe_socket = udp
+        .by_addr
+        .get(&backend_facing)
+        .cloned()
+        .ok_or_else(|| Error::Startup(format!("no UDP socket for {backend_facing}")))?;
+    let conns = Connections::default();
+    let outbox = Outbox::new(udp.by_addr, conns.clone());
+    tracing::info!(
+        instance = settings.instance_id,
+        ue_facing = %settings.ue_facing,
+        backend_facing = %settings.backend_facing,
+        backend_group = %edge_cfg.backend_group,
+        "edge addresses"
+    );
+    let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
+        edge: Edge::new(codec, settings, sip_limits(config)),
+        shared: shared.clone(),
+        backend_addrs,
+    });
+    Ok(Prepared {
+        shared,
+        dispatch,
+        outbox,
+        conns,
+        sockets: udp.sockets,
+        probe: Some((backend_facing, probe_socket)),
+        tasks: Vec::new(),
+        running: Running::Edge,
+    })
+}

@@ -1,0 +1,282 @@
+//! The edge behind the transports: messages in, sends out, and every
+//! message counted once by what became of it.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use edge::{Action, Backends, Edge, MessageKind, Target};
+use gateway::GroupView;
+use net::{Delivery, Dispatch, NetError, Outgoing, SendTag};
+use sip::{Flow, Limits, Message, Transport};
+use tokencodec::Backend;
+
+use super::tag::Sent;
+use crate::probe::{self, ProbeAnswer};
+use crate::shared::Shared;
+use crate::telemetry::metrics::{
+    Direction, DropReason, Kind, MessageLabels, Peer, Status, Stun, TokenOpen, TransportLabel,
+};
+
+/// The edge as a [`Dispatch`].
+#[derive(Debug)]
+pub(crate) struct EdgeDispatch {
+    pub(crate) edge: Edge,
+    pub(crate) shared: Arc<Shared>,
+    /// Addresses of the backends: requests from them are backend-originated.
+    pub(crate) backend_addrs: HashSet<SocketAddr>,
+}
+
+/// The backend group as `edge` sees it: the view of its last change, no
+/// lock.
+struct GroupBackends<'a> {
+    view: Option<arc_swap::Guard<Arc<GroupView>>>,
+    addrs: &'a HashSet<SocketAddr>,
+}
+
+impl Backends for GroupBackends<'_> {
+    fn is_backend(&self, source: SocketAddr, transport: Transport) -> bool {
+        // Backends are reached over UDP in this build (startup refuses
+        // others), and the edge's Path and Record-Route towards them say
+        // UDP: a backend's requests arrive over UDP from its address.
+        transport == Transport::Udp && self.addrs.contains(&source)
+    }
+
+    fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
+        // The group's algorithm decides, except for CANCEL and ACK without
+        // a route token: they must reach the INVITE's backend at any
+        // instance, so they always take the rendezvous choice of the key
+        // (the INVITE's, with `algorithm: hash`, the edge's default).
+        let view: &GroupView = self.view.as_ref()?;
+        let now = Instant::now();
+        let d = if sticky {
+            view.select_sticky(key, now)?
+        } else {
+            view.select(Some(key), now)?
+        };
+        Some(Backend {
+            transport: d.transport,
+            addr: d.address,
+        })
+    }
+}
+
+impl Dispatch for EdgeDispatch {
+    fn on_message(&self, bytes: Bytes, origin: Flow) -> Vec<Outgoing> {
+        if !self.shared.admit(&bytes, &origin) {
+            return vec![];
+        }
+        let m = &self.shared.metrics;
+        if !origin.is_stream() && bytes.first().is_some_and(|&b| b < 2) {
+            return match edge::stun_binding_response(&bytes, origin.remote) {
+                Ok(resp) => {
+                    m.stun.inc(Stun::Answered);
+                    vec![reply(&origin, resp, false, SendTag::NONE)]
+                }
+                Err(_) => {
+                    m.drops.inc(DropReason::BadStun);
+                    vec![]
+                }
+            };
+        }
+        if bytes.starts_with(b"SIP/2.0 ") {
+            match probe::answer(&self.shared, &bytes) {
+                ProbeAnswer::NotProbe => {}
+                ProbeAnswer::Taken => return vec![],
+                ProbeAnswer::Stray => {
+                    m.drops.inc(DropReason::StrayProbeAnswer);
+                    return vec![];
+                }
+            }
+        }
+        let now = crate::shared::now_unix();
+        // A span per message, with its Call-ID, when debug logs are on (the
+        // Call-ID costs a second parse, which only debugging pays).
+        let span = if tracing::enabled!(tracing::Level::DEBUG) {
+            let call_id = Message::parse(bytes.clone(), origin.framing(), &Limits::default())
+                .ok()
+                .and_then(|m| m.call_id().ok().map(str::to_string))
+                .unwrap_or_default();
+            tracing::debug_span!(
+                "sip",
+                sip.call_id = %call_id,
+                sip.transport = origin.transport.as_str(),
+                sip.source = %origin.remote
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let _entered = span.enter();
+        let started = Instant::now();
+        let mut backends = GroupBackends {
+            view: self.shared.backends(),
+            addrs: &self.backend_addrs,
+        };
+        let (action, notes) = self.edge.handle_noted(bytes, &origin, &mut backends, now);
+        m.messages.inc(MessageLabels {
+            direction: Direction::In,
+            transport: TransportLabel(origin.transport),
+            kind: Kind::of(notes.kind),
+        });
+        if let Some(t) = notes.token {
+            m.token_opens.inc(match t {
+                edge::TokenResult::Opened => TokenOpen::Opened,
+                edge::TokenResult::Rejected => TokenOpen::Rejected,
+            });
+        }
+        let sends = self.to_sends(action, &origin, notes.kind);
+        m.forwarding.observe(started.elapsed().as_secs_f64());
+        sends
+    }
+
+    fn on_sent(&self, tag: SendTag, result: &Result<Delivery, NetError>) {
+        let m = &self.shared.metrics;
+        let Some(sent) = Sent::from_tag(tag) else {
+            return;
+        };
+        match (sent, result) {
+            (Sent::Reply(status), Ok(_)) => m.replies.inc(status),
+            (Sent::Forward(peer, labels), Ok(Delivery::Sent)) => {
+                m.forwarded.inc(peer);
+                if let Some(l) = MessageLabels::from_index(labels as usize) {
+                    m.messages.inc(l);
+                }
+            }
+            // The UE's connection was gone: the edge answered 430 itself.
+            (Sent::Forward(..), Ok(Delivery::FellBack)) => m.replies.inc(Status(430)),
+            (_, Err(e)) => {
+                m.drops.inc(DropReason::SendFailed);
+                tracing::warn!(error = %e, what = ?sent, "send failed: message dropped");
+            }
+        }
+    }
+}
+
+impl EdgeDispatch {
+    fn to_sends(&self, action: Action, origin: &Flow, kind: MessageKind) -> Vec<Outgoing> {
+        let m = &self.shared.metrics;
+        let settings = self.edge.settings();
+        let out = |transport: Transport| MessageLabels {
+            direction: Direction::Out,
+            transport: TransportLabel(transport),
+            kind: Kind::of(kind),
+        };
+        match action {
+            Action::Reply { bytes, close } => {
+                tracing::debug!(action = "reply", "decided");
+                let tag = Sent::Reply(status_of(&bytes)).tag();
+                vec![reply(origin, bytes, close, tag)]
+            }
+            Action::Drop(reason) => {
+                tracing::debug!(action = reason.label(), "decided");
+                m.drops.inc(drop_reason(&reason));
+                vec![]
+            }
+            Action::Forward {
+                target: Target::Backend(b),
+                bytes,
+                ..
+            } => {
+                tracing::debug!(action = "forward to backend", "decided");
+                if b.transport != Transport::Udp {
+                    // Startup refuses stream backends in this build.
+                    m.drops.inc(DropReason::Internal);
+                    return vec![];
+                }
+                vec![Outgoing::Udp {
+                    from: settings.backend_facing,
+                    to: b.addr,
+                    bytes,
+                    tag: Sent::forward(Peer::Backend, &out(b.transport)).tag(),
+                }]
+            }
+            Action::Forward {
+                target: Target::Flow(flow),
+                bytes,
+                flow_failed,
+            } => {
+                let tag = Sent::forward(Peer::Ue, &out(flow.transport)).tag();
+                if flow.transport == Transport::Udp {
+                    tracing::debug!(action = "forward to UE flow", "decided");
+                    return vec![Outgoing::Udp {
+                        from: flow.local,
+                        to: flow.ue,
+                        bytes,
+                        tag,
+                    }];
+                }
+                if flow.instance != settings.instance_id {
+                    // Held by another instance: the relay between instances is
+                    // a later step; a request is answered 430 (Flow Failed),
+                    // a response is dropped.
+                    tracing::debug!(
+                        action = "flow on another instance",
+                        instance = flow.instance,
+                        "decided"
+                    );
+                    return match flow_failed {
+                        Some(f) => vec![reply(origin, f, false, Sent::Reply(Status(430)).tag())],
+                        None => {
+                            m.drops.inc(DropReason::FlowOnOtherInstance);
+                            vec![]
+                        }
+                    };
+                }
+                tracing::debug!(action = "forward to UE flow", "decided");
+                let fallback =
+                    flow_failed.map(|f| Box::new(reply(origin, f, false, SendTag::NONE)));
+                vec![Outgoing::Conn {
+                    id: flow.connection,
+                    peer: flow.ue,
+                    bytes,
+                    close: false,
+                    fallback,
+                    tag,
+                }]
+            }
+        }
+    }
+}
+
+/// A send back to where a message came from.
+fn reply(origin: &Flow, bytes: Bytes, close: bool, tag: SendTag) -> Outgoing {
+    if origin.is_stream() {
+        Outgoing::Conn {
+            id: origin.connection,
+            peer: origin.remote,
+            bytes,
+            close,
+            fallback: None,
+            tag,
+        }
+    } else {
+        Outgoing::Udp {
+            from: origin.local,
+            to: origin.remote,
+            bytes,
+            tag,
+        }
+    }
+}
+
+fn drop_reason(r: &edge::DropReason) -> DropReason {
+    match r {
+        edge::DropReason::Unparseable(_) => DropReason::Unparseable,
+        edge::DropReason::ForeignVia => DropReason::ForeignVia,
+        edge::DropReason::BadViaToken => DropReason::BadViaToken,
+        edge::DropReason::Internal(_) => DropReason::Internal,
+        edge::DropReason::AckAbsorbed => DropReason::AckAbsorbed,
+    }
+}
+
+/// The status code of a response the edge built.
+fn status_of(bytes: &[u8]) -> Status {
+    let code = bytes
+        .get(8..11)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(500);
+    Status(code)
+}

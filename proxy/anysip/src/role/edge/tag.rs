@@ -1,0 +1,75 @@
+//! What the edge notes on each send ([`net::SendTag`]), so that the message
+//! is counted by what really became of it once the transports report.
+
+use net::SendTag;
+
+use crate::telemetry::metrics::{Dense, MessageLabels, Peer, Status};
+
+/// What a send of the edge is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// A response the edge generated.
+    Reply(Status),
+    /// A message passed on, with the labels of its `direction="out"` count.
+    Forward(Peer, u32),
+}
+
+const REPLY: u64 = 1 << 48;
+const FORWARD: u64 = 2 << 48;
+const TO_UE: u64 = 1 << 40;
+
+impl Sent {
+    /// A message passed on to `peer`, counted under `labels`.
+    pub(crate) fn forward(peer: Peer, labels: &MessageLabels) -> Sent {
+        Sent::Forward(peer, u32::try_from(labels.index()).unwrap_or(u32::MAX))
+    }
+
+    pub(crate) fn tag(self) -> SendTag {
+        SendTag(match self {
+            Sent::Reply(s) => REPLY | u64::from(s.0),
+            Sent::Forward(peer, labels) => {
+                FORWARD | u64::from(labels) | if peer == Peer::Ue { TO_UE } else { 0 }
+            }
+        })
+    }
+
+    pub(crate) fn from_tag(tag: SendTag) -> Option<Sent> {
+        let low = tag.0 & 0xffff_ffff;
+        match tag.0 & (0xff << 48) {
+            REPLY => Some(Sent::Reply(Status(u16::try_from(low).ok()?))),
+            FORWARD => {
+                let peer = if tag.0 & TO_UE != 0 {
+                    Peer::Ue
+                } else {
+                    Peer::Backend
+                };
+                Some(Sent::Forward(peer, u32::try_from(low).ok()?))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::metrics::{Direction, Kind, TransportLabel};
+
+    #[test]
+    fn tags_round_trip() {
+        let labels = MessageLabels {
+            direction: Direction::Out,
+            transport: TransportLabel(sip::Transport::Wss),
+            kind: Kind::response(699),
+        };
+        for s in [
+            Sent::Reply(Status(430)),
+            Sent::forward(Peer::Ue, &labels),
+            Sent::forward(Peer::Backend, &labels),
+        ] {
+            assert_ne!(s.tag(), SendTag::NONE);
+            assert_eq!(Sent::from_tag(s.tag()), Some(s));
+        }
+        assert_eq!(Sent::from_tag(SendTag::NONE), None);
+    }
+}
