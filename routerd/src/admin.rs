@@ -1,6 +1,8 @@
 //! The admin API: `GET /status` (JSON), `POST /drain`, `POST /undrain`,
 //! `GET /metrics` (Prometheus text).
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,13 +11,15 @@ use axum::{Json, Router};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{lock, AdminRequest, SharedStatus};
-use crate::metrics;
+use crate::metrics::{self, Metrics};
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct AdminState {
     /// The engine's status.
     pub status: SharedStatus,
+    /// The metrics, rendered with the status.
+    pub metrics: Arc<Metrics>,
     /// Requests to the engine.
     pub requests: mpsc::Sender<AdminRequest>,
 }
@@ -37,14 +41,13 @@ async fn status(State(s): State<AdminState>) -> Response {
 
 async fn metrics_text(State(s): State<AdminState>) -> Response {
     let snapshot = lock(&s.status).clone();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        metrics::render(&snapshot),
-    )
-        .into_response()
+    match s.metrics.render(&snapshot) {
+        Ok(page) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], page).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 async fn drain(State(s): State<AdminState>) -> Response {

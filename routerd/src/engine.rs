@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bird::Client;
+use crate::checks::Checker;
 use crate::config::{CheckKind, Config};
 use crate::machine::{CheckId, Machine, MaintenanceSource, PrefixAction, ShutdownMode};
+use crate::metrics::labels::Kind;
+use crate::metrics::Metrics;
 use crate::status::{CheckStatus, PrefixStatus, ServiceStatus, Status};
-use crate::{addr, checks};
+use crate::{addr, Error};
 
 /// How long a shutdown keeps trying to reach BIRD before giving up.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(5);
@@ -55,13 +58,7 @@ pub fn initial_status(config: &Config) -> Status {
                 .iter()
                 .map(|c| CheckStatus {
                     name: c.name.clone(),
-                    kind: match c.kind() {
-                        Some(CheckKind::Http(_)) => "http",
-                        Some(CheckKind::SipOptions(_)) => "sip_options",
-                        Some(CheckKind::Command(_)) => "command",
-                        None => "none",
-                    }
-                    .into(),
+                    kind: Kind::from(c.kind().as_ref()).as_str().into(),
                     health: "init".into(),
                     ..Default::default()
                 })
@@ -91,13 +88,16 @@ struct CheckDone {
 }
 
 /// Runs the daemon until `shutdown` resolves and the routes are withdrawn
-/// (or drained then withdrawn, per `mode`).
+/// (or drained then withdrawn, per `mode`). Fails only at start, if the
+/// checks' HTTP client cannot be set up.
 pub async fn run(
     config: Config,
     status: SharedStatus,
+    metrics: Arc<Metrics>,
     mut admin: mpsc::Receiver<AdminRequest>,
     shutdown: impl Future<Output = ()>,
-) {
+) -> Result<(), Error> {
+    let checker = Checker::new()?;
     let now = Instant::now();
     let mut machine = Machine::new(&config.service_specs(), now);
     // Addresses and the disable file before anything else, so the first
@@ -132,9 +132,10 @@ pub async fn run(
                 continue;
             };
             let tx = tx.clone();
+            let checker = checker.clone();
             tokio::spawn(async move {
                 let started = Instant::now();
-                let result = checks::run(&kind, timeout).await;
+                let result = checker.run(&kind, timeout).await;
                 let latency = started.elapsed();
                 // The engine outlives every check it starts, except at exit.
                 let _ = tx
@@ -153,7 +154,7 @@ pub async fn run(
             reassert = true;
             next_tick = now + tick;
         }
-        record_transitions(&config, &mut machine, &status);
+        record_transitions(&config, &mut machine, &status, &metrics);
 
         let wanted: Vec<PrefixAction> = (0..config.services.len())
             .map(|i| machine.wanted(i))
@@ -161,7 +162,7 @@ pub async fn run(
         let changed = wanted.iter().zip(&applied).any(|(w, a)| Some(*w) != *a);
         // After a failure, BIRD is retried at the tick, not on every wake-up.
         if (changed && last_bird_error.is_none()) || reassert {
-            let ok = apply::apply(&config, &mut bird, &wanted, &applied, &status).await;
+            let ok = apply::apply(&config, &mut bird, &wanted, &applied, &status, &metrics).await;
             match ok {
                 Ok(()) => {
                     applied = wanted.iter().copied().map(Some).collect();
@@ -188,11 +189,11 @@ pub async fn run(
                 && !changed_after(&machine, &applied);
             if settled {
                 tracing::info!("routes withdrawn; exiting");
-                return;
+                return Ok(());
             }
             if machine.is_finished() && now.duration_since(at) > SHUTDOWN_RETRY {
                 tracing::error!("could not confirm the withdrawal in BIRD; exiting anyway (ExecStopPost withdraws)");
-                return;
+                return Ok(());
             }
         }
 
@@ -201,7 +202,7 @@ pub async fn run(
             .map_or(next_tick, |t| t.min(next_tick))
             .max(now);
         tokio::select! {
-            Some(done) = rx.recv() => on_check_done(&config, &mut machine, &status, done),
+            Some(done) = rx.recv() => on_check_done(&config, &mut machine, &status, &metrics, done),
             Some(req) = admin.recv() => {
                 let now = Instant::now();
                 machine.set_maintenance(MaintenanceSource::Admin, req.drain, now);
@@ -249,7 +250,13 @@ fn observe(config: &Config, machine: &mut Machine, now: Instant) {
     machine.set_maintenance(MaintenanceSource::File, file, now);
 }
 
-fn on_check_done(config: &Config, machine: &mut Machine, status: &SharedStatus, done: CheckDone) {
+fn on_check_done(
+    config: &Config,
+    machine: &mut Machine,
+    status: &SharedStatus,
+    metrics: &Metrics,
+    done: CheckDone,
+) {
     let before = machine.check_health(done.id);
     machine.on_result(done.id, Instant::now(), done.result.is_ok());
     let after = machine.check_health(done.id);
@@ -266,13 +273,14 @@ fn on_check_done(config: &Config, machine: &mut Machine, status: &SharedStatus, 
     } else if let Err(e) = &done.result {
         tracing::debug!(service, check, error = %e, "check failed");
     }
+    let secs = done.latency.as_secs_f64();
+    metrics.check_ran(done.id, done.result.is_ok(), secs);
     let mut st = lock(status);
     if let Some(c) = st
         .services
         .get_mut(done.id.service)
         .and_then(|s| s.checks.get_mut(done.id.check))
     {
-        let secs = done.latency.as_secs_f64();
         c.health = after.as_str().into();
         c.last_ok = Some(done.result.is_ok());
         c.last_error = done.result.err();
@@ -283,7 +291,12 @@ fn on_check_done(config: &Config, machine: &mut Machine, status: &SharedStatus, 
     }
 }
 
-fn record_transitions(config: &Config, machine: &mut Machine, status: &SharedStatus) {
+fn record_transitions(
+    config: &Config,
+    machine: &mut Machine,
+    status: &SharedStatus,
+    metrics: &Metrics,
+) {
     let transitions = machine.take_transitions();
     if transitions.is_empty() {
         return;
@@ -295,6 +308,7 @@ fn record_transitions(config: &Config, machine: &mut Machine, status: &SharedSta
             .get(t.service)
             .map_or("?", |s| s.name.as_str());
         tracing::info!(service = name, from = %t.from, to = %t.to, wanted = %t.to.action(), "service state");
+        metrics.transition(t.service, t.to);
         if let Some(s) = st.services.get_mut(t.service) {
             *s.transitions.entry(t.to.as_str().to_owned()).or_default() += 1;
         }

@@ -39,6 +39,9 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The HTTP client of the checks could not be set up.
+    #[error("cannot set up the HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
     /// Talking to BIRD failed.
     #[error(transparent)]
     Bird(#[from] BirdError),

@@ -20,7 +20,6 @@ pub mod checks;
 pub mod config;
 pub mod engine;
 mod error;
-pub mod httpc;
 pub mod machine;
 pub mod metrics;
 pub mod status;

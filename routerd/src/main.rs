@@ -6,11 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use reqwest::Method;
 use routerd::admin::{self, AdminState};
+use routerd::checks::http;
 use routerd::config::Config;
-use routerd::{engine, httpc, Error};
+use routerd::metrics::Metrics;
+use routerd::{engine, Error};
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Debug, Parser)]
@@ -73,9 +77,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run { config } => run(&config).await,
             Command::Check { config } => check(&config),
-            Command::Drain(a) => admin_call(&a, "POST", "/drain").await,
-            Command::Undrain(a) => admin_call(&a, "POST", "/undrain").await,
-            Command::Status(a) => admin_call(&a, "GET", "/status").await,
+            Command::Drain(a) => admin_call(&a, Method::POST, "/drain").await,
+            Command::Undrain(a) => admin_call(&a, Method::POST, "/undrain").await,
+            Command::Status(a) => admin_call(&a, Method::GET, "/status").await,
         }
     });
     match result {
@@ -109,6 +113,7 @@ async fn run(path: &Path) -> Result<(), Error> {
         .init();
     let config = Config::load(path)?;
     let status = Arc::new(Mutex::new(engine::initial_status(&config)));
+    let metrics = Arc::new(Metrics::new(&config));
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let listen = config.admin.listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -119,6 +124,7 @@ async fn run(path: &Path) -> Result<(), Error> {
         })?;
     let app = admin::router(AdminState {
         status: status.clone(),
+        metrics: metrics.clone(),
         requests: tx,
     });
     tokio::spawn(async move {
@@ -147,11 +153,15 @@ async fn run(path: &Path) -> Result<(), Error> {
         services = config.services.len(),
         "routerd starting"
     );
-    engine::run(config, status, rx, shutdown).await;
-    Ok(())
+    engine::run(config, status, metrics, rx, shutdown).await
 }
 
-async fn admin_call(a: &AdminArgs, method: &str, path: &str) -> Result<(), Error> {
+/// Time limit of one admin command, connecting included.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest admin response read.
+const ADMIN_LIMIT: usize = 4 << 20;
+
+async fn admin_call(a: &AdminArgs, method: Method, path: &str) -> Result<(), Error> {
     let addr = match (&a.admin, &a.config) {
         (Some(addr), _) => *addr,
         (None, Some(c)) => Config::load(c)?.admin.listen,
@@ -161,15 +171,32 @@ async fn admin_call(a: &AdminArgs, method: &str, path: &str) -> Result<(), Error
         addr: addr.to_string(),
         message,
     };
-    let host = addr.ip().to_string();
-    let call = httpc::request(&host, addr.port(), method, path, false, 4 << 20);
-    let r = tokio::time::timeout(std::time::Duration::from_secs(10), call)
-        .await
-        .map_err(|_| err("no answer within 10 s".into()))?
-        .map_err(|e| err(e.to_string()))?;
-    let body = String::from_utf8_lossy(&r.body);
-    if !(200..300).contains(&r.status) {
-        return Err(err(format!("status {}: {}", r.status, body.trim())));
+    let failed = |e: reqwest::Error| {
+        if e.is_timeout() {
+            err(format!("no answer within {} s", ADMIN_TIMEOUT.as_secs()))
+        } else {
+            err(http::describe(&e))
+        }
+    };
+    let client = reqwest::Client::builder()
+        .user_agent(http::USER_AGENT)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(ADMIN_TIMEOUT)
+        .build()
+        .map_err(failed)?;
+    let url = format!("http://{addr}{path}");
+    let mut r = client.request(method, &url).send().await.map_err(failed)?;
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(failed)? {
+        if body.len() + chunk.len() > ADMIN_LIMIT {
+            return Err(err(format!("answer longer than {ADMIN_LIMIT} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = String::from_utf8_lossy(&body);
+    if !r.status().is_success() {
+        return Err(err(format!("status {}: {}", r.status(), body.trim())));
     }
     println!("{}", body.trim_end());
     Ok(())

@@ -1,259 +1,157 @@
-//! Prometheus text rendering of the [`Status`].
+//! routerd's Prometheus metrics (`GET /metrics`), kept and encoded by the
+//! `prometheus-client` crate.
+//!
+//! One registry holds every family, with a series for each configured
+//! service, prefix, BIRD protocol and check created at start, so every
+//! series is on the page (at 0) from the first scrape. Each series' handle
+//! is looked up once: counting an event is an atomic add.
+//!
+//! - Events are counted where they happen: state transitions, check runs
+//!   (failures, run time), commands to BIRD, failed exchanges, corrections.
+//! - Gauges that show the current state (service state, wanted action,
+//!   address present, BIRD protocol up, check up, maintenance, BIRD
+//!   connected) are copied from the [`Status`] snapshot at scrape time, so
+//!   `/metrics` and `/status` cannot disagree.
+//!
+//! The page is the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).
 
-use std::fmt::Write;
+pub(crate) mod labels;
+mod series;
 
-use crate::machine::{PrefixAction, ServiceState};
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::config::Config;
+use crate::machine::{CheckId, PrefixAction, ServiceState};
 use crate::status::Status;
+use labels::Source;
+use series::{Families, ServiceSeries};
 
-/// Escapes a label value.
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The `Content-Type` of the page.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// The registry and the handle of every series.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    families: Families,
+    services: Vec<ServiceSeries>,
+    /// In [`Source::ALL`] order.
+    maintenance: [Gauge; 3],
 }
 
-/// The whole `/metrics` page.
-pub fn render(st: &Status) -> String {
-    let mut o = String::new();
-    // Writing to a String cannot fail.
-    let _ = render_into(&mut o, st);
-    o
+impl Metrics {
+    /// The metrics of `config`'s services, all at 0.
+    pub fn new(config: &Config) -> Metrics {
+        let (families, registry) = Families::new();
+        let services = config
+            .services
+            .iter()
+            .map(|s| ServiceSeries::new(&families, s))
+            .collect();
+        Metrics {
+            registry,
+            maintenance: families.maintenance(),
+            families,
+            services,
+        }
+    }
+
+    /// Service number `service` entered `to`.
+    pub fn transition(&self, service: usize, to: ServiceState) {
+        let Some(s) = self.services.get(service) else {
+            return;
+        };
+        for (state, counter) in ServiceState::ALL.iter().zip(&s.transitions) {
+            if *state == to {
+                counter.inc();
+            }
+        }
+    }
+
+    /// A check ran for `seconds` and passed (`ok`) or failed.
+    pub fn check_ran(&self, id: CheckId, ok: bool, seconds: f64) {
+        let Some(c) = self
+            .services
+            .get(id.service)
+            .and_then(|s| s.checks.get(id.check))
+        else {
+            return;
+        };
+        if !ok {
+            c.failures.inc();
+        }
+        c.duration.observe(seconds);
+        c.last_duration
+            .get_or_init(|| {
+                self.families
+                    .check_last_duration
+                    .get_or_create_owned(&c.labels)
+            })
+            .set(seconds);
+    }
+
+    /// A command was sent to BIRD.
+    pub fn bird_command(&self) {
+        self.families.bird_commands.inc();
+    }
+
+    /// An exchange with BIRD failed.
+    pub fn bird_error(&self) {
+        self.families.bird_errors.inc();
+    }
+
+    /// A protocol was found in the wrong state and re-asserted.
+    pub fn bird_correction(&self) {
+        self.families.bird_corrections.inc();
+    }
+
+    /// The page: the state gauges set from `st`, then every family encoded.
+    pub fn render(&self, st: &Status) -> Result<String, std::fmt::Error> {
+        self.mirror(st);
+        let mut page = String::new();
+        prometheus_text::encode(&mut page, &self.registry)?;
+        Ok(page)
+    }
+
+    /// Copies the current state from `st` into the gauges. `st` comes from
+    /// the same configuration, so its services, prefixes and checks are in
+    /// the order of the series.
+    fn mirror(&self, st: &Status) {
+        for (s, series) in st.services.iter().zip(&self.services) {
+            for (state, g) in ServiceState::ALL.iter().zip(&series.state) {
+                g.set(flag(s.state == state.as_str()));
+            }
+            series.address_present.set(flag(s.address_present));
+            for (p, ps) in s.prefixes.iter().zip(&series.prefixes) {
+                for (action, g) in PrefixAction::ALL.iter().zip(&ps.wanted) {
+                    g.set(flag(p.wanted == action.as_str()));
+                }
+                ps.announce_up
+                    .set(flag(p.announce_state.as_deref() == Some("up")));
+                ps.drain_up
+                    .set(flag(p.drain_state.as_deref() == Some("up")));
+            }
+            for (c, cs) in s.checks.iter().zip(&series.checks) {
+                cs.up.set(flag(c.health == "up"));
+            }
+        }
+        let m = &st.maintenance;
+        for (source, g) in Source::ALL.iter().zip(&self.maintenance) {
+            g.set(flag(match source {
+                Source::DisableFile => m.disable_file,
+                Source::Admin => m.admin,
+                Source::Shutdown => m.shutting_down,
+            }));
+        }
+        self.families.bird_connected.set(flag(st.bird.connected));
+    }
 }
 
-fn render_into(o: &mut String, st: &Status) -> std::fmt::Result {
-    writeln!(
-        o,
-        "# HELP routerd_service_state 1 for the state each service is in."
-    )?;
-    writeln!(o, "# TYPE routerd_service_state gauge")?;
-    for s in &st.services {
-        for state in ServiceState::ALL {
-            let v = u8::from(s.state == state.as_str());
-            writeln!(
-                o,
-                "routerd_service_state{{service=\"{}\",state=\"{state}\"}} {v}",
-                esc(&s.name)
-            )?;
-        }
-    }
-    writeln!(
-        o,
-        "# HELP routerd_service_transitions_total State transitions, by the state entered."
-    )?;
-    writeln!(o, "# TYPE routerd_service_transitions_total counter")?;
-    for s in &st.services {
-        for state in ServiceState::ALL {
-            let v = s.transitions.get(state.as_str()).copied().unwrap_or(0);
-            writeln!(
-                o,
-                "routerd_service_transitions_total{{service=\"{}\",to=\"{state}\"}} {v}",
-                esc(&s.name)
-            )?;
-        }
-    }
-    writeln!(o, "# HELP routerd_service_address_present 1 if every anycast address of the service is on a local interface.")?;
-    writeln!(o, "# TYPE routerd_service_address_present gauge")?;
-    for s in &st.services {
-        writeln!(
-            o,
-            "routerd_service_address_present{{service=\"{}\"}} {}",
-            esc(&s.name),
-            u8::from(s.address_present)
-        )?;
-    }
-    writeln!(
-        o,
-        "# HELP routerd_prefix_wanted 1 for the action wanted for each prefix."
-    )?;
-    writeln!(o, "# TYPE routerd_prefix_wanted gauge")?;
-    for s in &st.services {
-        for p in &s.prefixes {
-            for a in PrefixAction::ALL {
-                let v = u8::from(p.wanted == a.as_str());
-                writeln!(
-                    o,
-                    "routerd_prefix_wanted{{service=\"{}\",prefix=\"{}\",action=\"{a}\"}} {v}",
-                    esc(&s.name),
-                    esc(&p.prefix)
-                )?;
-            }
-        }
-    }
-    writeln!(
-        o,
-        "# HELP routerd_bird_protocol_up 1 if BIRD last reported the protocol up."
-    )?;
-    writeln!(o, "# TYPE routerd_bird_protocol_up gauge")?;
-    for s in &st.services {
-        for p in &s.prefixes {
-            for (proto, state) in [
-                (&p.announce_protocol, &p.announce_state),
-                (&p.drain_protocol, &p.drain_state),
-            ] {
-                let v = u8::from(state.as_deref() == Some("up"));
-                writeln!(
-                    o,
-                    "routerd_bird_protocol_up{{prefix=\"{}\",protocol=\"{}\"}} {v}",
-                    esc(&p.prefix),
-                    esc(proto)
-                )?;
-            }
-        }
-    }
-    writeln!(o, "# HELP routerd_check_up 1 if the check is up (passed rise times and not failed fall times since).")?;
-    writeln!(o, "# TYPE routerd_check_up gauge")?;
-    for s in &st.services {
-        for c in &s.checks {
-            writeln!(
-                o,
-                "routerd_check_up{{service=\"{}\",check=\"{}\",kind=\"{}\"}} {}",
-                esc(&s.name),
-                esc(&c.name),
-                c.kind,
-                u8::from(c.health == "up")
-            )?;
-        }
-    }
-    writeln!(o, "# HELP routerd_check_duration_seconds Check run time.")?;
-    writeln!(o, "# TYPE routerd_check_duration_seconds summary")?;
-    for s in &st.services {
-        for c in &s.checks {
-            let l = format!("service=\"{}\",check=\"{}\"", esc(&s.name), esc(&c.name));
-            writeln!(
-                o,
-                "routerd_check_duration_seconds_sum{{{l}}} {}",
-                c.latency_seconds_sum
-            )?;
-            writeln!(
-                o,
-                "routerd_check_duration_seconds_count{{{l}}} {}",
-                c.runs_total
-            )?;
-        }
-    }
-    writeln!(
-        o,
-        "# HELP routerd_check_last_duration_seconds Run time of the last check."
-    )?;
-    writeln!(o, "# TYPE routerd_check_last_duration_seconds gauge")?;
-    for s in &st.services {
-        for c in &s.checks {
-            if let Some(v) = c.last_latency_seconds {
-                writeln!(
-                    o,
-                    "routerd_check_last_duration_seconds{{service=\"{}\",check=\"{}\"}} {v}",
-                    esc(&s.name),
-                    esc(&c.name)
-                )?;
-            }
-        }
-    }
-    writeln!(o, "# HELP routerd_check_failures_total Failed check runs.")?;
-    writeln!(o, "# TYPE routerd_check_failures_total counter")?;
-    for s in &st.services {
-        for c in &s.checks {
-            writeln!(
-                o,
-                "routerd_check_failures_total{{service=\"{}\",check=\"{}\"}} {}",
-                esc(&s.name),
-                esc(&c.name),
-                c.failures_total
-            )?;
-        }
-    }
-    writeln!(
-        o,
-        "# HELP routerd_maintenance 1 while a maintenance source asks for drain."
-    )?;
-    writeln!(o, "# TYPE routerd_maintenance gauge")?;
-    writeln!(
-        o,
-        "routerd_maintenance{{source=\"disable_file\"}} {}",
-        u8::from(st.maintenance.disable_file)
-    )?;
-    writeln!(
-        o,
-        "routerd_maintenance{{source=\"admin\"}} {}",
-        u8::from(st.maintenance.admin)
-    )?;
-    writeln!(
-        o,
-        "routerd_maintenance{{source=\"shutdown\"}} {}",
-        u8::from(st.maintenance.shutting_down)
-    )?;
-    writeln!(
-        o,
-        "# HELP routerd_bird_connected 1 if the last exchange with BIRD worked."
-    )?;
-    writeln!(o, "# TYPE routerd_bird_connected gauge")?;
-    writeln!(o, "routerd_bird_connected {}", u8::from(st.bird.connected))?;
-    writeln!(
-        o,
-        "# HELP routerd_bird_commands_total Commands sent to BIRD."
-    )?;
-    writeln!(o, "# TYPE routerd_bird_commands_total counter")?;
-    writeln!(o, "routerd_bird_commands_total {}", st.bird.commands_total)?;
-    writeln!(
-        o,
-        "# HELP routerd_bird_errors_total Failed exchanges with BIRD."
-    )?;
-    writeln!(o, "# TYPE routerd_bird_errors_total counter")?;
-    writeln!(o, "routerd_bird_errors_total {}", st.bird.errors_total)?;
-    writeln!(
-        o,
-        "# HELP routerd_bird_corrections_total Protocols found in the wrong state and re-asserted."
-    )?;
-    writeln!(o, "# TYPE routerd_bird_corrections_total counter")?;
-    writeln!(
-        o,
-        "routerd_bird_corrections_total {}",
-        st.bird.corrections_total
-    )?;
-    Ok(())
+fn flag(b: bool) -> i64 {
+    i64::from(b)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::status::{CheckStatus, PrefixStatus, ServiceStatus};
-
-    #[test]
-    fn renders_states_and_counters() {
-        let mut st = Status::default();
-        st.services.push(ServiceStatus {
-            name: "edge".into(),
-            state: "draining".into(),
-            wanted: "announce-drain".into(),
-            checks: vec![CheckStatus {
-                name: "ready".into(),
-                kind: "http".into(),
-                health: "up".into(),
-                runs_total: 4,
-                latency_seconds_sum: 0.5,
-                ..Default::default()
-            }],
-            prefixes: vec![PrefixStatus {
-                prefix: "192.0.2.1/32".into(),
-                announce_protocol: "a4".into(),
-                drain_protocol: "d4".into(),
-                wanted: "announce-drain".into(),
-                announce_state: Some("down".into()),
-                drain_state: Some("up".into()),
-            }],
-            ..Default::default()
-        });
-        st.bird.errors_total = 3;
-        let m = render(&st);
-        for want in [
-            "routerd_service_state{service=\"edge\",state=\"draining\"} 1",
-            "routerd_service_state{service=\"edge\",state=\"up\"} 0",
-            "routerd_prefix_wanted{service=\"edge\",prefix=\"192.0.2.1/32\",action=\"announce-drain\"} 1",
-            "routerd_bird_protocol_up{prefix=\"192.0.2.1/32\",protocol=\"d4\"} 1",
-            "routerd_check_duration_seconds_count{service=\"edge\",check=\"ready\"} 4",
-            "routerd_bird_errors_total 3",
-        ] {
-            assert!(m.contains(want), "missing {want} in\n{m}");
-        }
-        assert_eq!(esc("a\"b\\"), "a\\\"b\\\\");
-    }
-}
+mod tests;

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use crate::bird::{BirdError, Client, ProtoState};
 use crate::config::Config;
 use crate::machine::PrefixAction;
+use crate::metrics::Metrics;
 
 use super::{lock, SharedStatus};
 
@@ -26,13 +27,15 @@ pub(super) async fn apply(
     wanted: &[PrefixAction],
     applied: &[Option<PrefixAction>],
     status: &SharedStatus,
+    metrics: &Metrics,
 ) -> Result<(), BirdError> {
-    let result = apply_inner(config, bird, wanted, applied, status).await;
+    let result = apply_inner(config, bird, wanted, applied, status, metrics).await;
     let mut st = lock(status);
     match &result {
         Ok(()) => st.bird.last_error = None,
         Err(e) => {
             st.bird.errors_total += 1;
+            metrics.bird_error();
             st.bird.last_error = Some(e.to_string());
         }
     }
@@ -46,8 +49,9 @@ async fn apply_inner(
     wanted: &[PrefixAction],
     applied: &[Option<PrefixAction>],
     status: &SharedStatus,
+    metrics: &Metrics,
 ) -> Result<(), BirdError> {
-    count_command(status);
+    count_command(status, metrics);
     let seen: HashMap<String, ProtoState> = bird
         .show_protocols()
         .await?
@@ -104,13 +108,14 @@ async fn apply_inner(
             }
             if step.steady {
                 lock(status).bird.corrections_total += 1;
+                metrics.bird_correction();
                 tracing::warn!(
                     protocol = proto,
                     found = %state,
                     "BIRD protocol not in the wanted state (birdc configure?); re-asserting"
                 );
             }
-            count_command(status);
+            count_command(status, metrics);
             if on {
                 bird.enable(proto).await?;
                 tracing::info!(protocol = proto, "enabled");
@@ -128,8 +133,9 @@ async fn apply_inner(
     Ok(())
 }
 
-fn count_command(status: &SharedStatus) {
+fn count_command(status: &SharedStatus, metrics: &Metrics) {
     lock(status).bird.commands_total += 1;
+    metrics.bird_command();
 }
 
 /// One protocol of one prefix and whether it should be on.
