@@ -51,7 +51,10 @@ pub mod stats;
 
 pub use decision::{Decision, Edits, ForkStrategy, HeaderEdit, Reply, ReplyDecision, Target};
 pub use error::CoreError;
-pub use proxy::{Flow, Proxy, ResolveCall, RouterCall, RouterCallKind, SendRef, Transmit};
+pub use proxy::{
+    Flow, Proxy, ResolveCall, ResolveId, RouterCall, RouterCallId, RouterCallKind, SendRef,
+    Transmit,
+};
 pub use router::{RequestContext, ResponseContext, Router};
 pub use server::{CoreDispatch, DriverSettings, Server, ServerHandle};
 pub use settings::{Listener, Settings};

@@ -70,7 +70,8 @@ pub(super) fn header_edits(
     Ok(())
 }
 
-/// Applies a request's edits except the body; returns the new body, if any.
+/// Applies a request's edits except the body (`ruri` is checked already,
+/// see `Plan`); returns the new body, if any.
 pub(super) fn request_edits<'e>(
     ed: &mut Editor<'_>,
     msg: &Message,
@@ -78,9 +79,6 @@ pub(super) fn request_edits<'e>(
     edits: &'e Edits,
 ) -> Result<Option<&'e Bytes>, CoreError> {
     if let Some(u) = ruri {
-        if sip::Uri::parse(u).is_err() || u.contains(' ') {
-            return Err(CoreError::BadTarget(u.to_string()));
-        }
         let cur = msg.request_uri_str().unwrap_or_default();
         ed.replace(cur, u)?;
     }

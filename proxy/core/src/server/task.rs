@@ -9,15 +9,15 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::{Control, DriverCounters};
 use crate::decision::{Decision, ReplyDecision};
-use crate::proxy::{Flow, Proxy, RouterCall, RouterCallKind, Transmit};
+use crate::proxy::{Flow, Proxy, ResolveId, RouterCall, RouterCallId, RouterCallKind, Transmit};
 use crate::router::Router;
 
 /// Answers coming back from router calls and resolutions.
 #[derive(Debug)]
 enum Answer {
-    Decision(u64, Decision),
-    Reply(u64, ReplyDecision),
-    Resolved(u64, Vec<Destination>),
+    Decision(RouterCallId, Decision),
+    Reply(RouterCallId, ReplyDecision),
+    Resolved(ResolveId, Vec<Destination>),
 }
 
 pub(super) struct Core {
