@@ -124,17 +124,26 @@ impl Proxy {
         b
     }
 
-    /// Starts a branch: resolution first.
+    /// Starts a branch: at its destination at once for an IP literal
+    /// (RFC 3263 §4 step 1 needs no DNS), otherwise after a resolution.
     pub(super) fn launch(&mut self, b: BranchId, now: Instant) {
-        let Some(br) = self.branches.get(b) else {
+        let Some(br) = self.branches.get_mut(b) else {
             return;
         };
         let Some(plan) = &br.plan else {
             return self.branch_result(b, 500, now);
         };
-        let target = plan.target.clone();
-        let id = self.resolving.insert(Resolving::Branch(b));
-        self.resolve_calls.push_back(ResolveCall { id, target });
+        match plan.target.ip_destination() {
+            Some(dest) => {
+                br.set_destinations(vec![dest]);
+                self.try_next_destination(b, now);
+            }
+            None => {
+                let target = plan.target.clone();
+                let id = self.resolving.insert(Resolving::Branch(b));
+                self.resolve_calls.push_back(ResolveCall { id, target });
+            }
+        }
     }
 
     /// Sends the branch's request to its next destination, or ends the
@@ -313,10 +322,15 @@ impl Proxy {
         let Ok(plan) = plan else {
             return self.stats.drop("ack_bad_target");
         };
-        let target = plan.target.clone();
-        let plan = Box::new(plan);
-        let id = self.resolving.insert(Resolving::Stateless { req, plan });
-        self.resolve_calls.push_back(ResolveCall { id, target });
+        match plan.target.ip_destination() {
+            Some(dest) => self.send_stateless(&req, &plan, Some(dest)),
+            None => {
+                let target = plan.target.clone();
+                let plan = Box::new(plan);
+                let id = self.resolving.insert(Resolving::Stateless { req, plan });
+                self.resolve_calls.push_back(ResolveCall { id, target });
+            }
+        }
     }
 
     /// Sends a request without a transaction (§16.11: the branch is a hash
