@@ -12,8 +12,8 @@
 //!   in it reads a clock or touches a socket, so every timer is tested on a
 //!   virtual clock (see `tests/`).
 //! - [`server`] drives a `Proxy` on tokio: a `net::Dispatch` feeding a core
-//!   task, router calls on blocking threads, `resolve::Resolver`, sends
-//!   through `net::Outbox`.
+//!   task, router calls on a pool of threads, `resolve::Resolver`, sends
+//!   through `net::Outbox`; every queue bounded.
 //!
 //! The contract with the router is [`decision`] and [`router`].
 //!

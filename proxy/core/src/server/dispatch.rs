@@ -32,8 +32,18 @@ impl Dispatch for CoreDispatch {
             local: origin.local,
             connection: origin.connection,
         };
-        if self.tx.try_send((bytes, flow)).is_err() {
-            self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        // Full: dropped like a datagram on a full socket buffer (UDP peers
+        // retransmit requests, and responses to them are retransmitted by
+        // the UAS or answer a retransmission). Responses are counted apart:
+        // none is lost without a trace.
+        if let Err(e) = self.tx.try_send((bytes, flow)) {
+            let (bytes, _) = e.into_inner();
+            let counter = if bytes.starts_with(b"SIP/") {
+                &self.counters.queue_full_responses
+            } else {
+                &self.counters.queue_full
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         Vec::new()
     }
