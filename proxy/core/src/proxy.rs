@@ -26,6 +26,7 @@ mod context;
 mod forward;
 mod ids;
 mod incoming;
+mod local;
 mod outcome;
 mod plan;
 mod responses;
@@ -136,12 +137,15 @@ pub struct Proxy {
     draining: bool,
     /// Numbers the unique parts of To tags and Via branches.
     uniq: u64,
+    /// Via and Record-Route texts of the listeners.
+    local_texts: local::LocalTexts,
 }
 
 impl Proxy {
     /// A proxy with these settings.
     pub fn new(settings: Settings) -> Self {
         Proxy {
+            local_texts: local::LocalTexts::new(&settings),
             settings,
             txs: Table::default(),
             server_keys: HashMap::new(),

@@ -185,9 +185,14 @@ pub(super) fn reply(req: &Message, r: &Reply, to_tag: &str) -> Result<Bytes, Cor
 
 /// A response with our (top) Via removed.
 pub(super) fn strip_top_via(resp: &Message) -> Result<Message, CoreError> {
+    reparse(strip_top_via_bytes(resp)?)
+}
+
+/// The bytes of a response with our (top) Via removed.
+pub(super) fn strip_top_via_bytes(resp: &Message) -> Result<Bytes, CoreError> {
     let mut ed = Editor::new(resp);
     ed.remove_value(HeaderName::Via, 0)?;
-    reparse(ed.finish()?)
+    Ok(ed.finish()?)
 }
 
 /// The response as forwarded upstream: header edits, a new status line

@@ -49,7 +49,12 @@ impl Proxy {
         let Some(tx) = br.client.and_then(|t| self.txs.get(t)) else {
             return;
         };
-        let TxKind::Client { request, key, .. } = &tx.kind else {
+        let TxKind::Client {
+            request: Some(request),
+            key,
+            ..
+        } = &tx.kind
+        else {
             return;
         };
         if request.method() != Some(&Method::Invite) {
@@ -59,9 +64,6 @@ impl Proxy {
         let key = ClientKey {
             branch: key.branch.clone(),
             method: Method::Cancel,
-        };
-        let Ok(cancel) = build::reparse(bytes.clone()) else {
-            return;
         };
         let flow = tx.flow;
         let span = tx.span.clone();
@@ -73,7 +75,7 @@ impl Proxy {
             kind: TxKind::Client {
                 key,
                 branch: None,
-                request: cancel,
+                request: None,
             },
             armed: None,
             span,

@@ -11,7 +11,6 @@ use sip::edit::Editor;
 use sip::matching::ClientKey;
 use sip::transaction::{ClientInvite, ClientNonInvite, Reliability, Transaction};
 use sip::{HeaderName, Message, Method};
-use tokencodec::Transport;
 
 use super::ids::{BranchId, CtxId};
 use super::plan::without_headers;
@@ -164,9 +163,12 @@ impl Proxy {
                 return;
             };
             let req = c.req.clone();
-            match self.build_request(&req, plan, dest, &branch, true) {
-                Ok((bytes, msg, local)) => {
-                    self.start_client(b, &req.message, bytes, msg, dest, local, branch, now);
+            let built = self
+                .build_request(&req, plan, dest, &branch, true)
+                .and_then(|(bytes, local)| Ok((self.sent_request(&req, &bytes)?, bytes, local)));
+            match built {
+                Ok((sent, bytes, local)) => {
+                    self.start_client(b, &req.message, bytes, sent, dest, local, branch, now);
                     return;
                 }
                 Err(e) => {
@@ -186,7 +188,7 @@ impl Proxy {
         b: BranchId,
         orig: &Message,
         bytes: Bytes,
-        msg: Message,
+        sent: Option<Message>,
         dest: Destination,
         local: SocketAddr,
         branch: String,
@@ -195,13 +197,13 @@ impl Proxy {
         let invite = orig.method() == Some(&Method::Invite);
         let rel = Reliability::from_reliable(dest.transport.is_stream());
         let timers = self.settings.timers;
-        let method = msg.method().cloned().unwrap_or(Method::Invite);
+        let method = orig.method().cloned().unwrap_or(Method::Invite);
         let machine: Transaction = if invite {
             ClientInvite::new(now, timers, rel, bytes).into()
         } else {
             ClientNonInvite::new(now, timers, rel, bytes).into()
         };
-        let call_id = msg.call_id().unwrap_or_default();
+        let call_id = orig.call_id().unwrap_or_default();
         let span = tracing::debug_span!("client_tx", %call_id, %branch, dest = %dest.addr);
         let id = self.insert_tx(Tx {
             machine,
@@ -214,7 +216,7 @@ impl Proxy {
             kind: TxKind::Client {
                 key: ClientKey { branch, method },
                 branch: Some(b),
-                request: msg,
+                request: sent,
             },
             armed: None,
             span,
@@ -251,7 +253,7 @@ impl Proxy {
         dest: Destination,
         branch: &str,
         stateful: bool,
-    ) -> Result<(Bytes, Message, SocketAddr), CoreError> {
+    ) -> Result<(Bytes, SocketAddr), CoreError> {
         let msg = &req.message;
         let listener = route::listener_for(&self.settings, dest.transport, dest.addr)
             .ok_or_else(|| CoreError::NoListener(dest.addr.to_string()))?;
@@ -278,25 +280,34 @@ impl Proxy {
             ed.set_via_param(&top, "received", Some(&src.ip().to_string()))?;
         }
         if stateful && plan.edits.record_route {
-            let inbound = rr_uri(&self.settings, req.transport, req.local);
-            let outbound = rr_uri(&self.settings, dest.transport, listener.addr);
+            let texts = &self.local_texts;
+            let inbound = texts.record_route(&self.settings, req.transport, req.local);
+            let outbound = texts.record_route(&self.settings, dest.transport, listener.addr);
             ed.prepend("Record-Route", &inbound);
             if outbound != inbound {
                 ed.prepend("Record-Route", &outbound);
             }
         }
-        let via = format!(
-            "SIP/2.0/{} {};branch={branch}",
-            via_transport(dest.transport),
-            route::hostport(&self.settings, listener.addr)
-        );
+        let via = self
+            .local_texts
+            .via(&self.settings, dest.transport, listener.addr, branch);
         ed.prepend("Via", &via);
-        let bytes = build::finish(ed, body)?;
-        let parsed = build::reparse(bytes.clone())?;
-        if parsed.header(HeaderName::Via).is_none() {
-            return Err(CoreError::Rebuild("no Via".into()));
+        // Not parsed again: every part added was checked (the Plan's
+        // Request-URI, the router's header edits) or is ours.
+        Ok((build::finish(ed, body)?, listener.addr))
+    }
+
+    /// The forwarded request as kept by its client transaction: an INVITE
+    /// parsed (its ACK and CANCEL are built from it), others not at all.
+    fn sent_request(
+        &self,
+        req: &RequestContext,
+        bytes: &Bytes,
+    ) -> Result<Option<Message>, CoreError> {
+        if req.message.method() != Some(&Method::Invite) {
+            return Ok(None);
         }
-        Ok((bytes, parsed, listener.addr))
+        build::reparse(bytes.clone()).map(Some)
     }
 
     /// Routes an end-to-end ACK (the ACK of a 2xx) statelessly.
@@ -353,7 +364,7 @@ impl Proxy {
         let h = route::fnv(&[top.as_bytes(), route::loop_hash(msg).as_bytes()]);
         let branch = format!("{}{h:016x}.0", route::BRANCH_MARK);
         match self.build_request(req, plan, dest, &branch, false) {
-            Ok((bytes, _, local)) => {
+            Ok((bytes, local)) => {
                 self.stats.forwarded += 1;
                 self.transmits.push_back(Transmit {
                     flow: Flow {
@@ -368,29 +379,5 @@ impl Proxy {
             }
             Err(_) => self.stats.drop("ack_unbuildable"),
         }
-    }
-}
-
-fn via_transport(t: Transport) -> &'static str {
-    match t {
-        Transport::Udp => "UDP",
-        Transport::Tcp => "TCP",
-        Transport::Tls => "TLS",
-        Transport::Ws => "WS",
-        Transport::Wss => "WSS",
-    }
-}
-
-/// This proxy's Record-Route for a listener (`;transport=` when not UDP).
-fn rr_uri(
-    settings: &crate::settings::Settings,
-    t: Transport,
-    local: std::net::SocketAddr,
-) -> String {
-    let hp = route::hostport(settings, local);
-    match t {
-        Transport::Udp => format!("<sip:{hp};lr>"),
-        Transport::Tls => format!("<sip:{hp};transport=tls;lr>"),
-        other => format!("<sip:{hp};transport={};lr>", other.as_str()),
     }
 }

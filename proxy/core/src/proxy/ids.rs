@@ -7,7 +7,7 @@
 //! is gone finds nothing rather than a newer entry).
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// An id a [`Table`] hands out.
 pub trait Id: Copy + Eq + Hash {
@@ -44,18 +44,40 @@ ids! {
     pub struct ResolveId;
 }
 
+/// Hashes the proxy's own ids (numbers it chose, never network input, so
+/// no protection against chosen collisions is needed): one multiplication
+/// (as FxHash), instead of SipHash.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 /// Entries numbered by the table itself, from 1 up.
 #[derive(Debug)]
 pub(super) struct Table<K, V> {
     last: u64,
-    entries: HashMap<K, V>,
+    entries: HashMap<K, V, BuildHasherDefault<IdHasher>>,
 }
 
 impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
         Table {
             last: 0,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
         }
     }
 }

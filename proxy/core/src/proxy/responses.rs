@@ -5,6 +5,8 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use sip::matching::ClientKey;
 use sip::transaction::Transaction;
 use sip::{Message, Method};
@@ -31,7 +33,9 @@ impl Proxy {
             (
                 Transaction::ClientInvite(m),
                 TxKind::Client {
-                    request, branch, ..
+                    request: Some(request),
+                    branch,
+                    ..
                 },
             ) => (
                 m.handle_response(now, status, || build::ack(request, &msg)),
@@ -66,14 +70,17 @@ impl Proxy {
         if !ours {
             return self.stats.drop("stray_response");
         }
-        match build::strip_top_via(msg) {
-            Ok(resp) => self.forward_by_via(&resp),
+        match build::strip_top_via_bytes(msg) {
+            Ok(resp) => self.forward_by_via(resp),
             Err(_) => self.stats.drop("stray_response"),
         }
     }
 
     /// Sends a response statelessly to its top Via (UDP only).
-    pub(super) fn forward_by_via(&mut self, resp: &Message) {
+    pub(super) fn forward_by_via(&mut self, resp: Bytes) {
+        let Ok(resp) = build::reparse(resp) else {
+            return self.stats.drop("bad_response");
+        };
         let Ok(via) = resp.top_via() else {
             return self.stats.drop("no_via");
         };
@@ -133,14 +140,25 @@ impl Proxy {
         if status == 100 {
             return;
         }
+        let ask = self.settings.ask_on_reply
+            && self
+                .contexts
+                .get(ctx)
+                // After the final response only a 2xx still matters to the router.
+                .is_some_and(|c| !(c.is_answered() && status >= 300));
+        if !ask && status < 300 {
+            // Passed on as bytes: nothing here needs it parsed again.
+            return match build::strip_top_via_bytes(&msg) {
+                Ok(bytes) => self.pass_on(b, status, bytes, now),
+                Err(_) => self.stats.drop("bad_response"),
+            };
+        }
         let resp = match build::strip_top_via(&msg) {
             Ok(r) => r,
             Err(_) => return self.stats.drop("bad_response"),
         };
-        let ask = self.settings.ask_on_reply;
         match self.contexts.get_mut(ctx) {
-            // After the final response only a 2xx still matters to the router.
-            Some(c) if ask && !(c.is_answered() && status >= 300) => {
+            Some(c) if ask => {
                 c.replies.push(b, resp);
                 self.next_reply_call(ctx);
             }
@@ -221,24 +239,30 @@ impl Proxy {
             }
         };
         let status = resp.status().unwrap_or(0);
+        if status >= 300 && self.branches.get(b).is_some() {
+            return self.final_response(b, resp, false, now);
+        }
+        self.pass_on(b, status, resp.as_bytes().clone(), now);
+    }
+
+    /// A provisional or 2xx response of branch `b` (our Via removed), to
+    /// forward upstream at once (§16.7 steps 5 and 10).
+    fn pass_on(&mut self, b: BranchId, status: u16, resp: Bytes, now: Instant) {
         let Some(br) = self.branches.get(b) else {
             // The context is gone: only a 2xx still travels (per Via).
             if (200..300).contains(&status) {
-                self.forward_by_via(&resp);
+                self.forward_by_via(resp);
             }
             return;
         };
         let ctx = br.ctx;
-        if status >= 300 {
-            return self.final_response(b, resp, false, now);
-        }
         let Some(c) = self.contexts.get_mut(ctx) else {
             return;
         };
         if status < 200 {
             if !c.is_answered() {
                 if let Some(tx) = c.server {
-                    self.send_on_server_tx(tx, status, resp.as_bytes().clone(), now);
+                    self.send_on_server_tx(tx, status, resp, now);
                 }
             }
             return;
@@ -247,13 +271,13 @@ impl Proxy {
         c.answered();
         c.end_fork();
         let sent = match c.server {
-            Some(tx) => self.send_on_server_tx(tx, status, resp.as_bytes().clone(), now),
+            Some(tx) => self.send_on_server_tx(tx, status, resp.clone(), now),
             None => false,
         };
         if !sent {
             // The server transaction is gone or answered non-2xx already:
             // a 2xx still goes on (§16.7 step 10), per Via.
-            self.forward_by_via(&resp);
+            self.forward_by_via(resp);
         }
         if let Some(br) = self.branches.get_mut(b) {
             br.finish();

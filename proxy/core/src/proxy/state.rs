@@ -44,8 +44,9 @@ pub(super) enum TxKind {
         key: ClientKey,
         /// The branch it serves; `None` for a CANCEL we sent.
         branch: Option<BranchId>,
-        /// The request sent (for the ACK and CANCEL built from it).
-        request: Message,
+        /// The INVITE sent (for the ACK and CANCEL built from it); `None`
+        /// for other methods, which need neither.
+        request: Option<Message>,
     },
 }
 
