@@ -12,8 +12,8 @@
 //!   in it reads a clock or touches a socket, so every timer is tested on a
 //!   virtual clock (see `tests/`).
 //! - [`server`] drives a `Proxy` on tokio: a `net::Dispatch` feeding a core
-//!   task, router calls on blocking threads, `resolve::Resolver`, sends
-//!   through `net::Outbox`.
+//!   task, router calls on a pool of threads, `resolve::Resolver`, sends
+//!   through `net::Outbox`; every queue bounded.
 //!
 //! The contract with the router is [`decision`] and [`router`].
 //!
@@ -51,7 +51,10 @@ pub mod stats;
 
 pub use decision::{Decision, Edits, ForkStrategy, HeaderEdit, Reply, ReplyDecision, Target};
 pub use error::CoreError;
-pub use proxy::{Flow, Proxy, ResolveCall, RouterCall, RouterCallKind, SendRef, Transmit};
+pub use proxy::{
+    Flow, Proxy, ResolveCall, ResolveId, RouterCall, RouterCallId, RouterCallKind, SendRef,
+    Transmit,
+};
 pub use router::{RequestContext, ResponseContext, Router};
 pub use server::{CoreDispatch, DriverSettings, Server, ServerHandle};
 pub use settings::{Listener, Settings};

@@ -19,12 +19,21 @@
 //! context of §16.7), *branches* (one per target, each with its client
 //! transactions, one per destination tried), and a heap of deadlines.
 
+mod branch;
 mod build;
+mod cancel;
+mod context;
 mod forward;
+mod ids;
 mod incoming;
+mod local;
+mod outcome;
+mod plan;
 mod responses;
 mod route;
+mod selection;
 mod state;
+mod transactions;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -34,7 +43,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use resolve::Destination;
 use sip::matching::{ClientKey, ServerKey};
-use sip::transaction::Event;
 use sip::{Framing, Message};
 
 use crate::decision::{Decision, ReplyDecision};
@@ -42,14 +50,19 @@ use crate::router::{RequestContext, ResponseContext};
 use crate::settings::Settings;
 use crate::stats::Stats;
 
-use state::{Branch, CancelState, Context, Pending, Plan, Resolving, TimerKey, Tx, TxKind};
+use branch::{Branch, CancelState};
+use context::Context;
+use ids::{BranchId, CtxId, Table, TxId};
+pub use ids::{ResolveId, RouterCallId};
+use plan::Plan;
+use state::{Pending, Resolving, TimerKey, Tx, TxKind};
 
 /// A transport flow: where a message came from, or where one goes.
 pub use sip::Flow;
 
 /// Identifies what sent a [`Transmit`], for [`Proxy::handle_transport_error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SendRef(u64);
+pub struct SendRef(TxId);
 
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +79,7 @@ pub struct Transmit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolveCall {
     /// The id to answer with.
-    pub id: u64,
+    pub id: ResolveId,
     /// What to resolve.
     pub target: resolve::Target,
 }
@@ -76,7 +89,7 @@ pub struct ResolveCall {
 #[derive(Debug, Clone)]
 pub struct RouterCall {
     /// The id to answer with.
-    pub id: u64,
+    pub id: RouterCallId,
     /// Which call.
     pub kind: RouterCallKind,
 }
@@ -96,41 +109,45 @@ pub enum RouterCallKind {
 #[derive(Debug)]
 pub struct Proxy {
     settings: Settings,
-    next_id: u64,
-    txs: HashMap<u64, Tx>,
-    server_keys: HashMap<ServerKey, u64>,
-    client_keys: HashMap<ClientKey, u64>,
-    contexts: HashMap<u64, Context>,
-    branches: HashMap<u64, Branch>,
-    calls: HashMap<u64, Pending>,
-    resolving: HashMap<u64, Resolving>,
+    txs: Table<TxId, Tx>,
+    server_keys: HashMap<ServerKey, TxId>,
+    client_keys: HashMap<ClientKey, TxId>,
+    contexts: Table<CtxId, Context>,
+    branches: Table<BranchId, Branch>,
+    calls: Table<RouterCallId, Pending>,
+    resolving: Table<ResolveId, Resolving>,
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     transmits: VecDeque<Transmit>,
     router_calls: VecDeque<RouterCall>,
     resolve_calls: VecDeque<ResolveCall>,
     stats: Stats,
     draining: bool,
+    /// Numbers the unique parts of To tags and Via branches.
+    uniq: u64,
+    /// Via and Record-Route texts of the listeners.
+    local_texts: local::LocalTexts,
 }
 
 impl Proxy {
     /// A proxy with these settings.
     pub fn new(settings: Settings) -> Self {
         Proxy {
+            local_texts: local::LocalTexts::new(&settings),
             settings,
-            next_id: 1,
-            txs: HashMap::new(),
+            txs: Table::default(),
             server_keys: HashMap::new(),
             client_keys: HashMap::new(),
-            contexts: HashMap::new(),
-            branches: HashMap::new(),
-            calls: HashMap::new(),
-            resolving: HashMap::new(),
+            contexts: Table::default(),
+            branches: Table::default(),
+            calls: Table::default(),
+            resolving: Table::default(),
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             router_calls: VecDeque::new(),
             resolve_calls: VecDeque::new(),
             stats: Stats::default(),
             draining: false,
+            uniq: 1,
         }
     }
 
@@ -191,64 +208,53 @@ impl Proxy {
     }
 
     /// The router's answer to a `Request` or `Failure` call.
-    pub fn handle_decision(&mut self, id: u64, decision: Decision, now: Instant) {
+    pub fn handle_decision(&mut self, id: RouterCallId, decision: Decision, now: Instant) {
         if let Decision::Failed(why) = &decision {
             self.stats.router_errors += 1;
             tracing::warn!(error = %why, "router failed");
         }
-        match self.calls.remove(&id) {
+        match self.calls.remove(id) {
             Some(Pending::Request(ctx)) => self.carry_out(ctx, decision, false, now),
             Some(Pending::Failure(ctx)) => self.carry_out(ctx, decision, true, now),
             Some(Pending::Ack(req)) => self.route_ack(req, decision),
-            Some(p @ Pending::Reply { .. }) => {
+            Some(Pending::Reply { ctx, branch, resp }) => {
                 // A request decision for a reply call: treat as Forward.
-                self.calls.insert(id, p);
-                self.handle_reply_decision(id, ReplyDecision::Forward, now);
+                self.reply_decided(ctx, branch, *resp, ReplyDecision::Forward, now);
             }
             None => self.stats.drop("unknown_router_call"),
         }
     }
 
     /// The router's answer to a `Reply` call.
-    pub fn handle_reply_decision(&mut self, id: u64, decision: ReplyDecision, now: Instant) {
-        match self.calls.remove(&id) {
+    pub fn handle_reply_decision(
+        &mut self,
+        id: RouterCallId,
+        decision: ReplyDecision,
+        now: Instant,
+    ) {
+        match self.calls.remove(id) {
             Some(Pending::Reply { ctx, branch, resp }) => {
-                if let Some(c) = self.contexts.get_mut(&ctx) {
-                    c.reply_call = false;
-                }
-                match decision {
-                    ReplyDecision::Forward => self.process_response(branch, *resp, &[], now),
-                    ReplyDecision::ForwardEdited(edits) => {
-                        self.process_response(branch, *resp, &edits, now)
-                    }
-                    ReplyDecision::Drop => {
-                        self.stats.drop("router_dropped_response");
-                        self.response_dropped(branch, &resp, now);
-                    }
-                }
-                self.next_reply_call(ctx);
+                self.reply_decided(ctx, branch, *resp, decision, now);
             }
-            Some(other) => {
-                // A reply decision for a request call: treat as Drop.
-                self.calls.insert(id, other);
-                self.handle_decision(id, Decision::Drop, now);
-            }
+            // A reply decision for a request call: treat as Drop.
+            Some(Pending::Request(ctx)) => self.carry_out(ctx, Decision::Drop, false, now),
+            Some(Pending::Failure(ctx)) => self.carry_out(ctx, Decision::Drop, true, now),
+            Some(Pending::Ack(req)) => self.route_ack(req, Decision::Drop),
             None => self.stats.drop("unknown_router_call"),
         }
     }
 
     /// The destinations of a [`ResolveCall`], in the order to try them
     /// (empty when the target did not resolve).
-    pub fn handle_resolved(&mut self, id: u64, destinations: Vec<Destination>, now: Instant) {
-        match self.resolving.remove(&id) {
+    pub fn handle_resolved(&mut self, id: ResolveId, destinations: Vec<Destination>, now: Instant) {
+        match self.resolving.remove(id) {
             Some(Resolving::Branch(b)) => {
-                if let Some(br) = self.branches.get_mut(&b) {
-                    if br.done {
+                if let Some(br) = self.branches.get_mut(b) {
+                    if br.is_done() {
                         self.branch_finished(b, now);
                         return;
                     }
-                    br.dests = destinations;
-                    br.next_dest = 0;
+                    br.set_destinations(destinations);
                     self.try_next_destination(b, now);
                 }
             }
@@ -262,7 +268,7 @@ impl Proxy {
     /// Sending a [`Transmit`] failed (§17.1.4, §17.2.4; RFC 3263 §4.3: the
     /// next destination is tried).
     pub fn handle_transport_error(&mut self, what: SendRef, now: Instant) {
-        if let Some(tx) = self.txs.get_mut(&what.0) {
+        if let Some(tx) = self.txs.get_mut(what.0) {
             tx.machine.handle_transport_error();
             self.drive(what.0, now);
         }
@@ -276,24 +282,11 @@ impl Proxy {
             }
             self.timers.pop();
             match key {
-                TimerKey::Tx(id) => {
-                    let due = self.txs.get_mut(&id).and_then(|tx| {
-                        if tx.armed == Some(at) {
-                            tx.armed = None;
-                        }
-                        tx.machine.poll_timeout().filter(|d| *d <= now)
-                    });
-                    if due.is_some() {
-                        if let Some(tx) = self.txs.get_mut(&id) {
-                            tx.machine.handle_timeout(now);
-                        }
-                    }
-                    self.drive(id, now);
-                }
+                TimerKey::Tx(id) => self.tx_timeout(id, at, now),
                 TimerKey::TimerC(b) => {
                     let due = self
                         .branches
-                        .get(&b)
+                        .get(b)
                         .is_some_and(|br| br.timer_c.is_some_and(|d| d <= now));
                     if due {
                         self.timer_c_fired(b, now);
@@ -313,7 +306,8 @@ impl Proxy {
         self.router_calls.pop_front()
     }
 
-    /// The next resolution to perform.
+    /// The next resolution to perform. A target whose host is an IP
+    /// literal needs none: its destination is used at once.
     pub fn poll_resolve(&mut self) -> Option<ResolveCall> {
         self.resolve_calls.pop_front()
     }
@@ -347,154 +341,49 @@ impl Proxy {
         s
     }
 
-    fn id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+    /// A number for the unique part of a tag or branch.
+    fn uniq(&mut self) -> u64 {
+        self.uniq += 1;
+        self.uniq
     }
 
     fn call(&mut self, pending: Pending, kind: RouterCallKind) {
-        let id = self.id();
+        let id = self.calls.insert(pending);
         self.stats.router_calls += 1;
-        self.calls.insert(id, pending);
         self.router_calls.push_back(RouterCall { id, kind });
     }
 
-    fn insert_tx(&mut self, tx: Tx) -> u64 {
-        let id = self.id();
-        match &tx.kind {
-            TxKind::Server { key, .. } => {
-                self.server_keys.insert(key.clone(), id);
-            }
-            TxKind::Client { key, .. } => {
-                self.client_keys.insert(key.clone(), id);
-            }
-        }
-        self.txs.insert(id, tx);
-        id
-    }
-
-    /// Drains a transaction's output and events after an input.
-    fn drive(&mut self, id: u64, now: Instant) {
-        let Some(tx) = self.txs.get_mut(&id) else {
-            return;
-        };
-        let _e = tx.span.clone().entered();
-        while let Some(bytes) = tx.machine.poll_transmit() {
-            self.transmits.push_back(Transmit {
-                flow: tx.flow,
-                bytes,
-                on_error: Some(SendRef(id)),
-            });
-        }
-        let mut events = Vec::new();
-        while let Some(e) = tx.machine.poll_event() {
-            events.push(e);
-        }
-        let next = tx.machine.poll_timeout();
-        if let Some(n) = next {
-            if tx.armed.is_none_or(|a| n < a) {
-                tx.armed = Some(n);
-                self.timers.push(Reverse((n, TimerKey::Tx(id))));
-            }
-        }
-        let terminated = tx.machine.is_terminated();
-        for e in events {
-            self.tx_event(id, e, terminated, now);
-        }
-    }
-
-    fn tx_event(&mut self, id: u64, event: Event, terminated: bool, now: Instant) {
-        let Some(tx) = self.txs.get(&id) else {
-            return;
-        };
-        let branch = match &tx.kind {
-            TxKind::Client { branch, .. } => *branch,
-            TxKind::Server { .. } => None,
-        };
-        match event {
-            Event::Timeout(timer) => {
-                tracing::debug!(%timer, "transaction timed out");
-                if let Some(b) = branch {
-                    self.branch_failed(b, id, 408, now);
-                }
-            }
-            Event::TransportError => {
-                tracing::debug!("transport error");
-                if let (Some(b), true) = (branch, terminated) {
-                    self.branch_failed(b, id, 503, now);
-                }
-            }
-            Event::Terminated => self.remove_tx(id, now),
-        }
-    }
-
-    fn remove_tx(&mut self, id: u64, now: Instant) {
-        let Some(tx) = self.txs.remove(&id) else {
-            return;
-        };
-        match tx.kind {
-            TxKind::Server { key, ctx } => {
-                if self.server_keys.get(&key) == Some(&id) {
-                    self.server_keys.remove(&key);
-                }
-                if let Some(c) = ctx.and_then(|c| self.contexts.get_mut(&c)) {
-                    c.server = None;
-                }
-                if let Some(c) = ctx {
-                    self.maybe_cleanup(c);
-                }
-            }
-            TxKind::Client { key, branch, .. } => {
-                if self.client_keys.get(&key) == Some(&id) {
-                    self.client_keys.remove(&key);
-                }
-                if let Some(b) = branch {
-                    let ctx = self.branches.get_mut(&b).and_then(|br| {
-                        if br.client == Some(id) {
-                            br.client = None;
-                        }
-                        br.done.then_some(br.ctx)
-                    });
-                    if let Some(c) = ctx {
-                        self.maybe_cleanup(c);
-                    }
-                }
-            }
-        }
-        let _ = now;
-    }
-
     /// Drops a context once it answered and nothing of it is in flight.
-    fn maybe_cleanup(&mut self, ctx: u64) {
-        let Some(c) = self.contexts.get(&ctx) else {
+    fn maybe_cleanup(&mut self, ctx: CtxId) {
+        let Some(c) = self.contexts.get(ctx) else {
             return;
         };
-        if !c.final_sent || c.deciding || c.reply_call {
+        if !c.is_settled() {
             return;
         }
         let busy = c.branches.iter().any(|b| {
             self.branches
-                .get(b)
-                .is_some_and(|br| br.client.is_some() || !br.done)
+                .get(*b)
+                .is_some_and(|br| br.client.is_some() || !br.is_done())
         });
         if busy {
             return;
         }
-        if let Some(c) = self.contexts.remove(&ctx) {
+        if let Some(c) = self.contexts.remove(ctx) {
             for b in c.branches {
-                self.branches.remove(&b);
+                self.branches.remove(b);
             }
         }
     }
 
-    fn arm_timer_c(&mut self, b: u64, now: Instant) {
+    fn arm_timer_c(&mut self, b: BranchId, now: Instant) {
         self.arm_branch_timer(b, now + self.settings.timer_c);
     }
 
     /// Arms the branch's timer (Timer C, or the wait for a CANCELled
     /// INVITE's final response).
-    fn arm_branch_timer(&mut self, b: u64, at: Instant) {
-        if let Some(br) = self.branches.get_mut(&b) {
+    fn arm_branch_timer(&mut self, b: BranchId, at: Instant) {
+        if let Some(br) = self.branches.get_mut(b) {
             br.timer_c = Some(at);
             self.timers.push(Reverse((at, TimerKey::TimerC(b))));
         }

@@ -3,10 +3,24 @@
 //! ```text
 //!  net (UDP/TCP tasks) ──Dispatch::on_message──▶ channel ──▶ core task (owns the Proxy)
 //!                                                               │ poll_transmit ──▶ net::Outbox
-//!        spawn_blocking (≤ N at once) ◀── poll_router_call ─────┤
+//!        router pool (N threads)      ◀── poll_router_call ─────┤
 //!        resolve::Resolver            ◀── poll_resolve ─────────┤
 //!        tokio::time::sleep_until     ◀── poll_timeout ─────────┘
 //! ```
+//!
+//! Every queue is bounded (DESIGN §4: network input never allocates
+//! without bound), and what happens when one is full is decided here:
+//!
+//! | queue | capacity | when full |
+//! |---|---|---|
+//! | received messages → core task | [`DriverSettings::queue`] | dropped and counted (`queue_full`, `queue_full_response`), as a full socket buffer would: UDP peers retransmit |
+//! | router calls → pool | [`DriverSettings::router_queue`] | answered at once: a new request gets 503 with Retry-After, `on_failure` sends the best response, `on_reply` forwards (`router_queue_full`) |
+//! | resolutions in flight | [`DriverSettings::max_resolutions`] | the target counts as unresolved: its branch ends with 503 (`resolutions_refused`) |
+//! | answers → core task | the sum of the three above | never full; a sender would wait, answers are never lost |
+//! | handle requests (stats) | 16 | the caller waits |
+//!
+//! A router call takes two hand-offs (core task → pool thread → core
+//! task): no task or blocking thread is spawned per call.
 //!
 //! Wiring (what the `anysip` binary does for `role: core`):
 //!
@@ -24,7 +38,9 @@
 //! outbound connection is not opened (net has no connect yet), so such a
 //! branch fails over to its next destination, or ends with 503.
 
+mod deadlines;
 mod dispatch;
+mod pool;
 mod task;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,13 +59,20 @@ use crate::stats::Stats;
 /// Options of the driver (not of the protocol).
 #[derive(Debug, Clone, Copy)]
 pub struct DriverSettings {
-    /// Most router calls running at once (blocking threads).
+    /// Threads of the router pool: most router calls running at once.
     pub router_concurrency: usize,
     /// Depth of the queue of received messages; past it messages are
     /// dropped (and counted): UDP peers retransmit.
     pub queue: usize,
-    /// A router call not answered within this is taken as failed (the
-    /// request gets 500; the blocking thread is left to finish).
+    /// Depth of the queue of router calls waiting for a pool thread; past
+    /// it a new request gets 503 (see the module documentation).
+    pub router_queue: usize,
+    /// Most resolutions (DNS) in flight; past it a target counts as
+    /// unresolved.
+    pub max_resolutions: usize,
+    /// A router call not answered within this (from when it was queued)
+    /// is taken as failed (the request gets 500); the thread running it is
+    /// left to finish and its late answer is dropped.
     pub router_timeout: Duration,
 }
 
@@ -58,6 +81,8 @@ impl Default for DriverSettings {
         DriverSettings {
             router_concurrency: 32,
             queue: 8192,
+            router_queue: 4096,
+            max_resolutions: 1024,
             router_timeout: Duration::from_secs(10),
         }
     }
@@ -69,11 +94,23 @@ enum Control {
     Stats(oneshot::Sender<Stats>),
 }
 
+/// Depth of the queue of handle requests (stats) to the core task.
+const CONTROL_QUEUE: usize = 16;
+
 /// Shared state of the driver itself.
 #[derive(Debug, Default)]
 struct DriverCounters {
-    /// Messages dropped because the queue was full.
+    /// Requests dropped because the queue of received messages was full.
     queue_full: AtomicU64,
+    /// Responses dropped because the queue of received messages was full.
+    queue_full_responses: AtomicU64,
+    /// Router calls answered by the driver because the pool's queue was
+    /// full.
+    router_queue_full: AtomicU64,
+    /// Router calls given up after `router_timeout`.
+    router_timeouts: AtomicU64,
+    /// Resolutions refused because `max_resolutions` were in flight.
+    resolutions_refused: AtomicU64,
     /// Set by `drain()`; the core task drains its proxy before handling
     /// anything received afterwards.
     draining: AtomicBool,
@@ -82,7 +119,7 @@ struct DriverCounters {
 /// A clonable handle on the running core: drain, stats, waiting.
 #[derive(Debug, Clone)]
 pub struct ServerHandle {
-    control: mpsc::UnboundedSender<Control>,
+    control: mpsc::Sender<Control>,
     idle: watch::Receiver<bool>,
     counters: Arc<DriverCounters>,
 }
@@ -102,11 +139,20 @@ impl ServerHandle {
     /// The proxy's counters (`None` once the core task stopped).
     pub async fn stats(&self) -> Option<Stats> {
         let (tx, rx) = oneshot::channel();
-        self.control.send(Control::Stats(tx)).ok()?;
+        self.control.send(Control::Stats(tx)).await.ok()?;
         let mut s = rx.await.ok()?;
-        let full = self.counters.queue_full.load(Ordering::Relaxed);
-        if full > 0 {
-            s.drops.insert("queue_full", full);
+        let c = &self.counters;
+        for (name, n) in [
+            ("queue_full", &c.queue_full),
+            ("queue_full_response", &c.queue_full_responses),
+            ("router_queue_full", &c.router_queue_full),
+            ("router_timeout", &c.router_timeouts),
+            ("resolution_refused", &c.resolutions_refused),
+        ] {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                s.drops.insert(name, n);
+            }
         }
         Some(s)
     }
@@ -145,7 +191,7 @@ impl Server {
         let mut settings = settings;
         settings.ask_on_reply = settings.ask_on_reply && router.wants_replies();
         let (msg_tx, msg_rx) = mpsc::channel(driver.queue.max(1));
-        let (control, control_rx) = mpsc::unbounded_channel();
+        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (idle_tx, idle) = watch::channel(true);
         let counters = Arc::new(DriverCounters::default());
         let core = task::Core::new(

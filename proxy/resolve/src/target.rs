@@ -1,8 +1,8 @@
 //! What is to be resolved: the parts of a SIP URI that RFC 3263 looks at.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::{ResolveError, Transport};
+use crate::{Destination, ResolveError, Transport};
 
 #[cfg(test)]
 mod tests;
@@ -84,6 +84,27 @@ impl Target {
     /// The host whose addresses are wanted: `maddr` if present, else `host`.
     pub fn addr_host(&self) -> &str {
         self.maddr.as_deref().unwrap_or(&self.host)
+    }
+
+    /// The one destination of a target whose host (or `maddr`) is an IP
+    /// literal: RFC 3263 §4 step 1 needs no DNS, so no resolution is
+    /// needed either. The transport is the explicit one, else UDP (TLS for
+    /// `sips:`); the port the explicit one, else the transport's default.
+    /// `None` for a host name (and for `sips:` with UDP, which
+    /// [`crate::Resolver::resolve`] reports as an error).
+    pub fn ip_destination(&self) -> Option<Destination> {
+        let ip: IpAddr = self.addr_host().parse().ok()?;
+        let fallback = if self.secure {
+            Transport::Tls
+        } else {
+            Transport::Udp
+        };
+        let transport = self.explicit_transport().ok()?.unwrap_or(fallback);
+        let port = self.port.unwrap_or(default_port(transport));
+        Some(Destination {
+            transport,
+            addr: SocketAddr::new(ip, port),
+        })
     }
 
     /// The transport asked for explicitly, as used on the wire: for a

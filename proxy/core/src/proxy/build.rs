@@ -70,7 +70,8 @@ pub(super) fn header_edits(
     Ok(())
 }
 
-/// Applies a request's edits except the body; returns the new body, if any.
+/// Applies a request's edits except the body (`ruri` is checked already,
+/// see `Plan`); returns the new body, if any.
 pub(super) fn request_edits<'e>(
     ed: &mut Editor<'_>,
     msg: &Message,
@@ -78,9 +79,6 @@ pub(super) fn request_edits<'e>(
     edits: &'e Edits,
 ) -> Result<Option<&'e Bytes>, CoreError> {
     if let Some(u) = ruri {
-        if sip::Uri::parse(u).is_err() || u.contains(' ') {
-            return Err(CoreError::BadTarget(u.to_string()));
-        }
         let cur = msg.request_uri_str().unwrap_or_default();
         ed.replace(cur, u)?;
     }
@@ -187,9 +185,14 @@ pub(super) fn reply(req: &Message, r: &Reply, to_tag: &str) -> Result<Bytes, Cor
 
 /// A response with our (top) Via removed.
 pub(super) fn strip_top_via(resp: &Message) -> Result<Message, CoreError> {
+    reparse(strip_top_via_bytes(resp)?)
+}
+
+/// The bytes of a response with our (top) Via removed.
+pub(super) fn strip_top_via_bytes(resp: &Message) -> Result<Bytes, CoreError> {
     let mut ed = Editor::new(resp);
     ed.remove_value(HeaderName::Via, 0)?;
-    reparse(ed.finish()?)
+    Ok(ed.finish()?)
 }
 
 /// The response as forwarded upstream: header edits, a new status line

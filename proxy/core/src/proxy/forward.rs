@@ -1,6 +1,7 @@
 //! Carrying out decisions: branches, resolution, and the forwarded request
 //! of §16.6 (Request-URI, Route, Max-Forwards, Record-Route, Via).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,12 +10,12 @@ use resolve::Destination;
 use sip::edit::Editor;
 use sip::matching::ClientKey;
 use sip::transaction::{ClientInvite, ClientNonInvite, Reliability, Transaction};
-use sip::Transport;
 use sip::{HeaderName, Message, Method};
 
+use super::ids::{BranchId, CtxId};
+use super::plan::without_headers;
 use super::{
-    build, route, Branch, CancelState, Flow, Plan, Proxy, ResolveCall, Resolving, Transmit, Tx,
-    TxKind,
+    build, route, Branch, Flow, Plan, Proxy, ResolveCall, Resolving, Transmit, Tx, TxKind,
 };
 use crate::decision::{Decision, ForkStrategy, Reply};
 use crate::error::CoreError;
@@ -25,13 +26,19 @@ const MAX_BRANCHES: usize = 64;
 
 impl Proxy {
     /// A decision for `ctx` (`on_request`, or `on_failure` when `failure`).
-    pub(super) fn carry_out(&mut self, ctx: u64, decision: Decision, failure: bool, now: Instant) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
+    pub(super) fn carry_out(
+        &mut self,
+        ctx: CtxId,
+        decision: Decision,
+        failure: bool,
+        now: Instant,
+    ) {
+        let Some(c) = self.contexts.get_mut(ctx) else {
             return;
         };
-        c.deciding = false;
+        c.decided();
         let req = c.req.clone();
-        if c.final_sent {
+        if c.is_answered() {
             // Cancelled while the router was deciding.
             self.maybe_cleanup(ctx);
             return;
@@ -51,13 +58,15 @@ impl Proxy {
         match decision {
             Decision::Reply(r) => self.reply_ctx(ctx, &req.message, &r, now),
             Decision::Relay { edits, next_hop } => {
-                let plan = Plan {
-                    ruri: None,
-                    route: Vec::new(),
-                    next_hop,
-                    edits: Arc::new(edits),
-                };
-                self.start_branch(ctx, plan, now);
+                let plan = Plan::new(
+                    &req.message,
+                    None,
+                    &[],
+                    next_hop.as_deref(),
+                    Arc::new(edits),
+                );
+                let b = self.add_branch(ctx, plan);
+                self.launch(b, now);
             }
             Decision::Fork {
                 edits,
@@ -68,25 +77,28 @@ impl Proxy {
                     return self.reply_ctx(ctx, &req.message, &Reply::status(480), now);
                 }
                 let edits = Arc::new(edits);
-                let mut plans = targets.into_iter().take(room).map(|t| Plan {
-                    ruri: Some(without_headers(t.uri)),
-                    route: t.route,
-                    next_hop: t.next_hop,
-                    edits: edits.clone(),
+                let mut plans = targets.into_iter().take(room).map(|t| {
+                    let uri = without_headers(t.uri);
+                    let hop = t.next_hop.as_deref();
+                    Plan::new(&req.message, Some(uri), &t.route, hop, edits.clone())
                 });
                 match strategy {
                     ForkStrategy::Parallel => {
-                        for p in plans {
-                            self.start_branch(ctx, p, now);
+                        // Every branch exists before the first is sent, so
+                        // that one failing at once does not end the fork.
+                        let all: Vec<BranchId> = plans.map(|p| self.add_branch(ctx, p)).collect();
+                        for b in all {
+                            self.launch(b, now);
                         }
                     }
                     ForkStrategy::Sequential => {
                         let first = plans.next();
-                        if let Some(c) = self.contexts.get_mut(&ctx) {
-                            c.queued.extend(plans);
+                        if let Some(c) = self.contexts.get_mut(ctx) {
+                            c.queue(plans);
                         }
                         if let Some(p) = first {
-                            self.start_branch(ctx, p, now);
+                            let b = self.add_branch(ctx, p);
+                            self.launch(b, now);
                         }
                     }
                 }
@@ -99,66 +111,64 @@ impl Proxy {
         self.maybe_cleanup(ctx);
     }
 
-    /// Starts a branch: resolution first.
-    pub(super) fn start_branch(&mut self, ctx: u64, plan: Plan, now: Instant) {
-        let Some(c) = self.contexts.get(&ctx) else {
-            return;
-        };
-        let target = branch_target(&c.req.message, &plan).map(|t| (t, plan.clone()));
-        let b = self.id();
-        self.branches.insert(
-            b,
-            Branch {
-                ctx,
-                plan,
-                dests: Vec::new(),
-                next_dest: 0,
-                client: None,
-                uri: String::new(),
-                provisional: false,
-                cancel: CancelState::No,
-                timed_out: false,
-                done: false,
-                timer_c: None,
-            },
-        );
-        if let Some(c) = self.contexts.get_mut(&ctx) {
+    /// A new branch of `ctx` (not started: see [`Proxy::launch`]).
+    pub(super) fn add_branch(&mut self, ctx: CtxId, plan: Result<Plan, CoreError>) -> BranchId {
+        let plan = plan
+            .inspect_err(|e| tracing::debug!(error = %e, "bad branch target"))
+            .ok();
+        let b = self.branches.insert(Branch::new(ctx, plan));
+        if let Some(c) = self.contexts.get_mut(ctx) {
             c.branches.push(b);
         }
-        match target {
-            Ok((target, _)) => {
-                let id = self.id();
-                self.resolving.insert(id, Resolving::Branch(b));
-                self.resolve_calls.push_back(ResolveCall { id, target });
+        b
+    }
+
+    /// Starts a branch: at its destination at once for an IP literal
+    /// (RFC 3263 §4 step 1 needs no DNS), otherwise after a resolution.
+    pub(super) fn launch(&mut self, b: BranchId, now: Instant) {
+        let Some(br) = self.branches.get_mut(b) else {
+            return;
+        };
+        let Some(plan) = &br.plan else {
+            return self.branch_result(b, 500, now);
+        };
+        match plan.target.ip_destination() {
+            Some(dest) => {
+                br.set_destinations(vec![dest]);
+                self.try_next_destination(b, now);
             }
-            Err(e) => {
-                tracing::debug!(error = %e, "bad branch target");
-                self.branch_result(b, 500, now);
+            None => {
+                let target = plan.target.clone();
+                let id = self.resolving.insert(Resolving::Branch(b));
+                self.resolve_calls.push_back(ResolveCall { id, target });
             }
         }
     }
 
     /// Sends the branch's request to its next destination, or ends the
     /// branch (503) when none is left.
-    pub(super) fn try_next_destination(&mut self, b: u64, now: Instant) {
+    pub(super) fn try_next_destination(&mut self, b: BranchId, now: Instant) {
         loop {
-            let Some(br) = self.branches.get_mut(&b) else {
+            let Some(br) = self.branches.get_mut(b) else {
                 return;
             };
-            let Some(dest) = br.dests.get(br.next_dest).copied() else {
+            let Some(dest) = br.next_destination() else {
                 return self.branch_result(b, 503, now);
             };
-            br.next_dest += 1;
-            let plan = br.plan.clone();
-            let ctx = br.ctx;
-            let Some(c) = self.contexts.get(&ctx) else {
+            let branch = self.new_branch_id(b);
+            let Some(br) = self.branches.get(b) else {
                 return;
             };
-            let (req, hash) = (c.req.clone(), c.loop_hash.clone());
-            let branch = self.new_branch_id(&hash);
-            match self.build_request(&req, &plan, dest, &branch, true) {
-                Ok((bytes, msg, local)) => {
-                    self.start_client(b, &req.message, bytes, msg, dest, local, branch, now);
+            let (Some(c), Some(plan)) = (self.contexts.get(br.ctx), br.plan.as_ref()) else {
+                return;
+            };
+            let req = c.req.clone();
+            let built = self
+                .build_request(&req, plan, dest, &branch, true)
+                .and_then(|(bytes, local)| Ok((self.sent_request(&req, &bytes)?, bytes, local)));
+            match built {
+                Ok((sent, bytes, local)) => {
+                    self.start_client(b, &req.message, bytes, sent, dest, local, branch, now);
                     return;
                 }
                 Err(e) => {
@@ -175,27 +185,26 @@ impl Proxy {
     #[allow(clippy::too_many_arguments)]
     fn start_client(
         &mut self,
-        b: u64,
+        b: BranchId,
         orig: &Message,
         bytes: Bytes,
-        msg: Message,
+        sent: Option<Message>,
         dest: Destination,
-        local: std::net::SocketAddr,
+        local: SocketAddr,
         branch: String,
         now: Instant,
     ) {
         let invite = orig.method() == Some(&Method::Invite);
         let rel = Reliability::from_reliable(dest.transport.is_stream());
         let timers = self.settings.timers;
-        let method = msg.method().cloned().unwrap_or(Method::Invite);
+        let method = orig.method().cloned().unwrap_or(Method::Invite);
         let machine: Transaction = if invite {
             ClientInvite::new(now, timers, rel, bytes).into()
         } else {
             ClientNonInvite::new(now, timers, rel, bytes).into()
         };
-        let call_id = msg.call_id().unwrap_or_default();
+        let call_id = orig.call_id().unwrap_or_default();
         let span = tracing::debug_span!("client_tx", %call_id, %branch, dest = %dest.addr);
-        let uri = msg.request_uri_str().unwrap_or_default().to_string();
         let id = self.insert_tx(Tx {
             machine,
             flow: Flow {
@@ -207,16 +216,15 @@ impl Proxy {
             kind: TxKind::Client {
                 key: ClientKey { branch, method },
                 branch: Some(b),
-                request: msg,
+                request: sent,
             },
             armed: None,
             span,
         });
         self.stats.forwarded += 1;
-        if let Some(br) = self.branches.get_mut(&b) {
-            br.client = Some(id);
-            br.uri = uri;
-            br.provisional = false;
+        if let Some(br) = self.branches.get_mut(b) {
+            let uri = br.plan.as_ref().map_or("", |p| p.uri.as_str()).to_owned();
+            br.sent(id, &uri);
         }
         if invite {
             self.arm_timer_c(b, now);
@@ -224,9 +232,16 @@ impl Proxy {
         self.drive(id, now);
     }
 
-    fn new_branch_id(&mut self, hash: &str) -> String {
-        let n = self.id();
+    /// A Via branch for an attempt of `b`: our mark, the context's loop
+    /// hash (§16.6 step 8), a unique part.
+    fn new_branch_id(&mut self, b: BranchId) -> String {
+        let n = self.uniq();
         let uniq = route::fnv(&[&self.settings.seed.to_be_bytes(), &n.to_be_bytes()]);
+        let hash = self
+            .branches
+            .get(b)
+            .and_then(|br| self.contexts.get(br.ctx))
+            .map_or("", |c| c.loop_hash.as_str());
         format!("{}{hash}.{uniq:x}", route::BRANCH_MARK)
     }
 
@@ -238,49 +253,20 @@ impl Proxy {
         dest: Destination,
         branch: &str,
         stateful: bool,
-    ) -> Result<(Bytes, Message, std::net::SocketAddr), CoreError> {
+    ) -> Result<(Bytes, SocketAddr), CoreError> {
         let msg = &req.message;
         let listener = route::listener_for(&self.settings, dest.transport, dest.addr)
             .ok_or_else(|| CoreError::NoListener(dest.addr.to_string()))?;
         let mut ed = Editor::new(msg);
-        let mut ruri: Option<String> = plan.ruri.clone().or_else(|| plan.edits.ruri.clone());
-        let mut routes: Vec<String> = plan
-            .route
-            .iter()
-            .map(|r| {
-                if r.contains('<') {
-                    r.trim().to_string()
-                } else {
-                    format!("<{}>", r.trim())
-                }
-            })
-            .collect();
-        // §16.6 step 6: a strict router next: it gets the Route as its
-        // Request-URI, and the Request-URI goes last in the Route set.
-        let current = ruri
-            .clone()
-            .unwrap_or_else(|| msg.request_uri_str().unwrap_or_default().to_string());
-        let mut strict_tail = None;
-        if let Some(first) = routes.first() {
-            let uri = route::uri_text(first).to_string();
-            if is_strict(&uri) {
-                routes.remove(0);
-                strict_tail = Some(current.clone());
-                ruri = Some(uri);
-            }
-        } else if let Some(Ok(top)) = msg.routes().next() {
-            if is_strict(top.uri_raw) {
-                ed.remove_value(HeaderName::Route, 0)?;
-                strict_tail = Some(current.clone());
-                ruri = Some(top.uri_raw.to_string());
-            }
+        if plan.drop_top_route {
+            ed.remove_value(HeaderName::Route, 0)?;
         }
-        let body = build::request_edits(&mut ed, msg, ruri.as_deref(), &plan.edits)?;
-        if !routes.is_empty() {
-            ed.prepend("Route", &routes.join(", "));
+        let body = build::request_edits(&mut ed, msg, plan.ruri.as_deref(), &plan.edits)?;
+        if let Some(routes) = &plan.route {
+            ed.prepend("Route", routes);
         }
-        if let Some(tail) = strict_tail {
-            ed.append("Route", &format!("<{tail}>"));
+        if let Some(tail) = &plan.strict_tail {
+            ed.append("Route", tail);
         }
         ed.decrement_max_forwards()?;
         // §18.2.1 and RFC 3581: where the previous hop really is, so that
@@ -294,55 +280,67 @@ impl Proxy {
             ed.set_via_param(&top, "received", Some(&src.ip().to_string()))?;
         }
         if stateful && plan.edits.record_route {
-            let inbound = rr_uri(&self.settings, req.transport, req.local);
-            let outbound = rr_uri(&self.settings, dest.transport, listener.addr);
+            let texts = &self.local_texts;
+            let inbound = texts.record_route(&self.settings, req.transport, req.local);
+            let outbound = texts.record_route(&self.settings, dest.transport, listener.addr);
             ed.prepend("Record-Route", &inbound);
             if outbound != inbound {
                 ed.prepend("Record-Route", &outbound);
             }
         }
-        let via = format!(
-            "SIP/2.0/{} {};branch={branch}",
-            Transport::via_name(dest.transport),
-            route::hostport(&self.settings, listener.addr)
-        );
+        let via = self
+            .local_texts
+            .via(&self.settings, dest.transport, listener.addr, branch);
         ed.prepend("Via", &via);
-        let bytes = build::finish(ed, body)?;
-        let parsed = build::reparse(bytes.clone())?;
-        if parsed.header(HeaderName::Via).is_none() {
-            return Err(CoreError::Rebuild("no Via".into()));
+        // Not parsed again: every part added was checked (the Plan's
+        // Request-URI, the router's header edits) or is ours.
+        Ok((build::finish(ed, body)?, listener.addr))
+    }
+
+    /// The forwarded request as kept by its client transaction: an INVITE
+    /// parsed (its ACK and CANCEL are built from it), others not at all.
+    fn sent_request(
+        &self,
+        req: &RequestContext,
+        bytes: &Bytes,
+    ) -> Result<Option<Message>, CoreError> {
+        if req.message.method() != Some(&Method::Invite) {
+            return Ok(None);
         }
-        Ok((bytes, parsed, listener.addr))
+        build::reparse(bytes.clone()).map(Some)
     }
 
     /// Routes an end-to-end ACK (the ACK of a 2xx) statelessly.
     pub(super) fn route_ack(&mut self, req: Arc<RequestContext>, decision: Decision) {
         let plan = match decision {
-            Decision::Relay { edits, next_hop } => Plan {
-                ruri: None,
-                route: Vec::new(),
-                next_hop,
-                edits: Arc::new(edits),
-            },
+            Decision::Relay { edits, next_hop } => Plan::new(
+                &req.message,
+                None,
+                &[],
+                next_hop.as_deref(),
+                Arc::new(edits),
+            ),
             Decision::Fork { edits, targets, .. } => match targets.into_iter().next() {
-                Some(t) => Plan {
-                    ruri: Some(without_headers(t.uri)),
-                    route: t.route,
-                    next_hop: t.next_hop,
-                    edits: Arc::new(edits),
-                },
+                Some(t) => {
+                    let uri = without_headers(t.uri);
+                    let hop = t.next_hop.as_deref();
+                    Plan::new(&req.message, Some(uri), &t.route, hop, Arc::new(edits))
+                }
                 None => return self.stats.drop("ack_no_target"),
             },
             _ => return self.stats.drop("ack_dropped"),
         };
-        match branch_target(&req.message, &plan) {
-            Ok(target) => {
-                let id = self.id();
-                self.resolving
-                    .insert(id, Resolving::Stateless { req, plan });
+        let Ok(plan) = plan else {
+            return self.stats.drop("ack_bad_target");
+        };
+        match plan.target.ip_destination() {
+            Some(dest) => self.send_stateless(&req, &plan, Some(dest)),
+            None => {
+                let target = plan.target.clone();
+                let plan = Box::new(plan);
+                let id = self.resolving.insert(Resolving::Stateless { req, plan });
                 self.resolve_calls.push_back(ResolveCall { id, target });
             }
-            Err(_) => self.stats.drop("ack_bad_target"),
         }
     }
 
@@ -366,7 +364,7 @@ impl Proxy {
         let h = route::fnv(&[top.as_bytes(), route::loop_hash(msg).as_bytes()]);
         let branch = format!("{}{h:016x}.0", route::BRANCH_MARK);
         match self.build_request(req, plan, dest, &branch, false) {
-            Ok((bytes, _, local)) => {
+            Ok((bytes, local)) => {
                 self.stats.forwarded += 1;
                 self.transmits.push_back(Transmit {
                     flow: Flow {
@@ -381,114 +379,5 @@ impl Proxy {
             }
             Err(_) => self.stats.drop("ack_unbuildable"),
         }
-    }
-
-    /// Ends a branch that will send nothing more (Drop, bad target, no
-    /// destination) or records a synthetic final response for it.
-    pub(super) fn branch_result(&mut self, b: u64, status: u16, now: Instant) {
-        let Some(br) = self.branches.get(&b) else {
-            return;
-        };
-        let ctx = br.ctx;
-        let Some(c) = self.contexts.get(&ctx) else {
-            return;
-        };
-        let req = c.req.clone();
-        let tag = self.new_tag();
-        let r = Reply::status(status);
-        match build::reply(&req.message, &r, &tag).and_then(build::reparse) {
-            Ok(resp) => self.final_response(b, resp, true, now),
-            Err(_) => self.branch_finished(b, now),
-        }
-    }
-
-    /// A client transaction of branch `b` failed (timeout or transport):
-    /// RFC 3263 §4.3, the next destination; else a final `status`.
-    pub(super) fn branch_failed(&mut self, b: u64, tx: u64, status: u16, now: Instant) {
-        let Some(br) = self.branches.get_mut(&b) else {
-            return;
-        };
-        if br.client != Some(tx) || br.done {
-            return;
-        }
-        br.client = None;
-        br.timer_c = None;
-        let cancelled = br.cancel != CancelState::No;
-        let more = br.next_dest < br.dests.len();
-        if more && !cancelled && !br.provisional {
-            self.try_next_destination(b, now);
-        } else {
-            self.branch_result(b, status, now);
-        }
-    }
-}
-
-/// A SIP URI without `;lr`: a strict router (RFC 2543).
-fn is_strict(uri: &str) -> bool {
-    matches!(sip::Uri::parse(uri), Ok(sip::Uri::Sip(u)) if !u.is_loose_route())
-}
-
-/// This proxy's Record-Route for a listener (`;transport=` when not UDP).
-fn rr_uri(
-    settings: &crate::settings::Settings,
-    t: Transport,
-    local: std::net::SocketAddr,
-) -> String {
-    let hp = route::hostport(settings, local);
-    match t {
-        Transport::Udp => format!("<sip:{hp};lr>"),
-        Transport::Tls => format!("<sip:{hp};transport=tls;lr>"),
-        other => format!("<sip:{hp};transport={};lr>", other.as_str()),
-    }
-}
-
-/// Where a branch goes (§16.6 step 7): its next hop, else the top Route
-/// (the branch's own, then the request's), else the Request-URI.
-fn branch_target(msg: &Message, plan: &Plan) -> Result<resolve::Target, CoreError> {
-    let text: String = if let Some(h) = &plan.next_hop {
-        h.clone()
-    } else if let Some(r) = plan.route.first() {
-        route::uri_text(r).to_string()
-    } else if let Some(r) = msg.routes().next() {
-        r?.uri_raw.to_string()
-    } else if let Some(u) = plan.ruri.as_deref().or(plan.edits.ruri.as_deref()) {
-        u.to_string()
-    } else {
-        msg.request_uri_str().unwrap_or_default().to_string()
-    };
-    resolve::Target::from_uri(&text).map_err(|_| CoreError::BadTarget(text))
-}
-
-/// A target URI as a Request-URI: without its `?headers` component, which
-/// RFC 3261 §19.1.1 (Table 1) does not allow there (a registered Contact
-/// may carry one, RFC 4475 TC_REGESCRT_V). A `?` in the user part (before
-/// the `@`) is not a header delimiter.
-fn without_headers(uri: String) -> String {
-    let host_from = uri.rfind('@').map_or(0, |at| at + 1);
-    match uri[host_from..].find('?') {
-        Some(q) => uri[..host_from + q].to_owned(),
-        None => uri,
-    }
-}
-
-#[cfg(test)]
-mod uri_tests {
-    use super::without_headers;
-
-    #[test]
-    fn headers_leave_the_request_uri() {
-        assert_eq!(
-            without_headers("sip:user@192.0.2.1:5060?Route=%3Csip:x%3E".into()),
-            "sip:user@192.0.2.1:5060"
-        );
-        assert_eq!(
-            without_headers("sip:a?b@example.com;lr".into()),
-            "sip:a?b@example.com;lr"
-        );
-        assert_eq!(
-            without_headers("sip:example.com?x=1".into()),
-            "sip:example.com"
-        );
-        assert_eq!(without_headers("tel:+1555".into()), "tel:+1555");
     }
 }

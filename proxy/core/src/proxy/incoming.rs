@@ -8,6 +8,7 @@ use sip::matching::ServerKey;
 use sip::transaction::{Reliability, ServerInvite, ServerNonInvite, Transaction};
 use sip::{Message, Method};
 
+use super::ids::{CtxId, TxId};
 use super::{build, route, Context, Flow, Pending, Proxy, RouterCallKind, Transmit, Tx, TxKind};
 use crate::decision::Reply;
 use crate::router::RequestContext;
@@ -27,7 +28,7 @@ impl Proxy {
             return self.handle_ack(msg, key, flow, now);
         }
         if let Some(&id) = self.server_keys.get(&key) {
-            if let Some(tx) = self.txs.get_mut(&id) {
+            if let Some(tx) = self.txs.get_mut(id) {
                 self.stats.retransmissions += 1;
                 match &mut tx.machine {
                     Transaction::ServerInvite(t) => t.handle_request_retransmission(),
@@ -87,34 +88,15 @@ impl Proxy {
             local: flow.local,
             route_consumed: consumed,
         });
-        let ctx = self.id();
         let span = self
             .txs
-            .get(&tx)
+            .get(tx)
             .map_or_else(tracing::Span::none, |t| t.span.clone());
-        self.contexts.insert(
-            ctx,
-            Context {
-                req: req.clone(),
-                server: Some(tx),
-                loop_hash: hash,
-                deciding: true,
-                branches: Vec::new(),
-                queued: Default::default(),
-                finals: Vec::new(),
-                final_sent: false,
-                six_xx: false,
-                replies: Default::default(),
-                reply_call: false,
-                span,
-            },
-        );
-        if let Some(Tx {
-            kind: TxKind::Server { ctx: c, .. },
-            ..
-        }) = self.txs.get_mut(&tx)
-        {
-            *c = Some(ctx);
+        let ctx = self
+            .contexts
+            .insert(Context::new(req.clone(), tx, hash, span));
+        if let Some(t) = self.txs.get_mut(tx) {
+            t.set_context(ctx);
         }
         if invite {
             // §16.2: 100 (Trying) at once, the router may take a while.
@@ -132,7 +114,7 @@ impl Proxy {
         flow: Flow,
         invite: bool,
         now: Instant,
-    ) -> u64 {
+    ) -> TxId {
         let rel = Reliability::from_reliable(flow.transport.is_stream());
         let timers = self.settings.timers;
         let machine: Transaction = if invite {
@@ -158,7 +140,7 @@ impl Proxy {
     }
 
     /// A response sent on a server transaction.
-    pub(super) fn reply_tx(&mut self, tx: u64, req: &Message, r: &Reply, now: Instant) {
+    pub(super) fn reply_tx(&mut self, tx: TxId, req: &Message, r: &Reply, now: Instant) {
         let tag = self.new_tag();
         let bytes = match build::reply(req, r, &tag) {
             Ok(b) => b,
@@ -172,12 +154,12 @@ impl Proxy {
 
     pub(super) fn send_on_server_tx(
         &mut self,
-        tx: u64,
+        tx: TxId,
         status: u16,
         bytes: bytes::Bytes,
         now: Instant,
     ) -> bool {
-        let Some(t) = self.txs.get_mut(&tx) else {
+        let Some(t) = self.txs.get_mut(tx) else {
             return false;
         };
         let r = match &mut t.machine {
@@ -225,7 +207,7 @@ impl Proxy {
     }
 
     pub(super) fn new_tag(&mut self) -> String {
-        let n = self.id();
+        let n = self.uniq();
         format!(
             "{:x}",
             route::fnv(&[&self.settings.seed.to_be_bytes(), &n.to_be_bytes()])
@@ -234,7 +216,7 @@ impl Proxy {
 
     /// §16.10: 200 to the CANCEL, CANCEL every pending branch, 487 to the
     /// INVITE; 481 when the CANCEL matches nothing.
-    fn handle_cancel(&mut self, msg: &Message, tx: u64, now: Instant) {
+    fn handle_cancel(&mut self, msg: &Message, tx: TxId, now: Instant) {
         let target = ServerKey::cancel_target(msg)
             .ok()
             .and_then(|k| self.server_keys.get(&k).copied());
@@ -242,17 +224,16 @@ impl Proxy {
             return self.reply_tx(tx, msg, &Reply::status(481), now);
         };
         self.reply_tx(tx, msg, &Reply::status(200), now);
-        let ctx = match self.txs.get(&invite_tx).map(|t| &t.kind) {
-            Some(TxKind::Server { ctx: Some(c), .. }) => *c,
-            _ => return,
-        };
-        let Some(c) = self.contexts.get_mut(&ctx) else {
+        let Some(ctx) = self.txs.get(invite_tx).and_then(Tx::context) else {
             return;
         };
-        if c.final_sent {
+        let Some(c) = self.contexts.get_mut(ctx) else {
+            return;
+        };
+        if c.is_answered() {
             return;
         }
-        c.queued.clear();
+        c.end_fork();
         let req = c.req.clone();
         self.reply_ctx(ctx, &req.message, &Reply::status(487), now);
         self.cancel_branches(ctx, None, now);
@@ -264,8 +245,7 @@ impl Proxy {
     /// without a transaction.
     fn handle_ack(&mut self, msg: Message, key: ServerKey, flow: Flow, now: Instant) {
         if let Some(&id) = self.server_keys.get(&key) {
-            if let Some(Transaction::ServerInvite(t)) =
-                self.txs.get_mut(&id).map(|t| &mut t.machine)
+            if let Some(Transaction::ServerInvite(t)) = self.txs.get_mut(id).map(|t| &mut t.machine)
             {
                 let d = t.handle_ack(now);
                 self.drive(id, now);
@@ -292,12 +272,12 @@ impl Proxy {
     }
 
     /// Sends a response to `ctx`'s request on its server transaction.
-    pub(super) fn reply_ctx(&mut self, ctx: u64, req: &Message, r: &Reply, now: Instant) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
+    pub(super) fn reply_ctx(&mut self, ctx: CtxId, req: &Message, r: &Reply, now: Instant) {
+        let Some(c) = self.contexts.get_mut(ctx) else {
             return;
         };
         if r.status >= 200 {
-            c.final_sent = true;
+            c.answered();
         }
         if let Some(tx) = c.server {
             self.reply_tx(tx, req, r, now);

@@ -20,41 +20,50 @@ pub(super) const BRANCH_MARK: &str = "z9hG4bKAs";
 /// FNV-1a, 64 bits: a stable hash (the same on every build), enough to
 /// tell loops from spirals.
 pub(super) fn fnv(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = Fnv::default();
     for p in parts {
+        h.part(p);
+    }
+    h.0
+}
+
+/// FNV-1a over parts, each followed by a separator.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn part(&mut self, p: &[u8]) {
         for b in p.iter().chain(b"\x1f") {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    h
 }
 
 /// The loop-detection part of our branches (§16.6 step 8): a hash of what
 /// identifies the request as received, except the Via. A spiral changes
 /// the Request-URI or the Route set and hashes differently; a loop does not.
 pub(super) fn loop_hash(msg: &Message) -> String {
-    let ruri = msg.request_uri_str().unwrap_or_default();
-    let cseq = msg.header(HeaderName::CSeq).unwrap_or_default();
-    let call_id = msg.call_id().unwrap_or_default();
-    let from_tag = msg.from_tag().unwrap_or_default();
-    let to_tag = msg.to_tag().unwrap_or_default();
-    let mut parts: Vec<&[u8]> = vec![
-        ruri.as_bytes(),
-        cseq.as_bytes(),
-        call_id.as_bytes(),
-        from_tag.as_bytes(),
-        to_tag.as_bytes(),
-    ];
-    for h in msg.headers() {
+    let mut h = Fnv::default();
+    h.part(msg.request_uri_str().unwrap_or_default().as_bytes());
+    h.part(msg.header(HeaderName::CSeq).unwrap_or_default().as_bytes());
+    h.part(msg.call_id().unwrap_or_default().as_bytes());
+    h.part(msg.from_tag().unwrap_or_default().as_bytes());
+    h.part(msg.to_tag().unwrap_or_default().as_bytes());
+    for f in msg.headers() {
         if matches!(
-            h.name,
+            f.name,
             HeaderName::Route | HeaderName::ProxyRequire | HeaderName::ProxyAuthorization
         ) {
-            parts.push(h.value.as_bytes());
+            h.part(f.value.as_bytes());
         }
     }
-    format!("{:016x}", fnv(&parts))
+    format!("{:016x}", h.0)
 }
 
 /// Whether a Via of `msg` is ours with the same loop hash: a loop (482).
@@ -93,19 +102,23 @@ pub(super) fn is_own_host(
             .iter()
             .any(|l| l.addr.ip() == ip && l.addr.port() == port)
     });
-    let name = host.to_string();
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    let adv_hit = settings.advertised.as_deref().is_some_and(|a| {
-        a.trim_start_matches('[')
-            .trim_end_matches(']')
-            .eq_ignore_ascii_case(name)
-    }) && port_ok;
-    let alias_hit = aliases
+    let adv_hit = port_ok
         && settings
-            .aliases
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(name));
+            .advertised
+            .as_deref()
+            .is_some_and(|a| names(host, a));
+    let alias_hit = aliases && settings.aliases.iter().any(|a| names(host, a));
     ip_hit || adv_hit || alias_hit
+}
+
+/// Whether `text` (a configured host, IPv6 in brackets or not) names
+/// `host`: domains case-insensitively, addresses by value.
+fn names(host: &Host<'_>, text: &str) -> bool {
+    let text = text.trim_start_matches('[').trim_end_matches(']');
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case(text),
+        _ => text.parse::<IpAddr>().ok() == host.ip(),
+    }
 }
 
 fn uri_is_own(settings: &Settings, uri: &SipUri<'_>, aliases: bool) -> bool {

@@ -1,23 +1,25 @@
-//! The proxy's inner state: transactions, contexts (§16.7 response
-//! contexts), branches, and what router calls and resolutions were for.
+//! The proxy's inner state besides contexts and branches: transactions,
+//! timers, and what router calls and resolutions were for.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use resolve::Destination;
 use sip::matching::{ClientKey, ServerKey};
 use sip::transaction::Transaction;
 use sip::Message;
 
+use super::ids::{BranchId, CtxId, TxId};
+use super::plan::Plan;
 use super::Flow;
-use crate::decision::Edits;
 use crate::router::RequestContext;
 
+/// What a deadline on the heap is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum TimerKey {
-    Tx(u64),
-    TimerC(u64),
+    /// A transaction's next timer.
+    Tx(TxId),
+    /// A branch's Timer C (or its wait after a CANCEL).
+    TimerC(BranchId),
 }
 
 /// A transaction with what the proxy knows about it.
@@ -36,81 +38,62 @@ pub(super) struct Tx {
 pub(super) enum TxKind {
     Server {
         key: ServerKey,
-        ctx: Option<u64>,
+        ctx: Option<CtxId>,
     },
     Client {
         key: ClientKey,
         /// The branch it serves; `None` for a CANCEL we sent.
-        branch: Option<u64>,
-        /// The request sent (for the ACK and CANCEL built from it).
-        request: Message,
+        branch: Option<BranchId>,
+        /// The INVITE sent (for the ACK and CANCEL built from it); `None`
+        /// for other methods, which need neither.
+        request: Option<Message>,
     },
 }
 
-/// One request being routed: the response context of §16.7.
-#[derive(Debug)]
-pub(super) struct Context {
-    pub(super) req: Arc<RequestContext>,
-    /// The server transaction (gone once it terminated).
-    pub(super) server: Option<u64>,
-    pub(super) loop_hash: String,
-    /// A router call (`on_request` / `on_failure`) is outstanding.
-    pub(super) deciding: bool,
-    pub(super) branches: Vec<u64>,
-    /// Targets of a sequential fork not tried yet.
-    pub(super) queued: VecDeque<Plan>,
-    /// Final non-2xx responses (our Via removed), for §16.7 selection.
-    pub(super) finals: Vec<Final>,
-    pub(super) final_sent: bool,
-    pub(super) six_xx: bool,
-    /// Responses waiting for `on_reply`, and whether a call is out.
-    pub(super) replies: VecDeque<(u64, Message)>,
-    pub(super) reply_call: bool,
-    pub(super) span: tracing::Span,
-}
+impl Tx {
+    /// The branch a client transaction serves.
+    pub(super) fn branch(&self) -> Option<BranchId> {
+        match &self.kind {
+            TxKind::Client { branch, .. } => *branch,
+            TxKind::Server { .. } => None,
+        }
+    }
 
-/// Where one branch goes and how its request is changed.
-#[derive(Debug, Clone)]
-pub(super) struct Plan {
-    pub(super) ruri: Option<String>,
-    pub(super) route: Vec<String>,
-    pub(super) next_hop: Option<String>,
-    pub(super) edits: Arc<Edits>,
-}
+    /// The context a server transaction's request opened.
+    pub(super) fn context(&self) -> Option<CtxId> {
+        match &self.kind {
+            TxKind::Server { ctx, .. } => *ctx,
+            TxKind::Client { .. } => None,
+        }
+    }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CancelState {
-    No,
-    /// Wanted, but no provisional response yet (§9.1).
-    Wanted,
-    Sent,
-}
+    /// Records, after the fact (§16.2), which context the server
+    /// transaction's request opened.
+    pub(super) fn set_context(&mut self, c: CtxId) {
+        if let TxKind::Server { ctx, .. } = &mut self.kind {
+            *ctx = Some(c);
+        }
+    }
 
-#[derive(Debug)]
-pub(super) struct Branch {
-    pub(super) ctx: u64,
-    pub(super) plan: Plan,
-    pub(super) dests: Vec<Destination>,
-    pub(super) next_dest: usize,
-    pub(super) client: Option<u64>,
-    /// The Request-URI of the branch, once built.
-    pub(super) uri: String,
-    pub(super) provisional: bool,
-    pub(super) cancel: CancelState,
-    /// Timer C fired: the branch counts as 408 whatever comes back.
-    pub(super) timed_out: bool,
-    pub(super) done: bool,
-    pub(super) timer_c: Option<Instant>,
+    /// Whether a deadline earlier than the one armed is due: then it
+    /// becomes the armed one and goes on the heap.
+    pub(super) fn rearm(&mut self, next: Instant) -> bool {
+        if self.armed.is_none_or(|a| next < a) {
+            self.armed = Some(next);
+            return true;
+        }
+        false
+    }
 }
 
 /// What a router call was about.
 #[derive(Debug)]
 pub(super) enum Pending {
-    Request(u64),
-    Failure(u64),
+    Request(CtxId),
+    Failure(CtxId),
     Reply {
-        ctx: u64,
-        branch: u64,
+        ctx: CtxId,
+        branch: BranchId,
         resp: Box<Message>,
     },
     Ack(Arc<RequestContext>),
@@ -119,11 +102,11 @@ pub(super) enum Pending {
 /// What a resolution was for.
 #[derive(Debug)]
 pub(super) enum Resolving {
-    Branch(u64),
+    Branch(BranchId),
     /// A stateless forward (an ACK for a 2xx): the request to send.
     Stateless {
         req: Arc<RequestContext>,
-        plan: Plan,
+        plan: Box<Plan>,
     },
 }
 

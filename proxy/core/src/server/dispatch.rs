@@ -26,8 +26,18 @@ impl CoreDispatch {
 
 impl Dispatch for CoreDispatch {
     fn on_message(&self, bytes: Bytes, flow: Flow) -> Vec<Outgoing> {
-        if self.tx.try_send((bytes, flow)).is_err() {
-            self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        // Full: dropped like a datagram on a full socket buffer (UDP peers
+        // retransmit requests, and responses to them are retransmitted by
+        // the UAS or answer a retransmission). Responses are counted apart:
+        // none is lost without a trace.
+        if let Err(e) = self.tx.try_send((bytes, flow)) {
+            let (bytes, _) = e.into_inner();
+            let counter = if bytes.starts_with(b"SIP/") {
+                &self.counters.queue_full_responses
+            } else {
+                &self.counters.queue_full
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         Vec::new()
     }

@@ -1,34 +1,41 @@
 //! The core task: owns the [`Proxy`], feeds it, performs its outputs.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use resolve::Destination;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 
-use super::{Control, DriverCounters};
-use crate::decision::{Decision, ReplyDecision};
-use crate::proxy::{Flow, Proxy, RouterCall, RouterCallKind, Transmit};
+use super::deadlines::Deadlines;
+use super::pool::RouterPool;
+use super::{Control, DriverCounters, DriverSettings};
+use crate::decision::{Decision, Reply, ReplyDecision};
+use crate::proxy::{
+    Flow, Proxy, ResolveCall, ResolveId, RouterCall, RouterCallId, RouterCallKind, Transmit,
+};
 use crate::router::Router;
 
 /// Answers coming back from router calls and resolutions.
 #[derive(Debug)]
-enum Answer {
-    Decision(u64, Decision),
-    Reply(u64, ReplyDecision),
-    Resolved(u64, Vec<Destination>),
+pub(super) enum Answer {
+    Decision(RouterCallId, Decision),
+    Reply(RouterCallId, ReplyDecision),
+    Resolved(ResolveId, Vec<Destination>),
 }
 
 pub(super) struct Core {
     proxy: Proxy,
-    router: Arc<dyn Router>,
+    pool: RouterPool,
+    deadlines: Deadlines,
     resolver: resolve::Resolver,
+    /// Resolutions in flight, at most `max_resolutions`.
+    resolutions: usize,
+    max_resolutions: usize,
     outbox: net::Outbox,
-    permits: Arc<Semaphore>,
-    router_timeout: std::time::Duration,
-    answers_tx: mpsc::UnboundedSender<Answer>,
-    answers_rx: mpsc::UnboundedReceiver<Answer>,
+    answers_tx: mpsc::Sender<Answer>,
+    answers_rx: mpsc::Receiver<Answer>,
     idle: watch::Sender<bool>,
     shared: Arc<DriverCounters>,
 }
@@ -39,18 +46,29 @@ impl Core {
         router: Arc<dyn Router>,
         resolver: resolve::Resolver,
         outbox: net::Outbox,
-        driver: super::DriverSettings,
+        driver: DriverSettings,
         idle: watch::Sender<bool>,
         shared: Arc<DriverCounters>,
     ) -> Self {
-        let (answers_tx, answers_rx) = mpsc::unbounded_channel();
+        // Room for every answer that can be in flight at once: the calls
+        // queued and running in the pool, and the resolutions. The senders
+        // wait rather than lose an answer should it ever be full.
+        let room = driver.router_queue + driver.router_concurrency + driver.max_resolutions;
+        let (answers_tx, answers_rx) = mpsc::channel(room.max(1));
+        let pool = RouterPool::start(
+            router,
+            driver.router_concurrency,
+            driver.router_queue,
+            answers_tx.clone(),
+        );
         Core {
             proxy,
-            router,
+            pool,
+            deadlines: Deadlines::new(driver.router_timeout),
             resolver,
+            resolutions: 0,
+            max_resolutions: driver.max_resolutions.max(1),
             outbox,
-            permits: Arc::new(Semaphore::new(driver.router_concurrency.max(1))),
-            router_timeout: driver.router_timeout,
             answers_tx,
             answers_rx,
             idle,
@@ -61,12 +79,15 @@ impl Core {
     pub(super) async fn run(
         mut self,
         mut messages: mpsc::Receiver<(Bytes, Flow)>,
-        mut control: mpsc::UnboundedReceiver<Control>,
+        mut control: mpsc::Receiver<Control>,
     ) {
         let mut open = true;
         let mut controlled = true;
         loop {
-            let deadline = self.proxy.poll_timeout();
+            let deadline = match (self.proxy.poll_timeout(), self.deadlines.next()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async move {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -75,32 +96,17 @@ impl Core {
             };
             tokio::select! {
                 m = messages.recv(), if open => match m {
-                    Some((bytes, flow)) => {
-                        if !self.proxy.is_draining()
-                            && self.shared.draining.load(std::sync::atomic::Ordering::Relaxed)
-                        {
-                            tracing::info!("core draining");
-                            self.proxy.drain();
-                        }
-                        self.proxy.handle_bytes(bytes, flow, Instant::now())
-                    }
+                    Some((bytes, flow)) => self.message(bytes, flow),
                     None => open = false,
                 },
-                Some(a) = self.answers_rx.recv() => {
-                    let now = Instant::now();
-                    match a {
-                        Answer::Decision(id, d) => self.proxy.handle_decision(id, d, now),
-                        Answer::Reply(id, d) => self.proxy.handle_reply_decision(id, d, now),
-                        Answer::Resolved(id, d) => self.proxy.handle_resolved(id, d, now),
-                    }
-                }
+                Some(a) = self.answers_rx.recv() => self.answer(a),
                 c = control.recv(), if controlled => match c {
                     Some(Control::Stats(tx)) => {
                         let _ = tx.send(self.proxy.stats());
                     }
                     None => controlled = false,
                 },
-                () = sleep => self.proxy.handle_timeout(Instant::now()),
+                () = sleep => self.timeout(),
             }
             if !open && !controlled {
                 return;
@@ -109,6 +115,55 @@ impl Core {
             let idle = self.proxy.is_idle();
             self.idle
                 .send_if_modified(|v| std::mem::replace(v, idle) != idle);
+        }
+    }
+
+    fn message(&mut self, bytes: Bytes, flow: Flow) {
+        if !self.proxy.is_draining() && self.shared.draining.load(Ordering::Relaxed) {
+            tracing::info!("core draining");
+            self.proxy.drain();
+        }
+        self.proxy.handle_bytes(bytes, flow, Instant::now());
+    }
+
+    fn answer(&mut self, a: Answer) {
+        let now = Instant::now();
+        match a {
+            Answer::Decision(id, d) => {
+                if self.deadlines.answered(id) {
+                    self.proxy.handle_decision(id, d, now);
+                }
+            }
+            Answer::Reply(id, d) => {
+                if self.deadlines.answered(id) {
+                    self.proxy.handle_reply_decision(id, d, now);
+                }
+            }
+            Answer::Resolved(id, d) => {
+                self.resolutions = self.resolutions.saturating_sub(1);
+                self.proxy.handle_resolved(id, d, now);
+            }
+        }
+    }
+
+    /// The proxy's timers, and router calls not answered in time: those
+    /// fail (the request gets 500; `on_reply` counts as `Forward`); the
+    /// thread running one is left to finish, its answer dropped.
+    fn timeout(&mut self) {
+        let now = Instant::now();
+        for (id, reply) in self.deadlines.expire(now) {
+            tracing::warn!("router call timed out");
+            self.shared.router_timeouts.fetch_add(1, Ordering::Relaxed);
+            if reply {
+                self.proxy
+                    .handle_reply_decision(id, ReplyDecision::Forward, now);
+            } else {
+                let failed = Decision::Failed("router timed out".into());
+                self.proxy.handle_decision(id, failed, now);
+            }
+        }
+        if self.proxy.poll_timeout().is_some_and(|t| t <= now) {
+            self.proxy.handle_timeout(now);
         }
     }
 
@@ -122,27 +177,71 @@ impl Core {
             }
             while let Some(call) = self.proxy.poll_router_call() {
                 busy = true;
-                self.spawn_router_call(call);
+                self.router_call(call);
             }
             while let Some(r) = self.proxy.poll_resolve() {
                 busy = true;
-                let resolver = self.resolver.clone();
-                let answers = self.answers_tx.clone();
-                tokio::spawn(async move {
-                    let dests = match resolver.resolve(&r.target).await {
-                        Ok(d) => d,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "resolution failed");
-                            Vec::new()
-                        }
-                    };
-                    let _ = answers.send(Answer::Resolved(r.id, dests));
-                });
+                self.resolve(r);
             }
             if !busy {
                 return;
             }
         }
+    }
+
+    /// Hands a router call to the pool. When its queue is full the call is
+    /// answered here at once, so that nothing waits without bound: a new
+    /// request gets 503 with Retry-After (the UAC may try another core; an
+    /// INVITE already had its 100, so silence would hang it until Timer
+    /// C), `on_failure` sends the best response, `on_reply` forwards.
+    fn router_call(&mut self, call: RouterCall) {
+        let (id, reply) = (call.id, matches!(call.kind, RouterCallKind::Reply(..)));
+        let failure = matches!(call.kind, RouterCallKind::Failure(..));
+        let now = Instant::now();
+        match self.pool.submit(call, self.deadlines.deadline(now)) {
+            true => self.deadlines.start(id, reply, now),
+            false => {
+                self.shared
+                    .router_queue_full
+                    .fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                if reply {
+                    self.proxy
+                        .handle_reply_decision(id, ReplyDecision::Forward, now);
+                } else if failure {
+                    self.proxy.handle_decision(id, Decision::Drop, now);
+                } else {
+                    let mut r = Reply::status(503);
+                    r.reason = Some("Overloaded".into());
+                    r.headers.push(("Retry-After".into(), "5".into()));
+                    self.proxy.handle_decision(id, Decision::Reply(r), now);
+                }
+            }
+        }
+    }
+
+    /// Starts a resolution, unless `max_resolutions` are in flight: then
+    /// the target counts as unresolved (its branch ends with 503).
+    fn resolve(&mut self, r: ResolveCall) {
+        if self.resolutions >= self.max_resolutions {
+            self.shared
+                .resolutions_refused
+                .fetch_add(1, Ordering::Relaxed);
+            return self.proxy.handle_resolved(r.id, Vec::new(), Instant::now());
+        }
+        self.resolutions += 1;
+        let resolver = self.resolver.clone();
+        let answers = self.answers_tx.clone();
+        tokio::spawn(async move {
+            let dests = match resolver.resolve(&r.target).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::debug!(error = %e, "resolution failed");
+                    Vec::new()
+                }
+            };
+            let _ = answers.send(Answer::Resolved(r.id, dests)).await;
+        });
     }
 
     async fn transmit(&mut self, t: Transmit) {
@@ -177,43 +276,5 @@ impl Core {
                 self.proxy.handle_transport_error(r, Instant::now());
             }
         }
-    }
-
-    fn spawn_router_call(&self, call: RouterCall) {
-        let router = self.router.clone();
-        let permits = self.permits.clone();
-        let answers = self.answers_tx.clone();
-        let limit = self.router_timeout;
-        tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let id = call.id;
-            let reply_call = matches!(call.kind, RouterCallKind::Reply(..));
-            let work = tokio::task::spawn_blocking(move || match call.kind {
-                RouterCallKind::Request(req) => Answer::Decision(id, router.on_request(&req)),
-                RouterCallKind::Failure(req, best) => {
-                    Answer::Decision(id, router.on_failure(&req, &best))
-                }
-                RouterCallKind::Reply(req, resp) => Answer::Reply(id, router.on_reply(&req, &resp)),
-            });
-            let Ok(out) = tokio::time::timeout(limit, work).await else {
-                tracing::warn!(?limit, "router call timed out");
-                let answer = if reply_call {
-                    Answer::Reply(id, ReplyDecision::Forward)
-                } else {
-                    Answer::Decision(id, Decision::Failed("router timed out".into()))
-                };
-                let _ = answers.send(answer);
-                return;
-            };
-            let answer = match out {
-                Ok(a) => a,
-                Err(e) if reply_call => {
-                    tracing::warn!(error = %e, "router on_reply panicked");
-                    Answer::Reply(id, ReplyDecision::Forward)
-                }
-                Err(e) => Answer::Decision(id, Decision::Failed(format!("router panicked: {e}"))),
-            };
-            let _ = answers.send(answer);
-        });
     }
 }

@@ -24,7 +24,7 @@
 //! of the host itself fails the resolution with [`ResolveError::Lookup`];
 //! failures of single SRV targets are skipped while others give addresses.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use hickory_resolver::proto::rr::rdata::SRV;
 use hickory_resolver::proto::rr::Name;
@@ -46,15 +46,10 @@ impl Resolver {
         } else {
             Transport::Udp
         };
-        let host = target.addr_host();
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            let transport = explicit.unwrap_or(fallback);
-            let port = target.port.unwrap_or(default_port(transport));
-            return Ok(vec![Destination {
-                transport,
-                addr: SocketAddr::new(ip, port),
-            }]);
+        if let Some(dest) = target.ip_destination() {
+            return Ok(vec![dest]);
         }
+        let host = target.addr_host();
         let name = fqdn(host)?;
         if let Some(port) = target.port {
             return self

@@ -164,3 +164,38 @@ fn arbitrary_bytes_never_panic() {
         let _ = Target::from_uri(&format!("sip:{s}"));
     }
 }
+
+#[test]
+fn ip_literals_need_no_resolution() {
+    let d = |text: &str| t(text).ip_destination();
+    let dest = |transport, addr: &str| {
+        Some(Destination {
+            transport,
+            addr: addr.parse().unwrap_or_else(|e| panic!("{addr}: {e}")),
+        })
+    };
+    assert_eq!(
+        d("sip:bob@192.0.2.1"),
+        dest(Transport::Udp, "192.0.2.1:5060")
+    );
+    assert_eq!(
+        d("sip:192.0.2.1:5070;transport=tcp"),
+        dest(Transport::Tcp, "192.0.2.1:5070")
+    );
+    assert_eq!(
+        d("sips:[2001:db8::1]"),
+        dest(Transport::Tls, "[2001:db8::1]:5061")
+    );
+    assert_eq!(
+        d("sips:192.0.2.1;transport=tcp"),
+        dest(Transport::Tls, "192.0.2.1:5061")
+    );
+    assert_eq!(
+        d("sip:example.com;maddr=192.0.2.9"),
+        dest(Transport::Udp, "192.0.2.9:5060")
+    );
+    assert_eq!(d("192.0.2.1:5080"), dest(Transport::Udp, "192.0.2.1:5080"));
+    assert_eq!(d("sip:example.com"), None);
+    assert_eq!(d("sip:192.0.2.1.example.com:5060"), None);
+    assert_eq!(d("sip:example.com;maddr=relay.example.com"), None);
+}
