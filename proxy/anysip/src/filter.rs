@@ -10,9 +10,11 @@ mod overload;
 mod scanner;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
 
 use anysip_config::{Config as FileConfig, XdpConfig};
 use anysip_ebpf_common::{classify_udp, Config, IpAddrBytes, Verdict};
@@ -50,12 +52,18 @@ pub(crate) enum Path {
 }
 
 /// The filter shared by the receive path, the admin API and the ticker.
+///
+/// The receive path takes no lock shared by all workers: the classifier's
+/// config and the blocklist are snapshots swapped on change (writers, rare,
+/// serialise on `writer`), whether XDP is attached is an atomic flag, and
+/// the per-source buckets are sharded by source.
 #[derive(Debug)]
 pub(crate) struct Filter {
-    config: RwLock<Config>,
-    blocklist: RwLock<Blocklist>,
-    buckets: Mutex<Buckets>,
-    max_sources: usize,
+    config: ArcSwap<Config>,
+    blocklist: ArcSwap<Blocklist>,
+    /// Serialises changes to `config` and `blocklist`.
+    writer: Mutex<()>,
+    buckets: Buckets,
     /// User-space verdicts, indexed like the kernel's counters.
     counters: [AtomicU64; VERDICTS],
     scanners: Patterns,
@@ -69,6 +77,8 @@ pub(crate) struct Filter {
     udp_ports: Vec<u16>,
     kernel: Mutex<Option<Box<dyn KernelPath>>>,
     path: RwLock<Path>,
+    /// `path` is `Xdp`: the per-message check of it.
+    attached: AtomicBool,
     epoch: Instant,
 }
 
@@ -90,10 +100,10 @@ impl Filter {
             }
         }
         Filter {
-            config: RwLock::new(classifier_config(file, &x, extra_addrs)),
-            blocklist: RwLock::new(blocklist),
-            buckets: Mutex::new(Buckets::default()),
-            max_sources: x.max_sources,
+            config: ArcSwap::from_pointee(classifier_config(file, &x, extra_addrs)),
+            blocklist: ArcSwap::from_pointee(blocklist),
+            writer: Mutex::new(()),
+            buckets: Buckets::new(x.max_sources),
             counters: Default::default(),
             scanners: Patterns::new(&x.auto_block.user_agents),
             block_for: Duration::from_secs(x.auto_block.block_secs),
@@ -109,6 +119,7 @@ impl Filter {
             path: RwLock::new(Path::UserSpace {
                 reason: "no xdp.interface configured".into(),
             }),
+            attached: AtomicBool::new(false),
             epoch: now,
         }
     }
@@ -130,6 +141,7 @@ impl Filter {
             mode: k.mode(),
         };
         *self.kernel.lock().unwrap_or_else(|e| e.into_inner()) = Some(k);
+        self.attached.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -146,6 +158,7 @@ impl Filter {
 
     /// Records why XDP is not used.
     pub(crate) fn set_user_space(&self, reason: String) {
+        self.attached.store(false, Ordering::SeqCst);
         *self.write_path() = Path::UserSpace { reason };
     }
 
@@ -158,18 +171,24 @@ impl Filter {
     }
 
     fn config(&self) -> Config {
-        *self.config.read().unwrap_or_else(|e| e.into_inner())
+        **self.config.load()
     }
 
-    fn read_blocklist(&self) -> std::sync::RwLockReadGuard<'_, Blocklist> {
-        self.blocklist.read().unwrap_or_else(|e| e.into_inner())
+    fn read_blocklist(&self) -> arc_swap::Guard<Arc<Blocklist>> {
+        self.blocklist.load()
+    }
+
+    /// Changes the blocklist: a copy, changed, swapped in.
+    fn change_blocklist<R>(&self, f: impl FnOnce(&mut Blocklist) -> R) -> R {
+        let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = Blocklist::clone(&self.blocklist.load());
+        let r = f(&mut next);
+        self.blocklist.store(Arc::new(next));
+        r
     }
 
     fn kernel_attached(&self) -> bool {
-        matches!(
-            *self.path.read().unwrap_or_else(|e| e.into_inner()),
-            Path::Xdp { .. }
-        )
+        self.attached.load(Ordering::Relaxed)
     }
 
     /// Classifies a UDP datagram that reached user space. With XDP attached
@@ -196,7 +215,6 @@ impl Filter {
             now_ns: u64::try_from(now.duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX),
             buckets: &self.buckets,
             guard: None,
-            max_sources: self.max_sources,
         };
         let v = classify_udp(&src, payload, true, &cfg, &mut ctx);
         if let Some(c) = self.counters.get(v.counter_index() as usize) {
@@ -258,22 +276,14 @@ impl Filter {
         {
             k.block(net, len)?;
         }
-        self.blocklist
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(e);
+        self.change_blocklist(|b| b.insert(e));
         Ok(e)
     }
 
     /// Removes `net/len`; `Ok(false)` when it was not listed.
     pub(crate) fn unblock(&self, net: IpAddr, len: u8) -> Result<bool, String> {
         let net = anysip_config::mask(net.to_canonical(), len);
-        let had = self
-            .blocklist
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(net, len)
-            .is_some();
+        let had = self.change_blocklist(|b| b.remove(net, len).is_some());
         if had {
             if let Some(k) = self
                 .kernel
@@ -324,9 +334,11 @@ impl Filter {
 
     fn update_config(&self, f: impl FnOnce(&mut Config)) -> Result<(), String> {
         let cfg = {
-            let mut c = self.config.write().unwrap_or_else(|e| e.into_inner());
+            let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut c = self.config();
             f(&mut c);
-            *c
+            self.config.store(Arc::new(c));
+            c
         };
         match self
             .kernel
@@ -362,11 +374,11 @@ impl Filter {
     }
 
     fn drop_expired(&self) {
-        let gone = self
-            .blocklist
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .expire(Instant::now());
+        let now = Instant::now();
+        if !self.read_blocklist().has_expired(now) {
+            return;
+        }
+        let gone = self.change_blocklist(|b| b.expire(now));
         if gone.is_empty() {
             return;
         }
@@ -400,7 +412,7 @@ impl Filter {
     }
 
     pub(crate) fn tracked_sources(&self) -> usize {
-        self.buckets.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.buckets.len()
     }
 }
 

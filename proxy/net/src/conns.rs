@@ -1,4 +1,6 @@
-//! The connection table: stream connections of this process by id.
+//! The connection table: stream connections of this process by id, in
+//! [`SHARDS`] shards by id, so that sends on different connections take
+//! different locks (no lock every worker shares on the send path).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,36 +27,58 @@ pub struct ConnHandle {
     tx: mpsc::Sender<ToWriter>,
 }
 
+/// Shards of the table; consecutive ids fall in different shards.
+const SHARDS: usize = 64;
+
+type Shard = Mutex<HashMap<u32, ConnHandle>>;
+
 /// Connections by id. Cheap to clone (shared).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Connections {
-    inner: Arc<Mutex<HashMap<u32, ConnHandle>>>,
+    shards: Arc<[Shard]>,
     next: Arc<AtomicU32>,
 }
 
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            next: Arc::new(AtomicU32::new(0)),
+        }
+    }
+}
+
 impl Connections {
+    fn shard(&self, id: u32) -> std::sync::MutexGuard<'_, HashMap<u32, ConnHandle>> {
+        self.shards[id as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Registers a connection; returns its id (never 0).
     pub(crate) fn insert(&self, peer: SocketAddr, tx: mpsc::Sender<ToWriter>) -> u32 {
-        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let id = self.next.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            if id != 0 && !map.contains_key(&id) {
-                map.insert(id, ConnHandle { peer, tx });
+            if id == 0 {
+                continue;
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.shard(id).entry(id) {
+                slot.insert(ConnHandle { peer, tx });
                 return id;
             }
         }
     }
 
     pub(crate) fn remove(&self, id: u32) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        self.shard(id).remove(&id);
     }
 
     /// How many connections are open.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
 
     /// True when no connection is open.
@@ -64,8 +88,7 @@ impl Connections {
 
     /// The connection with this id, if it is still the one to `peer`.
     pub fn get(&self, id: u32, peer: SocketAddr) -> Option<ConnHandle> {
-        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&id).filter(|c| c.peer == peer).cloned()
+        self.shard(id).get(&id).filter(|c| c.peer == peer).cloned()
     }
 
     /// Queues bytes on a connection (never waits: a full queue drops).

@@ -29,7 +29,7 @@ pub(crate) struct Entry {
 }
 
 /// The list.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Blocklist {
     entries: HashMap<(IpAddr, u8), Entry>,
     /// Prefix lengths in use, per family (v4, v6).
@@ -77,6 +77,13 @@ impl Blocklist {
                 .get(&(anysip_config::mask(ip, len), len))
                 .is_some_and(|e| e.expires.is_none_or(|t| t > now))
         })
+    }
+
+    /// Whether an entry has expired by `now` (cheap: no copy).
+    pub(crate) fn has_expired(&self, now: Instant) -> bool {
+        self.entries
+            .values()
+            .any(|e| e.expires.is_some_and(|t| t <= now))
     }
 
     /// Removes and returns the entries expired by `now`.
