@@ -36,7 +36,10 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
     if path.is_none() {
         tracing::warn!("no -c FILE: running the embedded development default: an edge on 127.0.0.1:5060 in front of a core on 127.0.0.1:5070 (memory registrar, deploy/scripts/proxy_default.py, users alice and bob)");
     }
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = match configs[0].server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()

@@ -86,6 +86,11 @@ fn identity() {
         "out of range 0..=86400",
     );
     invalid(
+        &format!("{EDGE}server:\n  workers: 5000\n"),
+        "server.workers",
+        "out of range 0..=1024",
+    );
+    invalid(
         &format!("{EDGE}advertised_address: \"sip:edge\"\n"),
         "advertised_address",
         "not a URI",

@@ -31,6 +31,10 @@ pub struct ServerConfig {
     /// before the process stops, in seconds, at most 86400. Default 30.
     #[serde(default = "default_drain_secs")]
     pub drain_secs: u64,
+    /// Worker threads of the runtime (and `SO_REUSEPORT` sockets per UDP
+    /// listener), 1–1024; 0 (the default) means one per CPU.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 impl ServerConfig {
@@ -115,6 +119,7 @@ impl Default for ServerConfig {
         ServerConfig {
             instance_id: InstanceId::default(),
             drain_secs: default_drain_secs(),
+            workers: 0,
         }
     }
 }

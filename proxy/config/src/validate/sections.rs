@@ -70,6 +70,7 @@ pub(super) fn tls(config: &Config) -> Check {
 /// `server`, `advertised_address`, `domain`.
 pub(super) fn identity(config: &Config) -> Check {
     range("server.drain_secs", config.server.drain_secs, 0, 86_400)?;
+    range("server.workers", config.server.workers as u64, 0, 1024)?;
     if let Some(adv) = &config.advertised_address {
         if let Err(e) = parse_host_port(adv) {
             return fail("advertised_address", e);
