@@ -8,6 +8,11 @@
 #
 #   bench/core-vs-kamailio.sh [RATE] [SECONDS] [ROUNDS]
 #   RAMP="250 500 1000" RAMP_SECS=4 bench/core-vs-kamailio.sh
+#   SCALING="1 2" SCALE_RATE=500 bench/core-vs-kamailio.sh
+#
+# After the rounds, a scaling phase measures CPU per call of each proxy with
+# 1 and 2 workers (anysip `server.workers`, Kamailio `-n`) at SCALE_RATE
+# (default RATE/2); SCALING="" skips it. The last line stays `ratio=<x>`.
 #   ANYSIP_BIN=/path/to/release/anysip bench/core-vs-kamailio.sh   (no build)
 #
 # Each proxy, freshly started: bob registers once with MD5 digest
@@ -31,6 +36,9 @@ SECS=${2:-10}
 ROUNDS=${3:-2}
 RAMP=${RAMP:-"500 1000 1500 2000 2500 3000"}
 RAMP_SECS=${RAMP_SECS:-4}
+SCALING=${SCALING-"1 2"}
+SCALE_RATE=${SCALE_RATE:-$((RATE / 2))}
+WORKERS=0
 
 for t in sipp kamailio curl; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio curl)" >&2; exit 1; }
@@ -62,6 +70,7 @@ ANY_ADMIN=127.0.0.1:5791
 UAS_PORT=5770
 UAC_PORT=5780
 
+write_core_config() { # WORKERS -> $tmp/core.yaml
 cat > "$tmp/core.yaml" <<YAML
 role: core
 listen:
@@ -71,6 +80,7 @@ admin:
 server:
   instance_id: 1
   drain_secs: 0
+  workers: $1
 telemetry:
   log:
     level: warn
@@ -89,6 +99,7 @@ auth:
     bob: bob
     carol: carol
 YAML
+}
 
 # ticks PID...: CPU clock ticks of the processes.
 # shellcheck source=bench/lib.sh
@@ -97,6 +108,7 @@ source bench/lib.sh
 start_proxy() { # name -> sets PROXY_PIDS, PORT
   case $1 in
     anysip)
+      write_core_config "$WORKERS"
       "$ANYSIP" run -c "$tmp/core.yaml" 2>"$tmp/anysip.log" &
       PROXY_PIDS=($!); pids+=($!); PORT=$ANY_PORT
       for _ in $(seq 100); do
@@ -105,7 +117,9 @@ start_proxy() { # name -> sets PROXY_PIDS, PORT
         sleep 0.1
       done ;;
     kamailio)
-      kamailio -DD -E -m 256 -M 16 -f bench/kamailio-core.cfg -l "udp:127.0.0.1:$KAM_PORT" \
+      local n=()
+      [ "$WORKERS" != 0 ] && n=(-n "$WORKERS")
+      kamailio -DD -E "${n[@]}" -m 256 -M 16 -f bench/kamailio-core.cfg -l "udp:127.0.0.1:$KAM_PORT" \
         -P "$tmp/kam.pid" >"$tmp/kamailio.log" 2>&1 &
       local main=$!
       pids+=($main); PORT=$KAM_PORT
@@ -204,6 +218,24 @@ for round in $(seq "$ROUNDS"); do
     sleep 0.5
   done
 done
+for w in $SCALING; do
+  WORKERS=$w
+  for name in anysip kamailio; do
+    start_proxy "$name"
+    start_uas
+    calls=$((SCALE_RATE * SECS))
+    before=$(ticks "${PROXY_PIDS[@]}")
+    if load "$SCALE_RATE" "$calls"; then ok=yes; else ok=no; fi
+    after=$(ticks "${PROXY_PIDS[@]}")
+    us=$(awk -v t=$((after - before)) -v c="$calls" -v k="$TCK" 'BEGIN { printf "%.1f", t / k / c * 1e6 }')
+    echo "scaling $name workers=$w: $calls calls at $SCALE_RATE/s, all succeeded: $ok (failed: $(failed_calls)), cpu_us_per_call=$us" >&2
+    kill "$UAS" 2>/dev/null || true
+    stop_proxy
+    wait "$UAS" 2>/dev/null || true
+    sleep 0.5
+  done
+done
+WORKERS=0
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 printf '%-10s %14s %18s %16s\n' proxy calls cpu_us_per_call max_rate_zero_fail

@@ -7,6 +7,13 @@
 #
 #   bench/edge-vs-kamailio.sh [RATE] [SECONDS] [ROUNDS]
 #   RAMP="500 1000 2000 3000" bench/edge-vs-kamailio.sh
+#   SCALING="1 2" SCALE_RATE=1000 bench/edge-vs-kamailio.sh
+#
+# After the rounds (each proxy with its default workers: anysip one per CPU,
+# Kamailio children=2), a scaling phase measures CPU per call of each proxy
+# with 1 and 2 workers (anysip `server.workers`, Kamailio `-n`) at
+# SCALE_RATE (default RATE/2), so how the cost changes with workers is on
+# record. SCALING="" skips it. The last line stays `ratio=<x>`.
 #
 # Calls: INVITE, 180, 200, ACK, BYE, 200 (tests/sipp/uac.xml, route set from
 # Record-Route). A late 180 (a multi-process proxy may reorder 180 and 200)
@@ -18,12 +25,20 @@ SECS=${2:-10}
 ROUNDS=${3:-2}
 RAMP=${RAMP:-"500 1000 1500 2000 3000 4000"}
 RAMP_SECS=${RAMP_SECS:-5}
+SCALING=${SCALING-"1 2"}
+SCALE_RATE=${SCALE_RATE:-$((RATE / 2))}
+WORKERS=0
 
 for t in sipp kamailio; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio)" >&2; exit 1; }
 done
-cargo build -q --release -p anysip
-ANYSIP=$(pwd)/target/release/anysip
+if [ -n "${ANYSIP_BIN:-}" ]; then
+  ANYSIP=$ANYSIP_BIN
+else
+  cargo build -q --release -p anysip
+  ANYSIP=${CARGO_TARGET_DIR:-target}/release/anysip
+  case $ANYSIP in /*) ;; *) ANYSIP=$(pwd)/$ANYSIP ;; esac
+fi
 TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d)
 pids=()
@@ -39,7 +54,10 @@ EDGE=127.0.0.1:5660
 KAM=127.0.0.1:5560
 BACKEND=127.0.0.1:5570
 
+write_edge_config() { # WORKERS -> $tmp/edge.yaml
 cat > "$tmp/edge.yaml" <<YAML
+server:
+  workers: $1
 listen:
   udp: [$EDGE]
 admin:
@@ -60,6 +78,7 @@ edge:
   keys:
     dev: true
 YAML
+}
 
 # ticks PID...: CPU clock ticks of the processes.
 # shellcheck source=bench/lib.sh
@@ -68,6 +87,7 @@ source bench/lib.sh
 start_proxy() { # name -> sets PROXY_PIDS, TARGET
   case $1 in
     anysip)
+      write_edge_config "$WORKERS"
       "$ANYSIP" run -c "$tmp/edge.yaml" 2>"$tmp/anysip.log" &
       PROXY_PIDS=($!); pids+=($!); TARGET=$EDGE
       for _ in $(seq 50); do
@@ -75,7 +95,9 @@ start_proxy() { # name -> sets PROXY_PIDS, TARGET
         sleep 0.1
       done ;;
     kamailio)
-      kamailio -DD -E -f bench/kamailio-stateless.cfg -l "udp:$KAM" -A "BACKEND=\"sip:$BACKEND\"" \
+      local n=()
+      [ "$WORKERS" != 0 ] && n=(-n "$WORKERS")
+      kamailio -DD -E "${n[@]}" -f bench/kamailio-stateless.cfg -l "udp:$KAM" -A "BACKEND=\"sip:$BACKEND\"" \
         -P "$tmp/kam.pid" 2>"$tmp/kamailio.log" &
       pids+=($!); TARGET=$KAM
       sleep 1
@@ -128,6 +150,24 @@ for round in $(seq "$ROUNDS"); do
     sleep 0.5
   done
 done
+
+for w in $SCALING; do
+  WORKERS=$w
+  for name in anysip kamailio; do
+    start_proxy "$name"
+    start_uas
+    calls=$((SCALE_RATE * SECS))
+    before=$(ticks "${PROXY_PIDS[@]}")
+    if load "$TARGET" "$SCALE_RATE" "$calls"; then ok=yes; else ok=no; fi
+    after=$(ticks "${PROXY_PIDS[@]}")
+    us=$(awk -v t=$((after - before)) -v c="$calls" -v k="$TCK" 'BEGIN { printf "%.1f", t / k / c * 1e6 }')
+    echo "scaling $name workers=$w: $calls calls at $SCALE_RATE/s, all succeeded: $ok, cpu_us_per_call=$us" >&2
+    kill "$UAS" 2>/dev/null || true
+    stop_proxy
+    sleep 0.5
+  done
+done
+WORKERS=0
 
 printf '%-10s %14s %18s %16s\n' proxy calls cpu_us_per_call max_rate_zero_fail
 for name in anysip kamailio; do

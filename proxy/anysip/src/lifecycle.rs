@@ -4,6 +4,7 @@
 
 pub(crate) mod defaults;
 pub(crate) mod listen;
+mod served;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,7 +22,9 @@ use listen::Udp;
 
 /// `anysip check -c FILE`.
 pub(crate) fn check(path: &Path) -> Result<(), Error> {
-    anysip_config::load(path)?;
+    let config = anysip_config::load(path)?;
+    served::refuse_unserved(&config)
+        .map_err(|e| Error::Startup(format!("{}: {e}", path.display())))?;
     println!("{}: ok", path.display());
     Ok(())
 }
@@ -32,6 +35,9 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
         Some(p) => vec![anysip_config::load(p)?],
         None => defaults::embedded()?,
     };
+    for c in &configs {
+        served::refuse_unserved(c)?;
+    }
     crate::telemetry::init(&configs[0])?;
     if path.is_none() {
         tracing::warn!("no -c FILE: running the embedded development default: an edge on 127.0.0.1:5060 in front of a core on 127.0.0.1:5070 (memory registrar, deploy/scripts/proxy_default.py, users alice and bob)");

@@ -19,12 +19,6 @@ pub(crate) fn acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, Err
         .key
         .as_ref()
         .ok_or_else(|| bad("key", "required with listen.tls".into()))?;
-    if tls.client_ca.is_some() {
-        return Err(bad(
-            "client_ca",
-            "client certificates are not supported by this build yet".into(),
-        ));
-    }
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| bad("cert", format!("{}: {e}", cert.display())))?
         .collect::<Result<_, _>>()

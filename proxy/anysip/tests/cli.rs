@@ -68,6 +68,38 @@ fn check_names_file_key_and_problem() {
 }
 
 #[test]
+fn check_refuses_what_run_does_not_serve() {
+    let dir = std::env::temp_dir().join(format!("anysip-cli-unserved-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = "listen:\n  udp: [127.0.0.1:5060]\ngateway:\n  groups:\n    - name: backends\n      destinations:\n        - uri: sip:127.0.0.1:5070\n          address: 127.0.0.1:5070\n";
+    for (name, text, key) in [
+        (
+            "otlp.yaml",
+            format!("{base}telemetry:\n  otlp:\n    endpoint: https://collector:4318\n"),
+            "telemetry.otlp.endpoint",
+        ),
+        (
+            "backend.yaml",
+            base.replace(
+                "          address: 127.0.0.1:5070\n",
+                "          address: 127.0.0.1:5070\n          transport: tcp\n",
+            ),
+            "gateway.groups[name=backends]",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        for cmd in ["check", "run"] {
+            let out = anysip().arg(cmd).arg("-c").arg(&path).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{cmd} {name}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(key), "{cmd} {name}: {err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn token_keygen_seal_open_round_trip() {
     let dir = std::env::temp_dir().join(format!("anysip-token-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -43,15 +43,6 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         ))
     })?;
     let backend_addrs: HashSet<SocketAddr> = group.destinations().map(|d| d.address).collect();
-    if let Some(d) = group
-        .destinations()
-        .find(|d| d.transport != sip::Transport::Udp)
-    {
-        return Err(Error::Startup(format!(
-            "gateway group {}: destination {} uses {}; this build reaches backends over UDP only",
-            edge_cfg.backend_group, d.uri, d.transport
-        )));
-    }
     let (ue_facing, backend_facing) = addresses::facing(config, &edge_cfg)?;
     let settings = EdgeSettings {
         instance_id: config.server.instance_id.number,

@@ -45,10 +45,10 @@ impl Backends for GroupBackends<'_> {
     }
 
     fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
-        // The group's algorithm decides, except for CANCEL and ACK without
-        // a route token: they must reach the INVITE's backend at any
-        // instance, so they always take the rendezvous choice of the key
-        // (the INVITE's, with `algorithm: hash`, the edge's default).
+        // The group's algorithm decides, except for INVITE, CANCEL and ACK
+        // without a route token (`sticky`): an INVITE's CANCEL and non-2xx
+        // ACK must reach its backend at any instance, so all three take the
+        // key's rendezvous choice whatever the algorithm.
         let view: &GroupView = self.view.as_ref()?;
         let now = Instant::now();
         let d = if sticky {
@@ -181,7 +181,7 @@ impl EdgeDispatch {
             } => {
                 tracing::debug!(action = "forward to backend", "decided");
                 if b.transport != Transport::Udp {
-                    // Startup refuses stream backends in this build.
+                    // `served::refuse_unserved` refuses stream backends.
                     m.drops.inc(DropReason::Internal);
                     return vec![];
                 }
