@@ -2,6 +2,7 @@
 //! the blocklist and the shed level.
 
 mod filter;
+mod metrics;
 mod registrations;
 
 use std::net::SocketAddr;
@@ -136,10 +137,10 @@ async fn mark(
 }
 
 async fn metrics(State(a): State<Admin>) -> Response {
-    let body = crate::telemetry::scrape::render(&a.shared, a.conns.len()).await;
+    let body = metrics::render(&a.shared, a.conns.len()).await;
     (
         StatusCode::OK,
-        [("content-type", crate::telemetry::scrape::CONTENT_TYPE)],
+        [("content-type", metrics::CONTENT_TYPE)],
         body,
     )
         .into_response()

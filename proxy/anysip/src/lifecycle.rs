@@ -2,23 +2,18 @@
 //! follows: configuration → listeners → the role → admin API → serve →
 //! drain → exit.
 
-pub(crate) mod defaults;
-pub(crate) mod listen;
+mod defaults;
 mod served;
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anysip_config::{Config, Role};
-use net::{Connections, Dispatch, Outbox};
-use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::listeners::{self, Udp};
+use crate::role::{Prepared, Running};
 use crate::shared::Shared;
-use listen::Udp;
 
 /// `anysip check -c FILE`.
 pub(crate) fn check(path: &Path) -> Result<(), Error> {
@@ -75,34 +70,6 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
     result
 }
 
-/// A role built over its bound UDP sockets, ready to serve.
-pub(crate) struct Prepared {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) dispatch: Arc<dyn Dispatch>,
-    pub(crate) outbox: Outbox,
-    pub(crate) conns: Connections,
-    /// The UDP sockets, each to get a receive task.
-    pub(crate) sockets: Vec<Arc<UdpSocket>>,
-    /// Where the gateway prober sends from.
-    pub(crate) probe: Option<(SocketAddr, Arc<UdpSocket>)>,
-    /// The role's own background tasks.
-    pub(crate) tasks: Vec<JoinHandle<()>>,
-    /// How the role drains and stops.
-    pub(crate) running: Running,
-}
-
-/// What differs between the roles once they serve: how they drain.
-pub(crate) enum Running {
-    /// The edge keeps serving whatever still arrives for `drain_secs`.
-    Edge,
-    /// The core answers 503 to new requests and waits (at most
-    /// `drain_secs`) for its transactions.
-    Core {
-        server: anysip_core::Server,
-        handle: anysip_core::ServerHandle,
-    },
-}
-
 /// Serves one configuration (one role) until drained.
 async fn serve(config: Config, workers: usize) -> Result<(), Error> {
     let udp = Udp::bind_all(&config, workers)?;
@@ -120,7 +87,7 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         mut tasks,
         running,
     } = p;
-    listen::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
+    listeners::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
     if let Some((from, socket)) = probe {
         tasks.push(tokio::spawn(crate::probe::run(
             shared.clone(),
@@ -128,7 +95,7 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
             from,
         )));
     }
-    listen::serve_admin(&config, &shared, &conns, &mut tasks).await?;
+    listeners::serve_admin(&config, &shared, &conns, &mut tasks).await?;
     tracing::info!(
         role = ?config.role,
         instance = %config.server.instance_id.name,

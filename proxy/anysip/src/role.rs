@@ -1,5 +1,43 @@
 //! The two roles side by side: each builds what it serves over its bound
-//! UDP sockets and hands it to the lifecycle ([`crate::lifecycle`]).
+//! UDP sockets ([`Prepared`]) and hands it to the lifecycle
+//! (`lifecycle.rs`), which runs both the same way.
 
 pub(crate) mod core;
 pub(crate) mod edge;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use net::{Connections, Dispatch, Outbox};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use crate::shared::Shared;
+
+/// A role built over its bound UDP sockets, ready to serve.
+pub(crate) struct Prepared {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) dispatch: Arc<dyn Dispatch>,
+    pub(crate) outbox: Outbox,
+    pub(crate) conns: Connections,
+    /// The UDP sockets, each to get a receive task.
+    pub(crate) sockets: Vec<Arc<UdpSocket>>,
+    /// Where the gateway prober sends from.
+    pub(crate) probe: Option<(SocketAddr, Arc<UdpSocket>)>,
+    /// The role's own background tasks.
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+    /// How the role drains and stops.
+    pub(crate) running: Running,
+}
+
+/// What differs between the roles once they serve: how they drain.
+pub(crate) enum Running {
+    /// The edge keeps serving whatever still arrives for `drain_secs`.
+    Edge,
+    /// The core answers 503 to new requests and waits (at most
+    /// `drain_secs`) for its transactions.
+    Core {
+        server: anysip_core::Server,
+        handle: anysip_core::ServerHandle,
+    },
+}

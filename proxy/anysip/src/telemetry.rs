@@ -1,10 +1,9 @@
 //! Logs, metrics and traces: `tracing` to stderr (text or JSON), the
-//! counters ([`metrics`]) rendered for Prometheus ([`scrape`]), and the
+//! counters ([`metrics`], rendered by the admin API's `/metrics`), and the
 //! per-message spans exported over OTLP ([`otlp`]).
 
 pub(crate) mod metrics;
 pub(crate) mod otlp;
-pub(crate) mod scrape;
 
 use anysip_config::{Config, LogFormat};
 

@@ -16,9 +16,9 @@ use sip::Flow;
 
 use crate::error::Error;
 use crate::filter::Filter;
-use crate::lifecycle::listen::{sip_limits, Udp};
-use crate::lifecycle::{Prepared, Running};
+use crate::listeners::{sip_limits, Udp};
 use crate::probe::{self, ProbeAnswer};
+use crate::role::{Prepared, Running};
 use crate::shared::{RoleState, Shared};
 use crate::telemetry::metrics::DropReason;
 use host::CoreHost;

@@ -18,8 +18,8 @@ use tokencodec::TokenCodec;
 
 use crate::error::Error;
 use crate::filter::{Filter, Path};
-use crate::lifecycle::listen::{sip_limits, Udp};
-use crate::lifecycle::{Prepared, Running};
+use crate::listeners::{sip_limits, Udp};
+use crate::role::{Prepared, Running};
 use crate::shared::Shared;
 use dispatch::EdgeDispatch;
 

@@ -1,6 +1,6 @@
 //! The process's counters: typed families of the Prometheus project's
 //! client (`prometheus-client`) in one registry, rendered in one place
-//! ([`crate::telemetry::scrape`]).
+//! (`admin/metrics.rs`).
 //!
 //! On the per-message path nothing takes a lock: every label of a hot family
 //! is a dense index ([`Dense`]), each child is created once through the

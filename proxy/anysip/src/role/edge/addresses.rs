@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use anysip_config::{Config, EdgeConfig};
 
 use crate::error::Error;
-use crate::lifecycle::listen::Udp;
+use crate::listeners::Udp;
 
 /// The UE-facing address (`edge.ue_address`, else the SIPhon-style
 /// `advertised_address`, else the first UDP listener) and the

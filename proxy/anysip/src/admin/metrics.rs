@@ -1,4 +1,4 @@
-//! `/metrics`: the counters of [`super::metrics`] and what is read at
+//! `/metrics`: the counters of [`crate::telemetry::metrics`] and what is read at
 //! scrape time (connections, readiness, backends, the packet filter, the
 //! core's proxy), in one registry, encoded once in the Prometheus text
 //! format by `prometheus-client`.
