@@ -76,3 +76,25 @@ fn the_manual_shows_the_embedded_default() {
     let embedded: serde_yaml::Value = serde_yaml::from_str(DEFAULT_YAML).unwrap();
     assert_eq!(shown, embedded);
 }
+
+#[test]
+fn digest_challenges_offer_md5_alone_unless_configured() {
+    use anysip_config::DigestAlgorithm;
+    let c = Config::from_yaml_with_env(
+        "role: core\nlisten:\n  udp: [127.0.0.1:5070]\nscript:\n  path: s.py\nauth:\n  realm: r\n",
+        "t.yaml",
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(c.auth.unwrap().algorithms, vec![DigestAlgorithm::Md5]);
+    let c = Config::from_yaml_with_env(
+        "role: core\nlisten:\n  udp: [127.0.0.1:5070]\nscript:\n  path: s.py\nauth:\n  realm: r\n  algorithms: [sha256, md5]\n",
+        "t.yaml",
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(
+        c.auth.unwrap().algorithms,
+        vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+    );
+}

@@ -173,7 +173,8 @@ fn core_host(
                 })
                 .collect()
         })
-        .unwrap_or_else(|| vec!["SHA-256".to_owned(), "MD5".to_owned()]);
+        // No `auth:` section: the config's default, MD5 alone.
+        .unwrap_or_else(|| vec!["MD5".to_owned()]);
     let mut secret = vec![0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
         .map_err(|_| Error::Startup("no random source for the nonce secret".into()))?;

@@ -27,7 +27,9 @@ pub struct AuthConfig {
     /// The realm of challenges. Required, not empty.
     pub realm: String,
     /// Algorithms offered, one challenge each, in this order. Default
-    /// `[sha256, md5]`.
+    /// `[md5]`: the one every deployed phone answers (many answer only the
+    /// first challenge and know only MD5, as Kamailio's default assumes);
+    /// `[sha256, md5]` offers SHA-256 first (RFC 8760).
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<DigestAlgorithm>,
     /// How long a nonce stays valid, in seconds, at least 1. Default 300.
@@ -60,7 +62,7 @@ fn default_true() -> bool {
     true
 }
 fn default_algorithms() -> Vec<DigestAlgorithm> {
-    vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+    vec![DigestAlgorithm::Md5]
 }
 fn default_nonce_ttl_secs() -> u64 {
     300
