@@ -92,9 +92,21 @@ async fn calls_through_the_core(tcp: bool, calls: u32) {
     let calls = env("ANYSIP_CORE_SIPP_CALLS").unwrap_or(calls);
     let rate = env("ANYSIP_CORE_SIPP_RATE").unwrap_or(25).to_string();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp");
-    let sock = net::bind_udp("127.0.0.1:0".parse().unwrap(), 1)
-        .unwrap()
-        .remove(0);
+    // A port free for UDP and, when asked, for TCP too (the UDP port's TCP
+    // twin may be another process's ephemeral port: try the next one).
+    let (sock, tcp_listener) = (0..50)
+        .find_map(|_| {
+            let sock = net::bind_udp("127.0.0.1:0".parse().unwrap(), 1)
+                .unwrap()
+                .remove(0);
+            let addr = sock.local_addr().unwrap();
+            match tcp.then(|| std::net::TcpListener::bind(addr)) {
+                None => Some((sock, None)),
+                Some(Ok(l)) => Some((sock, Some(l))),
+                Some(Err(_)) => None,
+            }
+        })
+        .expect("a port free for UDP and TCP");
     let core = sock.local_addr().unwrap();
     let outbox = net::Outbox::new(HashMap::from([(core, sock.clone())]), Default::default());
     let uas_port = free_udp_port();
@@ -104,7 +116,6 @@ async fn calls_through_the_core(tcp: bool, calls: u32) {
         transport: Transport::Udp,
         addr: core,
     }];
-    let tcp_listener = tcp.then(|| std::net::TcpListener::bind(core).unwrap());
     if tcp_listener.is_some() {
         listeners.push(Listener {
             transport: Transport::Tcp,
