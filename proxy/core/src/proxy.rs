@@ -111,6 +111,8 @@ pub struct Proxy {
     settings: Settings,
     txs: Table<TxId, Tx>,
     server_keys: HashMap<ServerKey, TxId>,
+    /// Server transactions alive (`Settings::max_transactions` bounds them).
+    server_txs: usize,
     client_keys: HashMap<ClientKey, TxId>,
     contexts: Table<CtxId, Context>,
     branches: Table<BranchId, Branch>,
@@ -136,6 +138,7 @@ impl Proxy {
             settings,
             txs: Table::default(),
             server_keys: HashMap::new(),
+            server_txs: 0,
             client_keys: HashMap::new(),
             contexts: Table::default(),
             branches: Table::default(),

@@ -923,3 +923,20 @@ fn a_strict_router_next_gets_the_route_as_request_uri() {
         .collect();
     assert_eq!(routes, ["sip:198.51.100.8;lr", "sip:bob@198.51.100.7"]);
 }
+
+#[test]
+fn overload_counts_server_transactions_only() {
+    // Two server transactions allowed: two INVITEs relayed (each with a
+    // client transaction of its own, which do not count), the third 503.
+    let mut s = settings();
+    s.max_transactions = 2;
+    let mut sim = Sim::with(s, FnRouter::new(|_| relay_rr()));
+    sim.send(UAC, &invite(&uas1(), "ov1", ""));
+    sim.send(UAC, &invite(&uas1(), "ov2", ""));
+    assert_eq!(sim.take(UAS1).len(), 2, "both relayed");
+    assert_eq!(sim.kinds(UAC), ["100", "100"]);
+    sim.send(UAC, &invite(&uas1(), "ov3", ""));
+    assert_eq!(sim.kinds(UAC), ["503"]);
+    assert!(sim.take(UAS1).is_empty());
+    assert_eq!(sim.proxy.stats().drops.get("overload"), Some(&1));
+}

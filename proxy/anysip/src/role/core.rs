@@ -108,6 +108,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
         limits: sip_limits(config),
+        max_transactions: config.limits.max_transactions,
         ..Settings::default()
     };
     let (server, inner) = Server::new(

@@ -189,6 +189,12 @@ pub struct Limits {
     /// connection is closed, at least `max_message_size`. Default 1048576.
     #[serde(default = "default_write_queue_bytes")]
     pub write_queue_bytes: usize,
+    /// A core's most server transactions alive at once (those lingering
+    /// after their final response included), 1000–10000000; new requests
+    /// past it get 503 with Retry-After. A UDP call holds about two for
+    /// 32 s after it ends: the default 100000 sustains about 1,500 calls/s.
+    #[serde(default = "default_max_transactions")]
+    pub max_transactions: usize,
 }
 
 impl Limits {
@@ -209,6 +215,7 @@ impl Default for Limits {
             max_message_size: default_max_message_size(),
             max_headers: default_max_headers(),
             max_connections: default_max_connections(),
+            max_transactions: default_max_transactions(),
             tcp_idle_secs: default_tcp_idle_secs(),
             tcp_connect_timeout_ms: default_tcp_connect_timeout_ms(),
             write_queue_bytes: default_write_queue_bytes(),
@@ -228,6 +235,10 @@ fn default_max_message_size() -> usize {
 fn default_max_headers() -> usize {
     128
 }
+fn default_max_transactions() -> usize {
+    100_000
+}
+
 fn default_max_connections() -> usize {
     10_000
 }

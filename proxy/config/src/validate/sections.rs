@@ -99,6 +99,12 @@ pub(super) fn limits(limits: &Limits) -> Check {
         1,
         usize::MAX,
     )?;
+    range(
+        "limits.max_transactions",
+        limits.max_transactions,
+        1000,
+        10_000_000,
+    )?;
     range("limits.tcp_idle_secs", limits.tcp_idle_secs, 1, u64::MAX)?;
     range(
         "limits.tcp_connect_timeout_ms",

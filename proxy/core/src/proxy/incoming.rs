@@ -39,7 +39,9 @@ impl Proxy {
             }
             return;
         }
-        if self.txs.len() >= self.settings.max_transactions {
+        // Server transactions only (client ones follow from them), those
+        // lingering after their final response included: they hold memory.
+        if self.server_txs >= self.settings.max_transactions {
             self.stats.drop("overload");
             let extra = vec![("Retry-After".to_string(), "5".to_string())];
             return self.reply_stateless(&msg, flow, 503, "Overloaded", extra);

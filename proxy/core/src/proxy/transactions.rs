@@ -18,7 +18,10 @@ impl Proxy {
         };
         let id = self.txs.insert(tx);
         match key {
-            Ok(k) => self.server_keys.insert(k, id),
+            Ok(k) => {
+                self.server_txs += 1;
+                self.server_keys.insert(k, id)
+            }
             Err(k) => self.client_keys.insert(k, id),
         };
         id
@@ -93,6 +96,7 @@ impl Proxy {
         };
         match tx.kind {
             TxKind::Server { key, ctx } => {
+                self.server_txs = self.server_txs.saturating_sub(1);
                 if self.server_keys.get(&key) == Some(&id) {
                     self.server_keys.remove(&key);
                 }
