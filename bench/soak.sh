@@ -297,6 +297,11 @@ g_all=$(growth $(( be + bc )) $(( ee + ec )))
 tx_peak=$(awk -F'\t' -v b="$bt" -v e="$te" 'NR > 1 && $1 >= b && $1 <= e && $6 != "NA" && $6 > m { m = $6 } END { print m + 0 }' "$samples")
 conn_peak=$(awk -F'\t' -v b="$bt" 'NR > 1 && $1 >= b { for (i = 4; i <= 5; i++) if ($i != "NA" && $i > m) m = $i } END { print m + 0 }' "$samples")
 
+# What the core dropped, by reason (overload: past its transaction limit,
+# answered 503).
+drops=$({ curl -sf -m 2 "http://$CORE_ADMIN/metrics" 2>/dev/null || true; } \
+  | awk '/^anysip_core_drops_total\{/ && $2 > 0 { r = $1; sub(/.*reason="/, "", r); sub(/".*/, "", r); printf "%s%s=%s", s, r, $2; s = " " }')
+echo "core drops: ${drops:-none}" >&2
 echo "rss: edge $(( be / 1024 )) -> $(( ee / 1024 )) MiB ($g_edge %), core $(( bc / 1024 )) -> $(( ec / 1024 )) MiB ($g_core %), together $g_all % (t=${bt}s -> t=${te}s)" >&2
 echo "core transactions: ${btx} at t=${bt}s, peak ${tx_peak} after it, ${etx} at the end of the load, ${tx_end} after the calls (idle before: ${IDLE_TX0})" >&2
 echo "connections (edge/core): ${bce}/${bcc} at t=${bt}s, ${ece}/${ecc} at the end, ${ice}/${icc} after, peak ${conn_peak}" >&2
@@ -307,7 +312,7 @@ verdict() { # name ok|FAIL detail
   [ "$2" = ok ] || fail=1
 }
 if [ "$failed" = 0 ] && [ "$calls" = "$CALLS" ]; then verdict calls ok "$calls of $CALLS calls, none failed"
-else verdict calls FAIL "$calls of $CALLS calls completed, $failed failed"; fi
+else verdict calls FAIL "$calls of $CALLS calls completed, $failed failed; core drops: ${drops:-none}"; fi
 if awk -v g="$g_all" -v l="$RSS_LIMIT_PCT" 'BEGIN { exit !(g != "nan" && g < l) }'; then verdict rss ok "growth $g_all % < $RSS_LIMIT_PCT %"
 else verdict rss FAIL "growth $g_all % (edge $g_edge %, core $g_core %), limit $RSS_LIMIT_PCT %"; fi
 if [ "$tx_end" != NA ] && [ "$tx_end" -le "$IDLE_TX" ]; then verdict transactions-drained ok "$tx_end alive after the calls, at most $IDLE_TX"
