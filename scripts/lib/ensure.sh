@@ -26,6 +26,26 @@ ensure_apt() {
   return 0
 }
 
+# ensure_pip PACKAGE[==VERSION] COMMAND: installs the PyPI package when
+# COMMAND is missing (pip of python3; on a Debian python that refuses
+# system-wide installs, with --break-system-packages).
+ensure_pip() {
+  local pkg=$1 cmd=$2
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    ensure_apt python3-pip pip3 || return 1
+  fi
+  python3 -m pip install -q "$pkg" >/dev/null 2>&1 ||
+    python3 -m pip install -q --break-system-packages "$pkg" >/dev/null 2>&1 || true
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
+  hash -r
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    echo "missing tool: $cmd (PyPI package $pkg)" >&2
+    [ "${CI:-}" = true ] && return 1
+  fi
+  return 0
+}
+
 # ensure_bpf_linker: the eBPF toolchain of DESIGN §9 (bpf-linker 0.10.0 on
 # rustc's own LLVM), used by ebpf/loader's build script for the XDP program.
 ensure_bpf_linker() {
