@@ -11,7 +11,7 @@ use std::time::Duration;
 use sip::Transport;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::dispatch::{Dispatch, Outbox};
 use crate::error::NetError;
@@ -63,6 +63,14 @@ impl Default for StreamLimits {
     }
 }
 
+/// A connection the accept loop took.
+pub(crate) struct Accepted {
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    /// Its place under the connection limit, given back when it ends.
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
 /// Accepts TCP connections on `listener` until the task is dropped.
 pub async fn serve_tcp(
     listener: TcpListener,
@@ -70,18 +78,25 @@ pub async fn serve_tcp(
     outbox: Outbox,
     limits: StreamLimits,
 ) {
-    accept_loop(listener, limits, move |stream, peer, local| {
-        let (d, o) = (dispatch.clone(), outbox.clone());
-        async move { serve_connection(stream, peer, local, Transport::Tcp, d, o, limits).await }
+    accept_loop(listener, limits, move |stream, accepted| {
+        serve_connection(
+            stream,
+            accepted,
+            Transport::Tcp,
+            dispatch.clone(),
+            outbox.clone(),
+            limits,
+        )
     })
     .await;
 }
 
 /// Accepts connections until the task is dropped, within the connection
-/// limit, and runs `per_connection` for each on its own task.
+/// limit, and spawns the future `per_connection` makes for each as its task
+/// (spawned as it is, not wrapped: a wrapping future would hold it twice).
 async fn accept_loop<F, Fut>(listener: TcpListener, limits: StreamLimits, per_connection: F)
 where
-    F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut,
+    F: Fn(TcpStream, Accepted) -> Fut,
     Fut: std::future::Future<Output = ()> + std::marker::Send + 'static,
 {
     let local = match listener.local_addr() {
@@ -107,11 +122,12 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let work = per_connection(stream, peer, local);
-        tokio::spawn(async move {
-            work.await;
-            drop(permit);
-        });
+        let accepted = Accepted {
+            peer,
+            local,
+            permit,
+        };
+        tokio::spawn(per_connection(stream, accepted));
     }
 }
 
@@ -126,12 +142,18 @@ pub async fn serve_tls(
     limits: StreamLimits,
     handshake: Duration,
 ) {
-    accept_loop(listener, limits, move |stream, peer, local| {
+    accept_loop(listener, limits, move |stream, accepted| {
         let (d, o, acc) = (dispatch.clone(), outbox.clone(), acceptor.clone());
         async move {
-            match tokio::time::timeout(handshake, acc.accept(stream)).await {
+            // Boxed, and the session too: the task keeps neither the
+            // handshake's state nor a second copy of the session (a
+            // future stores its arguments apart from its locals).
+            let shake = Box::pin(tokio::time::timeout(handshake, acc.accept(stream)));
+            let peer = accepted.peer;
+            match shake.await {
                 Ok(Ok(tls)) => {
-                    serve_connection(tls, peer, local, Transport::Tls, d, o, limits).await
+                    let tls = Box::new(tls);
+                    serve_connection(tls, accepted, Transport::Tls, d, o, limits).await
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

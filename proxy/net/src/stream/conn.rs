@@ -12,7 +12,6 @@
 
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::StreamLimits;
+use super::{Accepted, StreamLimits};
 use crate::conns::ToWriter;
 use crate::dispatch::{Dispatch, Outbox};
 
@@ -179,10 +178,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
 /// Serves one stream connection until it ends; the connection is in the
 /// table (reachable by sends) meanwhile.
+///
+/// The task's future is what an idle connection costs most: everything in
+/// it that is large and only briefly alive (the delivery of sends, a TLS
+/// handshake) is boxed for its time, and a large stream (a TLS session)
+/// comes boxed, since a future stores its arguments apart from its locals.
 pub(crate) async fn serve_connection<S>(
     stream: S,
-    peer: SocketAddr,
-    local: SocketAddr,
+    accepted: Accepted,
     transport: Transport,
     dispatch: Arc<dyn Dispatch>,
     outbox: Outbox,
@@ -190,6 +193,11 @@ pub(crate) async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
 {
+    let Accepted {
+        peer,
+        local,
+        permit,
+    } = accepted;
     let (tx, queue) = mpsc::channel::<ToWriter>(limits.send_queue.max(1));
     let id = outbox.connections().insert(peer, tx.clone());
     let origin = Flow {
@@ -233,7 +241,7 @@ pub(crate) async fn serve_connection<S>(
                 Ok(Some(Frame::Pong)) => {}
                 Ok(Some(Frame::Message(m))) => {
                     let sends = dispatch.on_message(m, origin);
-                    outbox.deliver(&*dispatch, sends).await;
+                    Box::pin(outbox.deliver(&*dispatch, sends)).await;
                 }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "framing error: closing");
@@ -244,5 +252,11 @@ pub(crate) async fn serve_connection<S>(
     }
     outbox.connections().remove(id);
     drop(tx);
-    let _ = tokio::time::timeout(LINGER, conn.finish()).await;
+    // The idle timer, reused, bounds the last writes.
+    idle.as_mut().reset(Instant::now() + LINGER);
+    tokio::select! {
+        () = conn.finish() => {}
+        () = &mut idle => {}
+    }
+    drop(permit);
 }
