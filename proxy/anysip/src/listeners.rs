@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anysip_config::Config;
-use net::{bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Outbox, StreamLimits};
+use net::{
+    bind_stream, bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Outbox, StreamLimits,
+};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
@@ -76,12 +78,7 @@ pub(crate) async fn serve_sip(
     }
     let limits = stream_limits(config);
     for addr in &config.listen.tcp {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Io {
-                what: format!("listen.tcp {addr}"),
-                source,
-            })?;
+        let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tcp: {e}")))?;
         tasks.push(tokio::spawn(serve_tcp(
             l,
             dispatch.clone(),
@@ -93,12 +90,7 @@ pub(crate) async fn serve_sip(
         let tls = config.tls.clone().unwrap_or_default();
         let acceptor = crate::tls::acceptor(&tls)?;
         for addr in &config.listen.tls {
-            let l = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| Error::Io {
-                    what: format!("listen.tls {addr}"),
-                    source,
-                })?;
+            let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tls: {e}")))?;
             tasks.push(tokio::spawn(net::serve_tls(
                 l,
                 acceptor.clone(),

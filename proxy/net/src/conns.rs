@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::error::NetError;
 
-/// What the writer task of a connection receives.
+/// What a connection's task takes from its send queue.
 #[derive(Debug)]
 pub(crate) enum ToWriter {
     Bytes(Bytes),

@@ -3,9 +3,10 @@
 //! Received messages go to a [`Dispatch`] (the edge or the core role), which
 //! answers synchronously with the [`Outgoing`] sends to perform; the transport tasks
 //! perform them. UDP listeners use one `SO_REUSEPORT` socket per worker so
-//! the kernel spreads datagrams over cores; stream connections each get a
-//! reader task (framing, keepalives, idle timeout) and a writer task fed by
-//! a bounded queue, and are found again through the [`Connections`] table.
+//! the kernel spreads datagrams over cores; stream connections each get one
+//! task (framing, keepalives, idle timeout, and writing what a bounded
+//! queue brings), hold no buffer while idle, and are found again through
+//! the [`Connections`] table.
 #![forbid(unsafe_code)]
 
 mod conns;
@@ -17,6 +18,6 @@ mod udp;
 pub use conns::{ConnHandle, Connections};
 pub use dispatch::{Delivery, Dispatch, Outbox, Outgoing, SendTag};
 pub use error::NetError;
-pub use stream::{serve_tcp, serve_tls, StreamLimits};
+pub use stream::{bind_stream, serve_tcp, serve_tls, StreamLimits};
 pub use tokio_rustls::TlsAcceptor;
 pub use udp::{bind_udp, serve_udp};

@@ -1,20 +1,43 @@
-//! TCP connections: accept, frame, dispatch, write; keepalives, idle
-//! timeout, a limit on connections and message size.
+//! TCP and TLS listeners: bind, accept within the connection limit, hand
+//! each connection to its task (`conn.rs`: frame, dispatch, write;
+//! keepalives, idle timeout).
+
+mod conn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use sip::framer::{Frame, StreamFramer};
 use sip::Transport;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::conns::ToWriter;
 use crate::dispatch::{Dispatch, Outbox};
-use sip::Flow;
+use crate::error::NetError;
+use conn::serve_connection;
+
+/// Binds a TCP listener (for `serve_tcp` or `serve_tls`) with the largest
+/// accept backlog the kernel allows (`net.core.somaxconn`, which caps the
+/// value asked for): after an anycast route change or a restart, thousands
+/// of UEs reconnect at once, and with the usual 128 the connections past
+/// it wait for SYN retransmissions (a second and more) before they are
+/// accepted.
+pub fn bind_stream(addr: SocketAddr) -> Result<TcpListener, NetError> {
+    let err = |source| NetError::Bind { addr, source };
+    let s =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    // As tokio's own bind: a restarted instance can bind at once while old
+    // connections are in TIME_WAIT.
+    s.set_reuse_address(true).map_err(err)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true).map_err(err)?;
+    }
+    s.set_nonblocking(true).map_err(err)?;
+    s.bind(&addr.into()).map_err(err)?;
+    s.listen(i32::MAX).map_err(err)?;
+    TcpListener::from_std(s.into()).map_err(err)
+}
 
 /// Limits of stream connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +63,14 @@ impl Default for StreamLimits {
     }
 }
 
+/// A connection the accept loop took.
+pub(crate) struct Accepted {
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    /// Its place under the connection limit, given back when it ends.
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
 /// Accepts TCP connections on `listener` until the task is dropped.
 pub async fn serve_tcp(
     listener: TcpListener,
@@ -47,18 +78,25 @@ pub async fn serve_tcp(
     outbox: Outbox,
     limits: StreamLimits,
 ) {
-    accept_loop(listener, limits, move |stream, peer, local| {
-        let (d, o) = (dispatch.clone(), outbox.clone());
-        async move { serve_connection(stream, peer, local, Transport::Tcp, d, o, limits).await }
+    accept_loop(listener, limits, move |stream, accepted| {
+        serve_connection(
+            stream,
+            accepted,
+            Transport::Tcp,
+            dispatch.clone(),
+            outbox.clone(),
+            limits,
+        )
     })
     .await;
 }
 
 /// Accepts connections until the task is dropped, within the connection
-/// limit, and runs `per_connection` for each on its own task.
+/// limit, and spawns the future `per_connection` makes for each as its task
+/// (spawned as it is, not wrapped: a wrapping future would hold it twice).
 async fn accept_loop<F, Fut>(listener: TcpListener, limits: StreamLimits, per_connection: F)
 where
-    F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut,
+    F: Fn(TcpStream, Accepted) -> Fut,
     Fut: std::future::Future<Output = ()> + std::marker::Send + 'static,
 {
     let local = match listener.local_addr() {
@@ -84,78 +122,13 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let work = per_connection(stream, peer, local);
-        tokio::spawn(async move {
-            work.await;
-            drop(permit);
-        });
-    }
-}
-
-/// Serves one stream connection (TCP, or TLS once the handshake is done).
-pub(crate) async fn serve_connection<S>(
-    stream: S,
-    peer: SocketAddr,
-    local: SocketAddr,
-    transport: Transport,
-    dispatch: Arc<dyn Dispatch>,
-    outbox: Outbox,
-    limits: StreamLimits,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
-{
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<ToWriter>(limits.send_queue.max(1));
-    let id = outbox.connections().insert(peer, tx.clone());
-    let writer = tokio::spawn(async move {
-        while let Some(o) = rx.recv().await {
-            match o {
-                ToWriter::Bytes(b) => {
-                    if wr.write_all(&b).await.is_err() {
-                        break;
-                    }
-                }
-                ToWriter::Close => break,
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
-    let origin = Flow {
-        transport,
-        remote: peer,
-        local,
-        connection: id,
-    };
-    let mut framer = StreamFramer::new(limits.sip);
-    let mut buf = vec![0u8; 16 * 1024];
-    'read: loop {
-        let n = match tokio::time::timeout(limits.idle, rd.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => n,
+        let accepted = Accepted {
+            peer,
+            local,
+            permit,
         };
-        framer.push(&buf[..n]);
-        loop {
-            match framer.next_frame() {
-                Ok(None) => break,
-                Ok(Some(Frame::Ping)) => {
-                    let _ = tx.try_send(ToWriter::Bytes(Bytes::from_static(b"\r\n")));
-                }
-                Ok(Some(Frame::Pong)) => {}
-                Ok(Some(Frame::Message(m))) => {
-                    let sends = dispatch.on_message(m, origin);
-                    outbox.deliver(&*dispatch, sends).await;
-                }
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "framing error: closing");
-                    break 'read;
-                }
-            }
-        }
+        tokio::spawn(per_connection(stream, accepted));
     }
-    outbox.connections().remove(id);
-    let _ = tx.try_send(ToWriter::Close);
-    drop(tx);
-    let _ = writer.await;
 }
 
 /// Accepts TLS connections (SIP over TLS, RFC 3261 §26) on `listener` until
@@ -169,12 +142,18 @@ pub async fn serve_tls(
     limits: StreamLimits,
     handshake: Duration,
 ) {
-    accept_loop(listener, limits, move |stream, peer, local| {
+    accept_loop(listener, limits, move |stream, accepted| {
         let (d, o, acc) = (dispatch.clone(), outbox.clone(), acceptor.clone());
         async move {
-            match tokio::time::timeout(handshake, acc.accept(stream)).await {
+            // Boxed, and the session too: the task keeps neither the
+            // handshake's state nor a second copy of the session (a
+            // future stores its arguments apart from its locals).
+            let shake = Box::pin(tokio::time::timeout(handshake, acc.accept(stream)));
+            let peer = accepted.peer;
+            match shake.await {
                 Ok(Ok(tls)) => {
-                    serve_connection(tls, peer, local, Transport::Tls, d, o, limits).await
+                    let tls = Box::new(tls);
+                    serve_connection(tls, accepted, Transport::Tls, d, o, limits).await
                 }
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -14,6 +14,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 /// Answers each message with "ok <n>" on the flow it came on, and records origins.
 struct Echo {
     seen: Mutex<Vec<Flow>>,
+    /// Close the connection after the reply (as after a 400).
+    close: bool,
 }
 
 impl Dispatch for Echo {
@@ -31,7 +33,7 @@ impl Dispatch for Echo {
                 id: origin.connection,
                 peer: origin.remote,
                 bytes: reply,
-                close: false,
+                close: self.close,
                 fallback: None,
                 tag: net::SendTag::NONE,
             }],
@@ -57,6 +59,7 @@ async fn udp_reuseport_answers_from_the_listener() {
     drop(more);
     let echo = Arc::new(Echo {
         seen: Mutex::new(vec![]),
+        close: false,
     });
     let outbox = Outbox::new(
         HashMap::from([(addr, socks[0].clone())]),
@@ -82,6 +85,7 @@ async fn tcp_frames_any_chunking_answers_pings_and_tracks_connections() {
     let addr = listener.local_addr().unwrap();
     let echo = Arc::new(Echo {
         seen: Mutex::new(vec![]),
+        close: false,
     });
     let conns = Connections::default();
     let outbox = Outbox::new(HashMap::new(), conns.clone());
@@ -176,6 +180,7 @@ async fn framing_errors_and_idle_connections_are_closed() {
     let addr = listener.local_addr().unwrap();
     let echo = Arc::new(Echo {
         seen: Mutex::new(vec![]),
+        close: false,
     });
     let limits = StreamLimits {
         idle: Duration::from_millis(300),
@@ -196,5 +201,33 @@ async fn framing_errors_and_idle_connections_are_closed() {
     assert_eq!(within(c.read(&mut b)).await.unwrap_or(0), 0);
     assert!(t0.elapsed() >= Duration::from_millis(250));
     assert!(echo.seen.lock().unwrap().is_empty());
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_reply_with_close_is_written_then_the_connection_closes() {
+    let listener = net::bind_stream("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let echo = Arc::new(Echo {
+        seen: Mutex::new(vec![]),
+        close: true,
+    });
+    let conns = Connections::default();
+    let outbox = Outbox::new(HashMap::new(), conns.clone());
+    let task = tokio::spawn(serve_tcp(listener, echo, outbox, StreamLimits::default()));
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(MSG).await.unwrap();
+    let mut got = Vec::new();
+    within(c.read_to_end(&mut got)).await.unwrap();
+    assert_eq!(got, format!("ok {}", MSG.len()).as_bytes());
+    // Shut down for writing, the connection still reads until the peer
+    // closes; then it leaves the table.
+    drop(c);
+    within(async {
+        while !conns.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     task.abort();
 }

@@ -4,7 +4,9 @@
 //!
 //! Bytes may arrive in any chunking, down to one byte at a time. The buffer
 //! never holds more than one message's worth (`Limits::max_message_size`)
-//! plus what a single `push` brings.
+//! plus what a single `push` brings, and holds no memory at all once every
+//! byte pushed has been framed: an idle connection (one of many thousands
+//! of UEs sending only keepalives) then costs the framer nothing.
 
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
@@ -75,6 +77,20 @@ impl StreamFramer {
         self.buf.len()
     }
 
+    /// Octets of memory the buffer holds (0 once everything is framed).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Gives the buffer's memory back once it holds nothing: what a message
+    /// was split from stays with the message, and the next push allocates
+    /// what it needs.
+    fn release_if_empty(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// The next frame, `Ok(None)` when more bytes are needed. After an error
     /// every call returns the same error.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
@@ -86,6 +102,7 @@ impl StreamFramer {
             self.failed = Some(e.clone());
             self.buf.clear();
         }
+        self.release_if_empty();
         r
     }
 
@@ -215,6 +232,28 @@ mod tests {
             ]
         );
         assert_eq!(f.buffered(), 0);
+        assert_eq!(f.capacity(), 0, "an idle framer holds no memory");
+    }
+
+    #[test]
+    fn memory_is_released_once_framed() {
+        let mut f = StreamFramer::new(Limits::default());
+        f.push(b"\r\n\r\n");
+        assert_eq!(f.next_frame(), Ok(Some(Frame::Ping)));
+        assert_eq!(f.capacity(), 0);
+        f.push(&MSG[..10]);
+        assert_eq!(f.next_frame(), Ok(None));
+        assert!(f.capacity() >= 10, "a partial message is kept");
+        f.push(&MSG[10..]);
+        assert_eq!(
+            f.next_frame(),
+            Ok(Some(Frame::Message(Bytes::from_static(MSG))))
+        );
+        assert_eq!((f.buffered(), f.capacity()), (0, 0));
+        let mut f = StreamFramer::new(Limits::default());
+        f.push(b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: x\r\n\r\n");
+        assert!(f.next_frame().is_err());
+        assert_eq!(f.capacity(), 0, "a failed framer holds nothing");
     }
 
     #[test]
