@@ -97,7 +97,7 @@ start_proxy() { # name -> sets PROXY_PIDS, TARGET
     kamailio)
       local n=()
       [ "$WORKERS" != 0 ] && n=(-n "$WORKERS")
-      kamailio -DD -E "${n[@]}" -f bench/kamailio-stateless.cfg -l "udp:$KAM" -A "BACKEND=\"sip:$BACKEND\"" \
+      kamailio -DD -E -f bench/kamailio-stateless.cfg "${n[@]}" -l "udp:$KAM" -A "BACKEND=\"sip:$BACKEND\"" \
         -P "$tmp/kam.pid" 2>"$tmp/kamailio.log" &
       pids+=($!); TARGET=$KAM
       sleep 1
