@@ -120,9 +120,9 @@ callgrind_control -d "$VG" >/dev/null
 sleep 1
 kill "$VG"; wait "$VG" 2>/dev/null || true
 out=$(ls "$tmp"/cg.out* | sort | tail -1)
-total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
+callgrind_annotate --threshold=100 "$out" > "$tmp/annotate.txt" 2>/dev/null
+total=$(awk '/PROGRAM TOTALS/ && !t { v = $1; gsub(",", "", v); t = v } END { print t + 0 }' "$tmp/annotate.txt")
 echo "$CALLS calls at $RATE/s, all succeeded: $ok; $total instructions" >&2
 echo "top ten functions by their own instructions per call:"
-callgrind_annotate --threshold=100 "$out" 2>/dev/null \
-  | awk -v c="$CALLS" '/^ *[0-9,]+ .*[:(]/ && n < 10 { v = $1; gsub(",", "", v); $1 = ""; sub(/^ +/, ""); sub(/ \[.*$/, ""); printf "%10.0f  %s\n", v / c, substr($0, 1, 110); n++ }'
+awk -v c="$CALLS" '/^ *[0-9,]+ .*[:(]/ && n < 10 { v = $1; gsub(",", "", v); $1 = ""; sub(/^ +/, ""); sub(/ \[.*$/, ""); printf "%10.0f  %s\n", v / c, substr($0, 1, 110); n++ }' "$tmp/annotate.txt"
 awk -v t="$total" -v c="$CALLS" -v r="$ROLE" 'BEGIN { printf "callgrind: role=%s instr_per_call=%.0f\n", r, t / c }'
