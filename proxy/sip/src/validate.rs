@@ -90,8 +90,16 @@ fn check_common(msg: &Message) -> Result<(), Rejection> {
     for v in msg.vias() {
         v?;
     }
-    msg.from()?.uri()?;
-    msg.to()?.uri()?;
+    for (name, addr) in [("From", msg.from()?), ("To", msg.to()?)] {
+        addr.uri()?;
+        // tag = "tag" EQUAL token (RFC 3261 §25.1).
+        if addr
+            .tag()
+            .is_some_and(|t| t.is_empty() || !t.bytes().all(crate::chars::is_token))
+        {
+            return Err(Rejection::bad(format!("{name} tag is not a token")));
+        }
+    }
     msg.call_id()?;
     msg.cseq()?;
     Ok(())

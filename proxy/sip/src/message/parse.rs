@@ -64,6 +64,15 @@ pub(super) fn parse(
     if !version_ok {
         return fail(msg, ParseError::Version);
     }
+    if let Some(line) = control_in_values(&msg) {
+        return fail(
+            msg,
+            ParseError::HeaderLine {
+                line,
+                what: "control character in a field value",
+            },
+        );
+    }
     let declared = match content_length(&msg) {
         Ok(cl) => cl,
         Err(e) => return fail(msg, e),
@@ -84,6 +93,38 @@ pub(super) fn parse(
         (Some(cl), _) => msg.buf.truncate(body_start + cl),
     }
     Ok(msg)
+}
+
+/// The header line (1-based) whose value holds a control character the
+/// grammar does not allow: none but HTAB (and the CRLF of a fold) in any
+/// field value, except escaped by a quoted-pair inside a quoted-string
+/// (RFC 3261 §25.1: TEXT-UTF8char, qdtext, quoted-pair; RFC 4475 §3.1.1.4
+/// has a NUL so escaped in a display name). Many stacks behind a proxy
+/// mishandle a raw one (a NUL ends a C string).
+fn control_in_values(msg: &Message) -> Option<usize> {
+    let b: &[u8] = &msg.buf;
+    let bad = |v: &[u8]| {
+        let (mut quoted, mut escaped) = (false, false);
+        v.iter().any(|&c| {
+            if escaped {
+                escaped = false;
+                return matches!(c, b'\r' | b'\n');
+            }
+            match c {
+                b'"' => quoted = !quoted,
+                b'\\' if quoted => escaped = true,
+                _ => {}
+            }
+            (c < b' ' && !matches!(c, b'\t' | b'\r' | b'\n')) || c == 0x7f
+        })
+    };
+    msg.headers
+        .iter()
+        .position(|h| {
+            b.get(h.value.start as usize..h.value.end as usize)
+                .is_some_and(bad)
+        })
+        .map(|i| i + 1)
 }
 
 /// Position of the CR of the CRLF ending the line that starts at `from`.
@@ -151,9 +192,10 @@ fn status_line(line: &[u8]) -> Result<(StartLine, bool), ParseError> {
     if !(100..=699).contains(&status) {
         return Err(ParseError::StartLine("status code out of range"));
     }
-    // The SP before an empty reason phrase is sometimes omitted: accept both.
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF: the
+    // SP stays even before an empty Reason-Phrase (RFC 3261 §7.2, §25.1).
     let reason_start = match line.get(sp1 + 4) {
-        None => sp1 + 4,
+        None => return Err(ParseError::StartLine("no SP after the status code")),
         Some(b' ') => sp1 + 5,
         Some(_) => return Err(ParseError::StartLine("status code is not 3 digits")),
     };
