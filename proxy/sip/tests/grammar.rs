@@ -39,6 +39,12 @@ fn a_raw_control_character_in_any_field_value_is_refused_with_an_answerable_part
         let partial = e.partial.expect("answerable");
         assert_eq!(partial.call_id().unwrap(), "g1");
     }
+    // In a field a response copies (Via, From, To, Call-ID, CSeq) no
+    // well-formed answer can be built: dropped, no partial.
+    let m = String::from_utf8(options(""))
+        .unwrap()
+        .replace("Call-ID: g1", "Call-ID: g\u{1}1");
+    assert!(parse(m.as_bytes()).unwrap_err().partial.is_none());
     // HTAB is linear white space, not a control character here.
     assert!(parse(&options("Subject: a\tb\r\n")).is_ok());
 }

@@ -65,13 +65,27 @@ pub(super) fn parse(
         return fail(msg, ParseError::Version);
     }
     if let Some(line) = control_in_values(&msg) {
-        return fail(
-            msg,
-            ParseError::HeaderLine {
-                line,
-                what: "control character in a field value",
-            },
-        );
+        let error = ParseError::HeaderLine {
+            line,
+            what: "control character in a field value",
+        };
+        // A response copies Via, From, To, Call-ID and CSeq (§8.2.6): with
+        // the control character in one of those no well-formed answer can
+        // be built, so the message is dropped, not answered.
+        let copied = msg.headers.get(line - 1).is_some_and(|h| {
+            matches!(
+                h.name,
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+            )
+        });
+        if copied {
+            return Err(error.into());
+        }
+        return fail(msg, error);
     }
     let declared = match content_length(&msg) {
         Ok(cl) => cl,
