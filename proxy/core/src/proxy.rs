@@ -315,6 +315,12 @@ impl Proxy {
         self.resolve_calls.pop_front()
     }
 
+    /// Timer entries queued, stale ones (cancelled lazily) included: a
+    /// diagnostic of the timer heap's size.
+    pub fn timers_queued(&self) -> usize {
+        self.timers.len()
+    }
+
     /// When [`Proxy::handle_timeout`] is next due (possibly early, never late).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((at, _))| *at)
@@ -389,6 +395,25 @@ impl Proxy {
         if let Some(br) = self.branches.get_mut(b) {
             br.timer_c = Some(at);
             self.timers.push(Reverse((at, TimerKey::TimerC(b))));
+            self.compact_timers();
         }
+    }
+
+    /// Timers are cancelled lazily: an entry whose transaction or branch is
+    /// gone, or was re-armed, stays in the heap until it is due (Timer C:
+    /// 3 minutes). When the heap holds four times more entries than there
+    /// are transactions and branches (each has at most one live entry),
+    /// the stale ones are dropped, so that the heap follows the load
+    /// instead of growing for minutes after it (found by `bench/soak.sh`).
+    pub(super) fn compact_timers(&mut self) {
+        let live = self.txs.len() + self.branches.len();
+        if self.timers.len() <= 4 * live + 1024 {
+            return;
+        }
+        let (txs, branches) = (&self.txs, &self.branches);
+        self.timers.retain(|Reverse((at, key))| match key {
+            TimerKey::Tx(id) => txs.get(*id).is_some_and(|t| t.armed == Some(*at)),
+            TimerKey::TimerC(b) => branches.get(*b).is_some_and(|br| br.timer_c == Some(*at)),
+        });
     }
 }

@@ -940,3 +940,28 @@ fn overload_counts_server_transactions_only() {
     assert!(sim.take(UAS1).is_empty());
     assert_eq!(sim.proxy.stats().drops.get("overload"), Some(&1));
 }
+
+#[test]
+fn stale_timers_do_not_pile_up() {
+    // Each answered INVITE leaves two Timer C entries (3 minutes) behind;
+    // once the calls are over the heap is compacted rather than holding
+    // them until they are due.
+    let mut sim = Sim::new(FnRouter::new(|_| relay_rr()));
+    for i in 0..1500 {
+        sim.send(UAC, &invite(&uas1(), &format!("st{i}"), ""));
+        let fwd = sim.take(UAS1).remove(0);
+        sim.send_bytes(UAS1, answer(&fwd, 180, "b", &[]));
+        sim.send_bytes(UAS1, answer(&fwd, 200, "b", &[]));
+        sim.sent.clear();
+    }
+    assert!(
+        sim.proxy.timers_queued() > 3000,
+        "{}",
+        sim.proxy.timers_queued()
+    );
+    // The transactions end (64*T1), then one more call arms timers again.
+    sim.advance(Duration::from_secs(40));
+    sim.send(UAC, &invite(&uas1(), "st-last", ""));
+    let queued = sim.proxy.timers_queued();
+    assert!(queued < 1100, "{queued} timer entries queued");
+}

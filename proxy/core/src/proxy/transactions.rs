@@ -63,6 +63,7 @@ impl Proxy {
             }
         }
         let terminated = tx.machine.is_terminated();
+        self.compact_timers();
         for e in events {
             self.tx_event(id, e, terminated, now);
         }
