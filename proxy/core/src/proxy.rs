@@ -401,13 +401,13 @@ impl Proxy {
 
     /// Timers are cancelled lazily: an entry whose transaction or branch is
     /// gone, or was re-armed, stays in the heap until it is due (Timer C:
-    /// 3 minutes). When the heap holds four times more entries than there
+    /// 3 minutes). When the heap holds twice more entries than there
     /// are transactions and branches (each has at most one live entry),
     /// the stale ones are dropped, so that the heap follows the load
     /// instead of growing for minutes after it (found by `bench/soak.sh`).
     pub(super) fn compact_timers(&mut self) {
         let live = self.txs.len() + self.branches.len();
-        if self.timers.len() <= 4 * live + 1024 {
+        if self.timers.len() <= 2 * live + 1024 {
             return;
         }
         let (txs, branches) = (&self.txs, &self.branches);
