@@ -21,13 +21,9 @@ RATE=${3:-20}
 for t in sipp valgrind callgrind_control callgrind_annotate curl; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester valgrind curl)" >&2; exit 1; }
 done
-if [ -n "${ANYSIP_BIN:-}" ]; then
-  ANYSIP=$ANYSIP_BIN
-else
-  cargo build -q --release -p anysip
-  ANYSIP=${CARGO_TARGET_DIR:-target}/release/anysip
-  case $ANYSIP in /*) ;; *) ANYSIP=$(pwd)/$ANYSIP ;; esac
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+ANYSIP=$(anysip_bin)
 tmp=$(mktemp -d)
 pids=()
 cleanup() {

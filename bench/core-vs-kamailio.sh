@@ -43,13 +43,9 @@ WORKERS=0
 for t in sipp kamailio curl; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio curl)" >&2; exit 1; }
 done
-if [ -n "${ANYSIP_BIN:-}" ]; then
-  ANYSIP=$ANYSIP_BIN
-else
-  cargo build -q --release -p anysip
-  ANYSIP=${CARGO_TARGET_DIR:-target}/release/anysip
-  case $ANYSIP in /*) ;; *) ANYSIP=$(pwd)/$ANYSIP ;; esac
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+ANYSIP=$(anysip_bin)
 [ -x "$ANYSIP" ] || { echo "no anysip binary at $ANYSIP" >&2; exit 1; }
 TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d)
@@ -101,9 +97,7 @@ auth:
 YAML
 }
 
-# ticks PID...: CPU clock ticks of the processes.
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
+# ticks PID... (bench/lib.sh): CPU clock ticks of the processes.
 
 start_proxy() { # name -> sets PROXY_PIDS, PORT
   case $1 in

@@ -32,13 +32,9 @@ WORKERS=0
 for t in sipp kamailio; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio)" >&2; exit 1; }
 done
-if [ -n "${ANYSIP_BIN:-}" ]; then
-  ANYSIP=$ANYSIP_BIN
-else
-  cargo build -q --release -p anysip
-  ANYSIP=${CARGO_TARGET_DIR:-target}/release/anysip
-  case $ANYSIP in /*) ;; *) ANYSIP=$(pwd)/$ANYSIP ;; esac
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+ANYSIP=$(anysip_bin)
 TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d)
 pids=()
@@ -80,9 +76,7 @@ edge:
 YAML
 }
 
-# ticks PID...: CPU clock ticks of the processes.
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
+# ticks PID... (bench/lib.sh): CPU clock ticks of the processes.
 
 start_proxy() { # name -> sets PROXY_PIDS, TARGET
   case $1 in

@@ -13,3 +13,13 @@ ticks() {
   done
   echo "$sum"
 }
+
+# The release binary to measure: $ANYSIP_BIN, else built here (honours
+# CARGO_TARGET_DIR). Prints its absolute path.
+anysip_bin() {
+  if [ -n "${ANYSIP_BIN:-}" ]; then echo "$ANYSIP_BIN"; return; fi
+  cargo build -q --release -p anysip >&2
+  local b=${CARGO_TARGET_DIR:-target}/release/anysip
+  case $b in /*) ;; *) b=$(pwd)/$b ;; esac
+  echo "$b"
+}

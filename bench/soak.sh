@@ -60,13 +60,9 @@ for t in sipp curl awk; do
 done
 case $SOAK_SECS in '' | *[!0-9]*) echo "SOAK_SECS must be a number of seconds" >&2; exit 2 ;; esac
 [ "$SOAK_SECS" -ge 120 ] || { echo "SOAK_SECS must be at least 120" >&2; exit 2; }
-if [ -n "${ANYSIP_BIN:-}" ]; then
-  ANYSIP=$ANYSIP_BIN
-else
-  cargo build -q --release -p anysip
-  ANYSIP=${CARGO_TARGET_DIR:-target}/release/anysip
-  case $ANYSIP in /*) ;; *) ANYSIP=$(pwd)/$ANYSIP ;; esac
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+ANYSIP=$(anysip_bin)
 [ -x "$ANYSIP" ] || { echo "no anysip binary at $ANYSIP" >&2; exit 1; }
 
 tmp=$(mktemp -d)

@@ -60,12 +60,14 @@ impl Shared {
     }
 
     /// The gateway groups, for the prober, the admin API and the script.
-    /// On an edge, the backend group's view is published anew when the
-    /// guard is dropped, so that health changes reach the workers.
+    /// On an edge, when the guard was used to change them, the backend
+    /// group's view is published anew as it is dropped, so that health
+    /// changes reach the workers; reading publishes nothing.
     pub(crate) fn gateways(&self) -> GatewaysGuard<'_> {
         GatewaysGuard {
             guard: self.gateways.lock().unwrap_or_else(|e| e.into_inner()),
             role: &self.role,
+            changed: false,
         }
     }
 
@@ -143,6 +145,8 @@ impl Shared {
 pub(crate) struct GatewaysGuard<'a> {
     guard: MutexGuard<'a, Gateways>,
     role: &'a RoleState,
+    /// Borrowed mutably: the view may be stale.
+    changed: bool,
 }
 
 impl Deref for GatewaysGuard<'_> {
@@ -154,12 +158,16 @@ impl Deref for GatewaysGuard<'_> {
 
 impl DerefMut for GatewaysGuard<'_> {
     fn deref_mut(&mut self) -> &mut Gateways {
+        self.changed = true;
         &mut self.guard
     }
 }
 
 impl Drop for GatewaysGuard<'_> {
     fn drop(&mut self) {
+        if !self.changed {
+            return;
+        }
         if let RoleState::Edge {
             backend_group,
             backends,
