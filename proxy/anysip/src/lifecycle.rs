@@ -88,10 +88,10 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         running,
     } = p;
     listeners::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
-    if let Some((from, socket)) = probe {
+    if let Some(from) = probe {
         tasks.push(tokio::spawn(crate::probe::run(
             shared.clone(),
-            socket,
+            outbox.clone(),
             from,
         )));
     }

@@ -21,6 +21,9 @@ pub struct EdgeSettings {
     /// What a request without the edge's token is hashed on to choose its
     /// backend.
     pub selection_key: SelectionKey,
+    /// Largest request sent to a UDP backend (RFC 3261 §18.1.1: the path
+    /// MTU less 200 octets); a larger one goes over TCP to the same address.
+    pub udp_max_request: usize,
 }
 
 /// The request field a backend is chosen by.
@@ -54,10 +57,13 @@ impl EdgeSettings {
 
 /// The backend group as the edge sees it.
 pub trait Backends {
-    /// True when a message from `source` over `transport` comes from one of
-    /// the backends (over UDP the address and port must match a backend's;
-    /// over streams, which come from ephemeral ports, the address).
-    fn is_backend(&self, source: SocketAddr, transport: Transport) -> bool;
+    /// The backend a message from `source` over `transport` comes from, as
+    /// requests reach it (its transport and listening address), or `None`
+    /// when the sender is not a backend. Over UDP the address and port must
+    /// be a backend's; over a stream, either the connection is one the edge
+    /// opened to a backend (its peer is the backend's address), or the
+    /// backend opened it from an ephemeral port of a stream backend's IP.
+    fn backend_of(&self, source: SocketAddr, transport: Transport) -> Option<Backend>;
 
     /// Chooses a healthy backend for a request with this selection key.
     /// `sticky` asks for the choice to be a pure function of the key, the

@@ -19,8 +19,11 @@ struct Group {
 }
 
 impl Backends for Group {
-    fn is_backend(&self, source: SocketAddr, _transport: Transport) -> bool {
-        source == BACKEND.parse::<SocketAddr>().unwrap()
+    fn backend_of(&self, source: SocketAddr, transport: Transport) -> Option<Backend> {
+        (source == BACKEND.parse::<SocketAddr>().unwrap()).then_some(Backend {
+            transport,
+            addr: source,
+        })
     }
     fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
         self.picks.push((key.to_vec(), sticky));
@@ -38,6 +41,7 @@ fn settings() -> EdgeSettings {
         backend_facing: "10.0.0.10:5060".parse().unwrap(),
         retry_after_secs: 30,
         selection_key: edge::SelectionKey::ToAor,
+        udp_max_request: 1300,
     }
 }
 
@@ -97,8 +101,8 @@ fn forwarded(a: Action) -> (Target, Message, Option<Bytes>) {
         Action::Forward {
             target,
             bytes,
-            flow_failed,
-        } => (target, parse(&bytes), flow_failed),
+            failed,
+        } => (target, parse(&bytes), failed),
         other => panic!("expected Forward, got {other:?}"),
     }
 }

@@ -1,7 +1,7 @@
 //! What this build does not serve yet, refused in one place: by
 //! `anysip check` and by `anysip run` alike, with the key that asks for it.
 
-use anysip_config::{Config, Role};
+use anysip_config::Config;
 
 use crate::error::Error;
 
@@ -13,25 +13,6 @@ pub(crate) fn refuse_unserved(config: &Config) -> Result<(), Error> {
                 "telemetry.otlp.endpoint: {:?}: this build exports OTLP/HTTP over http:// only",
                 o.endpoint
             )));
-        }
-    }
-    if config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()) {
-        return Err(Error::Startup(
-            "tls.client_ca: client certificates are not supported by this build yet".into(),
-        ));
-    }
-    if config.role == Role::Edge {
-        for g in &config.gateway.groups {
-            if let Some(d) = g
-                .destinations
-                .iter()
-                .find(|d| d.transport != sip::Transport::Udp)
-            {
-                return Err(Error::Startup(format!(
-                    "gateway.groups[name={}]: destination {} uses {}; this build's edge reaches backends over UDP only",
-                    g.name, d.uri, d.transport
-                )));
-            }
         }
     }
     Ok(())
