@@ -86,7 +86,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
             server: OnceLock::new(),
         },
     );
-    let probe = udp.by_addr.iter().map(|(a, _)| *a).min();
+    let probe = udp.by_addr.keys().min().copied();
     let conns = Connections::default();
     let dialer = crate::listeners::dialer(config)?;
     let outbox = Outbox::new(udp.by_addr.clone(), conns.clone()).with_dialer(dialer.clone());
