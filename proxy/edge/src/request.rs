@@ -38,8 +38,8 @@ pub(crate) fn handle(
     notes: &mut crate::Notes,
 ) -> Action {
     let stream = inbound.transport.is_stream();
-    let sender_backend = backends.backend_of(inbound.remote, inbound.transport);
-    let from_backend = sender_backend.is_some();
+    let mut sender_backend = backends.backend_of(inbound.remote, inbound.transport);
+    let mut from_backend = sender_backend.is_some();
     let route_count = msg.routes().count();
     if route_count == 0 && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {
         return options_reply(&msg);
@@ -98,6 +98,23 @@ pub(crate) fn handle(
         } else {
             crate::TokenResult::Rejected
         });
+        // A stream from the IP of a UDP backend is that backend (sending
+        // a request too large for UDP over TCP, §18.1.1) unless it is the
+        // UE end of the token: a flow token is a backend's alone.
+        if !from_backend {
+            if let Some(maybe) = backends.maybe_backend(inbound.remote, inbound.transport) {
+                let ue_end = match opened.as_ref().map(|o| &o.token) {
+                    Some(Token::Route(r)) => {
+                        r.flow.ue == inbound.remote && r.flow.transport == inbound.transport
+                    }
+                    Some(Token::Flow(_)) => false,
+                    None => true,
+                };
+                if !ue_end {
+                    (sender_backend, from_backend) = (Some(maybe), true);
+                }
+            }
+        }
         match (opened.map(|o| o.token), from_backend) {
             (None, _) => return reply(&msg, 403, "Invalid Routing Token", false),
             // From a backend: to the UE's flow (Path or Record-Route token).
@@ -260,7 +277,7 @@ fn forward(
             (
                 Target::Backend(sent),
                 t,
-                s.backend_facing,
+                s.address_for(s.backend_facing, sent.transport),
                 sent.transport,
                 record_route,
                 path,
@@ -287,7 +304,7 @@ fn forward(
             (
                 Target::Flow(flow),
                 t,
-                s.ue_facing,
+                s.address_for(s.ue_facing, flow.transport),
                 flow.transport,
                 record_route,
                 None,
@@ -305,8 +322,18 @@ fn forward(
             Ok(t) => t,
             Err(e) => return internal(&e),
         };
-        let ue_side = route_uri(&token, s.ue_facing, route.flow.transport, false);
-        let backend_side = route_uri(&token, s.backend_facing, route.backend.transport, false);
+        let ue_side = route_uri(
+            &token,
+            s.address_for(s.ue_facing, route.flow.transport),
+            route.flow.transport,
+            false,
+        );
+        let backend_side = route_uri(
+            &token,
+            s.address_for(s.backend_facing, route.backend.transport),
+            route.backend.transport,
+            false,
+        );
         // The first value faces the next hop, the second the previous one
         // (RFC 5658); doubled when the sides differ in address or transport,
         // so each side reads the URI it must use. Prepends stack: the value
@@ -330,7 +357,12 @@ fn forward(
         // the edge reaches it by.
         ed.prepend(
             "Path",
-            &route_uri(&token, s.backend_facing, b.transport, true),
+            &route_uri(
+                &token,
+                s.address_for(s.backend_facing, b.transport),
+                b.transport,
+                true,
+            ),
         );
     }
     match ed.finish() {

@@ -42,6 +42,10 @@ fn settings() -> EdgeSettings {
         retry_after_secs: 30,
         selection_key: edge::SelectionKey::ToAor,
         udp_max_request: 1300,
+        stream_ports: edge::StreamPorts {
+            tls: Some(5061),
+            ..Default::default()
+        },
     }
 }
 
@@ -734,12 +738,12 @@ fn stream_backends_get_their_transport_in_via_path_and_a_503_if_unreachable() {
         .record_routes()
         .map(|r| r.unwrap().uri_raw.to_string())
         .collect();
-    assert!(rr[0].contains("transport=tls"), "{rr:?}");
+    assert!(rr[0].contains(":5061;transport=tls"), "{rr:?}");
     // A REGISTER's Path tells the backend to come back over TLS.
     let reg = invite("REGISTER", "REGISTER", "");
     let (_, m, _) = forwarded(e.handle(reg, &from(UE, Transport::Udp), &mut g, NOW));
     let path = m.header(HeaderName::Path).unwrap().to_string();
-    assert!(path.contains("transport=tls"), "{path}");
+    assert!(path.contains(":5061;transport=tls"), "{path}");
     // An ACK is never answered: nothing to send if it cannot go.
     let ack = invite("ACK", "ACK", "");
     let (_, _, failed) = forwarded(e.handle(ack, &from(UE, Transport::Udp), &mut g, NOW));

@@ -53,6 +53,11 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         backend_facing,
         retry_after_secs: edge_cfg.retry_after_secs,
         udp_max_request: config.limits.udp_max_request(),
+        stream_ports: edge::StreamPorts {
+            tcp: config.listen.tcp.first().map(|a| a.port()),
+            tls: config.listen.tls.first().map(|a| a.port()),
+            ..Default::default()
+        },
         selection_key: match edge_cfg.selection_key {
             anysip_config::HashKey::ToAor => edge::SelectionKey::ToAor,
             anysip_config::HashKey::FromAor => edge::SelectionKey::FromAor,

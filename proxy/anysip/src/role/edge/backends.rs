@@ -18,6 +18,8 @@ pub(crate) struct BackendIndex {
     /// Stream backends by IP: a connection a backend opened comes from
     /// an ephemeral port.
     stream_ips: HashMap<IpAddr, Backend>,
+    /// UDP backends by IP: over a stream, maybe the backend (§18.1.1).
+    udp_ips: HashMap<IpAddr, Backend>,
 }
 
 #[derive(Debug)]
@@ -39,6 +41,8 @@ impl BackendIndex {
             e.backends.push(backend);
             if transport.is_stream() {
                 index.stream_ips.entry(addr.ip()).or_insert(backend);
+            } else {
+                index.udp_ips.entry(addr.ip()).or_insert(backend);
             }
         }
         index
@@ -55,6 +59,19 @@ impl BackendIndex {
             return self.stream_ips.get(&source.ip()).copied();
         }
         None
+    }
+
+    /// A stream from a UDP backend's IP: maybe that backend, sending a
+    /// request too large for UDP over TCP (the edge decides by the token).
+    pub(crate) fn maybe_backend(
+        &self,
+        source: SocketAddr,
+        transport: Transport,
+    ) -> Option<Backend> {
+        if !transport.is_stream() {
+            return None;
+        }
+        self.udp_ips.get(&source.ip()).copied()
     }
 
     /// The name a TLS backend at `addr` is verified against: the host of

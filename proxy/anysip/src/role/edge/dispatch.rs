@@ -41,6 +41,10 @@ impl Backends for GroupBackends<'_> {
         self.index.backend_of(source, transport)
     }
 
+    fn maybe_backend(&self, source: SocketAddr, transport: Transport) -> Option<Backend> {
+        self.index.maybe_backend(source, transport)
+    }
+
     fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
         // The group's algorithm decides, except for INVITE, CANCEL and ACK
         // without a route token (`sticky`): an INVITE's CANCEL and non-2xx
