@@ -188,12 +188,22 @@ impl Dialer {
                     }
                     *failures
                 }
-                None => 0,
+                None => {
+                    // A connection the peer opened from this address (a
+                    // UE's flow, RFC 5626): sent on it.
+                    if let Some(id) = conns.by_peer(key.to, key.transport) {
+                        if conns.send(id, key.to, bytes.clone(), false).is_ok() {
+                            return Ok(Delivery::Sent);
+                        }
+                    }
+                    0
+                }
             };
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 return unreachable(fallback, NetError::TooManyConnections(key.to));
             };
-            let registered = Registered::new(outbox, key.to, &self.settings.limits);
+            let limits = &self.settings.limits;
+            let registered = Registered::new(outbox, key.to, key.transport, false, limits);
             let id = registered.id;
             if let Err(e) = conns.send(id, key.to, bytes, false) {
                 conns.remove(id);

@@ -273,3 +273,51 @@ async fn tls_is_verified_against_the_name() {
     assert_eq!(server.seen.lock().unwrap().len(), 1);
     srv.abort();
 }
+
+#[tokio::test]
+async fn a_connection_the_peer_opened_is_reused_to_reach_it() {
+    // A UE connects from an ephemeral port (and registers): a request to
+    // that address goes back over its connection (RFC 5626), no dial.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Arc::new(Server {
+        seen: Mutex::new(vec![]),
+    });
+    let dialer = Dialer::new(settings(None));
+    dialer.attach(server.clone());
+    let outbox = Outbox::new(HashMap::new(), Connections::default()).with_dialer(dialer.clone());
+    let srv = tokio::spawn(serve_tcp(
+        listener,
+        server.clone(),
+        outbox.clone(),
+        StreamLimits::default(),
+    ));
+    let mut ue = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let ue_addr = ue.local_addr().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut ue, REQ)
+        .await
+        .unwrap();
+    until("the request", || server.seen.lock().unwrap().len() == 1).await;
+    let mut buf = vec![0u8; 256];
+    // The 200 the server answered with.
+    let n = tokio::io::AsyncReadExt::read(&mut ue, &mut buf)
+        .await
+        .unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+    let sent = outbox
+        .send(dial(Transport::Tcp, ue_addr, None, 1))
+        .await
+        .unwrap();
+    assert_eq!(sent, Delivery::Sent);
+    let n = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::io::AsyncReadExt::read(&mut ue, &mut buf),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(&buf[..n], REQ);
+    assert_eq!(dialer.open(), 0);
+    assert_eq!(outbox.connections().len(), 1);
+    srv.abort();
+}

@@ -1,7 +1,8 @@
-//! What this build does not serve yet, refused in one place: by
-//! `anysip check` and by `anysip run` alike, with the key that asks for it.
+//! What this build does not serve yet, and what a role cannot do with its
+//! configuration, refused in one place: by `anysip check` and by
+//! `anysip run` alike, with the key that asks for it.
 
-use anysip_config::Config;
+use anysip_config::{Config, Role};
 
 use crate::error::Error;
 
@@ -13,6 +14,31 @@ pub(crate) fn refuse_unserved(config: &Config) -> Result<(), Error> {
                 "telemetry.otlp.endpoint: {:?}: this build exports OTLP/HTTP over http:// only",
                 o.endpoint
             )));
+        }
+    }
+    if config.role == Role::Edge {
+        edge_reachable(config)?;
+    }
+    Ok(())
+}
+
+/// An edge's stream backends reach it over their transport (the
+/// Record-Route and Path it adds name its listener of that transport).
+fn edge_reachable(config: &Config) -> Result<(), Error> {
+    for g in &config.gateway.groups {
+        for d in &g.destinations {
+            let t = d.transport();
+            let listening = match t {
+                sip::Transport::Tcp => !config.listen.tcp.is_empty(),
+                sip::Transport::Tls => !config.listen.tls.is_empty(),
+                _ => true,
+            };
+            if !listening {
+                return Err(Error::Startup(format!(
+                    "gateway.groups[name={}]: destination {} is reached over {t}, so it reaches the edge over {t} too: add a listen.{t} listener",
+                    g.name, d.uri
+                )));
+            }
         }
     }
     Ok(())

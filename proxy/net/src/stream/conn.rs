@@ -187,10 +187,19 @@ pub(crate) struct Registered {
 }
 
 impl Registered {
-    /// Puts a connection to `peer` in the table.
-    pub(crate) fn new(outbox: &Outbox, peer: SocketAddr, limits: &StreamLimits) -> Self {
+    /// Puts a connection with `peer` over `transport` in the table
+    /// (`inbound`: the peer opened it).
+    pub(crate) fn new(
+        outbox: &Outbox,
+        peer: SocketAddr,
+        transport: Transport,
+        inbound: bool,
+        limits: &StreamLimits,
+    ) -> Self {
         let (tx, queue) = mpsc::channel::<ToWriter>(limits.send_queue.max(1));
-        let id = outbox.connections().insert(peer, tx.clone());
+        let id = outbox
+            .connections()
+            .insert(peer, transport, inbound, tx.clone());
         Registered { id, tx, queue }
     }
 }
@@ -210,7 +219,7 @@ pub(crate) fn serve_connection<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
 {
-    let registered = Registered::new(&outbox, accepted.peer, &limits);
+    let registered = Registered::new(&outbox, accepted.peer, transport, true, &limits);
     serve_registered(
         stream, registered, accepted, transport, dispatch, outbox, limits,
     )
