@@ -117,7 +117,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         settings,
         DriverSettings::default(),
         engine,
-        resolve::Resolver::new(),
+        resolver(config)?,
         outbox.clone(),
     );
     let handle = server.handle();
@@ -200,4 +200,15 @@ fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<dyn Rou
     let engine = tokio::task::block_in_place(|| script::Engine::load(&path, reload, host))
         .map_err(|e| Error::Startup(format!("script.path: {e}")))?;
     Ok(Arc::new(engine))
+}
+
+/// The resolver of `dns:`: its name servers, else the system's.
+fn resolver(config: &Config) -> Result<resolve::Resolver, Error> {
+    let dns = &config.dns;
+    if dns.servers.is_empty() {
+        return Ok(resolve::Resolver::new());
+    }
+    let timeout = Duration::from_millis(dns.timeout_ms);
+    resolve::Resolver::with_nameservers(&dns.servers, timeout)
+        .map_err(|e| Error::Startup(format!("dns.servers: {e}")))
 }

@@ -16,6 +16,24 @@ pub struct DomainConfig {
     pub local: Vec<String>,
 }
 
+/// `dns:` — how host names are resolved (a core's targets, RFC 3263).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Name servers (`IP:port`) asked instead of the system's
+    /// (`/etc/resolv.conf`, `/etc/hosts`). Default none: the system's.
+    #[serde(default)]
+    pub servers: Vec<std::net::SocketAddr>,
+    /// Time one query may take, retries included, in ms, 100–30000.
+    /// Default 2000.
+    #[serde(default = "default_dns_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_dns_timeout_ms() -> u64 {
+    2000
+}
+
 /// `server:`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
