@@ -17,7 +17,7 @@ pub struct DomainConfig {
 }
 
 /// `dns:` — how host names are resolved (a core's targets, RFC 3263).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsConfig {
     /// Name servers (`IP:port`) asked instead of the system's
@@ -28,6 +28,15 @@ pub struct DnsConfig {
     /// Default 2000.
     #[serde(default = "default_dns_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            servers: Vec::new(),
+            timeout_ms: default_dns_timeout_ms(),
+        }
+    }
 }
 
 fn default_dns_timeout_ms() -> u64 {
