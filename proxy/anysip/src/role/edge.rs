@@ -7,7 +7,9 @@ pub(crate) mod dispatch;
 mod keys;
 mod tag;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
 
 use anysip_config::Config;
@@ -41,6 +43,11 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
             edge_cfg.backend_group
         ))
     })?;
+    let udp_backends: Vec<SocketAddr> = group
+        .destinations()
+        .filter(|d| d.transport == sip::Transport::Udp)
+        .map(|d| d.address)
+        .collect();
     let backend_index = backends::BackendIndex::new(
         group
             .destinations()
@@ -111,7 +118,31 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         conns,
         sockets: udp.sockets,
         probe: Some(backend_facing),
-        tasks: Vec::new(),
+        tasks: vec![tokio::spawn(check_tcp(
+            udp_backends,
+            config.limits.udp_max_request(),
+            config.limits.tcp_connect_timeout(),
+        ))],
         running: Running::Edge,
     })
+}
+
+/// Says at start which UDP backends do not take TCP: a request too large
+/// for UDP (RFC 3261 §18.1.1) goes to them over TCP, so to those it will
+/// be answered 513. The connection is closed at once.
+async fn check_tcp(backends: Vec<SocketAddr>, max_udp: usize, limit: Duration) {
+    for b in backends {
+        match tokio::time::timeout(limit, tokio::net::TcpStream::connect(b)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(
+                backend = %b,
+                error = %e,
+                "backend does not take TCP: requests to it over {max_udp} octets (limits.udp_mtu - 200) will be answered 513"
+            ),
+            Err(_) => tracing::warn!(
+                backend = %b,
+                "backend did not answer a TCP connect: requests to it over {max_udp} octets (limits.udp_mtu - 200) may be answered 513"
+            ),
+        }
+    }
 }
