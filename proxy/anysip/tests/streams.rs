@@ -3,7 +3,8 @@
 //! CA; the core's name checked); the core reaches the callee's edge over
 //! the same transport (the Path). A 3,000-byte INVITE toward a UDP core
 //! goes over TCP (RFC 3261 §18.1.1) both ways. A 65,000-byte OPTIONS toward
-//! a UDP-only backend gets 513 from the edge, from a UDP and a TCP UE.
+//! a UDP-only backend gets 513 from the edge, from a UDP and a TCP UE; a NUL
+//! in a Subject gets 400.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -325,7 +326,7 @@ fn options(size: usize, transport: &str, port: u16) -> Vec<u8> {
 }
 
 #[test]
-fn an_options_too_large_for_a_udp_only_backend_gets_513() {
+fn an_options_too_large_for_a_udp_only_backend_gets_513_and_a_nul_400() {
     // The backend is a UDP socket of this test: nothing listens on TCP
     // there, so the edge's copy (over 65,507 octets with its Via and
     // Record-Route, and over 1,300 anyway) cannot be delivered.
@@ -365,6 +366,19 @@ fn an_options_too_large_for_a_udp_only_backend_gets_513() {
     let n = tcp.read(&mut buf).unwrap();
     let answer = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(answer.starts_with("SIP/2.0 513 "), "{answer}");
+    // A NUL in a header value (the RFC 3261 grammar has none): 400, not
+    // passed on.
+    let nul = String::from_utf8(options(600, "UDP", port).to_vec())
+        .unwrap()
+        .replace(
+            "Content-Type: text/plain\r\n",
+            "Subject: a\0b\r\nContent-Type: text/plain\r\n",
+        )
+        .replace("big-UDP", "nul-UDP");
+    ue.send_to(nul.as_bytes(), "127.0.0.1:18560").unwrap();
+    let n = ue.recv(&mut buf).unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(answer.starts_with("SIP/2.0 400 "), "{answer}");
     // Nothing reached the backend; both answers are counted and logged.
     backend.set_nonblocking(true).unwrap();
     assert!(
