@@ -17,7 +17,9 @@ use crate::telemetry::metrics::ProbeAnswer as Answered;
 pub(crate) const PROBE_BRANCH_PREFIX: &str = "z9hG4bK-anysip-probe-";
 
 /// Runs the prober until the task is dropped: sends due probes from
-/// `from` (the backend-facing address) over the destination's transport
+/// `from` (`edge.probe_address`: the instance's own unicast address, so
+/// that answers come back here even when the backend-facing address is
+/// shared; else the backend-facing address) over the destination's transport
 /// (a stream backend's connection is the one requests use), fires probe
 /// timeouts, logs health changes. A probe that cannot be sent is answered
 /// by its timeout.

@@ -271,6 +271,16 @@ fn edge_section() {
         "edge.backend_address",
         "not an IP address or DNS name",
     );
+    invalid(
+        &format!("{EDGE}edge:\n  probe_address: edge1.example.com\n"),
+        "edge.probe_address",
+        "must be an IP address",
+    );
+    invalid(
+        &format!("{EDGE}edge:\n  probe_address: \"10.0.0.11:x\"\n"),
+        "edge.probe_address",
+        "must be an IP address",
+    );
 }
 
 #[test]

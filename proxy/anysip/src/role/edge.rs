@@ -53,7 +53,8 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
             .destinations()
             .map(|d| (d.uri.as_str(), d.address, d.transport)),
     );
-    let (ue_facing, backend_facing) = addresses::facing(config, &edge_cfg)?;
+    let facing = addresses::facing(config, &edge_cfg)?;
+    let (ue_facing, backend_facing) = (facing.ue, facing.backend);
     let settings = EdgeSettings {
         instance_id: config.server.instance_id.number,
         ue_facing,
@@ -72,7 +73,10 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
             anysip_config::HashKey::RequestUri => edge::SelectionKey::RequestUri,
         },
     };
-    let filter = Filter::new(config, &[ue_facing.ip(), backend_facing.ip()]);
+    let filter = Filter::new(
+        config,
+        &[ue_facing.ip(), backend_facing.ip(), facing.probe.ip()],
+    );
     crate::filter::attach(&filter, config.xdp.as_ref());
     match filter.path() {
         Path::Xdp { interface, mode } => {
@@ -89,7 +93,7 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         ))
     })?;
     let shared = Shared::new(gateways, filter, role);
-    addresses::map_advertised(&mut udp, ue_facing, backend_facing)?;
+    addresses::map_advertised(&mut udp, facing)?;
     if !udp.by_addr.contains_key(&backend_facing) {
         return Err(Error::Startup(format!(
             "no UDP socket for {backend_facing}"
@@ -102,6 +106,7 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         instance = settings.instance_id,
         ue_facing = %settings.ue_facing,
         backend_facing = %settings.backend_facing,
+        probe_from = %facing.probe,
         backend_group = %edge_cfg.backend_group,
         "edge addresses"
     );
@@ -117,7 +122,7 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         outbox,
         conns,
         sockets: udp.sockets,
-        probe: Some(backend_facing),
+        probe: Some(facing.probe),
         tasks: vec![tokio::spawn(check_tcp(
             udp_backends,
             config.limits.udp_max_request(),

@@ -35,6 +35,13 @@ pub struct EdgeConfig {
     /// edge double Record-Routes (RFC 5658).
     #[serde(default)]
     pub backend_address: Option<String>,
+    /// IP[:port] the gateway prober's OPTIONS leave from and name in their
+    /// Via: this instance's own unicast address, so that the answers come
+    /// back to the instance that sent them when `backend_address` is shared
+    /// by several edges (a backend-side anycast address). Must be a UDP
+    /// listener. Default: the backend-facing address.
+    #[serde(default)]
+    pub probe_address: Option<String>,
     /// Tokens older than this do not open, in seconds, 60–31536000. Must
     /// exceed the longest call and the registration interval. Default
     /// 604800 (7 days).
@@ -58,6 +65,7 @@ impl Default for EdgeConfig {
             selection_key: HashKey::default(),
             ue_address: None,
             backend_address: None,
+            probe_address: None,
             token_max_age_secs: default_token_max_age_secs(),
             token_max_skew_secs: default_token_max_skew_secs(),
             retry_after_secs: default_retry_after_secs(),

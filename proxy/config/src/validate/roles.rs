@@ -95,6 +95,15 @@ fn edge(config: &Config, edge: &EdgeConfig) -> Check {
             }
         }
     }
+    if let Some(v) = &edge.probe_address {
+        let is_ip = parse_host_port(v).is_ok_and(|hp| hp.host.parse::<std::net::IpAddr>().is_ok());
+        if !is_ip {
+            return fail(
+                "edge.probe_address",
+                format!("{v:?}: must be an IP address or IP:port (this instance's own unicast address)"),
+            );
+        }
+    }
     range(
         "edge.token_max_age_secs",
         edge.token_max_age_secs,

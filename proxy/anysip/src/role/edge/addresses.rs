@@ -8,13 +8,21 @@ use anysip_config::{Config, EdgeConfig};
 use crate::error::Error;
 use crate::listeners::Udp;
 
-/// The UE-facing address (`edge.ue_address`, else the SIPhon-style
-/// `advertised_address`, else the first UDP listener) and the
-/// backend-facing one (`edge.backend_address`, else the UE-facing one).
-pub(super) fn facing(
-    config: &Config,
-    edge: &EdgeConfig,
-) -> Result<(SocketAddr, SocketAddr), Error> {
+/// The edge's addresses: where UEs, backends and the gateway prober see it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Facing {
+    /// `edge.ue_address`, else the SIPhon-style `advertised_address`, else
+    /// the first UDP listener.
+    pub ue: SocketAddr,
+    /// `edge.backend_address`, else the UE-facing address.
+    pub backend: SocketAddr,
+    /// `edge.probe_address` (this instance's own unicast address), else the
+    /// backend-facing address.
+    pub probe: SocketAddr,
+}
+
+/// The edge's addresses from its configuration.
+pub(super) fn facing(config: &Config, edge: &EdgeConfig) -> Result<Facing, Error> {
     let first = config
         .listen
         .udp
@@ -33,21 +41,27 @@ pub(super) fn facing(
         Some(a) => advertised(a, ue_facing, "edge.backend_address")?,
         None => ue_facing,
     };
-    Ok((ue_facing, backend_facing))
+    let probe = match edge.probe_address.as_deref() {
+        Some(a) => advertised(a, backend_facing, "edge.probe_address")?,
+        None => backend_facing,
+    };
+    Ok(Facing {
+        ue: ue_facing,
+        backend: backend_facing,
+        probe,
+    })
 }
 
 /// Advertised addresses send from the socket of their port (wildcard
-/// binds). The backend-facing address must be a local listener; the
-/// UE-facing (anycast) one may live elsewhere (announced by another host,
-/// or emulated in tests): replies leave from the listener they arrived on.
-pub(super) fn map_advertised(
-    udp: &mut Udp,
-    ue_facing: SocketAddr,
-    backend_facing: SocketAddr,
-) -> Result<(), Error> {
+/// binds). The backend-facing and probe addresses must be local listeners;
+/// the UE-facing (anycast) one may live elsewhere (announced by another
+/// host, or emulated in tests): replies leave from the listener they
+/// arrived on.
+pub(super) fn map_advertised(udp: &mut Udp, facing: Facing) -> Result<(), Error> {
     for (adv, key) in [
-        (ue_facing, "edge.ue_address"),
-        (backend_facing, "edge.backend_address"),
+        (facing.ue, "edge.ue_address"),
+        (facing.backend, "edge.backend_address"),
+        (facing.probe, "edge.probe_address"),
     ] {
         if udp.by_addr.contains_key(&adv) {
             continue;
