@@ -1,0 +1,374 @@
+# shellcheck shell=bash
+# The scenarios: sipp UEs in ue1 (callees bob and carol, registered through
+# the anycast address) and ue2 (the caller alice), and what happens to the
+# network meanwhile. Each prints one result line.
+
+SIPP_DIR=$HERE/sipp
+REGISTER_XML=$REPO/tests/sipp/core-register.xml
+HOLD_MS=${LAB_HOLD_MS:-3000}
+# Calls of flip, kill, pop (half from each side's hang-up); drain and core.
+CALLS=${LAB_CALLS:-200}
+RATE=${LAB_RATE:-10}
+# The callees' ports in ue1.
+BOB_PORT=5071
+CAROL_PORT=5072
+DAVE_PORT=5073
+
+register_ues() {
+    local user port tries
+    for user in bob carol; do
+        port=$([ "$user" = bob ] && echo $BOB_PORT || echo $CAROL_PORT)
+        for tries in 1 2 3 4 5 6; do
+            if in_ns ue1 timeout 25 sipp -sf "$REGISTER_XML" "$ANYCAST:5060" -s "$user" \
+                -au "$user" -ap "$user" -auth_uri domain.local -i "$UE1_IP" -p "$port" \
+                -m 1 -timeout 20s -nostdin >"$LAB_DIR/logs/register-$user.log" 2>&1; then
+                break
+            fi
+            [ "$tries" = 6 ] && {
+                echo "lab: $user could not register through $ANYCAST" >&2
+                return 1
+            }
+            sleep 2
+        done
+    done
+}
+
+# sipp's cumulative count COLUMN from a -trace_stat file.
+stat_col() {
+    local file=$1 col=$2
+    [ -s "$file" ] || {
+        echo 0
+        return
+    }
+    awk -F';' -v c="$col" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+        { v = $k } END { print (k && v != "" ? v + 0 : 0) }' "$file"
+}
+
+# calls_start TAG N: N calls (N/2 hung up by alice to bob, N/2 hung up by
+# carol), at RATE calls/s in all, each held HOLD_MS. Runs in the background;
+# calls_wait TAG collects. Bounded: sipp -timeout and `timeout`.
+calls_start() {
+    local tag=$1 n=$2 half=$(($2 / 2)) d=$LAB_DIR/calls/$1 limit
+    limit=$((n / RATE + HOLD_MS / 1000 + 60))
+    rm -rf "$d"
+    mkdir -p "$d"
+    local r2=$((RATE / 2))
+    [ "$r2" -ge 1 ] || r2=1
+    # Callees first.
+    in_ns ue1 timeout $((limit + 10)) sipp -sf "$SIPP_DIR/uas.xml" -s bob -i "$UE1_IP" -p $BOB_PORT \
+        -m "$half" -timeout "${limit}s" -nostdin -trace_stat -stf "$d/bob.csv" -fd 1 \
+        -trace_err -error_file "$d/bob.err" >"$d/bob.out" 2>&1 &
+    echo $! >"$d/bob.pid"
+    in_ns ue1 timeout $((limit + 10)) sipp -sf "$SIPP_DIR/uas-bye.xml" -s carol -i "$UE1_IP" -p $CAROL_PORT \
+        -d "$HOLD_MS" -m "$half" -timeout "${limit}s" -nostdin -trace_stat -stf "$d/carol.csv" -fd 1 \
+        -trace_err -error_file "$d/carol.err" >"$d/carol.out" 2>&1 &
+    echo $! >"$d/carol.pid"
+    sleep 0.3
+    in_ns ue2 timeout $((limit + 10)) sipp -sf "$SIPP_DIR/uac-bye.xml" "$ANYCAST:5060" -s bob -i "$UE2_IP" \
+        -p 5081 -d "$HOLD_MS" -m "$half" -r "$r2" -timeout "${limit}s" -nostdin \
+        -trace_stat -stf "$d/to-bob.csv" -fd 1 -trace_err -error_file "$d/to-bob.err" >"$d/to-bob.out" 2>&1 &
+    echo $! >"$d/to-bob.pid"
+    in_ns ue2 timeout $((limit + 10)) sipp -sf "$SIPP_DIR/uac-wait.xml" "$ANYCAST:5060" -s carol -i "$UE2_IP" \
+        -p 5082 -m "$half" -r "$r2" -timeout "${limit}s" -nostdin \
+        -trace_stat -stf "$d/to-carol.csv" -fd 1 -trace_err -error_file "$d/to-carol.err" >"$d/to-carol.out" 2>&1 &
+    echo $! >"$d/to-carol.pid"
+}
+
+# True while the callers of TAG still run.
+calls_running() {
+    local d=$LAB_DIR/calls/$1 p
+    for p in to-bob to-carol; do
+        kill -0 "$(cat "$d/$p.pid")" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+# calls_wait TAG: waits for TAG's sipps; sets OK and N: a call is ok when
+# its caller completed it and (carol's calls) the callee's BYE got its 200.
+calls_wait() {
+    local d=$LAB_DIR/calls/$1 p
+    for p in to-bob to-carol bob carol; do
+        wait "$(cat "$d/$p.pid")" 2>/dev/null || true
+    done
+    local ok_bob ok_carol carol_failed n
+    ok_bob=$(stat_col "$d/to-bob.csv" 'SuccessfulCall(C)')
+    ok_carol=$(stat_col "$d/to-carol.csv" 'SuccessfulCall(C)')
+    carol_failed=$(stat_col "$d/carol.csv" 'FailedCall(C)')
+    n=$(($(stat_col "$d/to-bob.csv" 'OutgoingCall(C)') + $(stat_col "$d/to-carol.csv" 'OutgoingCall(C)')))
+    OK=$((ok_bob + ok_carol - carol_failed))
+    [ "$OK" -ge 0 ] || OK=0
+    N=$n
+}
+
+# The route changes the upstream imported from the PoP routers so far.
+route_changes() {
+    local n=0 p v
+    for p in pop_a pop_b; do
+        v=$(birdc_in up show protocols all "$p" 2>/dev/null |
+            awk '/Import updates:|Import withdraws:/ { s += $3 } END { print s + 0 }')
+        n=$((n + v))
+    done
+    echo "$n"
+}
+
+# SIP messages each edge received so far ("ea1=.. ea2=.. eb1=.. eb2=..").
+edge_messages() {
+    local e v out=()
+    for e in "${EDGES[@]}"; do
+        v=$(in_ns "$e" curl -sf -m 1 http://127.0.0.1:9091/metrics 2>/dev/null |
+            awk '/^anysip_messages_received_total/ { s += $NF } END { print s + 0 }')
+        out+=("$e=${v:-0}")
+    done
+    echo "${out[*]}"
+}
+
+# The difference of two edge_messages lines.
+messages_delta() {
+    local before=($1) after=($2) i out=()
+    for i in "${!after[@]}"; do
+        out+=("${after[$i]%%=*}=$((${after[$i]#*=} - ${before[$i]#*=}))")
+    done
+    echo "${out[*]}"
+}
+
+# Is PoP $1's route to the anycast address in the upstream's table, and
+# does it carry the graceful-shutdown community? Prints absent|normal|gshut.
+upstream_pop_route() {
+    local out
+    out=$(birdc_in up show route "$ANYCAST/32" all protocol "pop_$1" 2>/dev/null)
+    if ! grep -q 'via' <<<"$out"; then
+        echo absent
+    elif grep -q '(65535,0)' <<<"$out"; then
+        echo gshut
+    else
+        echo normal
+    fi
+}
+
+reconfigure() {
+    local n
+    for n in "$@"; do birdc_in "$n" configure >/dev/null 2>&1 || true; done
+}
+
+restore_flips() {
+    flip_up 100 100
+    flip_pop a 1 1
+    flip_pop b 1 1
+    reconfigure up ra rb
+}
+
+result() {
+    local name=$1 ok=$2 n=$3
+    shift 3
+    echo "$ok $n" >"$LAB_DIR/results/$name"
+    echo "lab: $name=$ok/$n $*"
+}
+
+# flip: every 300 ms the upstream moves between PoP A, PoP B and both, and
+# each PoP router drops one of its edges from ECMP or takes both.
+scenario_flip() {
+    local before msgs i=0 changes
+    before=$(route_changes)
+    msgs=$(edge_messages)
+    calls_start flip "$CALLS"
+    local ups=("200 100" "100 100" "100 200" "100 100") pops=("1 1" "1 0" "1 1" "0 1")
+    while calls_running flip && [ $i -lt 400 ]; do
+        # shellcheck disable=SC2086
+        flip_up ${ups[$((i % 4))]}
+        # shellcheck disable=SC2086
+        flip_pop a ${pops[$((i % 4))]}
+        # shellcheck disable=SC2086
+        flip_pop b ${pops[$(((i + 1) % 4))]}
+        reconfigure up ra rb
+        i=$((i + 1))
+        sleep 0.3
+    done
+    restore_flips
+    calls_wait flip
+    local ok=$OK n=$N
+    changes=$(($(route_changes) - before))
+    result flip "$ok" "$n" "flips=$i upstream_route_changes=$changes messages: $(messages_delta "$msgs" "$(edge_messages)")"
+}
+
+# drain: mid-call, routerd drains both edges of PoP A; the upstream must see
+# (65535,0) before the withdrawal; calls complete; new calls land in PoP B.
+scenario_drain() {
+    local before t0 t_gshut="" t_gone="" state e i
+    before=$(route_changes)
+    calls_start drain "$CALLS"
+    sleep 3
+    t0=$(now_ms)
+    for e in ea1 ea2; do in_ns "$e" "$ROUTERD_BIN" drain -c "$LAB_DIR/$e/routerd.yaml" >/dev/null; done
+    for i in $(seq 300); do
+        state=$(upstream_pop_route a)
+        [ -z "$t_gshut" ] && [ "$state" = gshut ] && t_gshut=$(($(now_ms) - t0))
+        if [ "$state" = absent ]; then
+            t_gone=$(($(now_ms) - t0))
+            break
+        fi
+        sleep 0.1
+    done
+    calls_wait drain
+    local ok=$OK n=$N
+    # New calls after the withdrawal: all in PoP B.
+    local msgs after ok2 n2 in_a
+    msgs=$(edge_messages)
+    calls_start drain-new 20
+    calls_wait drain-new
+    local ok2=$OK n2=$N
+    after=$(messages_delta "$msgs" "$(edge_messages)")
+    in_a=$(tr ' ' '\n' <<<"$after" | awk -F= '$1 ~ /^ea/ { s += $2 } END { print s + 0 }')
+    local order=bad
+    [ -n "$t_gshut" ] && [ -n "$t_gone" ] && [ "$t_gshut" -lt "$t_gone" ] && order=community_before_withdraw
+    [ "$in_a" -eq 0 ] || ok2=0
+    for e in ea1 ea2; do in_ns "$e" "$ROUTERD_BIN" undrain -c "$LAB_DIR/$e/routerd.yaml" >/dev/null; done
+    wait_until 60 "PoP A back after undrain" converged || true
+    local changes=$(($(route_changes) - before))
+    result drain $((ok + ok2)) $((n + n2)) "order=$order gshut_ms=${t_gshut:-never} withdraw_ms=${t_gone:-never} new_calls_in_pop_a_messages=$in_a upstream_route_changes=$changes"
+}
+
+# kill: SIGKILL one edge mid-call; its routerd withdraws it.
+scenario_kill() {
+    local before t0 t_gone="" i
+    before=$(route_changes)
+    calls_start kill "$CALLS"
+    sleep 3
+    t0=$(now_ms)
+    stop ea1-anysip KILL
+    for i in $(seq 100); do
+        if ! birdc_in ra show route "$ANYCAST/32" protocol ea1 2>/dev/null | grep -q via; then
+            t_gone=$(($(now_ms) - t0))
+            break
+        fi
+        sleep 0.1
+    done
+    calls_wait kill
+    local ok=$OK n=$N
+    start_edge ea1
+    wait_until 60 "ea1 back" converged || true
+    result kill "$ok" "$n" "kill_to_withdraw_ms=${t_gone:-never} upstream_route_changes=$(($(route_changes) - before))"
+}
+
+# pop: cut PoP A's uplink mid-call (silently: only BFD notices).
+scenario_pop() {
+    local before t0 t_moved="" i
+    before=$(route_changes)
+    calls_start pop "$CALLS"
+    sleep 3
+    t0=$(now_ms)
+    uplink_state a 0
+    for i in $(seq 100); do
+        if [ "$(upstream_pop_route a)" = absent ]; then
+            t_moved=$(($(now_ms) - t0))
+            break
+        fi
+        sleep 0.05
+    done
+    calls_wait pop
+    local ok=$OK n=$N
+    uplink_state a 3
+    wait_until 60 "PoP A's uplink back" converged || true
+    result pop "$ok" "$n" "cut_to_pop_b_ms=${t_moved:-never} upstream_route_changes=$(($(route_changes) - before))"
+}
+
+# The INVITEs core $1 handled so far.
+core_invites() {
+    in_ns "$1" curl -sf -m 1 http://127.0.0.1:9092/metrics 2>/dev/null |
+        awk '/^anysip_core_requests_total/ && /method="INVITE"/ { s += $NF } END { print s + 0 }'
+}
+
+# Backend health changes of the edges so far ($1: down or up).
+edge_transitions() {
+    local e s=0 v
+    for e in "${EDGES[@]}"; do
+        v=$(in_ns "$e" curl -sf -m 1 http://127.0.0.1:9091/metrics 2>/dev/null |
+            awk -v t="$1" '/^anysip_backend_transitions_total/ && index($0, "\"" t "\"") { s += $NF } END { print s + 0 }')
+        s=$((s + v))
+    done
+    echo "$s"
+}
+
+transitions_at_least() { [ "$(edge_transitions "$1")" -ge "$2" ]; }
+
+# core: SIGKILL core A; once the edges' probes mark it down, new calls go to
+# core B, which finds the callees in Redis.
+scenario_core() {
+    local down0 up0 t0 t_down="" b0 b1
+    down0=$(edge_transitions down)
+    t0=$(now_ms)
+    stop ca-anysip KILL
+    if wait_until 60 "every edge marks core A down" transitions_at_least down $((down0 + 4)); then
+        t_down=$(($(now_ms) - t0))
+    fi
+    b0=$(core_invites cb)
+    calls_start core 40
+    calls_wait core
+    local ok=$OK n=$N
+    b1=$(core_invites cb)
+    up0=$(edge_transitions up)
+    start_core ca
+    wait_until 60 "every edge marks core A up" transitions_at_least up $((up0 + 4)) || true
+    result core "$ok" "$n" "kill_to_edges_marking_down_ms=${t_down:-never} core_b_invites=$((b1 - b0))"
+}
+
+# tcp: TCP callers through the anycast address while routes flip. Without
+# the relay and RFC 5626 flow recovery, a route change that moves a TCP
+# connection to another edge breaks it; this reports what happens (not a gate).
+scenario_tcp() {
+    local d=$LAB_DIR/calls/tcp n=40 i=0
+    rm -rf "$d"
+    mkdir -p "$d"
+    in_ns ue1 timeout 120 sipp -sf "$SIPP_DIR/uas.xml" -s bob -i "$UE1_IP" -p $BOB_PORT \
+        -m "$n" -timeout 100s -nostdin >"$d/bob.out" 2>&1 &
+    local uas=$!
+    sleep 0.3
+    in_ns ue2 timeout 120 sipp -sf "$SIPP_DIR/uac-bye.xml" "$ANYCAST:5060" -t t1 -s bob -i "$UE2_IP" \
+        -p 5083 -d "$HOLD_MS" -m "$n" -r 5 -timeout 100s -nostdin -max_reconnect 20 -reconnect_sleep 200 \
+        -trace_stat -stf "$d/tcp.csv" -fd 1 >"$d/tcp.out" 2>&1 &
+    local uac=$!
+    while kill -0 $uac 2>/dev/null && [ $i -lt 400 ]; do
+        if [ $((i % 10)) = 5 ]; then flip_up 200 100; else flip_up 100 200; fi
+        [ $((i % 10)) = 0 ] && flip_up 100 100
+        reconfigure up
+        i=$((i + 1))
+        sleep 0.3
+    done
+    wait $uac 2>/dev/null || true
+    kill $uas 2>/dev/null || true
+    wait $uas 2>/dev/null || true
+    restore_flips
+    local ok
+    ok=$(stat_col "$d/tcp.csv" 'SuccessfulCall(C)')
+    result tcp "$ok" "$n" "TCP callers under upstream flips; relay not in this build's lab: not a gate"
+}
+
+lab_run() {
+    [ -f "$LAB_DIR/env" ] || {
+        echo "lab: not up (run: lab up)" >&2
+        exit 1
+    }
+    # shellcheck disable=SC1091
+    source "$LAB_DIR/env"
+    mkdir -p "$LAB_DIR/results"
+    local s list
+    case $1 in
+        all) list=(flip drain kill pop core tcp) ;;
+        flip | drain | kill | pop | core | tcp) list=("$1") ;;
+        *)
+            echo "lab: unknown scenario $1 (flip drain kill pop core tcp all)" >&2
+            exit 2
+            ;;
+    esac
+    for s in "${list[@]}"; do
+        wait_until 60 "the fleet before $s" converged || true
+        "scenario_$s"
+    done
+    if [ "$1" = all ]; then
+        local line="lab:" r
+        for s in "${list[@]}"; do
+            r=$(cat "$LAB_DIR/results/$s" 2>/dev/null || echo "0 0")
+            line+=" $s=${r% *}/${r#* }"
+        done
+        echo "$line"
+    fi
+}
