@@ -75,6 +75,11 @@ uplink() {
     ip link add name "p$pop" netns "$(ns up)" type veth peer name up0 netns "$(ns "r$pop")"
     ip -n "$(ns up)" link add name "br$pop" type bridge
     ip -n "$(ns up)" link set "p$pop" master "br$pop"
+    # A second port keeps the bridge up while the uplink's port is disabled.
+    ip -n "$(ns up)" link add name "d$pop" type veth peer name "e$pop"
+    ip -n "$(ns up)" link set "d$pop" master "br$pop"
+    ip -n "$(ns up)" link set "d$pop" up
+    ip -n "$(ns up)" link set "e$pop" up
     ip -n "$(ns up)" addr add "172.31.$n.1/30" dev "br$pop"
     ip -n "$(ns "r$pop")" addr add "172.31.$n.2/30" dev up0
     ip -n "$(ns up)" link set "p$pop" up

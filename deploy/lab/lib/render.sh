@@ -75,7 +75,11 @@ render_routers() {
         bgp "pop_$pop" "172.30.$n.1" 65100 "172.30.$n.2" "6500$n" "$GSHUT accept;" 'accept;' bfd >>"$f"
     done
     echo "# nothing flips here" >"$LAB_DIR/bb/flip.conf"
-    # The PoP routers: ECMP over their two edges.
+    # The PoP routers: ECMP over their two edges. Towards the backbone they
+    # also pass on the UE routes learned from the upstream: a PoP whose
+    # uplink is cut still reaches the UEs through the other PoP, so that
+    # its edges keep serving the dialogs its core sends them (at the
+    # backend anycast address) while the UEs' traffic goes to the other PoP.
     for pop in a b; do
         n=$(pop_num "$pop")
         f=$LAB_DIR/r$pop/bird.conf
@@ -84,7 +88,7 @@ render_routers() {
             "if net ~ [ 100.64.0.0/10+ ] then accept; reject;" \
             "if source = RTS_BGP && net = $ANYCAST/32 then accept; reject;" bfd >>"$f"
         bgp backbone "172.30.$n.2" "6500$n" "172.30.$n.1" 65100 "$GSHUT accept;" \
-            "if source = RTS_BGP && net = $BACKEND_ANYCAST/32 then accept; if source = RTS_DEVICE && net ~ [ 10.$n.0.0/16+ ] then accept; reject;" \
+            "if source = RTS_BGP && net = $BACKEND_ANYCAST/32 then accept; if source = RTS_DEVICE && net ~ [ 10.$n.0.0/16+ ] then accept; if source = RTS_BGP && net ~ [ 100.64.0.0/10+ ] then accept; reject;" \
             bfd >>"$f"
         local i
         for i in 1 2; do

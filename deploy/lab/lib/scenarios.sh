@@ -52,6 +52,7 @@ calls_start() {
     limit=$((n / RATE + HOLD_MS / 1000 + 60))
     rm -rf "$d"
     mkdir -p "$d"
+    echo "$((half * 2))" >"$d/n"
     local r2=$((RATE / 2))
     [ "$r2" -ge 1 ] || r2=1
     # Callees first.
@@ -93,18 +94,22 @@ calls_wait() {
         wait "$(cat "$d/$p.pid")" 2>/dev/null || true
     done
     OK=$(($(stat_col "$d/to-bob.csv" 'SuccessfulCall(C)') + $(stat_col "$d/carol.csv" 'SuccessfulCall(C)')))
-    N=$(($(stat_col "$d/to-bob.csv" 'OutgoingCall(C)') + $(stat_col "$d/to-carol.csv" 'OutgoingCall(C)')))
+    N=$(cat "$d/n")
 }
 
-# The route changes the upstream imported from the PoP routers so far.
-route_changes() {
-    local n=0 p v
-    for p in pop_a pop_b; do
-        v=$(birdc_in up show protocols all "$p" 2>/dev/null |
-            awk '/Import updates:|Import withdraws:/ { s += $3 } END { print s + 0 }')
-        n=$((n + v))
-    done
-    echo "$n"
+# Route changes of the anycast address in the upstream's kernel (its
+# forwarding table): `ip monitor` from now until route_watch_stop.
+route_watch_start() {
+    mkdir -p "$LAB_DIR/calls"
+    timeout 600 ip -n "$(ns up)" monitor route >"$LAB_DIR/calls/routes.log" 2>/dev/null &
+    echo $! >"$LAB_DIR/calls/routes.pid"
+}
+route_watch_stop() {
+    local p
+    p=$(cat "$LAB_DIR/calls/routes.pid")
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    grep -c "$ANYCAST" "$LAB_DIR/calls/routes.log" || true
 }
 
 # SIP messages each edge received so far ("ea1=.. ea2=.. eb1=.. eb2=.."):
@@ -165,8 +170,8 @@ result() {
 # flip: every 300 ms the upstream moves between PoP A, PoP B and both, and
 # each PoP router drops one of its edges from ECMP or takes both.
 scenario_flip() {
-    local before i=0 changes
-    before=$(route_changes)
+    local i=0 changes
+    route_watch_start
     local invites byes
     invites=$(edge_messages INVITE)
     byes=$(edge_messages BYE)
@@ -183,18 +188,18 @@ scenario_flip() {
         i=$((i + 1))
         sleep 0.3
     done
-    restore_flips
     calls_wait flip
     local ok=$OK n=$N
-    changes=$(($(route_changes) - before))
+    changes=$(route_watch_stop)
+    restore_flips
     result flip "$ok" "$n" "flips=$i upstream_route_changes=$changes invites: $(messages_delta "$invites" "$(edge_messages INVITE)") byes: $(messages_delta "$byes" "$(edge_messages BYE)")"
 }
 
 # drain: mid-call, routerd drains both edges of PoP A; the upstream must see
 # (65535,0) before the withdrawal; calls complete; new calls land in PoP B.
 scenario_drain() {
-    local before t0 t_gshut="" t_gone="" state e i
-    before=$(route_changes)
+    local t0 t_gshut="" t_gone="" state e i
+    route_watch_start
     calls_start drain "$CALLS"
     sleep 3
     t0=$(now_ms)
@@ -209,7 +214,8 @@ scenario_drain() {
         sleep 0.1
     done
     calls_wait drain
-    local ok=$OK n=$N
+    local ok=$OK n=$N changes
+    changes=$(route_watch_stop)
     # New calls after the withdrawal: all in PoP B.
     local msgs after ok2 n2 in_a
     msgs=$(edge_messages INVITE)
@@ -223,14 +229,13 @@ scenario_drain() {
     [ "$in_a" -eq 0 ] || ok2=0
     for e in ea1 ea2; do in_ns "$e" "$ROUTERD_BIN" undrain -c "$LAB_DIR/$e/routerd.yaml" >/dev/null; done
     wait_until 60 "PoP A back after undrain" converged || true
-    local changes=$(($(route_changes) - before))
     result drain $((ok + ok2)) $((n + n2)) "order=$order gshut_ms=${t_gshut:-never} withdraw_ms=${t_gone:-never} invites_in_pop_a_after_withdraw=$in_a upstream_route_changes=$changes"
 }
 
 # kill: SIGKILL one edge mid-call; its routerd withdraws it.
 scenario_kill() {
-    local before t0 t_gone="" i
-    before=$(route_changes)
+    local t0 t_gone="" i
+    route_watch_start
     calls_start kill "$CALLS"
     sleep 3
     t0=$(now_ms)
@@ -243,16 +248,17 @@ scenario_kill() {
         sleep 0.1
     done
     calls_wait kill
-    local ok=$OK n=$N
+    local ok=$OK n=$N changes
+    changes=$(route_watch_stop)
     start_edge ea1
     wait_until 60 "ea1 back" converged || true
-    result kill "$ok" "$n" "kill_to_withdraw_ms=${t_gone:-never} upstream_route_changes=$(($(route_changes) - before))"
+    result kill "$ok" "$n" "kill_to_withdraw_ms=${t_gone:-never} upstream_route_changes=$changes"
 }
 
 # pop: cut PoP A's uplink mid-call (silently: only BFD notices).
 scenario_pop() {
-    local before t0 t_moved="" i
-    before=$(route_changes)
+    local t0 t_moved="" i
+    route_watch_start
     calls_start pop "$CALLS"
     sleep 3
     t0=$(now_ms)
@@ -265,10 +271,11 @@ scenario_pop() {
         sleep 0.05
     done
     calls_wait pop
-    local ok=$OK n=$N
+    local ok=$OK n=$N changes
+    changes=$(route_watch_stop)
     uplink_state a 3
     wait_until 60 "PoP A's uplink back" converged || true
-    result pop "$ok" "$n" "cut_to_pop_b_ms=${t_moved:-never} upstream_route_changes=$(($(route_changes) - before))"
+    result pop "$ok" "$n" "cut_to_pop_b_ms=${t_moved:-never} upstream_route_changes=$changes"
 }
 
 # The INVITEs core $1 handled so far.
