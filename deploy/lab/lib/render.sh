@@ -255,7 +255,7 @@ lab_status() {
         local ready=no announce
         edge_ready "$e" && ready=yes
         announce=$(in_ns "$e" "$ROUTERD_BIN" status 2>/dev/null |
-            jq -r '[.services[] | .name + ":" + .state] | join(",")' 2>/dev/null || echo "routerd down")
-        echo "  $e $(edge_ip "$e"): ready=$ready routerd=$announce"
+            grep -o '"state":"[a-z_]*"' | head -1 | cut -d'"' -f4 || true)
+        echo "  $e $(edge_ip "$e"): ready=$ready routerd=${announce:-unreachable}"
     done
 }

@@ -100,7 +100,9 @@ fn edge(config: &Config, edge: &EdgeConfig) -> Check {
         if !is_ip {
             return fail(
                 "edge.probe_address",
-                format!("{v:?}: must be an IP address or IP:port (this instance's own unicast address)"),
+                format!(
+                    "{v:?}: must be an IP address or IP:port (this instance's own unicast address)"
+                ),
             );
         }
     }
