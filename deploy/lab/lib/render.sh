@@ -223,7 +223,10 @@ lab_up() {
 lab_down() {
     stop_all
     net_down
-    rm -rf "$LAB_DIR"
+    case $LAB_DIR in
+        /run/* | /tmp/* | /var/tmp/*) rm -rf "$LAB_DIR" ;;
+        *) echo "lab: left $LAB_DIR in place (not under /run, /tmp or /var/tmp)" >&2 ;;
+    esac
     [ "${1:-}" = quiet ] || echo "lab: down"
 }
 

@@ -114,6 +114,7 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         edge: Edge::new(codec, settings, sip_limits(config)),
         shared: shared.clone(),
         backend_index,
+        dial_from: facing.probe.ip(),
     });
     dialer.attach(dispatch.clone());
     Ok(Prepared {

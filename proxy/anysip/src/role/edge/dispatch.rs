@@ -1,7 +1,7 @@
 //! The edge behind the transports: messages in, sends out, and every
 //! message counted once by what became of it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +27,10 @@ pub(crate) struct EdgeDispatch {
     pub(crate) shared: Arc<Shared>,
     /// The backends: who is one, and their TLS names.
     pub(crate) backend_index: BackendIndex,
+    /// The source IP of connections to stream backends: the instance's own
+    /// address (`edge.probe_address`), so that the connection's packets
+    /// come back to this instance when the backend-facing address is shared.
+    pub(crate) dial_from: IpAddr,
 }
 
 /// The backend group as `edge` sees it: the view of its last change, no
@@ -201,7 +205,7 @@ impl EdgeDispatch {
                     transport: b.transport,
                     to: b.addr,
                     server_name: self.backend_index.server_name(b.addr),
-                    from: Some(settings.backend_facing.ip()),
+                    from: Some(self.dial_from),
                 };
                 let fallback = failed.map(|f| Box::new(reply(origin, f, false, SendTag::NONE)));
                 vec![Outgoing::Dial {
