@@ -79,6 +79,11 @@ pub struct Config {
     /// with `role: edge`; defaults apply when absent.
     #[serde(default)]
     pub xdp: Option<XdpConfig>,
+    /// The relay between edge instances (QUIC, docs/relay.md). Only with
+    /// `role: edge`; without it, a message for a stream flow held by
+    /// another instance is answered 430.
+    #[serde(default)]
+    pub relay: Option<relay::RelayConfig>,
     /// The registrar. Only with `role: core`; optional.
     #[serde(default)]
     pub registrar: Option<RegistrarConfig>,
@@ -155,6 +160,11 @@ impl Config {
                     files.push(("edge.keys.file".to_owned(), file.as_path()));
                 }
             }
+        }
+        if let Some(r) = &self.relay {
+            files.push(("relay.ca".to_owned(), r.ca.as_path()));
+            files.push(("relay.cert".to_owned(), r.cert.as_path()));
+            files.push(("relay.key".to_owned(), r.key.as_path()));
         }
         if let Some(script) = &self.script {
             files.push(("script.path".to_owned(), script.path.as_path()));
