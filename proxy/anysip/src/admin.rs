@@ -36,6 +36,7 @@ pub(crate) async fn serve(
         .route("/admin/stats", get(stats))
         .route("/admin/drain", post(drain))
         .route("/admin/gateways", get(gateways))
+        .route("/admin/relay", get(relay))
         .route("/admin/gateways/{group}/{dest}/{action}", post(mark))
         .route(
             "/admin/blocklist",
@@ -114,6 +115,35 @@ async fn stats(State(a): State<Admin>) -> Response {
 async fn gateways(State(a): State<Admin>) -> Response {
     let snap = a.shared.gateways().snapshot(Instant::now());
     Json(snap).into_response()
+}
+
+/// The relay's peers and their state (404 without `relay:`).
+async fn relay(State(a): State<Admin>) -> Response {
+    let Some(r) = a.shared.relay.get() else {
+        return (StatusCode::NOT_FOUND, "no relay configured (relay:)\n").into_response();
+    };
+    let peers: Vec<serde_json::Value> = r
+        .peers()
+        .into_iter()
+        .map(|p| {
+            serde_json::json!({
+                "instance_id": p.instance,
+                "address": p.address.to_string(),
+                "state": p.state,
+                "rtt_us": p.rtt.map(|d| d.as_micros() as u64),
+                "sent": p.sent,
+                "received": p.received,
+                "last_error": p.last_error,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({
+        "instance_id": r.instance(),
+        "listen": r.local_addr().map(|a| a.to_string()).ok(),
+        "inbound_connections": r.inbound(),
+        "peers": peers,
+    }))
+    .into_response()
 }
 
 async fn mark(

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) filter: Filter,
     pub(crate) role: RoleState,
+    /// The relay between edge instances, once started (`relay:`).
+    pub(crate) relay: OnceLock<relay::Relay>,
     draining: AtomicBool,
 }
 
@@ -55,6 +57,7 @@ impl Shared {
             metrics: Metrics::default(),
             filter,
             role,
+            relay: OnceLock::new(),
             draining: AtomicBool::new(false),
         })
     }

@@ -5,6 +5,7 @@ mod addresses;
 mod backends;
 pub(crate) mod dispatch;
 mod keys;
+mod relayed;
 mod tag;
 
 use std::net::SocketAddr;
@@ -105,10 +106,24 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         backend_group = %edge_cfg.backend_group,
         "edge addresses"
     );
+    let mut tasks = vec![tokio::spawn(check_tcp(
+        udp_backends,
+        config.limits.udp_max_request(),
+        config.limits.tcp_connect_timeout(),
+    ))];
+    let relay = match &config.relay {
+        Some(rc) => {
+            let (link, serve) = start_relay(config, rc, settings.instance_id, &outbox, &shared)?;
+            tasks.push(serve);
+            Some(link)
+        }
+        None => None,
+    };
     let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
         edge: Edge::new(codec, settings, sip_limits(config)),
         shared: shared.clone(),
         backend_index,
+        relay,
     });
     dialer.attach(dispatch.clone());
     Ok(Prepared {
@@ -118,13 +133,49 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         conns,
         sockets: udp.sockets,
         probe: Some(backend_facing),
-        tasks: vec![tokio::spawn(check_tcp(
-            udp_backends,
-            config.limits.udp_max_request(),
-            config.limits.tcp_connect_timeout(),
-        ))],
+        tasks,
         running: Running::Edge,
     })
+}
+
+/// Binds the relay (`relay:`) and starts serving the peers' messages.
+fn start_relay(
+    config: &Config,
+    rc: &relay::RelayConfig,
+    instance: u16,
+    outbox: &Outbox,
+    shared: &Arc<Shared>,
+) -> Result<(relayed::RelayLink, tokio::task::JoinHandle<()>), Error> {
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::Startup(format!("relay.{key}: {}: {e}", path.display())))
+    };
+    let (ca, cert, key) = (read("ca", &rc.ca)?, read("cert", &rc.cert)?, read("key", &rc.key)?);
+    let settings = relay::Settings::from_config(rc, instance, config.limits.max_message_size);
+    let r = relay::Relay::bind(
+        settings,
+        &ca,
+        &cert,
+        &key,
+        Arc::new(relayed::Counting(shared.clone())),
+    )
+    .map_err(|e| Error::Startup(format!("relay: {e}")))?;
+    tracing::info!(listen = %rc.listen, peers = rc.peers.len(), "relay between instances");
+    let _ = shared.relay.set(r.clone());
+    let owner = Arc::new(relayed::Owner {
+        outbox: outbox.clone(),
+        shared: shared.clone(),
+        limits: sip_limits(config),
+    });
+    let serve = tokio::spawn(r.clone().serve(owner));
+    Ok((
+        relayed::RelayLink {
+            relay: r,
+            outbox: outbox.clone(),
+            shared: shared.clone(),
+        },
+        serve,
+    ))
 }
 
 /// Says at start which UDP backends do not take TCP: a request too large

@@ -314,6 +314,8 @@ enum_labels!(
         SendFailed => "send_failed",
         StrayProbeAnswer => "stray_probe_answer",
         FlowOnOtherInstance => "flow_on_other_instance",
+        RelayFailed => "relay_failed",
+        RelayedFlowGone => "relayed_flow_gone",
     }
 );
 
@@ -322,6 +324,7 @@ enum_labels!(
     Peer, "to", {
         Backend => "backend",
         Ue => "ue",
+        Relay => "relay",
     }
 );
 
@@ -374,6 +377,36 @@ pub(crate) struct TransitionLabels {
     pub(crate) to: &'static str,
 }
 
+/// `anysip_relay_messages_total`: messages relayed to (`out`) or from
+/// (`in`) a peer instance.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct RelayLabels {
+    pub(crate) direction: &'static str,
+    pub(crate) peer: u16,
+}
+
+/// `anysip_relay_failures_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct RelayFailureLabels {
+    pub(crate) reason: &'static str,
+}
+
+/// `anysip_relay_peer_transitions_total`: a relay connection up or down.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct RelayPeerLabels {
+    pub(crate) peer: u16,
+    pub(crate) to: &'static str,
+}
+
+/// The relay's counters (a message relayed takes a lock on its family:
+/// the relay path is not the hot path).
+#[derive(Debug, Default)]
+pub(crate) struct RelayMetrics {
+    pub(crate) messages: Family<RelayLabels, Counter>,
+    pub(crate) failures: Family<RelayFailureLabels, Counter>,
+    pub(crate) peer_transitions: Family<RelayPeerLabels, Counter>,
+}
+
 /// Every counter of the process.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -393,6 +426,8 @@ pub(crate) struct Metrics {
     pub(crate) backend_transitions: Family<TransitionLabels, Counter>,
     /// Time from receiving a message to knowing what to send.
     pub(crate) forwarding: Histogram,
+    /// The relay between instances.
+    pub(crate) relay: RelayMetrics,
 }
 
 impl Default for Metrics {
@@ -408,6 +443,7 @@ impl Default for Metrics {
             probe_answers: Counters::new(),
             backend_transitions: Family::default(),
             forwarding: Histogram::new(BUCKETS),
+            relay: RelayMetrics::default(),
         }
     }
 }
@@ -453,6 +489,21 @@ impl Metrics {
             "anysip_backend_transitions",
             "Backend health changes, by group and the state entered",
             self.backend_transitions.clone(),
+        );
+        r.register(
+            "anysip_relay_messages",
+            "Messages relayed to (out, answered by the owner) or from (in) a peer instance",
+            self.relay.messages.clone(),
+        );
+        r.register(
+            "anysip_relay_failures",
+            "Relay failures and refused relay input, by reason",
+            self.relay.failures.clone(),
+        );
+        r.register(
+            "anysip_relay_peer_transitions",
+            "Relay connections to or from a peer coming up or going down",
+            self.relay.peer_transitions.clone(),
         );
         r.register(
             "anysip_forwarding_seconds",

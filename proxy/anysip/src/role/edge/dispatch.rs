@@ -13,6 +13,7 @@ use sip::{Flow, Limits, Message, Transport};
 use tokencodec::Backend;
 
 use super::backends::BackendIndex;
+use super::relayed::RelayLink;
 use super::tag::Sent;
 use crate::probe::{self, ProbeAnswer};
 use crate::shared::Shared;
@@ -27,6 +28,8 @@ pub(crate) struct EdgeDispatch {
     pub(crate) shared: Arc<Shared>,
     /// The backends: who is one, and their TLS names.
     pub(crate) backend_index: BackendIndex,
+    /// The relay to the other instances (`relay:`), if configured.
+    pub(crate) relay: Option<RelayLink>,
 }
 
 /// The backend group as `edge` sees it: the view of its last change, no
@@ -228,9 +231,15 @@ impl EdgeDispatch {
                     }];
                 }
                 if flow.instance != settings.instance_id {
-                    // Held by another instance: the relay between instances is
-                    // a later step; a request is answered 430 (Flow Failed),
-                    // a response is dropped.
+                    if let Some(relay) = &self.relay {
+                        tracing::debug!(action = "relay", instance = flow.instance, "decided");
+                        let request =
+                            matches!(kind, MessageKind::Request(_) | MessageKind::OtherRequest);
+                        return relay.send(&flow, bytes, failed, origin, request);
+                    }
+                    // Held by another instance and no relay configured: a
+                    // request is answered 430 (Flow Failed), a response is
+                    // dropped.
                     tracing::debug!(
                         action = "flow on another instance",
                         instance = flow.instance,
@@ -260,7 +269,7 @@ impl EdgeDispatch {
 }
 
 /// A send back to where a message came from.
-fn reply(origin: &Flow, bytes: Bytes, close: bool, tag: SendTag) -> Outgoing {
+pub(crate) fn reply(origin: &Flow, bytes: Bytes, close: bool, tag: SendTag) -> Outgoing {
     if origin.is_stream() {
         Outgoing::Conn {
             id: origin.connection,
