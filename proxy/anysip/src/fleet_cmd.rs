@@ -13,7 +13,11 @@ pub(crate) fn fleet(cmd: FleetCommand) -> Result<(), Error> {
             let (c, k) = relay::tls::new_ca().map_err(|e| Error::Fleet(e.to_string()))?;
             write(&key, &k, true)?;
             write(&cert, &c, false)?;
-            println!("fleet CA: certificate {}, key {}", cert.display(), key.display());
+            println!(
+                "fleet CA: certificate {}, key {}",
+                cert.display(),
+                key.display()
+            );
         }
         FleetCommand::Cert {
             instance,

@@ -35,12 +35,30 @@ fn parses_with_defaults() {
 #[test]
 fn problems_name_their_key() {
     let cases = [
-        (RELAY.replace("  ca: /etc", "  colour: red\n  ca: /etc"), "relay"),
-        (RELAY.replace("instance_id: 2", "instance_id: 1"), "relay.peers[1].instance_id"),
-        (RELAY.replace("listen: 127.0.0.1:5071", "listen: 0.0.0.0:5071"), "relay.listen"),
-        (RELAY.replace("listen: 127.0.0.1:5071", "listen: 127.0.0.1:5060"), "relay.listen"),
-        (format!("{RELAY}  connect_timeout_ms: 0\n"), "relay.connect_timeout_ms"),
-        (format!("{RELAY}  keep_alive_ms: 5000\n"), "relay.idle_timeout_ms"),
+        (
+            RELAY.replace("  ca: /etc", "  colour: red\n  ca: /etc"),
+            "relay",
+        ),
+        (
+            RELAY.replace("instance_id: 2", "instance_id: 1"),
+            "relay.peers[1].instance_id",
+        ),
+        (
+            RELAY.replace("listen: 127.0.0.1:5071", "listen: 0.0.0.0:5071"),
+            "relay.listen",
+        ),
+        (
+            RELAY.replace("listen: 127.0.0.1:5071", "listen: 127.0.0.1:5060"),
+            "relay.listen",
+        ),
+        (
+            format!("{RELAY}  connect_timeout_ms: 0\n"),
+            "relay.connect_timeout_ms",
+        ),
+        (
+            format!("{RELAY}  keep_alive_ms: 5000\n"),
+            "relay.idle_timeout_ms",
+        ),
     ];
     for (relay, key) in cases {
         let e = error(&format!("{EDGE}{relay}"));

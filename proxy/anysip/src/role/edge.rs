@@ -150,7 +150,11 @@ fn start_relay(
         std::fs::read_to_string(path)
             .map_err(|e| Error::Startup(format!("relay.{key}: {}: {e}", path.display())))
     };
-    let (ca, cert, key) = (read("ca", &rc.ca)?, read("cert", &rc.cert)?, read("key", &rc.key)?);
+    let (ca, cert, key) = (
+        read("ca", &rc.ca)?,
+        read("cert", &rc.cert)?,
+        read("key", &rc.key)?,
+    );
     let settings = relay::Settings::from_config(rc, instance, config.limits.max_message_size);
     let r = relay::Relay::bind(
         settings,

@@ -140,7 +140,11 @@ impl relay::Deliver for Owner {
             let m = &self.shared.metrics;
             m.received.inc();
             // The same parsing and limits as any input.
-            let parsed = Message::parse(sip.clone(), sip_transport(h.transport).framing(), &self.limits);
+            let parsed = Message::parse(
+                sip.clone(),
+                sip_transport(h.transport).framing(),
+                &self.limits,
+            );
             let kind_ok = parsed
                 .as_ref()
                 .is_ok_and(|msg| msg.is_request() == (h.kind == relay::Kind::Request));
@@ -235,7 +239,8 @@ mod tests {
 
     #[test]
     fn restatus_keeps_headers_and_body() {
-        let r = Bytes::from_static(b"SIP/2.0 430 Flow Failed\r\nVia: x\r\nContent-Length: 0\r\n\r\n");
+        let r =
+            Bytes::from_static(b"SIP/2.0 430 Flow Failed\r\nVia: x\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(
             &restatus(&r, "503 Service Unavailable")[..],
             b"SIP/2.0 503 Service Unavailable\r\nVia: x\r\nContent-Length: 0\r\n\r\n"
