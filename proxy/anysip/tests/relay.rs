@@ -152,6 +152,31 @@ fn invite_bob(ua: &UdpSocket, n: u32) -> (u16, Duration) {
     panic!("no final response to the INVITE within 5 s");
 }
 
+/// Waits (10 s at most) for bob's binding at the core to have a Path other
+/// than `old`; returns it.
+fn registered(dir: &Path, old: Option<&str>) -> String {
+    let t0 = Instant::now();
+    loop {
+        if let Some((200, body)) = http(
+            CORE_ADMIN,
+            "GET",
+            "/admin/registrations/sip:bob@domain.local",
+            None,
+        ) {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let path = v["bindings"][0]["path"].to_string();
+            if old != Some(path.as_str()) {
+                return path;
+            }
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            dump_logs(dir);
+            panic!("bob did not register over TCP through edge 1");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn calls_to_a_tcp_ue_cross_the_relay() {
     let Some(sipp_bin) = tool("sipp") else { return };
@@ -215,49 +240,34 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
     let sc = repo_tests().join("sipp");
     let hold = sc.join("register-hold.xml");
     let uas = sc.join("uas.xml");
-    let _bob = sipp(
-        &sipp_bin,
-        &[
-            "-sf",
-            hold.to_str().unwrap(),
-            &format!("127.0.0.1:{SIP_PORT}"),
-            "-t",
-            "t1",
-            "-s",
-            "bob",
-            "-au",
-            "bob",
-            "-ap",
-            "bob",
-            "-auth_uri",
-            "domain.local",
-            "-oocsf",
-            uas.to_str().unwrap(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            BOB,
-            "-m",
-            "1",
-            "-timeout",
-            "300s",
-        ],
-    );
-    let t0 = Instant::now();
-    while http(
-        CORE_ADMIN,
-        "GET",
-        "/admin/registrations/sip:bob@domain.local",
-        None,
-    )
-    .is_none_or(|(s, _)| s != 200)
-    {
-        if t0.elapsed() > Duration::from_secs(10) {
-            dump_logs(&dir);
-            panic!("bob did not register over TCP through edge 1");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let bob_addr = format!("127.0.0.1:{SIP_PORT}");
+    let bob_args = [
+        "-sf",
+        hold.to_str().unwrap(),
+        &bob_addr,
+        "-t",
+        "t1",
+        "-s",
+        "bob",
+        "-au",
+        "bob",
+        "-ap",
+        "bob",
+        "-auth_uri",
+        "domain.local",
+        "-oocsf",
+        uas.to_str().unwrap(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        BOB,
+        "-m",
+        "1",
+        "-timeout",
+        "300s",
+    ];
+    let bob = sipp(&sipp_bin, &bob_args);
+    let first_path = registered(&dir, None);
 
     // alice calls bob through edge 3, ACK and BYE through edge 3 too; the
     // core sends every request to bob to edge 2, which relays it to edge 1.
@@ -455,6 +465,64 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
     );
     balanced(2);
     balanced(3);
+
+    // The owner comes back: edge 2 has seen its connection go down; bob
+    // registers again through the new edge 1 and calls reach him again
+    // (edge 2 dials edge 1 anew).
+    wait_for("edge 2 sees edge 1 down", Duration::from_secs(5), || {
+        let (_, st) = http(&admin(2), "GET", "/admin/relay", None).unwrap();
+        st.contains("\"down\"")
+    });
+    edges[0] = start(&dir, "edge-1-again", &edge(&dir, 1, &keys));
+    wait_for("edge 1 ready again", Duration::from_secs(20), || {
+        http_status(&admin(1), "GET", "/admin/ready") == Some(200)
+    });
+    drop(bob);
+    let _bob = sipp(&sipp_bin, &bob_args);
+    registered(&dir, Some(&first_path));
+    // Longer than the relay's backoff after a failed connect
+    // (connect_timeout_ms), which the core's retransmissions of the last
+    // INVITE may have started.
+    std::thread::sleep(Duration::from_millis(700));
+    sipp_ok(
+        &sipp_bin,
+        &dir,
+        &[
+            "-sf",
+            uac.to_str().unwrap(),
+            &format!("127.0.0.3:{SIP_PORT}"),
+            "-s",
+            "bob",
+            "-key",
+            "other_ip",
+            "127.0.0.3",
+            "-key",
+            "other_port",
+            &SIP_PORT.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            ALICE,
+            "-m",
+            "10",
+            "-r",
+            "10",
+            "-timeout",
+            "30s",
+        ],
+        Duration::from_secs(40),
+        "calls across the relay after the owner restarted",
+    );
+    let e2 = scrape(2);
+    assert!(
+        sum(
+            &e2,
+            "anysip_relay_peer_transitions_total{peer=\"1\",to=\"up\"}"
+        ) >= 2,
+        "reconnected\n{e2}"
+    );
+    balanced(1);
+    balanced(2);
     drop(edges);
     let _ = std::fs::remove_dir_all(&dir);
 }

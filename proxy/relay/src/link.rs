@@ -4,17 +4,13 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Failure, RelayError};
 use crate::header::{Ack, Header};
 use crate::{Inner, Message, PeerStatus, Settings};
-
-/// After a failed connect, messages to the peer are refused at once for
-/// this long (no 430 waits for a connect timeout known to fail).
-const BACKOFF: Duration = Duration::from_millis(1000);
 
 const IDLE: u8 = 0;
 const CONNECTING: u8 = 1;
@@ -155,7 +151,10 @@ impl Peer {
                 tracing::warn!(peer = self.instance, address = %self.address, error = %e, "relay: cannot connect");
                 self.note_error(e);
                 if let Ok(mut b) = self.backoff_until.lock() {
-                    *b = Some(Instant::now() + BACKOFF);
+                    // Messages to the peer are refused at once for a
+                    // connect timeout (none waits for a connect known to
+                    // fail); the next message after it dials again.
+                    *b = Some(Instant::now() + inner.settings.connect_timeout);
                 }
                 Err(f)
             }
