@@ -19,6 +19,17 @@ pub struct RelayConfig {
     /// one list.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+    /// A DNS name listing the fleet's relay addresses, resolved at start
+    /// and every `dns_refresh_secs` (with the name servers of `dns:`): a
+    /// service name (`_anysip-relay._udp.fleet.example`) by its SRV
+    /// records, any other name by its A/AAAA records with the port of
+    /// `listen`. Each new address is dialled and its certificate says which
+    /// instance it is. Used with or instead of `peers`.
+    #[serde(default)]
+    pub dns: Option<String>,
+    /// How often `dns` is resolved again, in seconds (1–3600). Default 30.
+    #[serde(default = "default_dns_refresh_secs")]
+    pub dns_refresh_secs: u64,
     /// The fleet CA certificate (PEM): every peer's certificate must chain
     /// to it.
     pub ca: PathBuf,
@@ -58,6 +69,9 @@ pub struct PeerConfig {
     pub address: SocketAddr,
 }
 
+fn default_dns_refresh_secs() -> u64 {
+    30
+}
 fn default_connect_timeout_ms() -> u64 {
     500
 }
@@ -105,7 +119,26 @@ impl RelayConfig {
         if sip_listeners.contains(&self.listen) {
             return fail("listen", format!("{} is also a SIP listener", self.listen));
         }
-        let ranges: [(&str, u64, u64, u64); 5] = [
+        if self.peers.is_empty() && self.dns.is_none() {
+            return fail(
+                "peers",
+                "list the fleet in relay.peers, or give relay.dns (a name that lists it)".into(),
+            );
+        }
+        if let Some(name) = &self.dns {
+            let ok = !name.is_empty()
+                && name.len() <= 253
+                && name.split('.').filter(|l| !l.is_empty()).all(|l| {
+                    l.len() <= 63
+                        && l.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                });
+            if !ok {
+                return fail("dns", format!("{name:?} is not a DNS name"));
+            }
+        }
+        let ranges: [(&str, u64, u64, u64); 6] = [
+            ("dns_refresh_secs", self.dns_refresh_secs, 1, 3600),
             ("connect_timeout_ms", self.connect_timeout_ms, 50, 10_000),
             ("keep_alive_ms", self.keep_alive_ms, 100, 10_000),
             ("idle_timeout_ms", self.idle_timeout_ms, 200, 60_000),
@@ -186,6 +219,8 @@ mod tests {
                     address: "10.0.0.2:5070".parse().unwrap(),
                 },
             ],
+            dns: None,
+            dns_refresh_secs: default_dns_refresh_secs(),
             ca: "ca.pem".into(),
             cert: "c.pem".into(),
             key: "k.pem".into(),
@@ -221,8 +256,20 @@ mod tests {
         let mut c = good.clone();
         c.connect_timeout_ms = 0;
         assert_eq!(key(c), "relay.connect_timeout_ms");
-        let mut c = good;
+        let mut c = good.clone();
         c.key = "".into();
         assert_eq!(key(c), "relay.key");
+        let mut c = good.clone();
+        c.peers.clear();
+        assert_eq!(key(c), "relay.peers");
+        let mut c = good.clone();
+        c.peers.clear();
+        c.dns = Some("_anysip-relay._udp.fleet.example".into());
+        assert_eq!(c.validate(&[]), Ok(()));
+        c.dns = Some("not a name".into());
+        assert_eq!(key(c), "relay.dns");
+        let mut c = good;
+        c.dns_refresh_secs = 0;
+        assert_eq!(key(c), "relay.dns_refresh_secs");
     }
 }

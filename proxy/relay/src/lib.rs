@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod discover;
 pub mod error;
 pub mod header;
 mod link;
@@ -166,10 +167,21 @@ impl std::fmt::Debug for Relay {
 struct Inner {
     settings: Settings,
     endpoint: quinn::Endpoint,
-    peers: HashMap<u16, Arc<Peer>>,
+    /// The peers by instance id: the configured ones, and those found by
+    /// [`Relay::discover`].
+    peers: std::sync::RwLock<HashMap<u16, Arc<Peer>>>,
+    /// Dials an address to learn which instance it is (discovery).
+    discovery_client: quinn::ClientConfig,
+    discovery: discover::State,
     observer: Arc<dyn Observer>,
     /// Connections accepted and open.
     inbound: std::sync::atomic::AtomicU32,
+}
+
+impl Inner {
+    fn peer(&self, instance: u16) -> Option<Arc<Peer>> {
+        self.peers.read().ok()?.get(&instance).cloned()
+    }
 }
 
 impl Relay {
@@ -201,7 +213,11 @@ impl Relay {
         let client_crypto = quinn::crypto::rustls::QuicClientConfig::try_from(fleet.client)
             .map_err(|e| quic_err(&e))?;
         let mut client = quinn::ClientConfig::new(Arc::new(client_crypto));
-        client.transport_config(transport);
+        client.transport_config(transport.clone());
+        let discovery_crypto = quinn::crypto::rustls::QuicClientConfig::try_from(fleet.discovery)
+            .map_err(|e| quic_err(&e))?;
+        let mut discovery_client = quinn::ClientConfig::new(Arc::new(discovery_crypto));
+        discovery_client.transport_config(transport);
         let mut endpoint = quinn::Endpoint::server(server, settings.listen).map_err(|source| {
             RelayError::Bind {
                 addr: settings.listen,
@@ -218,7 +234,9 @@ impl Relay {
             inner: Arc::new(Inner {
                 settings,
                 endpoint,
-                peers,
+                peers: std::sync::RwLock::new(peers),
+                discovery_client,
+                discovery: discover::State::default(),
                 observer,
                 inbound: Default::default(),
             }),
@@ -243,7 +261,7 @@ impl Relay {
             self.inner.observer.failure(f);
             Err(f)
         };
-        let Some(peer) = self.inner.peers.get(&msg.target).cloned() else {
+        let Some(peer) = self.inner.peer(msg.target) else {
             return refuse(Failure::UnknownPeer);
         };
         if msg.sip.len() > self.inner.settings.max_message {
@@ -273,7 +291,12 @@ impl Relay {
 
     /// The peers and their state.
     pub fn peers(&self) -> Vec<PeerStatus> {
-        let mut v: Vec<PeerStatus> = self.inner.peers.values().map(|p| p.status()).collect();
+        let mut v: Vec<PeerStatus> = self
+            .inner
+            .peers
+            .read()
+            .map(|p| p.values().map(|p| p.status()).collect())
+            .unwrap_or_default();
         v.sort_by_key(|p| p.instance);
         v
     }
@@ -283,6 +306,14 @@ impl Relay {
         self.inner
             .inbound
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The fleet's relay addresses as DNS lists them now (`relay.dns`):
+    /// each address not known yet is dialled to learn, from its
+    /// certificate, which instance it is; instances found this way whose
+    /// address is no longer listed are forgotten. Configured peers stay.
+    pub fn discover(&self, addrs: Vec<SocketAddr>) {
+        discover::update(&self.inner, addrs);
     }
 
     /// Closes every connection and the endpoint.

@@ -91,9 +91,48 @@ impl Peer {
         }
     }
 
+    /// Takes `c` (just opened, or found by discovery) as the connection to
+    /// the peer, and watches it.
+    fn up(
+        self: &Arc<Self>,
+        inner: &Arc<Inner>,
+        slot: &mut Option<quinn::Connection>,
+        c: quinn::Connection,
+    ) {
+        self.state.store(UP, Ordering::Relaxed);
+        inner.observer.peer_state(self.instance, true);
+        tracing::info!(peer = self.instance, address = %self.address, "relay: peer up");
+        *slot = Some(c.clone());
+        let (me, inner) = (self.clone(), inner.clone());
+        tokio::spawn(async move {
+            let why = c.closed().await;
+            me.state.store(DOWN, Ordering::Relaxed);
+            me.note_error(why.to_string());
+            inner.observer.peer_state(me.instance, false);
+            tracing::warn!(peer = me.instance, reason = %why, "relay: peer down");
+        });
+    }
+
+    /// Adopts a connection opened by discovery, unless one is open.
+    pub(crate) async fn adopt(self: &Arc<Self>, inner: &Arc<Inner>, c: quinn::Connection) {
+        let mut slot = self.conn.lock().await;
+        if slot.as_ref().is_some_and(|c| c.close_reason().is_none()) {
+            c.close(0u32.into(), b"duplicate");
+            return;
+        }
+        self.up(inner, &mut slot, c);
+    }
+
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
+    }
+
     /// The open connection to the peer, opening it if needed (one attempt
     /// at a time; the others wait for its result).
-    async fn connection(&self, inner: &Arc<Inner>) -> Result<quinn::Connection, Failure> {
+    async fn connection(
+        self: &Arc<Self>,
+        inner: &Arc<Inner>,
+    ) -> Result<quinn::Connection, Failure> {
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
             if c.close_reason().is_none() {
@@ -129,21 +168,7 @@ impl Peer {
         };
         match result {
             Ok(c) => {
-                self.state.store(UP, Ordering::Relaxed);
-                inner.observer.peer_state(self.instance, true);
-                tracing::info!(peer = self.instance, address = %self.address, "relay: peer up");
-                *slot = Some(c.clone());
-                let (watched, inner2) = (c.clone(), inner.clone());
-                let instance = self.instance;
-                if let Some(me) = inner.peers.get(&instance).cloned() {
-                    tokio::spawn(async move {
-                        let why = watched.closed().await;
-                        me.state.store(DOWN, Ordering::Relaxed);
-                        me.note_error(why.to_string());
-                        inner2.observer.peer_state(instance, false);
-                        tracing::warn!(peer = instance, reason = %why, "relay: peer down");
-                    });
-                }
+                self.up(inner, &mut slot, c.clone());
                 Ok(c)
             }
             Err((f, e)) => {
@@ -165,7 +190,7 @@ impl Peer {
 /// Relays one message and waits for the owner's answer.
 pub(crate) async fn relay_one(
     inner: &Arc<Inner>,
-    peer: &Peer,
+    peer: &Arc<Peer>,
     msg: Message,
 ) -> Result<Ack, Failure> {
     let conn = peer.connection(inner).await?;

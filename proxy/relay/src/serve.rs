@@ -132,7 +132,7 @@ async fn serve_stream(
         let _ = send.finish();
         return Ok(());
     }
-    if let Some(p) = inner.peers.get(&h.source) {
+    if let Some(p) = inner.peer(h.source) {
         p.received.fetch_add(1, Ordering::Relaxed);
     }
     inner.observer.relayed_in(h.source);

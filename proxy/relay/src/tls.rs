@@ -144,6 +144,112 @@ pub fn names_instance(cert: &CertificateDer<'_>, instance: u16) -> Result<(), St
         .map_err(|e| format!("does not name instance {instance}: {e}"))
 }
 
+/// The instance a certificate names, if it names exactly one checked by
+/// webpki (the DER is searched for `instance-<N>.anysip.invalid`; the
+/// search only proposes, [`names_instance`] decides).
+pub fn instance_of(cert: &CertificateDer<'_>) -> Option<u16> {
+    let der: &[u8] = cert.as_ref();
+    let prefix = b"instance-";
+    let mut found = None;
+    let mut at = 0;
+    while let Some(i) = der.get(at..).and_then(|rest| find(rest, prefix)) {
+        let start = at + i + prefix.len();
+        let digits = der[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        at = start;
+        let Some(n) = std::str::from_utf8(&der[start..start + digits])
+            .ok()
+            .and_then(|d| d.parse::<u16>().ok())
+        else {
+            continue;
+        };
+        if found != Some(n) && names_instance(cert, n).is_ok() {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(n);
+        }
+    }
+    found
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Verifies a discovered peer: its certificate chains to the fleet CA and
+/// names one instance (whatever the name dialled).
+#[derive(Debug)]
+struct AnyInstance {
+    roots: Arc<RootCertStore>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for AnyInstance {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let ee = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        ee.verify_for_usage(
+            provider().signature_verification_algorithms.all,
+            &self.roots.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|e| rustls::Error::General(format!("not a fleet certificate: {e}")))?;
+        if instance_of(end_entity).is_none() {
+            return Err(rustls::Error::General(
+                "the certificate names no instance".into(),
+            ));
+        }
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
 /// This instance's identity and the fleet CA, as rustls configurations.
 #[derive(Debug, Clone)]
 pub struct FleetTls {
@@ -152,6 +258,9 @@ pub struct FleetTls {
     /// Dials peers, verifying their certificate against the fleet CA and
     /// the name of the instance dialled.
     pub client: Arc<rustls::ClientConfig>,
+    /// Dials an address found by discovery: the certificate must chain to
+    /// the fleet CA and name an instance, which one is learnt from it.
+    pub discovery: Arc<rustls::ClientConfig>,
 }
 
 impl FleetTls {
@@ -176,14 +285,24 @@ impl FleetTls {
         let mut client = rustls::ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(tls_err)?
-            .with_root_certificates(roots)
+            .with_root_certificates(roots.clone())
             .with_client_auth_cert(chain, key(key_pem)?)
             .map_err(tls_err)?;
         client.alpn_protocols = vec![ALPN.to_vec()];
         client.enable_early_data = false;
+        let mut discovery = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(tls_err)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyInstance { roots }))
+            .with_client_auth_cert(certs(cert_pem)?, key(key_pem)?)
+            .map_err(tls_err)?;
+        discovery.alpn_protocols = vec![ALPN.to_vec()];
+        discovery.enable_early_data = false;
         Ok(FleetTls {
             server: Arc::new(server),
             client: Arc::new(client),
+            discovery: Arc::new(discovery),
         })
     }
 }
@@ -200,6 +319,7 @@ mod tests {
         let roots = roots(&ca).unwrap();
         let der = &certs(&cert).unwrap()[0];
         assert_eq!(check_names(&roots, der, 7), Ok(()));
+        assert_eq!(instance_of(der), Some(7));
         assert!(check_names(&roots, der, 8).is_err());
         FleetTls::new(&ca, &cert, &key_pem).unwrap();
         // Another CA's certificate does not chain.

@@ -317,3 +317,61 @@ async fn garbage_from_a_fleet_peer_closes_its_connection() {
     b.close();
     ep.close(0u32.into(), b"");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovered_addresses_become_peers_by_their_certificate() {
+    let (ca, ca_key) = tls::new_ca().unwrap();
+    let (a_addr, b_addr, f_addr) = (free_udp(), free_udp(), free_udp());
+    let (a_cert, a_key) = tls::issue(&ca, &ca_key, 1).unwrap();
+    let (b_cert, b_key) = tls::issue(&ca, &ca_key, 2).unwrap();
+    let a = Relay::bind(
+        settings(1, a_addr, vec![]),
+        &ca,
+        &a_cert,
+        &a_key,
+        Arc::new(Seen::default()),
+    )
+    .unwrap();
+    let b = Relay::bind(
+        settings(2, b_addr, vec![]),
+        &ca,
+        &b_cert,
+        &b_key,
+        Arc::new(Seen::default()),
+    )
+    .unwrap();
+    let owner = Arc::new(Owner::default());
+    tokio::spawn(b.clone().serve(owner.clone()));
+    // A relay of another CA at a listed address is not taken.
+    let (other, other_key) = tls::new_ca().unwrap();
+    let (f_cert, f_key) = tls::issue(&other, &other_key, 3).unwrap();
+    let f = Relay::bind(
+        settings(3, f_addr, vec![]),
+        &other,
+        &f_cert,
+        &f_key,
+        Arc::new(Seen::default()),
+    )
+    .unwrap();
+    tokio::spawn(f.clone().serve(Arc::new(Owner::default())));
+
+    assert_eq!(send(&a, 2, 1, b"x").await, Err(Failure::UnknownPeer));
+    a.discover(vec![a_addr, b_addr, f_addr]);
+    let t0 = Instant::now();
+    while !a.peers().iter().any(|p| p.instance == 2 && p.state == "up") {
+        assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", a.peers());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.peers().len(), 1, "only instance 2: {:?}", a.peers());
+    assert_eq!(
+        send(&a, 2, 1, b"OPTIONS sip:x SIP/2.0\r\n\r\n").await,
+        Ok(Ack::Delivered)
+    );
+    assert_eq!(owner.got.lock().unwrap().len(), 1);
+    // No longer listed: forgotten.
+    a.discover(vec![f_addr]);
+    assert!(a.peers().is_empty(), "{:?}", a.peers());
+    a.close();
+    b.close();
+    f.close();
+}

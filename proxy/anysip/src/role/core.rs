@@ -203,7 +203,7 @@ fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<dyn Rou
 }
 
 /// The resolver of `dns:`: its name servers, else the system's.
-fn resolver(config: &Config) -> Result<resolve::Resolver, Error> {
+pub(crate) fn resolver(config: &Config) -> Result<resolve::Resolver, Error> {
     let dns = &config.dns;
     if dns.servers.is_empty() {
         return Ok(resolve::Resolver::new());

@@ -171,7 +171,23 @@ fn start_relay(
         shared: shared.clone(),
         limits: sip_limits(config),
     });
-    let serve = tokio::spawn(r.clone().serve(owner));
+    let relay_task = r.clone();
+    let serve = match &rc.dns {
+        None => tokio::spawn(relay_task.serve(owner)),
+        Some(name) => {
+            let resolver = crate::role::core::resolver(config)?;
+            let discover = relayed::discover(
+                r.clone(),
+                resolver,
+                name.clone(),
+                rc.listen.port(),
+                Duration::from_secs(rc.dns_refresh_secs),
+            );
+            tokio::spawn(async move {
+                tokio::join!(relay_task.serve(owner), discover);
+            })
+        }
+    };
     Ok((
         relayed::RelayLink {
             relay: r,

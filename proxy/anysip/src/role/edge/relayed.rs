@@ -179,6 +179,29 @@ impl relay::Deliver for Owner {
     }
 }
 
+/// Resolves `name` (the fleet's relay addresses) now and every `every`,
+/// and hands the addresses to the relay, which identifies new ones.
+pub(crate) async fn discover(
+    relay: Relay,
+    resolver: resolve::Resolver,
+    name: String,
+    port: u16,
+    every: std::time::Duration,
+) {
+    loop {
+        match resolver.socket_addrs(&name, port).await {
+            Ok(addrs) => {
+                tracing::debug!(%name, ?addrs, "relay: fleet resolved");
+                relay.discover(addrs);
+            }
+            Err(e) => {
+                tracing::warn!(%name, error = %e, "relay: cannot resolve the fleet (relay.dns)")
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Counts what the relay reports.
 #[derive(Debug)]
 pub(crate) struct Counting(pub(crate) Arc<Shared>);
