@@ -11,6 +11,8 @@
 //! the next INVITE to the UE is answered 430 by edge 2 within 1 s.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../resolve/tests/resolve/dnsmasq.rs"]
+mod dnsmasq;
 #[path = "support/harness.rs"]
 mod harness;
 #[path = "support/lab.rs"]
@@ -57,12 +59,21 @@ fn anysip(dir: &Path, args: &[&str]) {
 /// Edge `n` of the fleet. Edge 1 listens on the wildcard UDP address so
 /// that its backend-facing address can be edge 2's: the core's requests to
 /// its flows reach edge 2, as an anycast address reaches the nearest
-/// instance.
-fn edge(dir: &Path, n: u16, keys: &Path) -> String {
+/// instance. Edges 1 and 3 list their peers; edge 2 finds them in DNS
+/// (SRV records served by dnsmasq at `dns`).
+fn edge(dir: &Path, n: u16, keys: &Path, dns: std::net::SocketAddr) -> String {
     let d = dir.display();
-    let peers: String = (1..=3)
-        .map(|i| format!("    - {{ instance_id: {i}, address: {} }}\n", relay_addr(i)))
-        .collect();
+    let (peers, resolver) = if n == 2 {
+        (
+            "  dns: _anysip-relay._udp.fleet.test\n  dns_refresh_secs: 1\n".to_string(),
+            format!("dns:\n  servers: [{dns}]\n  timeout_ms: 1000\n"),
+        )
+    } else {
+        let list: String = (1..=3)
+            .map(|i| format!("    - {{ instance_id: {i}, address: {} }}\n", relay_addr(i)))
+            .collect();
+        (format!("  peers:\n{list}"), String::new())
+    };
     let (udp, faces) = if n == 1 {
         (
             format!("0.0.0.0:{SIP_PORT}"),
@@ -75,10 +86,10 @@ fn edge(dir: &Path, n: u16, keys: &Path) -> String {
     };
     format!(
         "role: edge\nlisten:\n  udp: [{udp}]\n  tcp: [127.0.0.{n}:{SIP_PORT}]\nadmin:\n  listen: {admin}\n\
-         server:\n  instance_id: {n}\n  drain_secs: 1\n\
+         server:\n  instance_id: {n}\n  drain_secs: 1\n{resolver}\
          gateway:\n  groups:\n    - name: backends\n      probe:\n        enabled: false\n      destinations:\n        - uri: sip:{CORE}\n          address: {CORE}\n\
          edge:\n  keys:\n    file: {k}\n{faces}\
-         relay:\n  listen: {relay}\n  peers:\n{peers}  ca: {d}/fleet-ca.pem\n  cert: {d}/edge-{n}.pem\n  key: {d}/edge-{n}.key\n\
+         relay:\n  listen: {relay}\n{peers}  ca: {d}/fleet-ca.pem\n  cert: {d}/edge-{n}.pem\n  key: {d}/edge-{n}.key\n\
          \x20 connect_timeout_ms: 300\n  keep_alive_ms: 300\n  idle_timeout_ms: 1500\n",
         admin = admin(n),
         k = keys.display(),
@@ -220,8 +231,17 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
     wait_for("core ready", Duration::from_secs(20), || {
         http_status(CORE_ADMIN, "GET", "/admin/ready") == Some(200)
     });
+    let mut records: Vec<String> = (1..=3)
+        .map(|i| {
+            format!("--srv-host=_anysip-relay._udp.fleet.test,e{i}.fleet.test,{RELAY_PORT},10,10")
+        })
+        .collect();
+    records.extend((1..=3).map(|i| format!("--host-record=e{i}.fleet.test,127.0.0.{i}")));
+    let Some(dns) = dnsmasq::Dnsmasq::start(&records) else {
+        return;
+    };
     let mut edges: Vec<harness::Proc> = (1..=3)
-        .map(|n| start(&dir, &format!("edge-{n}"), &edge(&dir, n, &keys)))
+        .map(|n| start(&dir, &format!("edge-{n}"), &edge(&dir, n, &keys, dns.addr)))
         .collect();
     for n in 1..=3 {
         let a = admin(n);
@@ -234,6 +254,23 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    // Edge 2 found instances 1 and 3 in DNS (their certificates say which).
+    wait_for(
+        "edge 2 discovers its peers",
+        Duration::from_secs(10),
+        || {
+            let (_, st) = http(&admin(2), "GET", "/admin/relay", None).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&st).unwrap();
+            let ids: Vec<u64> = v["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["instance_id"].as_u64())
+                .collect();
+            ids == [1, 3]
+        },
+    );
 
     // bob registers over TCP through edge 1 and keeps the connection; the
     // calls to him arrive on it (answered by uas.xml out of call).
@@ -473,7 +510,7 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
         let (_, st) = http(&admin(2), "GET", "/admin/relay", None).unwrap();
         st.contains("\"down\"")
     });
-    edges[0] = start(&dir, "edge-1-again", &edge(&dir, 1, &keys));
+    edges[0] = start(&dir, "edge-1-again", &edge(&dir, 1, &keys, dns.addr));
     wait_for("edge 1 ready again", Duration::from_secs(20), || {
         http_status(&admin(1), "GET", "/admin/ready") == Some(200)
     });
