@@ -107,6 +107,17 @@ async fn stats(State(a): State<Admin>) -> Response {
         "messages_received": a.shared.metrics.received.get(),
         "connections": a.conns.len(),
         "filter": filter::stats(&a.shared.filter),
+        "relay": a.shared.relay.get().map(|r| {
+            r.peers()
+                .into_iter()
+                .map(|p| serde_json::json!({
+                    "instance_id": p.instance,
+                    "state": p.state,
+                    "sent": p.sent,
+                    "received": p.received,
+                }))
+                .collect::<Vec<_>>()
+        }),
         "counters": counters,
     }))
     .into_response()

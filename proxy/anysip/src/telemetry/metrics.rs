@@ -385,10 +385,42 @@ pub(crate) struct RelayLabels {
     pub(crate) peer: u16,
 }
 
-/// `anysip_relay_failures_total`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-pub(crate) struct RelayFailureLabels {
-    pub(crate) reason: &'static str,
+enum_labels!(
+    /// `reason` of `anysip_relay_failures_total` (`relay::Failure`).
+    RelayFailure, "reason", {
+        UnknownPeer => "unknown_peer",
+        Full => "full",
+        TooLarge => "too_large",
+        Unreachable => "unreachable",
+        Handshake => "handshake",
+        ConnectionLost => "connection_lost",
+        Timeout => "timeout",
+        Refused => "refused",
+        BadHeader => "bad_header",
+        WrongInstance => "wrong_instance",
+        NotFleet => "not_fleet",
+        PeersLimit => "peers_limit",
+    }
+);
+
+impl From<relay::Failure> for RelayFailure {
+    fn from(f: relay::Failure) -> Self {
+        use relay::Failure as F;
+        match f {
+            F::UnknownPeer => RelayFailure::UnknownPeer,
+            F::Full => RelayFailure::Full,
+            F::TooLarge => RelayFailure::TooLarge,
+            F::Unreachable => RelayFailure::Unreachable,
+            F::Handshake => RelayFailure::Handshake,
+            F::ConnectionLost => RelayFailure::ConnectionLost,
+            F::Timeout => RelayFailure::Timeout,
+            F::Refused => RelayFailure::Refused,
+            F::BadHeader => RelayFailure::BadHeader,
+            F::WrongInstance => RelayFailure::WrongInstance,
+            F::NotFleet => RelayFailure::NotFleet,
+            F::PeersLimit => RelayFailure::PeersLimit,
+        }
+    }
 }
 
 /// `anysip_relay_peer_transitions_total`: a relay connection up or down.
@@ -400,11 +432,21 @@ pub(crate) struct RelayPeerLabels {
 
 /// The relay's counters (a message relayed takes a lock on its family:
 /// the relay path is not the hot path).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RelayMetrics {
     pub(crate) messages: Family<RelayLabels, Counter>,
-    pub(crate) failures: Family<RelayFailureLabels, Counter>,
+    pub(crate) failures: Counters<RelayFailure>,
     pub(crate) peer_transitions: Family<RelayPeerLabels, Counter>,
+}
+
+impl Default for RelayMetrics {
+    fn default() -> Self {
+        RelayMetrics {
+            messages: Family::default(),
+            failures: Counters::new(),
+            peer_transitions: Family::default(),
+        }
+    }
 }
 
 /// Every counter of the process.
@@ -495,10 +537,10 @@ impl Metrics {
             "Messages relayed to (out, answered by the owner) or from (in) a peer instance",
             self.relay.messages.clone(),
         );
-        r.register(
+        self.relay.failures.register(
+            r,
             "anysip_relay_failures",
             "Relay failures and refused relay input, by reason",
-            self.relay.failures.clone(),
         );
         r.register(
             "anysip_relay_peer_transitions",
@@ -558,6 +600,13 @@ impl Metrics {
                 self.replies.value(&Status(s)),
             );
         }
+        for f in RelayFailure::ALL {
+            add(
+                "anysip_relay_failures_total",
+                format!("reason=\"{}\"", f.as_str()),
+                self.relay.failures.value(f),
+            );
+        }
         add(
             "anysip_stun_total",
             "result=\"answered\"".into(),
@@ -593,6 +642,13 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), MessageLabels::COUNT);
+    }
+
+    #[test]
+    fn relay_failures_keep_the_relay_crate_names() {
+        for f in relay::Failure::ALL {
+            assert_eq!(RelayFailure::from(f).as_str(), f.as_str());
+        }
     }
 
     #[test]

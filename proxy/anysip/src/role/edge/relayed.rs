@@ -13,9 +13,7 @@ use relay::{Ack, Failure, FlowTransport, Header, Relay};
 use sip::{Flow, Limits, Message, Transport};
 
 use crate::shared::Shared;
-use crate::telemetry::metrics::{
-    DropReason, Peer, RelayFailureLabels, RelayLabels, RelayPeerLabels, Status,
-};
+use crate::telemetry::metrics::{DropReason, Peer, RelayLabels, RelayPeerLabels, Status};
 
 /// The sending side: the relay and what is needed to answer when it fails.
 #[derive(Debug, Clone)]
@@ -232,14 +230,7 @@ impl relay::Observer for Counting {
     }
 
     fn failure(&self, reason: Failure) {
-        self.0
-            .metrics
-            .relay
-            .failures
-            .get_or_create(&RelayFailureLabels {
-                reason: reason.as_str(),
-            })
-            .inc();
+        self.0.metrics.relay.failures.inc(reason.into());
     }
 
     fn peer_state(&self, peer: u16, up: bool) {
