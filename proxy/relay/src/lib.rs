@@ -120,8 +120,10 @@ pub trait Deliver: Send + Sync + 'static {
 
 /// What the relay reports, for counters and logs.
 pub trait Observer: Send + Sync + 'static {
-    /// A message was answered by its owner (delivered or not).
-    fn relayed_out(&self, _peer: u16) {}
+    /// A message was answered by its owner (delivered or not), `rtt`
+    /// after its stream was opened (the relay hop there and back, the
+    /// owner's write included; the connection already open).
+    fn relayed_out(&self, _peer: u16, _rtt: Duration) {}
     /// A message from `peer` was taken (its header checked out).
     fn relayed_in(&self, _peer: u16) {}
     /// A failure, in or out.
@@ -274,9 +276,8 @@ impl Relay {
         tokio::spawn(async move {
             let outcome = link::relay_one(&inner, &peer, msg).await;
             drop(permit);
-            match outcome {
-                Ok(_) => inner.observer.relayed_out(peer.instance),
-                Err(f) => inner.observer.failure(f),
+            if let Err(f) = outcome {
+                inner.observer.failure(f);
             }
             done(outcome);
         });

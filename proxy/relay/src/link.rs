@@ -219,9 +219,11 @@ pub(crate) async fn relay_one(
             .map_err(|_| Failure::ConnectionLost)?;
         Ack::from_octet(ack[0]).ok_or(Failure::ConnectionLost)
     };
+    let started = Instant::now();
     let ack = tokio::time::timeout(inner.settings.answer_timeout, exchange)
         .await
         .map_err(|_| Failure::Timeout)??;
     peer.sent.fetch_add(1, Ordering::Relaxed);
+    inner.observer.relayed_out(peer.instance, started.elapsed());
     Ok(ack)
 }

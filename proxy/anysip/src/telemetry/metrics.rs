@@ -437,6 +437,8 @@ pub(crate) struct RelayMetrics {
     pub(crate) messages: Family<RelayLabels, Counter>,
     pub(crate) failures: Counters<RelayFailure>,
     pub(crate) peer_transitions: Family<RelayPeerLabels, Counter>,
+    /// From a relayed message's stream opened to its owner's answer.
+    pub(crate) round_trip: Histogram,
 }
 
 impl Default for RelayMetrics {
@@ -445,6 +447,7 @@ impl Default for RelayMetrics {
             messages: Family::default(),
             failures: Counters::new(),
             peer_transitions: Family::default(),
+            round_trip: Histogram::new(BUCKETS),
         }
     }
 }
@@ -541,6 +544,11 @@ impl Metrics {
             r,
             "anysip_relay_failures",
             "Relay failures and refused relay input, by reason",
+        );
+        r.register(
+            "anysip_relay_round_trip_seconds",
+            "From a relayed message's stream opened to its owner's answer (the relay hop there and back)",
+            self.relay.round_trip.clone(),
         );
         r.register(
             "anysip_relay_peer_transitions",

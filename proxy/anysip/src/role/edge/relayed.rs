@@ -205,7 +205,8 @@ pub(crate) async fn discover(
 pub(crate) struct Counting(pub(crate) Arc<Shared>);
 
 impl relay::Observer for Counting {
-    fn relayed_out(&self, peer: u16) {
+    fn relayed_out(&self, peer: u16, rtt: std::time::Duration) {
+        self.0.metrics.relay.round_trip.observe(rtt.as_secs_f64());
         self.0
             .metrics
             .relay
