@@ -60,6 +60,10 @@ impl Deliver for Owner {
         sip: Bytes,
     ) -> Pin<Box<dyn Future<Output = Ack> + Send + '_>> {
         Box::pin(async move {
+            // Connection 99: a slow write (the in-flight window stays taken).
+            if header.connection == 99 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
             let ack = if header.connection == 1 {
                 Ack::Delivered
             } else {
@@ -374,4 +378,47 @@ async fn discovered_addresses_become_peers_by_their_certificate() {
     a.close();
     b.close();
     f.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_window_and_an_oversized_message_are_refused_at_once() {
+    let (ca, ca_key) = tls::new_ca().unwrap();
+    let (a_addr, b_addr) = (free_udp(), free_udp());
+    let (a_cert, a_key) = tls::issue(&ca, &ca_key, 1).unwrap();
+    let (b_cert, b_key) = tls::issue(&ca, &ca_key, 2).unwrap();
+    let mut s = settings(1, a_addr, vec![(2, b_addr)]);
+    s.max_in_flight = 1;
+    s.max_message = 64;
+    let seen = Arc::new(Seen::default());
+    let a = Relay::bind(s, &ca, &a_cert, &a_key, seen.clone()).unwrap();
+    let b = Relay::bind(
+        settings(2, b_addr, vec![]),
+        &ca,
+        &b_cert,
+        &b_key,
+        Arc::new(Seen::default()),
+    )
+    .unwrap();
+    tokio::spawn(b.clone().serve(Arc::new(Owner::default())));
+    assert_eq!(
+        send(&a, 2, 1, b"OPTIONS sip:x SIP/2.0\r\n\r\n").await,
+        Ok(Ack::Delivered)
+    );
+    let a2 = a.clone();
+    let slow =
+        tokio::spawn(async move { send(&a2, 2, 99, b"OPTIONS sip:slow SIP/2.0\r\n\r\n").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !slow.is_finished(),
+        "the slow message is in flight: {:?}",
+        slow.await
+    );
+    assert_eq!(send(&a, 2, 1, b"x").await, Err(Failure::Full));
+    assert_eq!(slow.await.unwrap(), Ok(Ack::FlowGone));
+    let big: &'static [u8] = Box::leak(vec![b'x'; 65].into_boxed_slice());
+    assert_eq!(send(&a, 2, 1, big).await, Err(Failure::TooLarge));
+    assert_eq!(seen.failures("full"), 1);
+    assert_eq!(seen.failures("too_large"), 1);
+    a.close();
+    b.close();
 }
