@@ -1,14 +1,17 @@
 //! The relay between edge instances (issue 11), with real processes: three
 //! edges on 127.0.0.1/.2/.3 (relay ports on each), one core, one key ring,
-//! a fleet CA made with `anysip fleet ca|cert`. A TCP UE (sipp `-t t1`)
-//! registers through edge 1, the instance that holds its connection; the
-//! core reaches the fleet through edge 2 (edge 1's backend-facing address
-//! is edge 2's, as an anycast address would be another instance's), so
-//! every call to the UE crosses the relay from edge 2 to edge 1. A caller
-//! enters through edge 3. Then: a peer with another CA's certificate is
-//! refused and nothing it sends is delivered; garbage on the relay port is
-//! closed and counted and service goes on; the owner killed with SIGKILL,
-//! the next INVITE to the UE is answered 430 by edge 2 within 1 s.
+//! a fleet CA made with `anysip fleet ca|cert`. A TCP UE (sipp `-t t1`) and
+//! a TLS UE (rustls, `relay/tls_ue.rs`) register through edge 1, the
+//! instance that holds their connections; the core reaches the fleet
+//! through edge 2 (edge 1's backend-facing address is edge 2's, as an
+//! anycast address would be another instance's), so every call to them
+//! (200 each) crosses the relay from edge 2 to edge 1. A caller enters
+//! through edge 3. Edge 2 finds its peers in DNS (SRV records). Then: a
+//! peer with another CA's certificate is refused and nothing it sends is
+//! delivered; garbage on the relay port changes nothing and service goes
+//! on; the owner killed with SIGKILL, the next INVITE to the UE is
+//! answered 430 by edge 2 within 1 s; the owner restarted and the UE
+//! registered again, calls cross again.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../resolve/tests/resolve/dnsmasq.rs"]
@@ -17,6 +20,8 @@ mod dnsmasq;
 mod harness;
 #[path = "support/lab.rs"]
 mod lab;
+#[path = "relay/tls_ue.rs"]
+mod tls_ue;
 
 use std::net::UdpSocket;
 use std::path::Path;
@@ -29,6 +34,7 @@ use lab::{core_yaml, deploy_script, dump_logs, keys, scratch, sipp_ok, start, AU
 
 const SIP_PORT: u16 = 16160;
 const RELAY_PORT: u16 = 16161;
+const TLS_PORT: u16 = 16162;
 const CORE: &str = "127.0.0.5:16170";
 const CORE_ADMIN: &str = "127.0.0.1:19671";
 const ALICE: &str = "16180";
@@ -84,8 +90,14 @@ fn edge(dir: &Path, n: u16, keys: &Path, dns: std::net::SocketAddr) -> String {
     } else {
         (format!("127.0.0.{n}:{SIP_PORT}"), String::new())
     };
+    // Edge 1 also takes TLS (carol).
+    let tls = if n == 1 {
+        format!("  tls: [127.0.0.1:{TLS_PORT}]\ntls:\n  cert: {d}/edge-tls.pem\n  key: {d}/edge-tls.key\n")
+    } else {
+        String::new()
+    };
     format!(
-        "role: edge\nlisten:\n  udp: [{udp}]\n  tcp: [127.0.0.{n}:{SIP_PORT}]\nadmin:\n  listen: {admin}\n\
+        "role: edge\nlisten:\n  udp: [{udp}]\n  tcp: [127.0.0.{n}:{SIP_PORT}]\n{tls}admin:\n  listen: {admin}\n\
          server:\n  instance_id: {n}\n  drain_secs: 1\n{resolver}\
          gateway:\n  groups:\n    - name: backends\n      probe:\n        enabled: false\n      destinations:\n        - uri: sip:{CORE}\n          address: {CORE}\n\
          edge:\n  keys:\n    file: {k}\n{faces}\
@@ -163,15 +175,15 @@ fn invite_bob(ua: &UdpSocket, n: u32) -> (u16, Duration) {
     panic!("no final response to the INVITE within 5 s");
 }
 
-/// Waits (10 s at most) for bob's binding at the core to have a Path other
+/// Waits (10 s at most) for `user`'s binding at the core to have a Path other
 /// than `old`; returns it.
-fn registered(dir: &Path, old: Option<&str>) -> String {
+fn registered(dir: &Path, user: &str, old: Option<&str>) -> String {
     let t0 = Instant::now();
     loop {
         if let Some((200, body)) = http(
             CORE_ADMIN,
             "GET",
-            "/admin/registrations/sip:bob@domain.local",
+            &format!("/admin/registrations/sip:{user}@domain.local"),
             None,
         ) {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -182,14 +194,14 @@ fn registered(dir: &Path, old: Option<&str>) -> String {
         }
         if t0.elapsed() > Duration::from_secs(10) {
             dump_logs(dir);
-            panic!("bob did not register over TCP through edge 1");
+            panic!("{user} did not register through edge 1");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 #[test]
-fn calls_to_a_tcp_ue_cross_the_relay() {
+fn calls_to_tcp_and_tls_ues_cross_the_relay() {
     let Some(sipp_bin) = tool("sipp") else { return };
     let dir = scratch("relay");
     let keys = keys(&dir);
@@ -223,6 +235,9 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
             ],
         );
     }
+    let (tls_ca, tls_cert, tls_key) = tls_ue::certificates();
+    std::fs::write(dir.join("edge-tls.pem"), &tls_cert).unwrap();
+    std::fs::write(dir.join("edge-tls.key"), &tls_key).unwrap();
     let _core = start(
         &dir,
         "core",
@@ -304,7 +319,11 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
         "300s",
     ];
     let bob = sipp(&sipp_bin, &bob_args);
-    let first_path = registered(&dir, None);
+    let first_path = registered(&dir, "bob", None);
+    // carol registers over TLS through edge 1 and answers on that connection.
+    let carol_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let carol = tls_ue::run(tls_ca, format!("127.0.0.1:{TLS_PORT}"), carol_stop.clone());
+    registered(&dir, "carol", None);
 
     // alice calls bob through edge 3, ACK and BYE through edge 3 too; the
     // core sends every request to bob to edge 2, which relays it to edge 1.
@@ -337,6 +356,36 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
         ],
         Duration::from_secs(100),
         &format!("{CALLS} calls to a TCP UE across the relay, zero failures"),
+    );
+    // The same to carol over TLS.
+    sipp_ok(
+        &sipp_bin,
+        &dir,
+        &[
+            "-sf",
+            uac.to_str().unwrap(),
+            &format!("127.0.0.3:{SIP_PORT}"),
+            "-s",
+            "carol",
+            "-key",
+            "other_ip",
+            "127.0.0.3",
+            "-key",
+            "other_port",
+            &SIP_PORT.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            ALICE,
+            "-m",
+            &CALLS.to_string(),
+            "-r",
+            "50",
+            "-timeout",
+            "90s",
+        ],
+        Duration::from_secs(100),
+        &format!("{CALLS} calls to a TLS UE across the relay, zero failures"),
     );
     let (e1, e2) = (scrape(1), scrape(2));
     let out_2 = sum(
@@ -372,7 +421,7 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
         .find(|p| p["instance_id"] == 1)
         .unwrap();
     assert_eq!(peer1["state"], "up", "{state}");
-    assert!(peer1["sent"].as_u64().unwrap() >= 3 * CALLS, "{state}");
+    assert!(peer1["sent"].as_u64().unwrap() >= 6 * CALLS, "{state}");
 
     // A peer whose certificate another CA signed (naming instance 3) is
     // refused by edge 2; garbage datagrams on the relay port change nothing.
@@ -516,7 +565,7 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
     });
     drop(bob);
     let _bob = sipp(&sipp_bin, &bob_args);
-    registered(&dir, Some(&first_path));
+    registered(&dir, "bob", Some(&first_path));
     // Longer than the relay's backoff after a failed connect
     // (connect_timeout_ms), which the core's retransmissions of the last
     // INVITE may have started.
@@ -560,6 +609,10 @@ fn calls_to_a_tcp_ue_cross_the_relay() {
     );
     balanced(1);
     balanced(2);
+    carol_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    // carol's connection went with the first edge 1: she answered every
+    // call before.
+    assert!(carol.join().unwrap() >= CALLS as u32);
     drop(edges);
     let _ = std::fs::remove_dir_all(&dir);
 }
