@@ -206,10 +206,13 @@ pub(crate) async fn relay_one(
     };
     let exchange = async {
         let (mut send, mut recv) = conn.open_bi().await.map_err(|_| Failure::ConnectionLost)?;
-        send.write_all(&header.encode())
-            .await
-            .map_err(|_| Failure::ConnectionLost)?;
-        send.write_all(&msg.sip)
+        // Header and message in one write, then the end of the stream: one
+        // packet for a message that fits.
+        let mut chunks = [
+            bytes::Bytes::copy_from_slice(&header.encode()),
+            msg.sip.clone(),
+        ];
+        send.write_all_chunks(&mut chunks)
             .await
             .map_err(|_| Failure::ConnectionLost)?;
         send.finish().map_err(|_| Failure::ConnectionLost)?;
