@@ -35,10 +35,10 @@ mod siphon;
 mod validate;
 
 pub use error::{ConfigError, Invalid};
-pub use notice::Notice;
 pub use load::{load, DEFAULT_YAML, EMBEDDED_NAME};
-pub use schema::{mask, parse_cidr, AutoBlockConfig, InstanceId, XdpConfig, XdpMode};
+pub use notice::Notice;
 pub use registrar::config::{LivenessConfig, PostgresConfig};
+pub use schema::{mask, parse_cidr, AutoBlockConfig, InstanceId, XdpConfig, XdpMode};
 pub use schema::{
     AdminAuthConfig, AdminUiConfig, AuthBackend, CacheConfig, CorsConfig, Dscp, HttpAuthConfig,
     KeepaliveConfig, ListenOptions, NatConfig, RateLimitConfig, ReloadMode, ScannerBlockConfig,

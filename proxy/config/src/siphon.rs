@@ -64,7 +64,10 @@ impl Config {
             }
         }
         if let Some(r) = &self.registrar {
-            if matches!(r.backend, RegistrarBackend::Postgres | RegistrarBackend::Python) {
+            if matches!(
+                r.backend,
+                RegistrarBackend::Postgres | RegistrarBackend::Python
+            ) {
                 return Err(Invalid::new(
                     "registrar.backend",
                     "not served by anysip: use memory or redis",
@@ -119,8 +122,26 @@ impl Config {
                 }
             }
         }
+        for (key, value) in [
+            ("server.server_header", &self.server.server_header),
+            ("server.user_agent_header", &self.server.user_agent_header),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.trim().is_empty() || v.bytes().any(|b| b.is_ascii_control()))
+            {
+                return Err(Invalid::new(
+                    key,
+                    "must be a non-empty header value on one line",
+                ));
+            }
+        }
         if let Some(auth) = &self.admin.auth {
-            if auth.token.as_deref().is_some_and(|t| t.contains(['\r', '\n'])) {
+            if auth
+                .token
+                .as_deref()
+                .is_some_and(|t| t.contains(['\r', '\n']))
+            {
                 return Err(Invalid::new("admin.auth.token", "must be one line"));
             }
         }
@@ -131,10 +152,7 @@ impl Config {
             ));
         }
         if !self.metrics.prometheus.path.starts_with('/') {
-            return Err(Invalid::new(
-                "metrics.prometheus.path",
-                "must start with /",
-            ));
+            return Err(Invalid::new("metrics.prometheus.path", "must start with /"));
         }
         Ok(())
     }
@@ -168,13 +186,18 @@ impl Config {
                 "a coroutine handler runs on the pool thread that calls it",
             );
             not_served(
-                s.handler_stall_abort_secs.is_some_and(|v| v != 0 && v != 30),
+                s.handler_stall_abort_secs
+                    .is_some_and(|v| v != 0 && v != 30),
                 "script.handler_stall_abort_secs",
                 "a handler call unanswered after 10 s gets 500; the process is not aborted",
             );
         }
         if let Some(a) = &self.auth {
-            not_served(a.aka_credentials.is_some(), "auth.aka_credentials", "IMS AKA");
+            not_served(
+                a.aka_credentials.is_some(),
+                "auth.aka_credentials",
+                "IMS AKA",
+            );
             not_served(a.diameter.is_some(), "auth.diameter", "Diameter Cx");
             not_served(a.http.is_some(), "auth.http", "HTTP credential lookup");
         }

@@ -92,9 +92,9 @@ impl Engine {
     pub fn add_import_paths(paths: &[PathBuf]) -> Result<(), ScriptError> {
         crate::api::ensure_init().map_err(ScriptError::Python)?;
         Python::attach(|py| {
-            paths.iter().try_for_each(|p| {
-                load::append_sys_path(py, p.to_string_lossy().into_owned())
-            })
+            paths
+                .iter()
+                .try_for_each(|p| load::append_sys_path(py, p.to_string_lossy().into_owned()))
         })
         .map_err(|e| ScriptError::Python(e.to_string()))
     }

@@ -114,6 +114,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
             .map_or(1, |d| d.as_nanos() as u64),
         limits: sip_limits(config),
         max_transactions: config.limits.max_transactions,
+        server_header: config.server.server_header.clone(),
         ..Settings::default()
     };
     let mut driver = DriverSettings::default();

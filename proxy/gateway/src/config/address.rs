@@ -70,13 +70,14 @@ mod tests {
         assert_eq!(parse("[::1]:5070").map(|a| a.is_ipv6()), Ok(true));
         let local = parse("localhost:5071");
         assert!(
-            local.as_ref().is_ok_and(|a| a.ip().is_loopback() && a.port() == 5071),
+            local
+                .as_ref()
+                .is_ok_and(|a| a.ip().is_loopback() && a.port() == 5071),
             "{local:?}"
         );
         assert!(parse("localhost").is_err());
         assert!(parse("bad_name:5060").is_err());
         assert!(parse("localhost:99999").is_err());
-        assert!(parse("no-such-host.invalid:5060")
-            .is_err_and(|e| e.contains("cannot resolve")));
+        assert!(parse("no-such-host.invalid:5060").is_err_and(|e| e.contains("cannot resolve")));
     }
 }
