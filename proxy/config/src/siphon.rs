@@ -123,17 +123,21 @@ impl Config {
             }
         }
         for (key, value) in [
-            ("server.server_header", &self.server.server_header),
-            ("server.user_agent_header", &self.server.user_agent_header),
+            ("server.server_header", &mut self.server.server_header),
+            (
+                "server.user_agent_header",
+                &mut self.server.user_agent_header,
+            ),
         ] {
+            // Empty (an unset `${VAR}`) is the same as absent.
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
+            }
             if value
                 .as_deref()
-                .is_some_and(|v| v.trim().is_empty() || v.bytes().any(|b| b.is_ascii_control()))
+                .is_some_and(|v| v.bytes().any(|b| b.is_ascii_control()))
             {
-                return Err(Invalid::new(
-                    key,
-                    "must be a non-empty header value on one line",
-                ));
+                return Err(Invalid::new(key, "must be a header value on one line"));
             }
         }
         if let Some(auth) = &self.admin.auth {

@@ -352,7 +352,11 @@ fn typos_are_still_refused() {
     }
     let text = format!("{single}log:\n  levle: info\n");
     let e = load(&text, &[("HOSTNAME", "h")]).unwrap_err();
-    assert!(e.to_string().contains(":26:3: log.levle: unknown field `levle`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains(":26:3: log.levle: unknown field `levle`"),
+        "{e}"
+    );
     let text = format!("{single}security:\n  rate_limt:\n    window_secs: 1\n");
     let e = load(&text, &[("HOSTNAME", "h")]).unwrap_err();
     assert!(
