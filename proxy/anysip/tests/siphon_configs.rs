@@ -1,0 +1,412 @@
+//! SIPhon's published configurations run as given (issue 13, item 4):
+//! the single node of its `docs/deployment.md` (Scenario 1: fixed ports
+//! 5060, 9090, 9091 on every address, Redis on 127.0.0.1:6379), started
+//! unchanged inside a network namespace of its own so that its ports are
+//! its own; and its `deploy/ha-demo` front LB and two backends, with the
+//! `${VAR:-default}` parameters its own validate.sh sets. sipp registers
+//! and calls through each. The files are `tests/data/siphon/`.
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/lab.rs"]
+mod lab;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::{repo_tests, tool, wait_for, Proc};
+use lab::{dump_logs, redis, scratch, sipp_ok};
+
+fn data(name: &str) -> PathBuf {
+    repo_tests().join("data/siphon").join(name)
+}
+
+fn sipp_xml(name: &str) -> String {
+    repo_tests()
+        .join("sipp")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Waits until `log` has `needle` (the process logs at info).
+fn wait_log(dir: &Path, log: &str, needle: &str) {
+    let path = dir.join(log);
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains(needle) {
+            return;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            dump_logs(dir);
+            panic!("{log}: no {needle:?} within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A network namespace with only its loopback up, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    /// None when not root (outside CI); under CI=true, not being root fails.
+    fn new(tag: &str) -> Option<Netns> {
+        if !nix::unistd::Uid::effective().is_root() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "running SIPhon's single node as given needs a network namespace: root (CI=true)"
+            );
+            eprintln!("SKIPPED: needs root for a network namespace");
+            return None;
+        }
+        let ns = Netns(format!("asip{tag}{}", std::process::id() % 100_000));
+        let ok = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().unwrap();
+            assert!(st.success(), "ip {args:?}");
+        };
+        ok(&["netns", "add", &ns.0]);
+        ok(&["-n", &ns.0, "link", "set", "lo", "up"]);
+        Some(ns)
+    }
+
+    /// `program args` inside the namespace, its output to `log` (or
+    /// nowhere), from the working directory `/`.
+    fn spawn(&self, program: &Path, args: &[&str], log: Option<&Path>) -> Proc {
+        let out = || match log {
+            Some(p) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .unwrap(),
+            ),
+            None => Stdio::null(),
+        };
+        Proc(
+            Command::new("ip")
+                .args(["netns", "exec", &self.0])
+                .arg(program)
+                .args(args)
+                .current_dir("/")
+                .env("RUST_LOG", "info")
+                .env_remove("HOSTNAME")
+                .stdin(Stdio::null())
+                .stdout(out())
+                .stderr(out())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Runs sipp to completion inside the namespace (at most 30 s).
+    fn sipp_ok(&self, sipp: &Path, dir: &Path, args: &[&str], what: &str) {
+        let mut p = self.spawn(sipp, &[args, &["-nostdin"]].concat(), None);
+        let st = p.wait_timeout(Duration::from_secs(30)).unwrap_or_else(|| {
+            dump_logs(dir);
+            panic!("{what}: sipp did not finish within 30 s")
+        });
+        if !st.success() {
+            dump_logs(dir);
+        }
+        assert!(st.success(), "{what}: {st}");
+    }
+
+    /// An HTTP GET inside the namespace (curl): the status.
+    fn http_status(&self, curl: &Path, url: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .arg(curl)
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-m",
+                "5",
+                url,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// docs/deployment.md Scenario 1, unchanged: no `role:`, a relative
+/// script path, Redis, `${HOSTNAME}`, metrics and admin on 0.0.0.0. It
+/// starts (from `/`, so the script is found next to the file, as SIPhon
+/// finds it), alice registers over UDP and a call to her is answered.
+#[test]
+fn deployment_scenario_1_runs_as_given() {
+    let (Some(sipp), Some(redis_bin), Some(curl)) =
+        (tool("sipp"), tool("redis-server"), tool("curl"))
+    else {
+        return;
+    };
+    let Some(ns) = Netns::new("s1") else {
+        return;
+    };
+    let dir = scratch("siphon-s1");
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    let config = dir.join("siphon.yaml");
+    std::fs::copy(data("deployment/siphon.yaml"), &config).unwrap();
+    // The page names scripts/proxy_default.py without any digest user: the
+    // same page's minimal backend script (no authentication) stands there.
+    std::fs::copy(
+        data("ha-demo/proxy.py"),
+        dir.join("scripts/proxy_default.py"),
+    )
+    .unwrap();
+
+    let _redis = ns.spawn(
+        &redis_bin,
+        &[
+            "--port",
+            "6379",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        Some(&dir.join("redis.log")),
+    );
+    wait_log(&dir, "redis.log", "Ready to accept connections");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_anysip"));
+    let log = dir.join("anysip.log");
+    let _node = ns.spawn(&bin, &["run", "-c", config.to_str().unwrap()], Some(&log));
+    wait_log(&dir, "anysip.log", "anysip core running");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("WARN"),
+        "no warning for SIPhon's own file:\n{text}"
+    );
+    assert_eq!(
+        ns.http_status(&curl, "http://127.0.0.1:9091/admin/ready"),
+        "200"
+    );
+    assert_eq!(
+        ns.http_status(&curl, "http://127.0.0.1:9090/metrics"),
+        "200"
+    );
+
+    ns.sipp_ok(
+        &sipp,
+        &dir,
+        &[
+            "-sf",
+            &sipp_xml("register-once.xml"),
+            "127.0.0.1:5060",
+            "-s",
+            "alice",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5091",
+            "-m",
+            "1",
+            "-timeout",
+            "10s",
+        ],
+        "alice registers at the Scenario-1 node",
+    );
+    let mut uas = ns.spawn(
+        &sipp,
+        &[
+            "-sf",
+            &sipp_xml("uas-rr.xml"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5091",
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+        ],
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    ns.sipp_ok(
+        &sipp,
+        &dir,
+        &[
+            "-sf",
+            &sipp_xml("siphon-uac.xml"),
+            "127.0.0.1:5060",
+            "-s",
+            "alice",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5092",
+            "-m",
+            "1",
+            "-timeout",
+            "15s",
+        ],
+        "a call to alice through the Scenario-1 node",
+    );
+    let st = uas.wait_timeout(Duration::from_secs(10));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "alice's UAS took the call: {st:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// deploy/ha-demo: the front LB (lb.py, a gateway group) before two
+/// backends (proxy.py, Redis registrar), with the parameters SIPhon's
+/// validate.sh gives them, on loopback: alice registers and is called
+/// through the LB. Each node has an address of its own (127.0.0.2, .3,
+/// .5; the UAs .4): the files list `127.0.0.1` as a local domain, and an
+/// anysip core takes a Route to a local domain as its own whatever the
+/// port, so nodes sharing 127.0.0.1 would pop each other's Record-Route.
+#[test]
+fn ha_demo_front_lb_and_backends_run() {
+    let Some(sipp) = tool("sipp") else {
+        return;
+    };
+    let dir = scratch("siphon-ha");
+    let Some(_redis) = redis(&dir, 16399) else {
+        return;
+    };
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_anysip"));
+    let start =
+        |name: &str, bind: &str, file: &str, script: &str, env: &[(&str, String)]| -> Proc {
+            let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+            let mut cmd = Command::new(&bin);
+            cmd.args(["run", "-c"])
+                .arg(data(file))
+                .env("SIP_BIND", bind)
+                .env("SCRIPT_PATH", data(script))
+                .env("REDIS_HOST", "127.0.0.1")
+                .env("REDIS_PORT", "16399")
+                .env("INSTANCE_ID", name)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            Proc(cmd.spawn().unwrap())
+        };
+    let ports = |sip: u16| {
+        vec![
+            ("SIP_PORT", sip.to_string()),
+            ("METRICS_PORT", (sip + 3000).to_string()),
+            ("ADMIN_PORT", (sip + 3100).to_string()),
+        ]
+    };
+    let _b1 = start(
+        "backend1",
+        "127.0.0.3",
+        "ha-demo/siphon-backend.yaml",
+        "ha-demo/proxy.py",
+        &ports(16061),
+    );
+    let _b2 = start(
+        "backend2",
+        "127.0.0.5",
+        "ha-demo/siphon-backend.yaml",
+        "ha-demo/proxy.py",
+        &ports(16062),
+    );
+    let mut fe_env = ports(16060);
+    fe_env.extend([
+        ("BACKEND1_URI", "sip:127.0.0.3:16061".to_owned()),
+        ("BACKEND1_ADDR", "127.0.0.3:16061".to_owned()),
+        ("BACKEND2_URI", "sip:127.0.0.5:16062".to_owned()),
+        ("BACKEND2_ADDR", "127.0.0.5:16062".to_owned()),
+    ]);
+    let _fe = start(
+        "frontend",
+        "127.0.0.2",
+        "ha-demo/siphon-frontend.yaml",
+        "ha-demo/lb.py",
+        &fe_env,
+    );
+    for name in ["backend1", "backend2", "frontend"] {
+        wait_log(&dir, &format!("{name}.log"), "anysip core running");
+    }
+    // The LB's probes find both backends up.
+    wait_for("both backends up", Duration::from_secs(20), || {
+        harness::http("127.0.0.1:19160", "GET", "/admin/gateways", None)
+            .is_some_and(|(_, body)| body.contains("\"healthy\":2"))
+    });
+    sipp_ok(
+        &sipp,
+        &dir,
+        &[
+            "-sf",
+            &sipp_xml("register-once.xml"),
+            "127.0.0.2:16060",
+            "-s",
+            "alice",
+            "-i",
+            "127.0.0.4",
+            "-p",
+            "17091",
+            "-m",
+            "1",
+            "-timeout",
+            "10s",
+        ],
+        Duration::from_secs(20),
+        "alice registers through the LB",
+    );
+    let mut uas = harness::sipp(
+        &sipp,
+        &[
+            "-sf",
+            &sipp_xml("uas-rr.xml"),
+            "-i",
+            "127.0.0.4",
+            "-p",
+            "17091",
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    sipp_ok(
+        &sipp,
+        &dir,
+        &[
+            "-sf",
+            &sipp_xml("siphon-uac.xml"),
+            "127.0.0.2:16060",
+            "-s",
+            "alice",
+            "-i",
+            "127.0.0.4",
+            "-p",
+            "17092",
+            "-m",
+            "1",
+            "-timeout",
+            "15s",
+        ],
+        Duration::from_secs(20),
+        "a call to alice through the LB",
+    );
+    let st = uas.wait_timeout(Duration::from_secs(10));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "alice's UAS took the call: {st:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
