@@ -138,6 +138,17 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.0));
+    }
+}
+
+impl Netns {
+    /// The namespace's own /etc/hosts (`ip netns exec` mounts
+    /// /etc/netns/<name>/hosts over it).
+    fn hosts(&self, text: &str) {
+        let dir = Path::new("/etc/netns").join(&self.0);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hosts"), text).unwrap();
     }
 }
 
@@ -408,5 +419,196 @@ fn ha_demo_front_lb_and_backends_run() {
         st.is_some_and(|s| s.success()),
         "alice's UAS took the call: {st:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// docs/deployment.md Scenario 2, the front LB, as given: its file and
+/// its lb.py (which relays to `destination.uri`, `sip:nodeN.example.com`,
+/// resolved through the namespace's /etc/hosts) in one namespace; two
+/// backends at the page's 10.0.0.1 and 10.0.0.2 (SIPhon's ha-demo backend
+/// file and script, sharing Redis) in another, linked by a veth pair; the
+/// UAs on the front's side. alice registers and is called through the LB.
+#[test]
+fn deployment_front_lb_runs_as_given() {
+    let (Some(sipp), Some(redis_bin)) = (tool("sipp"), tool("redis-server")) else {
+        return;
+    };
+    let (Some(front_ns), Some(back_ns)) = (Netns::new("lf"), Netns::new("lb")) else {
+        return;
+    };
+    let id = std::process::id() % 100_000;
+    let (outer, inner) = (format!("slf{id}"), format!("slb{id}"));
+    let ip = |args: &[&str]| {
+        let st = Command::new("ip").args(args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    ip(&[
+        "link",
+        "add",
+        &outer,
+        "netns",
+        &front_ns.0,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &inner,
+        "netns",
+        &back_ns.0,
+    ]);
+    ip(&[
+        "-n",
+        &front_ns.0,
+        "addr",
+        "add",
+        "10.0.0.254/24",
+        "dev",
+        &outer,
+    ]);
+    ip(&[
+        "-n",
+        &back_ns.0,
+        "addr",
+        "add",
+        "10.0.0.1/24",
+        "dev",
+        &inner,
+    ]);
+    ip(&[
+        "-n",
+        &back_ns.0,
+        "addr",
+        "add",
+        "10.0.0.2/24",
+        "dev",
+        &inner,
+    ]);
+    ip(&["-n", &front_ns.0, "link", "set", &outer, "up"]);
+    ip(&["-n", &back_ns.0, "link", "set", &inner, "up"]);
+    front_ns.hosts("127.0.0.1 localhost\n10.0.0.1 node1.example.com\n10.0.0.2 node2.example.com\n");
+
+    let dir = scratch("siphon-lb");
+    let front = dir.join("siphon.yaml");
+    std::fs::copy(data("deployment/frontend.yaml"), &front).unwrap();
+    std::fs::copy(data("deployment/lb.py"), dir.join("lb.py")).unwrap();
+    let _redis = back_ns.spawn(
+        &redis_bin,
+        &[
+            "--port",
+            "6379",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        Some(&dir.join("redis.log")),
+    );
+    wait_log(&dir, "redis.log", "Ready to accept connections");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_anysip"));
+    let backend = data("ha-demo/siphon-backend.yaml");
+    let mut nodes = Vec::new();
+    for n in 1..=2 {
+        let env_args = [
+            format!("SIP_BIND=10.0.0.{n}"),
+            "SIP_PORT=5060".to_owned(),
+            format!("SCRIPT_PATH={}", data("ha-demo/proxy.py").display()),
+            "REDIS_HOST=127.0.0.1".to_owned(),
+            format!("INSTANCE_ID=node{n}"),
+            format!("METRICS_PORT={}", 9190 + n),
+            format!("ADMIN_PORT={}", 9290 + n),
+        ];
+        let mut args: Vec<&str> = env_args.iter().map(String::as_str).collect();
+        args.extend([
+            bin.to_str().unwrap(),
+            "run",
+            "-c",
+            backend.to_str().unwrap(),
+        ]);
+        let log = dir.join(format!("node{n}.log"));
+        nodes.push(back_ns.spawn(Path::new("/usr/bin/env"), &args, Some(&log)));
+        wait_log(&dir, &format!("node{n}.log"), "anysip core running");
+    }
+    let _front = front_ns.spawn(
+        &bin,
+        &["run", "-c", front.to_str().unwrap()],
+        Some(&dir.join("front.log")),
+    );
+    wait_log(&dir, "front.log", "anysip core running");
+
+    front_ns.sipp_ok(
+        &sipp,
+        &dir,
+        &[
+            "-sf",
+            &sipp_xml("register-once.xml"),
+            "10.0.0.254:5060",
+            "-s",
+            "alice",
+            "-i",
+            "10.0.0.254",
+            "-p",
+            "5091",
+            "-m",
+            "1",
+            "-timeout",
+            "10s",
+        ],
+        "alice registers through the front LB",
+    );
+    let mut uas = front_ns.spawn(
+        &sipp,
+        &[
+            "-sf",
+            &sipp_xml("uas-rr.xml"),
+            "-i",
+            "10.0.0.254",
+            "-p",
+            "5091",
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+        ],
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    front_ns.sipp_ok(
+        &sipp,
+        &dir,
+        &[
+            "-sf",
+            &sipp_xml("siphon-uac.xml"),
+            "10.0.0.254:5060",
+            "-s",
+            "alice",
+            "-i",
+            "10.0.0.254",
+            "-p",
+            "5092",
+            "-m",
+            "1",
+            "-timeout",
+            "15s",
+        ],
+        "a call to alice through the front LB",
+    );
+    let st = uas.wait_timeout(Duration::from_secs(10));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "alice's UAS took the call: {st:?}"
+    );
+    // The registration reached a backend through the LB (its script logs
+    // it), and the call was relayed by the LB to a backend by name.
+    let registered = (1..=2)
+        .filter(|n| {
+            std::fs::read_to_string(dir.join(format!("node{n}.log")))
+                .unwrap_or_default()
+                .contains("registered sip:alice@example.com")
+        })
+        .count();
+    assert_eq!(registered, 1, "one backend holds alice");
     let _ = std::fs::remove_dir_all(&dir);
 }
