@@ -612,3 +612,132 @@ fn deployment_front_lb_runs_as_given() {
     assert_eq!(registered, 1, "one backend holds alice");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sends an OPTIONS from `ua` to `to`; the status line of the answer.
+fn options(ua: &std::net::UdpSocket, to: &str, n: u32) -> String {
+    let local = ua.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:ping@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKsk{n}\r\nMax-Forwards: 70\r\n\
+         From: <sip:t@example.com>;tag=1\r\nTo: <sip:ping@example.com>\r\nCall-ID: keys-{n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    ua.send_to(msg.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 4096];
+    match ua.recv_from(&mut buf) {
+        Ok((len, _)) => String::from_utf8_lossy(&buf[..len])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        Err(_) => String::new(),
+    }
+}
+
+/// An HTTP request with an optional bearer token: the status.
+fn http_auth(addr: &str, method: &str, path: &str, token: Option<&str>) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// SIPhon's keys at work in a running core: `log.file` gets the logs,
+/// `script.reload: sighup` reloads on SIGHUP and not on a file change,
+/// `metrics.prometheus.path` moves the metrics, `admin.auth.token` guards
+/// the mutating admin routes, `server.server_header` marks the core's own
+/// responses.
+#[test]
+fn siphon_keys_take_effect() {
+    let dir = scratch("siphon-keys");
+    let script = |v: &str| {
+        format!(
+            "from siphon import proxy\n\n@proxy.on_request\ndef route(request):\n    request.reply(200, \"Version {v}\")\n"
+        )
+    };
+    std::fs::write(dir.join("route.py"), script("1")).unwrap();
+    let log_file = dir.join("logs/siphon.log");
+    let yaml = format!(
+        "listen:\n  udp: [\"127.0.0.1:15981\"]\ndomain:\n  local: [example.com]\n\
+         script:\n  path: route.py\n  reload: sighup\n\
+         log:\n  level: info\n  format: pretty\n  file: {}\n\
+         server:\n  server_header: \"SIPhon-compat\"\n  drain_secs: 1\n\
+         metrics:\n  prometheus:\n    listen: \"127.0.0.1:19982\"\n    path: /prom\n\
+         admin:\n  listen: \"127.0.0.1:19981\"\n  auth:\n    token: s3cret\n",
+        log_file.display()
+    );
+    let mut core = lab::start(&dir, "core", &yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        harness::http_status("127.0.0.1:19981", "GET", "/admin/health").is_some()
+    });
+    let ua = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    assert_eq!(options(&ua, "127.0.0.1:15981", 1), "SIP/2.0 200 Version 1");
+
+    // server_header on the core's own response.
+    let local = ua.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:ping@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKskh\r\nMax-Forwards: 70\r\n\
+         From: <sip:t@example.com>;tag=1\r\nTo: <sip:ping@example.com>\r\nCall-ID: keys-h\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    ua.send_to(msg.as_bytes(), "127.0.0.1:15981").unwrap();
+    let mut buf = [0u8; 4096];
+    let (len, _) = ua.recv_from(&mut buf).unwrap();
+    let answer = String::from_utf8_lossy(&buf[..len]).into_owned();
+    assert!(answer.contains("\r\nServer: SIPhon-compat\r\n"), "{answer}");
+
+    // reload: sighup — a new file is not taken until SIGHUP.
+    std::fs::write(dir.join("route.py"), script("2")).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(options(&ua, "127.0.0.1:15981", 2), "SIP/2.0 200 Version 1");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(core.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let mut n = 10;
+    wait_for(
+        "the script reloaded on SIGHUP",
+        Duration::from_secs(10),
+        || {
+            n += 1;
+            options(&ua, "127.0.0.1:15981", n) == "SIP/2.0 200 Version 2"
+        },
+    );
+
+    // metrics.prometheus.path; admin.auth.token.
+    assert_eq!(http_auth("127.0.0.1:19982", "GET", "/prom", None), 200);
+    assert_eq!(http_auth("127.0.0.1:19982", "GET", "/metrics", None), 404);
+    assert_eq!(
+        http_auth("127.0.0.1:19981", "GET", "/admin/stats", None),
+        200
+    );
+    assert_eq!(
+        http_auth("127.0.0.1:19981", "POST", "/admin/drain", None),
+        401
+    );
+    assert_eq!(
+        http_auth("127.0.0.1:19981", "POST", "/admin/drain", Some("wrong")),
+        401
+    );
+    assert_eq!(
+        http_auth("127.0.0.1:19981", "POST", "/admin/drain", Some("s3cret")),
+        202
+    );
+    assert!(
+        core.wait_timeout(Duration::from_secs(40)).is_some(),
+        "drained"
+    );
+
+    // log.file: the same lines as standard error.
+    let text = std::fs::read_to_string(&log_file).unwrap();
+    assert!(text.contains("anysip core running"), "{text}");
+    assert!(
+        text.contains("SIGHUP") && text.contains("script reloaded"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
