@@ -663,16 +663,47 @@ fn siphon_keys_take_effect() {
     };
     std::fs::write(dir.join("route.py"), script("1")).unwrap();
     let log_file = dir.join("logs/siphon.log");
+    // A gateway named by host name; its probes' From and User-Agent.
+    let gw = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    gw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let gw_port = gw.local_addr().unwrap().port();
+    // By name when `localhost` is 127.0.0.1 first (the core's listener is
+    // IPv4); resolution itself is the config tests'.
+    let first = std::net::ToSocketAddrs::to_socket_addrs(&("localhost", gw_port))
+        .ok()
+        .and_then(|mut a| a.next());
+    let gw_host = if first.is_some_and(|a| a.is_ipv4()) {
+        "localhost"
+    } else {
+        "127.0.0.1"
+    };
     let yaml = format!(
         "listen:\n  udp: [\"127.0.0.1:15981\"]\ndomain:\n  local: [example.com]\n\
          script:\n  path: route.py\n  reload: sighup\n\
          log:\n  level: info\n  format: pretty\n  file: {}\n\
-         server:\n  server_header: \"SIPhon-compat\"\n  drain_secs: 1\n\
+         server:\n  server_header: \"SIPhon-compat\"\n  user_agent_header: \"SIPhon-probe\"\n  drain_secs: 1\n\
+         gateway:\n  groups:\n    - name: carriers\n      algorithm: from_uri_hash\n      probe:\n        interval_secs: 1\n        timeout_secs: 1\n        from_user: ping\n        from_domain: lb.example.com\n      destinations:\n\
+         \x20       - uri: \"sip:gw.example.com:{gw_port}\"\n          address: \"{gw_host}:{gw_port}\"\n\
          metrics:\n  prometheus:\n    listen: \"127.0.0.1:19982\"\n    path: /prom\n\
          admin:\n  listen: \"127.0.0.1:19981\"\n  auth:\n    token: s3cret\n",
         log_file.display()
     );
     let mut core = lab::start(&dir, "core", &yaml);
+    let mut buf = [0u8; 4096];
+    let (len, _) = gw.recv_from(&mut buf).expect("a probe OPTIONS");
+    let probe = String::from_utf8_lossy(&buf[..len]).into_owned();
+    assert!(
+        probe.starts_with(&format!("OPTIONS sip:gw.example.com:{gw_port} SIP/2.0")),
+        "{probe}"
+    );
+    assert!(
+        probe.contains("\r\nFrom: <sip:ping@lb.example.com>;tag="),
+        "{probe}"
+    );
+    assert!(
+        probe.contains("\r\nUser-Agent: SIPhon-probe\r\n"),
+        "{probe}"
+    );
     wait_for("core admin", Duration::from_secs(20), || {
         harness::http_status("127.0.0.1:19981", "GET", "/admin/health").is_some()
     });
