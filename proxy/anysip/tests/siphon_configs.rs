@@ -772,3 +772,53 @@ fn siphon_keys_take_effect() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `listen.dscp` and an entry's own `dscp`: the core's answers leave the
+/// listener with that DSCP in the IP header (read with IP_RECVTOS).
+#[test]
+fn listen_dscp_marks_packets() {
+    use nix::sys::socket::{
+        recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn,
+    };
+    use std::io::IoSliceMut;
+    use std::os::fd::AsRawFd;
+
+    let dir = scratch("siphon-dscp");
+    std::fs::write(
+        dir.join("route.py"),
+        "from siphon import proxy\n\n@proxy.on_request\ndef route(request):\n    request.reply(200)\n",
+    )
+    .unwrap();
+    let yaml = "listen:\n  dscp: EF\n  udp:\n    - \"127.0.0.1:15991\"\n    - address: \"127.0.0.1:15992\"\n      dscp: AF41\n\
+                domain:\n  local: [example.com]\nscript:\n  path: route.py\nadmin:\n  listen: \"127.0.0.1:19991\"\nserver:\n  drain_secs: 1\n";
+    let _core = lab::start(&dir, "core", yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        harness::http_status("127.0.0.1:19991", "GET", "/admin/health").is_some()
+    });
+    let ua = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    setsockopt(&ua, sockopt::IpRecvTos, &true).unwrap();
+    for (to, want) in [
+        ("127.0.0.1:15991", 46u8 << 2),
+        ("127.0.0.1:15992", 34u8 << 2),
+    ] {
+        let local = ua.local_addr().unwrap();
+        let msg = format!(
+            "OPTIONS sip:ping@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKdscp{want}\r\nMax-Forwards: 70\r\n\
+             From: <sip:t@example.com>;tag=1\r\nTo: <sip:ping@example.com>\r\nCall-ID: dscp-{want}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        ua.send_to(msg.as_bytes(), to).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!(u8);
+        let got =
+            recvmsg::<SockaddrIn>(ua.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
+                .unwrap();
+        let tos = got.cmsgs().unwrap().find_map(|c| match c {
+            ControlMessageOwned::Ipv4Tos(t) => Some(t),
+            _ => None,
+        });
+        assert_eq!(tos, Some(want), "the answer from {to}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
