@@ -822,3 +822,31 @@ fn listen_dscp_marks_packets() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `script.reload: auto` watches the file: a new version is loaded with
+/// no request arriving, and answers the next one.
+#[test]
+fn reload_auto_watches_the_file() {
+    let dir = scratch("siphon-auto");
+    let script = |v: &str| {
+        format!(
+            "from siphon import proxy\n\n@proxy.on_request\ndef route(request):\n    request.reply(200, \"Version {v}\")\n"
+        )
+    };
+    std::fs::write(dir.join("route.py"), script("1")).unwrap();
+    let yaml = "listen:\n  udp: [\"127.0.0.1:15995\"]\ndomain:\n  local: [example.com]\n\
+                script:\n  path: route.py\n  reload: auto\nadmin:\n  listen: \"127.0.0.1:19995\"\nserver:\n  drain_secs: 1\n";
+    let _core = lab::start(&dir, "core", yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        harness::http_status("127.0.0.1:19995", "GET", "/admin/health").is_some()
+    });
+    // A different size, so the change shows even within one mtime tick.
+    std::fs::write(dir.join("route.py"), script("22")).unwrap();
+    wait_log(&dir, "core.log", "script reloaded");
+    let log = std::fs::read_to_string(dir.join("core.log")).unwrap();
+    assert!(log.contains("the file changed"), "{log}");
+    let ua = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    assert_eq!(options(&ua, "127.0.0.1:15995", 1), "SIP/2.0 200 Version 22");
+    let _ = std::fs::remove_dir_all(&dir);
+}
