@@ -14,6 +14,7 @@ mod lab;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::{repo_tests, tool, wait_for, Proc};
@@ -848,5 +849,133 @@ fn reload_auto_watches_the_file() {
     let ua = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     assert_eq!(options(&ua, "127.0.0.1:15995", 1), "SIP/2.0 200 Version 22");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIPhon's TLS keys on a running core: `certificate`/`private_key`, an
+/// SNI certificate for `*.tenant.example`, `method: TLSv1_3`, and client
+/// certificates (`verify_client` with `client_ca`): a client with a
+/// certificate gets the certificate of the name it asks for over TLS 1.3
+/// and an answer; one without a certificate gets none.
+#[test]
+fn tls_keys_of_siphon() {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = scratch("siphon-tls");
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issue = |names: &[&str], client: bool| {
+        let key = KeyPair::generate().unwrap();
+        let mut p =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        if client {
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        }
+        (p.signed_by(&key, &ca, &ca_key).unwrap(), key)
+    };
+    let write = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (default_cert, default_key) = issue(&["default.example"], false);
+    let (sni_cert, sni_key) = issue(&["*.tenant.example"], false);
+    let (client_cert, client_key) = issue(&["client.example"], true);
+    let yaml = format!(
+        "listen:\n  udp: [\"127.0.0.1:15996\"]\n  tls: [\"127.0.0.1:15997\"]\ndomain:\n  local: [example.com]\n\
+         script:\n  path: route.py\nadmin:\n  listen: \"127.0.0.1:19996\"\nserver:\n  drain_secs: 1\n\
+         tls:\n  certificate: {}\n  private_key: {}\n  method: TLSv1_3\n  verify_client: true\n  client_ca: {}\n\
+         \x20 certificates:\n    - server_names: [\"*.tenant.example\"]\n      certificate: {}\n      private_key: {}\n",
+        write("default.pem", default_cert.pem()),
+        write("default.key", default_key.serialize_pem()),
+        write("ca.pem", ca.pem()),
+        write("sni.pem", sni_cert.pem()),
+        write("sni.key", sni_key.serialize_pem()),
+    );
+    std::fs::write(
+        dir.join("route.py"),
+        "from siphon import proxy\n\n@proxy.on_request\ndef route(request):\n    request.reply(200)\n",
+    )
+    .unwrap();
+    let _core = lab::start(&dir, "core", &yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        harness::http_status("127.0.0.1:19996", "GET", "/admin/health").is_some()
+    });
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let with_cert = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots.clone())
+        .with_client_auth_cert(
+            vec![client_cert.der().clone()],
+            PrivateKeyDer::try_from(client_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let without = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let options = "OPTIONS sip:ping@example.com SIP/2.0\r\nVia: SIP/2.0/TLS ue.invalid;branch=z9hG4bKtls1\r\nMax-Forwards: 70\r\n\
+                   From: <sip:t@example.com>;tag=1\r\nTo: <sip:ping@example.com>\r\nCall-ID: tls-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The answer (first line) and the server's certificate, or why not.
+    let ask = |config: &rustls::ClientConfig, name: &'static str| {
+        let config = Arc::new(config.clone());
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect("127.0.0.1:15997")
+                .await
+                .unwrap();
+            let connector = tokio_rustls::TlsConnector::from(config);
+            let server = ServerName::try_from(name).unwrap();
+            let mut tls =
+                tokio::time::timeout(Duration::from_secs(5), connector.connect(server, tcp))
+                    .await
+                    .map_err(|_| "handshake timed out".to_owned())?
+                    .map_err(|e| e.to_string())?;
+            let (_, session) = tls.get_ref();
+            let version = session.protocol_version();
+            let peer: Option<CertificateDer<'static>> =
+                session.peer_certificates().and_then(|c| c.first()).cloned();
+            tls.write_all(options.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+                .await
+                .map_err(|_| "no answer".to_owned())?
+                .map_err(|e| e.to_string())?;
+            let first = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            Ok::<_, String>((first, peer, version))
+        })
+    };
+    let (answer, peer, version) = ask(&with_cert, "a.tenant.example").unwrap();
+    assert_eq!(answer, "SIP/2.0 200 OK");
+    assert_eq!(peer.as_ref(), Some(sni_cert.der()), "the SNI certificate");
+    assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_3));
+    let (answer, peer, _) = ask(&with_cert, "default.example").unwrap();
+    assert_eq!(answer, "SIP/2.0 200 OK");
+    assert_eq!(
+        peer.as_ref(),
+        Some(default_cert.der()),
+        "the default certificate"
+    );
+    let refused = ask(&without, "default.example");
+    assert!(
+        refused.as_ref().map_or(true, |(a, _, _)| a.is_empty()),
+        "no client certificate, no answer: {refused:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -278,6 +278,16 @@ impl Config {
             if let Some(ca) = &tls.client_ca {
                 files.push(("tls.client_ca".to_owned(), ca.as_path()));
             }
+            for (i, extra) in tls.certificates.iter().enumerate() {
+                files.push((
+                    format!("tls.certificates[{i}].certificate"),
+                    extra.certificate.as_path(),
+                ));
+                files.push((
+                    format!("tls.certificates[{i}].private_key"),
+                    extra.private_key.as_path(),
+                ));
+            }
         }
         if let Some(edge) = &self.edge {
             if let Some(keys) = &edge.keys {

@@ -239,8 +239,8 @@ pub struct TlsConfig {
     /// `TLSv1_2+` are accepted.
     #[serde(default)]
     pub method: TlsMethod,
-    /// SIPhon's extra certificates chosen by SNI. Read; refused by this
-    /// build when set.
+    /// Extra certificates chosen by the server name a client sends (SNI,
+    /// RFC 6066): exact names or `*.domain`; `cert` serves the others.
     #[serde(default)]
     pub certificates: Vec<SniCertificate>,
     /// SIPhon's client certificate for outbound TLS. Read; refused by this
