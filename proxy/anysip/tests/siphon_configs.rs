@@ -652,7 +652,7 @@ fn http_auth(addr: &str, method: &str, path: &str, token: Option<&str>) -> u16 {
 /// SIPhon's keys at work in a running core: `log.file` gets the logs,
 /// `script.reload: sighup` reloads on SIGHUP and not on a file change,
 /// `metrics.prometheus.path` moves the metrics, `admin.auth.token` guards
-/// the mutating admin routes, `server.server_header` marks the core's own
+/// the mutating admin routes, `admin.cors` lets one origin read it, `server.server_header` marks the core's own
 /// responses.
 #[test]
 fn siphon_keys_take_effect() {
@@ -686,7 +686,7 @@ fn siphon_keys_take_effect() {
          gateway:\n  groups:\n    - name: carriers\n      algorithm: from_uri_hash\n      probe:\n        interval_secs: 1\n        timeout_secs: 1\n        from_user: ping\n        from_domain: lb.example.com\n      destinations:\n\
          \x20       - uri: \"sip:gw.example.com:{gw_port}\"\n          address: \"{gw_host}:{gw_port}\"\n\
          metrics:\n  prometheus:\n    listen: \"127.0.0.1:19982\"\n    path: /prom\n\
-         admin:\n  listen: \"127.0.0.1:19981\"\n  auth:\n    token: s3cret\n",
+         admin:\n  listen: \"127.0.0.1:19981\"\n  auth:\n    token: s3cret\n  cors:\n    allowed_origins: [\"http://localhost:5173\"]\n",
         log_file.display()
     );
     let mut core = lab::start(&dir, "core", &yaml);
@@ -740,6 +740,23 @@ fn siphon_keys_take_effect() {
         },
     );
 
+    // admin.cors: the allowed origin is echoed, another gets nothing.
+    let cors = |origin: &str| {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect("127.0.0.1:19981").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        write!(
+            c,
+            "GET /admin/stats HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        let _ = c.read_to_string(&mut text);
+        text.to_ascii_lowercase()
+    };
+    assert!(cors("http://localhost:5173")
+        .contains("access-control-allow-origin: http://localhost:5173\r\n"));
+    assert!(!cors("http://evil.example").contains("access-control-allow-origin"));
     // metrics.prometheus.path; admin.auth.token.
     assert_eq!(http_auth("127.0.0.1:19982", "GET", "/prom", None), 200);
     assert_eq!(http_auth("127.0.0.1:19982", "GET", "/metrics", None), 404);
