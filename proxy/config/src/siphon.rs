@@ -63,6 +63,17 @@ impl Config {
                 }
             }
         }
+        // SIPhon's `listen.mtu` is `limits.udp_mtu`.
+        if let Some(mtu) = self.listen.mtu {
+            let default = crate::schema::Limits::default().udp_mtu;
+            if self.limits.udp_mtu != default && self.limits.udp_mtu != usize::from(mtu) {
+                return Err(Invalid::new(
+                    "listen.mtu",
+                    "set once: listen.mtu (SIPhon's spelling) or limits.udp_mtu",
+                ));
+            }
+            self.limits.udp_mtu = usize::from(mtu);
+        }
         if let Some(r) = &self.registrar {
             if matches!(
                 r.backend,
@@ -217,11 +228,6 @@ impl Config {
             !self.listen.sctp.is_empty(),
             "listen.sctp",
             "no SCTP listener is opened",
-        );
-        not_served(
-            self.listen.mtu.is_some(),
-            "listen.mtu",
-            "a request too big for UDP goes over a stream by RFC 3261 §18.1.1",
         );
         if let Some(s) = &self.script {
             not_served(
