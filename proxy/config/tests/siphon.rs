@@ -234,6 +234,23 @@ fn listen_entry_forms() {
     let s = e.to_string();
     assert!(s.starts_with("siphon.yaml:7:"), "{s}");
     assert!(s.contains("listen.udp[1]") && s.contains("dcsp"), "{s}");
+    // SIPhon's listen.mtu is limits.udp_mtu.
+    let c = load(
+        &text.replace("  dscp: EF\n", "  dscp: EF\n  mtu: 1280\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.limits.udp_mtu, 1280);
+    assert!(c.notices.is_empty(), "{:?}", warnings(&c));
+    let e = load(
+        &format!(
+            "{}limits:\n  udp_mtu: 9000\n",
+            text.replace("  dscp: EF\n", "  dscp: EF\n  mtu: 1280\n")
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key_path(), Some("listen.mtu"), "{e}");
     let e = load(&text.replace("AF41", "AF44"), &[]).unwrap_err();
     assert!(e.to_string().contains("DSCP"), "{e}");
     let two = text.replace(
