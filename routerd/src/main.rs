@@ -2,63 +2,21 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use reqwest::Method;
 use routerd::admin::{self, AdminState};
 use routerd::checks::http;
+use routerd::cli::{AdminArgs, Cli, Command};
 use routerd::config::Config;
 use routerd::metrics::Metrics;
 use routerd::{engine, Error};
 use tokio::signal::unix::{signal, SignalKind};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "routerd",
-    version,
-    about = "anysip BGP health daemon: drives BIRD from health checks"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the daemon.
-    Run {
-        /// Configuration file.
-        #[arg(short, long)]
-        config: PathBuf,
-    },
-    /// Check a configuration file and exit.
-    Check {
-        /// Configuration file.
-        #[arg(short, long)]
-        config: PathBuf,
-    },
-    /// Drain: announce with the graceful-shutdown community, then withdraw.
-    Drain(AdminArgs),
-    /// End a drain started with `routerd drain`.
-    Undrain(AdminArgs),
-    /// Print the daemon's status (JSON).
-    Status(AdminArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct AdminArgs {
-    /// Take the admin address from this configuration file.
-    #[arg(short, long, conflicts_with = "admin")]
-    config: Option<PathBuf>,
-    /// The daemon's admin address (default 127.0.0.1:9180).
-    #[arg(long)]
-    admin: Option<SocketAddr>,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anysip_config::{Config, ScriptConfig};
-use anysip_core::{DriverSettings, Listener, Router, Server, Settings, Transport};
+use anysip_core::{DriverSettings, Listener, Server, Settings, Transport};
 use bytes::Bytes;
 use net::{Connections, Dispatch, Outbox, Outgoing};
 use sip::Flow;
@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::filter::Filter;
 use crate::listeners::{sip_limits, Udp};
 use crate::probe::{self, ProbeAnswer};
-use crate::role::{Prepared, Running};
+use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::{RoleState, Shared};
 use crate::telemetry::metrics::DropReason;
 use host::CoreHost;
@@ -116,7 +116,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
     let (server, inner) = Server::new(
         settings,
         DriverSettings::default(),
-        engine,
+        engine.clone(),
         resolver(config)?,
         outbox.clone(),
     );
@@ -153,6 +153,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         probe,
         tasks,
         running: Running::Core { server, handle },
+        reload: Reloadable::Core(engine),
     })
 }
 
@@ -194,7 +195,7 @@ fn core_host(
     }))
 }
 
-fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<dyn Router>, Error> {
+fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<script::Engine>, Error> {
     let path = script.path.clone();
     let reload = script.reload;
     let engine = tokio::task::block_in_place(|| script::Engine::load(&path, reload, host))
