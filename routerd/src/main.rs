@@ -16,6 +16,7 @@ use routerd::cli::{AdminArgs, Cli, Command};
 use routerd::config::Config;
 use routerd::metrics::Metrics;
 use routerd::{engine, Error};
+use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> ExitCode {
@@ -103,6 +104,7 @@ async fn run(path: &Path) -> Result<(), Error> {
             _ = term.recv() => tracing::info!("SIGTERM"),
             _ = int.recv() => tracing::info!("SIGINT"),
         }
+        notify(&[NotifyState::Stopping]);
     };
     tracing::info!(
         config = %path.display(),
@@ -111,7 +113,17 @@ async fn run(path: &Path) -> Result<(), Error> {
         services = config.services.len(),
         "routerd starting"
     );
+    // systemd (Type=notify): the admin API answers and the signals are
+    // taken; the engine starts withdrawn until the checks pass.
+    notify(&[NotifyState::Ready]);
     engine::run(config, status, metrics, rx, shutdown).await
+}
+
+/// Tells the service manager (`NOTIFY_SOCKET`; nothing when unset).
+fn notify(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "cannot notify the service manager (NOTIFY_SOCKET)");
+    }
 }
 
 /// Time limit of one admin command, connecting included.

@@ -479,3 +479,54 @@ fn core_reloads_its_script_on_sighup() {
     assert!(core.wait_timeout(Duration::from_secs(15)).is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const ROUTERD_ADMIN: &str = "127.0.0.1:18391";
+
+/// routerd's `Type=notify`: `READY=1` once its admin API answers,
+/// `STOPPING=1` at SIGTERM (here with a BIRD socket that does not exist:
+/// it withdraws nothing and exits).
+#[test]
+fn routerd_notifies_ready_and_stopping() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_anysip")).with_file_name("routerd");
+    if !bin.is_file() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{bin:?} is not built (CI=true): cargo build -p anysip-routerd"
+        );
+        eprintln!("SKIPPED: {bin:?} is not built (cargo build -p anysip-routerd)");
+        return;
+    }
+    let dir = scratch("reload-routerd");
+    let notify = Notify::bind(&dir);
+    let cfg = dir.join("routerd.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "bird:\n  socket: {}\nadmin:\n  listen: {ROUTERD_ADMIN}\nservices:\n  - name: edge\n    addresses: [127.0.0.1]\n    prefixes:\n      - prefix: 127.0.0.1/32\n        announce_protocol: anysip_announce4\n        drain_protocol: anysip_drain4\n    checks:\n      - name: ready\n        http: {{ url: \"http://127.0.0.1:18392/admin/ready\" }}\n",
+            dir.join("no-bird.ctl").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("routerd.log")).unwrap();
+    let mut routerd = Proc(
+        Command::new(&bin)
+            .args(["run", "-c"])
+            .arg(&cfg)
+            .env("NOTIFY_SOCKET", &notify.path)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    notify.wait("READY=1", Duration::from_secs(20), &dir);
+    let (status, body) =
+        http(ROUTERD_ADMIN, "GET", "/status", None).expect("the admin API answers at READY=1");
+    assert_eq!(status, 200, "{body}");
+    signal(&routerd, nix::sys::signal::Signal::SIGTERM);
+    notify.wait("STOPPING=1", Duration::from_secs(5), &dir);
+    assert!(
+        routerd.wait_timeout(Duration::from_secs(15)).is_some(),
+        "routerd exits after SIGTERM"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
