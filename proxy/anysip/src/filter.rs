@@ -297,6 +297,29 @@ impl Filter {
         Ok(had)
     }
 
+    /// Makes the config's entries of the blocklist those of `file`'s
+    /// `xdp.blocklist` (SIGHUP), here and in the kernel; the admin API's
+    /// and the scanners' entries stay. Returns how many were added and
+    /// removed.
+    pub(crate) fn reload_config_blocklist(
+        &self,
+        file: &FileConfig,
+    ) -> Result<(usize, usize), String> {
+        let mut wanted = Vec::new();
+        for c in file.xdp.iter().flat_map(|x| &x.blocklist) {
+            wanted.push(anysip_config::parse_cidr(c).map_err(|e| format!("xdp.blocklist: {e}"))?);
+        }
+        let (add, remove) = self.read_blocklist().config_changes(&wanted);
+        let counts = (add.len(), remove.len());
+        for e in add {
+            self.block(e.net, e.len, None, Origin::Config)?;
+        }
+        for (net, len) in remove {
+            self.unblock(net, len)?;
+        }
+        Ok(counts)
+    }
+
     /// How many entries the blocklist has.
     pub(crate) fn blocklist_len(&self) -> usize {
         self.read_blocklist().len()

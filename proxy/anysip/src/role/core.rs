@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::filter::Filter;
 use crate::listeners::{sip_limits, Udp};
 use crate::probe::{self, ProbeAnswer};
-use crate::role::{Prepared, Running};
+use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::{RoleState, Shared};
 use crate::telemetry::metrics::DropReason;
 use host::CoreHost;
@@ -131,7 +131,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
     let (server, inner) = Server::new(
         settings,
         driver,
-        engine as Arc<dyn anysip_core::Router>,
+        engine.clone() as Arc<dyn anysip_core::Router>,
         resolver(config)?,
         outbox.clone(),
     );
@@ -168,6 +168,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         probe,
         tasks,
         running: Running::Core { server, handle },
+        reload: Reloadable::Core(engine),
     })
 }
 
@@ -218,8 +219,8 @@ fn core_host(
 }
 
 /// Loads the script (after SIPhon's `include_paths` joined `sys.path`).
-/// Reloading is the watcher's ([`reload`]), not the engine's own check on
-/// calls.
+/// Reloading is the watcher's ([`reload`]) and SIGHUP's, not the engine's
+/// own check on calls.
 fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<script::Engine>, Error> {
     let path = script.path.clone();
     tokio::task::block_in_place(|| {

@@ -57,7 +57,8 @@ pub enum ReloadMode {
     Auto,
     /// Reload on SIGHUP only (`sighup`).
     Sighup,
-    /// Never reload (`false`).
+    /// No reload by itself (`false`); SIGHUP still reloads, as in every
+    /// mode.
     Off,
 }
 

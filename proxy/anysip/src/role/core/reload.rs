@@ -1,14 +1,12 @@
-//! `script.reload`: `auto` watches the script file and reloads it when it
-//! changes, and on SIGHUP; `sighup` reloads on SIGHUP only (SIPhon's two
-//! modes); `false` never. A reload that fails keeps the running script
-//! (the engine logs why).
+//! `script.reload: auto` watches the script file and reloads it when it
+//! changes (SIGHUP reloads it in every mode: `lifecycle/reload.rs`). A
+//! reload that fails keeps the running script (the engine logs why).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anysip_config::ReloadMode;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinHandle;
 
 /// How often `auto` looks at the file.
@@ -22,23 +20,16 @@ fn stamp(path: &Path) -> Stamp {
     Some((md.modified().ok()?, md.len()))
 }
 
-/// Starts the reloader of `engine` for `mode` (none for `false`).
+/// Starts the watcher of `engine`'s file for `auto` (none otherwise:
+/// SIGHUP, which reloads the script in every mode, is the lifecycle's,
+/// `lifecycle/reload.rs`).
 pub(super) fn spawn(mode: ReloadMode, engine: Arc<script::Engine>) -> Option<JoinHandle<()>> {
-    let watch = match mode {
-        ReloadMode::Off => return None,
-        ReloadMode::Auto => true,
-        ReloadMode::Sighup => false,
-    };
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP: the script reloads only when its file changes");
-            None
-        }
-    };
+    if mode != ReloadMode::Auto {
+        return None;
+    }
     tracing::info!(
         path = %engine.path().display(),
-        mode = if watch { "auto (file watched, and SIGHUP)" } else { "sighup" },
+        mode = "auto (file watched, and SIGHUP)",
         "script reload"
     );
     Some(tokio::spawn(async move {
@@ -46,21 +37,13 @@ pub(super) fn spawn(mode: ReloadMode, engine: Arc<script::Engine>) -> Option<Joi
         let mut tick = tokio::time::interval(WATCH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let why = tokio::select! {
-                _ = tick.tick(), if watch => {
-                    let now = stamp(engine.path());
-                    if now == seen || now.is_none() {
-                        continue;
-                    }
-                    seen = now;
-                    "the file changed"
-                }
-                _ = async { match hangup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => {
-                    seen = stamp(engine.path());
-                    "SIGHUP"
-                }
-            };
-            tracing::info!(path = %engine.path().display(), why, "reloading the script");
+            tick.tick().await;
+            let now = stamp(engine.path());
+            if now == seen || now.is_none() {
+                continue;
+            }
+            seen = now;
+            tracing::info!(path = %engine.path().display(), "the script file changed: reloading");
             let e = engine.clone();
             // Executing the script takes the GIL: off the runtime's threads.
             let _ = tokio::task::spawn_blocking(move || e.reload_now()).await;
