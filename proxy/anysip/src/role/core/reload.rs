@@ -43,7 +43,7 @@ pub(super) fn spawn(mode: ReloadMode, engine: Arc<script::Engine>) -> Option<Joi
                 continue;
             }
             seen = now;
-            tracing::info!(path = %engine.path().display(), "the script file changed: reloading");
+            tracing::info!(path = %engine.path().display(), why = "the file changed", "reloading the script");
             let e = engine.clone();
             // Executing the script takes the GIL: off the runtime's threads.
             let _ = tokio::task::spawn_blocking(move || e.reload_now()).await;
