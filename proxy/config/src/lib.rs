@@ -35,6 +35,6 @@ pub use schema::{
     EdgeConfig, GatewayConfig, GroupConfig, HashKey, KeySource, KeysConfig, Limits, ListenConfig,
     LogConfig, LogFormat, MetricsConfig, OtlpConfig, ProbeConfig, PrometheusConfig, RedisConfig,
     RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig, TelemetryConfig,
-    TlsConfig, Transport,
+    TlsConfig, Transport, WebSocketConfig,
 };
 pub use validate::{parse_host_port, HostPort};

@@ -1,4 +1,4 @@
-//! `listen:` and `tls:`.
+//! `listen:`, `tls:` and `websocket:`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,26 +23,39 @@ pub struct ListenConfig {
     /// Need `tls.cert` and `tls.key`.
     #[serde(default)]
     pub tls: Vec<SocketAddr>,
+    /// SIP over WebSocket listeners (RFC 7118). Default none. Edge only.
+    #[serde(default)]
+    pub ws: Vec<SocketAddr>,
+    /// SIP over secure WebSocket listeners (RFC 7118). Default none. Edge
+    /// only; need `tls.cert` and `tls.key`.
+    #[serde(default)]
+    pub wss: Vec<SocketAddr>,
 }
 
 impl ListenConfig {
     /// True when no listener is configured.
     pub fn is_empty(&self) -> bool {
-        self.udp.is_empty() && self.tcp.is_empty() && self.tls.is_empty()
+        self.udp.is_empty()
+            && self.tcp.is_empty()
+            && self.tls.is_empty()
+            && self.ws.is_empty()
+            && self.wss.is_empty()
     }
 
-    /// The first listener in the order udp, tcp, tls.
+    /// The first listener in the order udp, tcp, tls, ws, wss.
     pub fn first(&self) -> Option<SocketAddr> {
         self.udp
             .iter()
             .chain(&self.tcp)
             .chain(&self.tls)
+            .chain(&self.ws)
+            .chain(&self.wss)
             .next()
             .copied()
     }
 }
 
-/// `tls:` — certificate for the `listen.tls` listeners.
+/// `tls:` — certificate for the `listen.tls` and `listen.wss` listeners.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -57,4 +70,42 @@ pub struct TlsConfig {
     /// by one of these (mutual TLS). Default: no client certificates asked.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+}
+
+/// `websocket:` — the `listen.ws` and `listen.wss` listeners' Upgrade and
+/// keepalive.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketConfig {
+    /// `Origin` values accepted at the Upgrade (`https://host[:port]`);
+    /// an Upgrade with another `Origin` gets 403. Default empty: any.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// The TLS handshake (WSS) and the HTTP Upgrade must finish within
+    /// this many milliseconds, or the connection is closed. Default 5000.
+    #[serde(default = "default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+    /// A ping is sent after this many seconds without a frame from the
+    /// peer; a peer that has not answered by the next one is closed.
+    /// 0: no pings. Default 30.
+    #[serde(default = "default_ping_secs")]
+    pub ping_secs: u64,
+}
+
+fn default_handshake_timeout_ms() -> u64 {
+    5000
+}
+
+fn default_ping_secs() -> u64 {
+    30
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            handshake_timeout_ms: default_handshake_timeout_ms(),
+            ping_secs: default_ping_secs(),
+        }
+    }
 }
