@@ -1,4 +1,5 @@
-//! The TLS server configuration of `listen.tls` (rustls, ring provider).
+//! The TLS server configuration of `listen.tls` and `listen.wss` (rustls,
+//! ring provider).
 
 use std::sync::Arc;
 
@@ -14,11 +15,11 @@ pub(crate) fn acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, Err
     let cert = tls
         .cert
         .as_ref()
-        .ok_or_else(|| bad("cert", "required with listen.tls".into()))?;
+        .ok_or_else(|| bad("cert", "required with listen.tls or listen.wss".into()))?;
     let key = tls
         .key
         .as_ref()
-        .ok_or_else(|| bad("key", "required with listen.tls".into()))?;
+        .ok_or_else(|| bad("key", "required with listen.tls or listen.wss".into()))?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| bad("cert", format!("{}: {e}", cert.display())))?
         .collect::<Result<_, _>>()

@@ -20,6 +20,18 @@ pub(crate) fn refuse_unserved(config: &Config) -> Result<(), Error> {
             "tls.client_ca: client certificates are not supported by this build yet".into(),
         ));
     }
+    if config.role == Role::Core {
+        for (key, addrs) in [
+            ("listen.ws", &config.listen.ws),
+            ("listen.wss", &config.listen.wss),
+        ] {
+            if !addrs.is_empty() {
+                return Err(Error::Startup(format!(
+                    "{key}: WebSocket is served by role: edge; a core is reached through an edge"
+                )));
+            }
+        }
+    }
     if config.role == Role::Edge {
         for g in &config.gateway.groups {
             if let Some(d) = g
