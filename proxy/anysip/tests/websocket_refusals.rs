@@ -218,5 +218,11 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
     let resp = Message::parse(payload.into(), Framing::Datagram, &Limits::default()).unwrap();
     assert_eq!(resp.status(), Some(200));
     assert_eq!(resp.vias().count(), 1, "the edge's Via is gone");
+    // The ledger holds: refusals are not messages; every message received
+    // was answered or passed on.
+    wait_for("the ledger balances", Duration::from_secs(2), || {
+        let (received, accounted) = harness::ledger(ADMIN);
+        received == accounted && received == 8
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }
