@@ -70,7 +70,11 @@ fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         .distinguished_name
         .push(rcgen::DnType::CommonName, "anysip edge");
     let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    let paths = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
     std::fs::write(&paths.0, ca.pem()).unwrap();
     std::fs::write(&paths.1, cert.pem()).unwrap();
     std::fs::write(&paths.2, key.serialize_pem()).unwrap();
@@ -88,7 +92,13 @@ impl Ua {
     fn start(node: &Path, dir: &Path, server: &str, ca: &Path, log: &Path) -> Ua {
         let mut child = Command::new(node)
             .arg(dir.join("ua.mjs"))
-            .args([server, "carol", "carol", "domain.local", "sip:bob@domain.local"])
+            .args([
+                server,
+                "carol",
+                "carol",
+                "domain.local",
+                "sip:bob@domain.local",
+            ])
             .current_dir(dir)
             .env("NODE_EXTRA_CA_CERTS", ca)
             .stdout(Stdio::piped())
@@ -141,7 +151,11 @@ impl Ua {
 /// One round over `server`: SIP.js registers, is called by sipp (who hangs
 /// up), calls bob's sipp UAS and hangs up.
 fn round(node: &Path, sipp_bin: &Path, dir: &Path, js: &Path, server: &str, ca: &Path) {
-    let transport = if server.starts_with("wss:") { "wss" } else { "ws" };
+    let transport = if server.starts_with("wss:") {
+        "wss"
+    } else {
+        "ws"
+    };
     let log = dir.join(format!("sipjs-{transport}.log"));
     let mut ua = Ua::start(node, js, server, ca, &log);
     ua.expect("registered", Duration::from_secs(20), dir);
@@ -222,11 +236,16 @@ fn round(node: &Path, sipp_bin: &Path, dir: &Path, js: &Path, server: &str, ca: 
     ua.expect("established", Duration::from_secs(15), dir);
     ua.expect("bye accepted", Duration::from_secs(10), dir);
     ua.expect("local bye", Duration::from_secs(10), dir);
-    let st = bob.wait_timeout(Duration::from_secs(15)).unwrap_or_else(|| {
-        dump_logs(dir);
-        panic!("bob's UAS did not finish its call")
-    });
-    assert!(st.success(), "bob's UAS: the call from SIP.js over {transport}: {st}");
+    let st = bob
+        .wait_timeout(Duration::from_secs(15))
+        .unwrap_or_else(|| {
+            dump_logs(dir);
+            panic!("bob's UAS did not finish its call")
+        });
+    assert!(
+        st.success(),
+        "bob's UAS: the call from SIP.js over {transport}: {st}"
+    );
     ua.expect("unregistered", Duration::from_secs(10), dir);
     ua.expect("done", Duration::from_secs(10), dir);
     let (st, _) = http(

@@ -161,11 +161,16 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
         .unwrap();
     let t0 = Instant::now();
     closed_with(&mut s, None, Duration::from_secs(5));
-    assert!(t0.elapsed() >= Duration::from_millis(400), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        t0.elapsed()
+    );
     assert_eq!(metric("anysip_ws_refused_total", "handshake_timeout"), 1);
     // Not an Upgrade at all: refused.
     let mut s = TcpStream::connect(WS).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: edge\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: edge\r\n\r\n")
+        .unwrap();
     closed_with(&mut s, None, Duration::from_secs(5));
     assert_eq!(metric("anysip_ws_refused_total", "handshake"), 1);
     next_client_served(6);
@@ -200,7 +205,8 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
     let vias: Vec<String> = inv.values(HeaderName::Via).map(str::to_string).collect();
     assert!(vias[0].starts_with("SIP/2.0/UDP "), "{vias:?}");
     assert!(
-        vias[1].starts_with("SIP/2.0/WS df7jal23ls0d.invalid;") && vias[1].contains("received=127.0.0.1"),
+        vias[1].starts_with("SIP/2.0/WS df7jal23ls0d.invalid;")
+            && vias[1].contains("received=127.0.0.1"),
         "the UE's Via with received: {vias:?}"
     );
     let rr: Vec<String> = inv
@@ -210,7 +216,10 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
     assert_eq!(rr.len(), 2, "{rr:?}");
     assert!(rr[1].contains(";transport=ws"), "{rr:?}");
     assert!(!rr[0].contains("transport="), "{rr:?}");
-    let ok = sip::response::response(&inv, 200).unwrap().to_tag("b").build();
+    let ok = sip::response::response(&inv, 200)
+        .unwrap()
+        .to_tag("b")
+        .build();
     backend.send_to(&ok, from).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let (op, payload) = read_frame(&mut s).unwrap();
