@@ -181,6 +181,8 @@ async fn upgrade<S>(
 {
     let peer = accepted.peer;
     let check = ws.clone();
+    // The signature is tungstenite's `Callback`: its error is the response.
+    #[allow(clippy::result_large_err)]
     let callback = move |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         if let Some((why, status, body)) = check.refusal(req) {
             check.stats.count(why);
