@@ -36,7 +36,9 @@ pub(crate) fn handle(
     now: u64,
     notes: &mut crate::Notes,
 ) -> Action {
-    let stream = inbound.transport.is_stream();
+    // Closed after a 400 where the bytes' framing may be lost (TCP, TLS;
+    // not WebSocket, which frames each message).
+    let stream = inbound.framing() == sip::Framing::Stream;
     let from_backend = backends.is_backend(inbound.remote, inbound.transport);
     let route_count = msg.routes().count();
     if route_count == 0 && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {

@@ -576,6 +576,20 @@ fn malformed_input_is_answered_or_dropped() {
         }
         other => panic!("{other:?}"),
     }
+    // On WebSocket the 400 leaves the connection open: each frame is one
+    // message, so the next one is still framed.
+    let bad = Bytes::from(
+        String::from_utf8(invite("INVITE", "INVITE", "").to_vec())
+            .unwrap()
+            .replace("CSeq: 1 INVITE", "CSeq: 1 BYE"),
+    );
+    match e.handle(bad, &from(UE, Transport::Ws), &mut g, NOW) {
+        Action::Reply { bytes, close } => {
+            assert!(!close);
+            assert_eq!(parse(&bytes).status(), Some(400));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 /// A UE configured with the edge as outbound proxy sends its requests with
