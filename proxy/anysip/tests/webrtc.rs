@@ -25,14 +25,14 @@ use lab::{
     AUTH,
 };
 
-const EDGE: &str = "127.0.0.1:15860";
-const WS: &str = "127.0.0.1:15861";
-const WSS: &str = "127.0.0.1:15862";
-const CORE: &str = "127.0.0.1:15870";
-const ADMIN: &str = "127.0.0.1:19861";
-const CORE_ADMIN: &str = "127.0.0.1:19870";
-const BOB_PORT: &str = "15890";
-const CALLER_PORT: &str = "15880";
+const EDGE: &str = "127.0.0.1:18260";
+const WS: &str = "127.0.0.1:18261";
+const WSS: &str = "127.0.0.1:18262";
+const CORE: &str = "127.0.0.1:18270";
+const ADMIN: &str = "127.0.0.1:18291";
+const CORE_ADMIN: &str = "127.0.0.1:18292";
+const BOB_PORT: &str = "18280";
+const CALLER_PORT: &str = "18281";
 
 /// `tests/webrtc` with its node_modules (`npm ci`, run by scripts/test).
 fn webrtc_dir() -> Option<PathBuf> {
@@ -215,7 +215,7 @@ fn round(node: &Path, sipp_bin: &Path, dir: &Path, js: &Path, server: &str, ca: 
             "127.0.0.1",
             "-key",
             "other_port",
-            "15860",
+            EDGE.rsplit(':').next().unwrap(),
             "-i",
             "127.0.0.1",
             "-p",

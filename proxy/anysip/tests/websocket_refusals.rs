@@ -21,10 +21,10 @@ use harness::{anysip, http, http_status, wait_for};
 use sip::{Framing, HeaderName, Limits, Message};
 use ws::{frame, read_frame, upgrade, Upgrade};
 
-const UDP: &str = "127.0.0.1:15760";
-const WS: &str = "127.0.0.1:15761";
-const BACKEND: &str = "127.0.0.1:15770";
-const ADMIN: &str = "127.0.0.1:19791";
+const UDP: &str = "127.0.0.1:18160";
+const WS: &str = "127.0.0.1:18161";
+const BACKEND: &str = "127.0.0.1:18170";
+const ADMIN: &str = "127.0.0.1:18191";
 const ORIGIN: &str = "https://phone.example.com";
 
 fn metric(name: &str, reason: &str) -> u64 {
@@ -33,6 +33,22 @@ fn metric(name: &str, reason: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(&want)?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {want} in /metrics"))
+}
+
+/// Waits (2 s at most) for `anysip_ws_refused_total{reason}` to be `n`.
+fn counted(reason: &str, n: u64) {
+    let t0 = Instant::now();
+    loop {
+        let v = metric("anysip_ws_refused_total", reason);
+        if v == n {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "{reason}: {v}, not {n}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn received() -> u64 {
@@ -120,13 +136,13 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
         assert_eq!(status, 400, "{protocol:?}");
         closed_with(&mut s, None, Duration::from_secs(3));
     }
-    assert_eq!(metric("anysip_ws_refused_total", "subprotocol"), 2);
+    counted("subprotocol", 2);
     next_client_served(1);
 
     // An Origin not in the allow-list: 403.
     let (status, _) = upgrade(WS, &Upgrade::sip(Some("https://evil.example"))).unwrap_err();
     assert_eq!(status, 403);
-    assert_eq!(metric("anysip_ws_refused_total", "origin"), 1);
+    counted("origin", 1);
     next_client_served(2);
 
     // A frame over the size limit (4096): closed with 1009 before its
@@ -135,7 +151,7 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
     let big = format!("OPTIONS sip:x SIP/2.0\r\n{}", "X-Pad: y\r\n".repeat(600));
     s.write_all(&frame(0x1, big.as_bytes(), true)).unwrap();
     closed_with(&mut s, Some(1009), Duration::from_secs(5));
-    assert_eq!(metric("anysip_ws_refused_total", "too_big"), 1);
+    counted("too_big", 1);
     next_client_served(3);
 
     // A text frame that is not UTF-8: closed with 1007.
@@ -143,7 +159,7 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
     s.write_all(&frame(0x1, b"OPTIONS sip:\xff\xfe SIP/2.0\r\n\r\n", true))
         .unwrap();
     closed_with(&mut s, Some(1007), Duration::from_secs(5));
-    assert_eq!(metric("anysip_ws_refused_total", "bad_utf8"), 1);
+    counted("bad_utf8", 1);
     next_client_served(4);
 
     // An unmasked client frame (RFC 6455 §5.1): closed with 1002.
@@ -151,7 +167,7 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
     s.write_all(&frame(0x2, b"OPTIONS sip:x SIP/2.0\r\n\r\n", false))
         .unwrap();
     closed_with(&mut s, Some(1002), Duration::from_secs(5));
-    assert_eq!(metric("anysip_ws_refused_total", "protocol"), 1);
+    counted("protocol", 1);
     next_client_served(5);
 
     // A half-open Upgrade: the request never ends; closed after the
@@ -166,13 +182,13 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
         "{:?}",
         t0.elapsed()
     );
-    assert_eq!(metric("anysip_ws_refused_total", "handshake_timeout"), 1);
+    counted("handshake_timeout", 1);
     // Not an Upgrade at all: refused.
     let mut s = TcpStream::connect(WS).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: edge\r\n\r\n")
         .unwrap();
     closed_with(&mut s, None, Duration::from_secs(5));
-    assert_eq!(metric("anysip_ws_refused_total", "handshake"), 1);
+    counted("handshake", 1);
     next_client_served(6);
 
     // Nothing was passed on: the backend got nothing and the edge received

@@ -30,10 +30,12 @@ pub use refusals::{WsRefusal, WsStats};
 /// The subprotocol of SIP over WebSocket (RFC 7118 §4, IANA registry).
 const SUBPROTOCOL: &str = "sip";
 
-/// Bytes tungstenite reads from the socket at a time (its read buffer is
-/// allocated for the connection's life: small, since an edge holds many
-/// idle connections; a larger message is read in several goes).
-const READ_BUFFER: usize = 4096;
+/// The read buffer tungstenite allocates for the connection's life: small,
+/// since an edge holds many idle connections (1 KiB instead of 4 KiB took
+/// an idle connection from 9.6 to 7.0 KB, `bench/connections.sh`); once a
+/// frame's header is read, room for the whole frame is reserved, so a
+/// larger message still takes one more read, not many.
+const READ_BUFFER: usize = 1024;
 
 /// What a WebSocket listener needs beyond the [`StreamLimits`].
 #[derive(Debug, Clone)]
