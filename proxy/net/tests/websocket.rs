@@ -53,6 +53,13 @@ async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
 /// A listener pinging after `ping` of silence; its address, dispatch,
 /// connection table and refusal counters.
 async fn listener(ping: Duration) -> (String, Arc<Answer>, Connections, Arc<WsStats>) {
+    listener_with(Some(ping), StreamLimits::default()).await
+}
+
+async fn listener_with(
+    ping: Option<Duration>,
+    limits: StreamLimits,
+) -> (String, Arc<Answer>, Connections, Arc<WsStats>) {
     let l = bind_stream("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = l.local_addr().unwrap().to_string();
     let answer = Arc::new(Answer::default());
@@ -61,17 +68,11 @@ async fn listener(ping: Duration) -> (String, Arc<Answer>, Connections, Arc<WsSt
     let settings = WsSettings {
         allowed_origins: Arc::from(Vec::new()),
         handshake: Duration::from_secs(2),
-        ping: Some(ping),
+        ping,
         stats: stats.clone(),
     };
     let outbox = Outbox::new(Default::default(), conns.clone());
-    tokio::spawn(serve_ws(
-        l,
-        answer.clone(),
-        outbox,
-        StreamLimits::default(),
-        settings,
-    ));
+    tokio::spawn(serve_ws(l, answer.clone(), outbox, limits, settings));
     (addr, answer, conns, stats)
 }
 
@@ -178,4 +179,26 @@ async fn a_peer_that_answers_no_ping_is_closed() {
     .await;
     assert_eq!(stats.refused(WsRefusal::PingTimeout), 1);
     drop(ws);
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_with_going_away() {
+    let limits = StreamLimits {
+        idle: Duration::from_millis(300),
+        ..StreamLimits::default()
+    };
+    let (addr, _answer, conns, _stats) = listener_with(None, limits).await;
+    let mut ws = client(&addr).await;
+    let mut pings = 0;
+    match next_data(&mut ws, &mut pings).await {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1001),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pings, 0, "no pings when they are off");
+    within(async {
+        while !conns.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }

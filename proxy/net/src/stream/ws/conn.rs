@@ -76,7 +76,8 @@ pub(super) async fn serve_ws_connection<S>(
             () = &mut idle => Event::Idle,
         };
         match event {
-            Event::Frame(None) | Event::Idle => break None,
+            Event::Frame(None) => break None,
+            Event::Idle => break Some((CloseCode::Away, "idle")),
             Event::Frame(Some(Err(e))) => break refusal(&e, &ws, peer),
             Event::Frame(Some(Ok(frame))) => {
                 let now = Instant::now();
