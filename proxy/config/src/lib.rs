@@ -31,10 +31,10 @@ pub use error::{ConfigError, Invalid};
 pub use load::{load, DEFAULT_YAML, EMBEDDED_NAME};
 pub use schema::{mask, parse_cidr, AutoBlockConfig, InstanceId, XdpConfig, XdpMode};
 pub use schema::{
-    AdminConfig, Algorithm, AuthConfig, Config, DestinationConfig, DigestAlgorithm, DomainConfig,
-    EdgeConfig, GatewayConfig, GroupConfig, HashKey, KeySource, KeysConfig, Limits, ListenConfig,
-    LogConfig, LogFormat, MetricsConfig, OtlpConfig, ProbeConfig, PrometheusConfig, RedisConfig,
-    RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig, TelemetryConfig,
-    TlsConfig, Transport, WebSocketConfig,
+    AdminConfig, Algorithm, AuthConfig, Config, DestinationConfig, DigestAlgorithm, DnsConfig,
+    DomainConfig, EdgeConfig, GatewayConfig, GroupConfig, HashKey, KeySource, KeysConfig, Limits,
+    ListenConfig, LogConfig, LogFormat, MetricsConfig, OtlpConfig, ProbeConfig, PrometheusConfig,
+    RedisConfig, RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig,
+    TelemetryConfig, TlsConfig, Transport, WebSocketConfig,
 };
 pub use validate::{parse_host_port, HostPort};

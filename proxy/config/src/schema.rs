@@ -24,7 +24,8 @@ pub use listen::{ListenConfig, TlsConfig, WebSocketConfig};
 /// `registrar:` — the types of the `registrar` crate, which owns them.
 pub use registrar::config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use server::{
-    AdminConfig, DomainConfig, InstanceId, Limits, MetricsConfig, PrometheusConfig, ServerConfig,
+    AdminConfig, DnsConfig, DomainConfig, InstanceId, Limits, MetricsConfig, PrometheusConfig,
+    ServerConfig,
 };
 pub use telemetry::{LogConfig, LogFormat, OtlpConfig, TelemetryConfig};
 pub use xdp::{mask, parse_cidr, AutoBlockConfig, XdpConfig, XdpMode};
@@ -91,6 +92,9 @@ pub struct Config {
     /// Digest authentication. Only with `role: core`; optional.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// Name resolution. Optional.
+    #[serde(default)]
+    pub dns: DnsConfig,
 }
 
 /// `role:`.

@@ -44,6 +44,7 @@ impl Config {
         sections::websocket(&self.websocket)?;
         sections::identity(self)?;
         sections::limits(&self.limits)?;
+        range("dns.timeout_ms", self.dns.timeout_ms, 100, 30_000)?;
         sections::telemetry(&self.telemetry)?;
         gateway::groups(&self.gateway)?;
         roles::role(self)

@@ -53,6 +53,10 @@ pub struct Settings {
     /// (overload). A UDP call holds about two for 32 s after it ends, so
     /// 100,000 sustains about 1,500 calls/s.
     pub max_transactions: usize,
+    /// Largest request sent over UDP (RFC 3261 §18.1.1: the path MTU less
+    /// 200 octets); a larger one goes over TCP to the same address and
+    /// port. Default 1300.
+    pub udp_max_request: usize,
 }
 
 impl Default for Settings {
@@ -69,6 +73,7 @@ impl Default for Settings {
             seed: 0,
             limits: sip::Limits::default(),
             max_transactions: 100_000,
+            udp_max_request: 1300,
         }
     }
 }

@@ -1,8 +1,8 @@
-//! TCP and TLS listeners (and WebSocket ones, `ws.rs`): bind, accept within the connection limit, hand
-//! each connection to its task (`conn.rs`: frame, dispatch, write;
-//! keepalives, idle timeout).
+//! TCP and TLS listeners (WebSocket ones in `ws.rs`): bind, accept within
+//! the connection limit, hand each connection to its task (`conn.rs`:
+//! frame, dispatch, write; keepalives, idle timeout).
 
-mod conn;
+pub(crate) mod conn;
 mod ws;
 
 use std::net::SocketAddr;

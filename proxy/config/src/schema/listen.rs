@@ -70,6 +70,13 @@ pub struct TlsConfig {
     /// by one of these (mutual TLS). Default: no client certificates asked.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+    /// PEM CA bundle that the certificates of TLS servers this instance
+    /// connects to (an edge's TLS backends, a core's TLS targets) are
+    /// verified against, with the name of the destination (SNI). Default:
+    /// the system's trust store. When `cert` and `key` are set, they are
+    /// also this instance's client certificate for servers that ask.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 /// `websocket:` — the `listen.ws` and `listen.wss` listeners' Upgrade and

@@ -104,6 +104,7 @@ impl Proxy {
             },
             bytes: resp.as_bytes().clone(),
             on_error: None,
+            tls_name: None,
         });
     }
 

@@ -54,7 +54,9 @@ pub(super) async fn serve_ws_connection<S>(
         permit,
     } = accepted;
     let (tx, mut queue) = mpsc::channel::<ToWriter>(limits.send_queue.max(1));
-    let id = outbox.connections().insert(peer, tx.clone());
+    let id = outbox
+        .connections()
+        .insert(peer, transport, true, tx.clone());
     let origin = Flow {
         transport,
         remote: peer,
