@@ -25,14 +25,14 @@ use lab::{
     AUTH,
 };
 
-const EDGE: &str = "127.0.0.1:18260";
-const WS: &str = "127.0.0.1:18261";
-const WSS: &str = "127.0.0.1:18262";
-const CORE: &str = "127.0.0.1:18270";
-const ADMIN: &str = "127.0.0.1:18291";
-const CORE_ADMIN: &str = "127.0.0.1:18292";
-const BOB_PORT: &str = "18280";
-const CALLER_PORT: &str = "18281";
+const EDGE: &str = "127.0.0.1:18960";
+const WS: &str = "127.0.0.1:18961";
+const WSS: &str = "127.0.0.1:18962";
+const CORE: &str = "127.0.0.1:18970";
+const ADMIN: &str = "127.0.0.1:18991";
+const CORE_ADMIN: &str = "127.0.0.1:18992";
+const BOB_PORT: &str = "18980";
+const CALLER_PORT: &str = "18981";
 
 /// `tests/webrtc` with its node_modules (`npm ci`, run by scripts/test).
 fn webrtc_dir() -> Option<PathBuf> {
