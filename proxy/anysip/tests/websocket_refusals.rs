@@ -230,7 +230,14 @@ fn bad_websocket_input_is_refused_counted_and_not_forwarded() {
         .map(str::to_string)
         .collect();
     assert_eq!(rr.len(), 2, "{rr:?}");
-    assert!(rr[1].contains(";transport=ws"), "{rr:?}");
+    // Towards the UE: the WebSocket listener's port and transport.
+    assert!(
+        rr[1].contains(&format!(
+            ":{};transport=ws;lr",
+            WS.rsplit(':').next().unwrap()
+        )),
+        "{rr:?}"
+    );
     assert!(!rr[0].contains("transport="), "{rr:?}");
     let ok = sip::response::response(&inv, 200)
         .unwrap()
