@@ -5,7 +5,8 @@
 //! `proxy_default.py`; sipp calls it (INVITE through the edge over UDP, the
 //! core, back through the edge over the UE's WebSocket) and hangs up; then
 //! it calls a sipp UAS registered over UDP and hangs up itself, and
-//! unregisters. The edge's ledger holds and no WebSocket was refused.
+//! unregisters. The edge's ledger holds and no WebSocket was refused; then
+//! a plain HTTP Upgrade on the WSS port is closed and counted.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -318,5 +319,26 @@ fn sipjs_registers_calls_and_is_called_over_ws_and_wss() {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(refused, 0, "{text}");
+    // A plain HTTP Upgrade on the WSS port: the TLS handshake fails, the
+    // connection is closed and counted.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(WSS).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(
+            b"GET / HTTP/1.1\r\nHost: edge\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .unwrap();
+        let mut buf = [0u8; 256];
+        let t0 = Instant::now();
+        while !matches!(s.read(&mut buf), Ok(0) | Err(_)) {
+            assert!(t0.elapsed() < Duration::from_secs(5), "not closed");
+        }
+    }
+    wait_for("the refusal is counted", Duration::from_secs(2), || {
+        let (_, text) = http(ADMIN, "GET", "/metrics", None).unwrap();
+        text.lines()
+            .any(|l| l == "anysip_ws_refused_total{reason=\"handshake\"} 1")
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }
