@@ -94,6 +94,14 @@ fn websocket_listeners() {
     let c = parse(&ws).unwrap();
     assert_eq!(c.listen.ws, ["127.0.0.1:8080".parse().unwrap()]);
     assert_eq!(c.websocket, anysip_config::WebSocketConfig::default());
+    // SIPhon's mapping form, as for the other transports.
+    let c = parse(&EDGE.replace(
+        "udp: [127.0.0.1:5060]",
+        "wss:\n    - address: 127.0.0.1:443\n      dscp: EF\ntls:\n  cert: /c.pem\n  key: /k.pem",
+    ))
+    .unwrap();
+    assert_eq!(c.listen.wss, ["127.0.0.1:443".parse().unwrap()]);
+    assert_eq!(c.listen.dscp_of("wss", c.listen.wss[0]), Some(46));
     invalid(
         &EDGE.replace(
             "udp: [127.0.0.1:5060]",
@@ -361,8 +369,10 @@ fn xdp_section() {
 
 #[test]
 fn sections_of_the_other_role() {
+    // Without `role:`, a file with a script is a core (SIPhon's files);
+    // an explicit edge may not have one.
     invalid(
-        &format!("{EDGE}script:\n  path: /x.py\n"),
+        &format!("role: edge\n{EDGE}script:\n  path: /x.py\n"),
         "script",
         "only used by role: core",
     );

@@ -1,10 +1,11 @@
 //! `role: edge`: the stateless edge behind the listeners — its key ring,
-//! addresses, backend group, packet filter and dispatch.
+//! addresses, backend group, packet filter and dispatch; SIGHUP reloads
+//! its key ring (`keys.rs`).
 
 mod addresses;
 mod backends;
 pub(crate) mod dispatch;
-mod keys;
+pub(crate) mod keys;
 mod tag;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use anysip_config::Config;
+use arc_swap::ArcSwap;
 use edge::{Edge, EdgeSettings};
 use net::{Connections, Dispatch, Outbox};
 use tokencodec::TokenCodec;
@@ -20,7 +22,7 @@ use tokencodec::TokenCodec;
 use crate::error::Error;
 use crate::filter::{Filter, Path};
 use crate::listeners::{sip_limits, Udp};
-use crate::role::{Prepared, Running};
+use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::Shared;
 use dispatch::EdgeDispatch;
 
@@ -106,8 +108,18 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         backend_group = %edge_cfg.backend_group,
         "edge addresses"
     );
+    let edge = Arc::new(ArcSwap::from_pointee(Edge::new(
+        codec,
+        settings,
+        sip_limits(config),
+    )));
+    let reload = Reloadable::Edge(Arc::new(keys::Keys::new(
+        config,
+        edge.clone(),
+        sip_limits(config),
+    )));
     let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
-        edge: Edge::new(codec, settings, sip_limits(config)),
+        edge,
         shared: shared.clone(),
         backend_index,
     });
@@ -125,6 +137,7 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
             config.limits.tcp_connect_timeout(),
         ))],
         running: Running::Edge,
+        reload,
     })
 }
 
