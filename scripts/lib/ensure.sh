@@ -79,3 +79,24 @@ ensure_cargo_deb() {
   fi
   return 0
 }
+
+# ensure_npm_ci DIR: installs the npm packages pinned by DIR/package-lock.json
+# into DIR/node_modules (npm ci), with Node and npm from apt when missing;
+# again only when the lock file changed.
+ensure_npm_ci() {
+  local dir=$1
+  ensure_apt nodejs node || return 1
+  ensure_apt npm npm || return 1
+  command -v npm >/dev/null 2>&1 || return 0
+  local want have=""
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  [ -f "$dir/node_modules/.anysip-lock" ] && have=$(cat "$dir/node_modules/.anysip-lock")
+  [ "$want" = "$have" ] && return 0
+  if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "$want" >"$dir/node_modules/.anysip-lock"
+  else
+    echo "npm ci failed in $dir" >&2
+    [ "${CI:-}" = true ] && return 1
+  fi
+  return 0
+}

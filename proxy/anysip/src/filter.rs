@@ -454,6 +454,8 @@ fn classifier_config(file: &FileConfig, x: &XdpConfig, extra_addrs: &[IpAddr]) -
             .tcp
             .iter()
             .chain(&file.listen.tls)
+            .chain(&file.listen.ws)
+            .chain(&file.listen.wss)
             .map(|a| a.port())
             .collect()
     } else {
@@ -473,7 +475,9 @@ fn classifier_config(file: &FileConfig, x: &XdpConfig, extra_addrs: &[IpAddr]) -
             .udp
             .iter()
             .chain(&file.listen.tcp)
-            .chain(&file.listen.tls);
+            .chain(&file.listen.tls)
+            .chain(&file.listen.ws)
+            .chain(&file.listen.wss);
         listeners
             .map(|a| a.ip())
             .chain(extra_addrs.iter().copied())

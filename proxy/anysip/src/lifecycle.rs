@@ -148,6 +148,9 @@ async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error
         reload,
     } = p;
     listeners::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
+    if config.role == Role::Edge {
+        listeners::serve_ws(&config, &shared, &dispatch, &outbox, &mut tasks)?;
+    }
     if let Some(from) = probe {
         tasks.push(tokio::spawn(crate::probe::run(
             shared.clone(),
@@ -162,6 +165,8 @@ async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error
         udp = ?config.listen.udp,
         tcp = ?config.listen.tcp,
         tls = ?config.listen.tls,
+        ws = ?config.listen.ws,
+        wss = ?config.listen.wss,
         admin = %config.admin.listen,
         "anysip {} running",
         match config.role {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anysip_config::Config;
 use net::{
     bind_stream, bind_udp, serve_tcp, serve_udp, Connections, DialSettings, Dialer, Dispatch,
-    Outbox, StreamLimits,
+    Outbox, StreamLimits, WsSettings,
 };
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -140,6 +140,57 @@ pub(crate) async fn serve_sip(
                 outbox.clone(),
                 limits,
                 Duration::from_secs(10),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Starts an accept task per `listen.ws` and `listen.wss` listener (SIP
+/// over WebSocket, RFC 7118; the edge serves them), counting refusals in
+/// `shared.ws`. WSS takes the certificate of `tls:`.
+pub(crate) fn serve_ws(
+    config: &Config,
+    shared: &Shared,
+    dispatch: &Arc<dyn Dispatch>,
+    outbox: &Outbox,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(), Error> {
+    let limits = stream_limits(config);
+    let w = &config.websocket;
+    let settings = WsSettings {
+        allowed_origins: w.allowed_origins.iter().cloned().collect(),
+        handshake: Duration::from_millis(w.handshake_timeout_ms),
+        ping: (w.ping_secs > 0).then(|| Duration::from_secs(w.ping_secs)),
+        stats: shared.ws.clone(),
+    };
+    for addr in &config.listen.ws {
+        let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.ws: {e}")))?;
+        if let Some(dscp) = config.listen.dscp_of("ws", *addr) {
+            set_dscp(&l, addr, dscp, "listen.ws")?;
+        }
+        tasks.push(tokio::spawn(net::serve_ws(
+            l,
+            dispatch.clone(),
+            outbox.clone(),
+            limits,
+            settings.clone(),
+        )));
+    }
+    if !config.listen.wss.is_empty() {
+        let acceptor = crate::tls::acceptor(&config.tls.clone().unwrap_or_default())?;
+        for addr in &config.listen.wss {
+            let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.wss: {e}")))?;
+            if let Some(dscp) = config.listen.dscp_of("wss", *addr) {
+                set_dscp(&l, addr, dscp, "listen.wss")?;
+            }
+            tasks.push(tokio::spawn(net::serve_wss(
+                l,
+                acceptor.clone(),
+                dispatch.clone(),
+                outbox.clone(),
+                limits,
+                settings.clone(),
             )));
         }
     }

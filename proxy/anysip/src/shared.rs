@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) filter: Filter,
     pub(crate) role: RoleState,
+    /// What the WebSocket listeners refused (read at scrape time).
+    pub(crate) ws: Arc<net::WsStats>,
     draining: AtomicBool,
 }
 
@@ -72,6 +74,7 @@ impl Shared {
             metrics: Metrics::default(),
             filter,
             role,
+            ws: Arc::default(),
             draining: AtomicBool::new(false),
         })
     }

@@ -126,16 +126,16 @@ impl ResolvesServerCert for BySni {
     }
 }
 
-/// Builds the acceptor of the `listen.tls` listeners.
+/// Builds the acceptor of the `listen.tls` and `listen.wss` listeners.
 pub(crate) fn acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, Error> {
     let cert = tls
         .cert
         .as_ref()
-        .ok_or_else(|| bad("cert", "required with listen.tls".into()))?;
+        .ok_or_else(|| bad("cert", "required with listen.tls or listen.wss".into()))?;
     let key = tls
         .key
         .as_ref()
-        .ok_or_else(|| bad("key", "required with listen.tls".into()))?;
+        .ok_or_else(|| bad("key", "required with listen.tls or listen.wss".into()))?;
     let default = certified("cert", cert, key)?;
     let mut names = Vec::new();
     for (i, extra) in tls.certificates.iter().enumerate() {

@@ -102,6 +102,48 @@ fn check_refuses_what_run_does_not_serve() {
 }
 
 #[test]
+fn websocket_listeners_are_the_edge_s() {
+    let dir = std::env::temp_dir().join(format!("anysip-cli-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/scripts/proxy_default.py");
+    for key in ["ws", "wss"] {
+        let path = dir.join(format!("core-{key}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "role: core\nlisten:\n  udp: [127.0.0.1:5070]\n  {key}: [127.0.0.1:8443]\n\
+                 tls:\n  cert: {s}\n  key: {s}\nscript:\n  path: {s}\n",
+                s = script.display()
+            ),
+        )
+        .unwrap();
+        let out = anysip().arg("check").arg("-c").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{key}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("listen.{key}: WebSocket is served by role: edge")),
+            "{key}: {err}"
+        );
+    }
+    // On an edge, check accepts them.
+    let path = dir.join("edge-ws.yaml");
+    std::fs::write(
+        &path,
+        "listen:\n  udp: [127.0.0.1:5060]\n  ws: [127.0.0.1:8080]\nwebsocket:\n  allowed_origins: [\"https://app.example.com\"]\n\
+         gateway:\n  groups:\n    - name: backends\n      destinations:\n        - uri: sip:127.0.0.1:5070\n          address: 127.0.0.1:5070\n",
+    )
+    .unwrap();
+    let out = anysip().arg("check").arg("-c").arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn token_keygen_seal_open_round_trip() {
     let dir = std::env::temp_dir().join(format!("anysip-token-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -49,6 +49,6 @@ pub use schema::{
     DomainConfig, EdgeConfig, GatewayConfig, GroupConfig, HashKey, KeySource, KeysConfig, Limits,
     ListenConfig, LogConfig, LogFormat, MetricsConfig, OtlpConfig, ProbeConfig, PrometheusConfig,
     RedisConfig, RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig,
-    TelemetryConfig, TlsConfig, Transport,
+    TelemetryConfig, TlsConfig, Transport, WebSocketConfig,
 };
 pub use validate::{parse_host_port, HostPort};

@@ -23,7 +23,9 @@ pub use edge::{EdgeConfig, KeySource, KeysConfig};
 pub use gateway::{
     Algorithm, DestinationConfig, GatewayConfig, GroupConfig, HashKey, ProbeConfig, Transport,
 };
-pub use listen::{Dscp, ListenConfig, ListenOptions, SniCertificate, TlsConfig, TlsMethod};
+pub use listen::{
+    Dscp, ListenConfig, ListenOptions, SniCertificate, TlsConfig, TlsMethod, WebSocketConfig,
+};
 /// `registrar:` — the types of the `registrar` crate, which owns them.
 pub use registrar::config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use server::{
@@ -63,9 +65,13 @@ pub struct Config {
     /// SIP listeners. At least one address in all.
     #[serde(default)]
     pub listen: ListenConfig,
-    /// Certificate and key for the `listen.tls` listeners.
+    /// Certificate and key for the `listen.tls` and `listen.wss` listeners.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// The WebSocket listeners' Upgrade and keepalive; defaults apply when
+    /// absent.
+    #[serde(default)]
+    pub websocket: WebSocketConfig,
     /// Domains this node is responsible for.
     #[serde(default)]
     pub domain: DomainConfig,

@@ -59,6 +59,11 @@ fn edge_example() {
 fn edge_tls_example() {
     let c = load(examples_dir().join("edge-tls.yaml")).unwrap();
     assert_eq!(c.listen.tls.len(), 2);
+    assert_eq!(c.listen.wss.len(), 1);
+    assert_eq!(
+        c.websocket.allowed_origins,
+        ["https://phone.example.com".to_owned()]
+    );
     let tls = c.tls.as_ref().unwrap();
     assert!(tls.cert.is_some() && tls.key.is_some());
     let edge = c.edge.as_ref().unwrap();

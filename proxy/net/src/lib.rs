@@ -20,6 +20,9 @@ pub use conns::{ConnHandle, Connections};
 pub use dial::{DialKey, DialSettings, Dialer};
 pub use dispatch::{Delivery, Dispatch, Outbox, Outgoing, SendTag};
 pub use error::NetError;
-pub use stream::{bind_stream, serve_tcp, serve_tls, StreamLimits};
+pub use stream::{
+    bind_stream, serve_tcp, serve_tls, serve_ws, serve_wss, StreamLimits, WsRefusal, WsSettings,
+    WsStats,
+};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 pub use udp::{bind_udp, serve_udp};

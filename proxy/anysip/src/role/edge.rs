@@ -65,7 +65,8 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         stream_ports: edge::StreamPorts {
             tcp: config.listen.tcp.first().map(|a| a.port()),
             tls: config.listen.tls.first().map(|a| a.port()),
-            ..Default::default()
+            ws: config.listen.ws.first().map(|a| a.port()),
+            wss: config.listen.wss.first().map(|a| a.port()),
         },
         selection_key: match edge_cfg.selection_key {
             anysip_config::HashKey::ToAor => edge::SelectionKey::ToAor,

@@ -1,4 +1,4 @@
-//! `listen:` and `tls:`.
+//! `listen:`, `tls:` and `websocket:`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +20,11 @@ pub struct ListenConfig {
     /// TLS listeners (SIP over TLS, RFC 3261 section 26). Default none.
     /// Need `tls.cert` and `tls.key`.
     pub tls: Vec<SocketAddr>,
+    /// SIP over WebSocket listeners (RFC 7118). Default none. Edge only.
+    pub ws: Vec<SocketAddr>,
+    /// SIP over secure WebSocket listeners (RFC 7118). Default none. Edge
+    /// only; need `tls.cert` and `tls.key`.
+    pub wss: Vec<SocketAddr>,
     /// DSCP (0–63) of every listener's packets, unless its entry sets one.
     /// Default none: the system's (0).
     pub dscp: Option<u8>,
@@ -35,7 +40,7 @@ pub struct ListenConfig {
 /// What an entry in the mapping form sets besides its address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenOptions {
-    /// `udp`, `tcp`, `tls` or `sctp`.
+    /// `udp`, `tcp`, `tls`, `ws`, `wss` or `sctp`.
     pub transport: &'static str,
     /// The entry's address.
     pub address: SocketAddr,
@@ -48,15 +53,21 @@ pub struct ListenOptions {
 impl ListenConfig {
     /// True when no listener is configured.
     pub fn is_empty(&self) -> bool {
-        self.udp.is_empty() && self.tcp.is_empty() && self.tls.is_empty()
+        self.udp.is_empty()
+            && self.tcp.is_empty()
+            && self.tls.is_empty()
+            && self.ws.is_empty()
+            && self.wss.is_empty()
     }
 
-    /// The first listener in the order udp, tcp, tls.
+    /// The first listener in the order udp, tcp, tls, ws, wss.
     pub fn first(&self) -> Option<SocketAddr> {
         self.udp
             .iter()
             .chain(&self.tcp)
             .chain(&self.tls)
+            .chain(&self.ws)
+            .chain(&self.wss)
             .next()
             .copied()
     }
@@ -82,6 +93,10 @@ struct RawListen {
     tcp: Vec<Entry>,
     #[serde(default)]
     tls: Vec<Entry>,
+    #[serde(default)]
+    ws: Vec<Entry>,
+    #[serde(default)]
+    wss: Vec<Entry>,
     #[serde(default)]
     sctp: Vec<Entry>,
     #[serde(default)]
@@ -114,6 +129,8 @@ impl From<RawListen> for ListenConfig {
             udp: addrs("udp", raw.udp),
             tcp: addrs("tcp", raw.tcp),
             tls: addrs("tls", raw.tls),
+            ws: addrs("ws", raw.ws),
+            wss: addrs("wss", raw.wss),
             sctp: addrs("sctp", raw.sctp),
             dscp: raw.dscp.map(|d| d.0),
             mtu: raw.mtu,
@@ -214,7 +231,7 @@ impl<'de> Deserialize<'de> for Dscp {
     }
 }
 
-/// `tls:` — certificate for the `listen.tls` listeners. SIPhon's names
+/// `tls:` — certificate for the `listen.tls` and `listen.wss` listeners. SIPhon's names
 /// `certificate` and `private_key` are accepted for `cert` and `key`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -307,6 +324,44 @@ impl<'de> Deserialize<'de> for TlsMethod {
             _ => Err(serde::de::Error::custom(format!(
                 "{raw:?}: expected TLSv1_2 (1.2 and 1.3) or TLSv1_3 (1.3 only); TLS 1.0, 1.1 and SSL are not offered (RFC 8996)"
             ))),
+        }
+    }
+}
+
+/// `websocket:` — the `listen.ws` and `listen.wss` listeners' Upgrade and
+/// keepalive.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketConfig {
+    /// `Origin` values accepted at the Upgrade (`https://host[:port]`);
+    /// an Upgrade with another `Origin` gets 403. Default empty: any.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// The TLS handshake (WSS) and the HTTP Upgrade must finish within
+    /// this many milliseconds, or the connection is closed. Default 5000.
+    #[serde(default = "default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+    /// A ping is sent after this many seconds without a frame from the
+    /// peer; a peer that has not answered by the next one is closed.
+    /// 0: no pings. Default 30.
+    #[serde(default = "default_ping_secs")]
+    pub ping_secs: u64,
+}
+
+fn default_handshake_timeout_ms() -> u64 {
+    5000
+}
+
+fn default_ping_secs() -> u64 {
+    30
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            handshake_timeout_ms: default_handshake_timeout_ms(),
+            ping_secs: default_ping_secs(),
         }
     }
 }
