@@ -7,6 +7,7 @@
 //! through per-thread context ([`crate::engine::handlers`]).
 
 pub(crate) mod auth;
+pub(crate) mod compat;
 pub(crate) mod gateway;
 pub(crate) mod headers;
 pub(crate) mod log;
@@ -15,6 +16,7 @@ pub(crate) mod proxy;
 pub(crate) mod registrar;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod request_siphon;
 pub(crate) mod uri;
 
 use std::sync::{Arc, Once};
@@ -70,6 +72,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add_class::<request::Request>()?;
     m.add_class::<reply::Response>()?;
     m.add_class::<uri::Uri>()?;
+    m.add("URI", py.get_type::<uri::Uri>())?;
     m.add_class::<crate::host::Binding>()?;
     m.add_class::<objects::Destination>()?;
     m.add("StoreError", py.get_type::<StoreError>())?;
@@ -78,6 +81,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add("auth", Py::new(py, auth::Auth)?)?;
     m.add("gateway", Py::new(py, gateway::Gateway)?)?;
     m.add("log", Py::new(py, log::Log)?)?;
+    compat::install(&m)?;
     let sys = py.import("sys")?;
     if !sys.hasattr("argv")? {
         // Some libraries read sys.argv; an embedded interpreter has none.

@@ -110,6 +110,12 @@ pub trait Host: Send + Sync + 'static {
     ) -> Result<(), HostError>;
     /// `gateway.remove_group(name)`.
     fn gateway_remove_group(&self, name: &str) -> Result<(), HostError>;
+
+    /// The names that make a URI local (`SipUri.is_local`): the local
+    /// domains, the advertised address, the listening addresses.
+    fn local_domains(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A user's secret.

@@ -69,6 +69,10 @@ fn wrap(list: Vec<GatewayDest>) -> Vec<Destination> {
 
 #[pymethods]
 impl Gateway {
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "gateway", "gateway", name)
+    }
+
     /// A healthy destination of `group` (sticky for `key` with the `hash`
     /// algorithm, filtered by `attrs`), or None.
     #[pyo3(signature = (group, key=None, attrs=None))]

@@ -106,6 +106,10 @@ fn decorate(py: Python<'_>, kind: Kind, arg: Option<&Bound<'_, PyAny>>) -> PyRes
 
 #[pymethods]
 impl Proxy {
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "proxy", "proxy", name)
+    }
+
     /// Registers a request handler: `@proxy.on_request` or
     /// `@proxy.on_request("INVITE|SUBSCRIBE")`.
     #[pyo3(signature = (arg=None, /))]

@@ -20,6 +20,10 @@ fn aor_text(aor: &Bound<'_, PyAny>) -> PyResult<String> {
 
 #[pymethods]
 impl Registrar {
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "registrar", "registrar", name)
+    }
+
     /// Applies a REGISTER and makes its answer (200 with the bindings,
     /// 423, 400, ...) the request's reply. True when stored; a store that
     /// is down gives 503 and False.

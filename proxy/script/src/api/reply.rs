@@ -4,7 +4,10 @@ use anysip_core::{HeaderEdit, ReplyDecision, ResponseContext};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use sip::header::NameAddr;
+
 use super::headers;
+use super::uri::Uri;
 
 /// A response received on a branch.
 #[pyclass(module = "anysip", name = "Reply")]
@@ -23,6 +26,12 @@ impl Response {
             edits: Vec::new(),
             dropped: false,
         }
+    }
+
+    fn name_addr_uri(&self, name: &str) -> Option<Uri> {
+        let v = self.get(name)?;
+        let na = NameAddr::parse("name-addr", v).ok()?;
+        Some(Uri::new(na.uri().ok()?.as_str()))
     }
 
     /// What the script decided.
@@ -51,6 +60,100 @@ impl Response {
         self.ctx.message.reason().unwrap_or("")
     }
 
+    /// The status code (SIPhon's name).
+    #[getter]
+    fn status_code(&self) -> u16 {
+        self.status()
+    }
+
+    /// The URI of the From header.
+    #[getter(from_uri)]
+    fn sender_uri(&self) -> Option<Uri> {
+        self.name_addr_uri("From")
+    }
+
+    /// The URI of the To header.
+    #[getter]
+    fn to_uri(&self) -> Option<Uri> {
+        self.name_addr_uri("To")
+    }
+
+    /// The Content-Type, if any.
+    #[getter]
+    fn content_type(&self) -> Option<&str> {
+        self.get("Content-Type")
+    }
+
+    /// The first value of a header (case-insensitive), or None.
+    fn get_header(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+
+    /// Alias of `get_header`.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+
+    /// Whether the header is present.
+    fn has_header(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Replaces every header `name` by one with `value` when forwarded.
+    fn set_header(&mut self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set(name, value)
+    }
+
+    /// Removes every header `name` when forwarded.
+    fn remove_header(&mut self, name: &str) -> PyResult<()> {
+        self.remove(name)
+    }
+
+    /// Removes every header whose name starts with `prefix`
+    /// (case-insensitive), except Via and Content-Length.
+    fn remove_headers_matching(&mut self, prefix: &str) -> PyResult<()> {
+        let prefix = prefix.to_ascii_lowercase();
+        let mut names: Vec<String> = Vec::new();
+        for h in self.ctx.message.headers() {
+            let n = h.name.canonical().unwrap_or(h.raw_name).to_owned();
+            if n.to_ascii_lowercase().starts_with(&prefix)
+                && headers::check_edit(&n, None).is_ok()
+                && !names.iter().any(|x| x.eq_ignore_ascii_case(&n))
+            {
+                names.push(n);
+            }
+        }
+        for n in names {
+            self.edits.push(HeaderEdit::Remove(n));
+        }
+        Ok(())
+    }
+
+    /// Whether the response has a body whose Content-Type starts with
+    /// `content_type`.
+    fn has_body(&self, content_type: &str) -> bool {
+        !self.ctx.message.body().is_empty()
+            && self.get("Content-Type").is_some_and(|ct| {
+                ct.trim()
+                    .to_ascii_lowercase()
+                    .starts_with(&content_type.trim().to_ascii_lowercase())
+            })
+    }
+
+    /// Lets the response go on (the default; it cancels a `drop()`).
+    fn relay(&mut self) {
+        self.dropped = false;
+    }
+
+    /// Alias of `relay`.
+    fn forward(&mut self) {
+        self.relay();
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "Reply", "reply", name)
+    }
+
     /// The URI the branch was sent to.
     #[getter]
     fn branch_uri(&self) -> &str {
@@ -63,10 +166,11 @@ impl Response {
         self.ctx.message.call_id().ok()
     }
 
-    /// The body, as bytes.
+    /// The body, as bytes; None when empty.
     #[getter]
-    fn body(&self) -> &[u8] {
-        self.ctx.message.body()
+    fn body(&self) -> Option<&[u8]> {
+        let body = self.ctx.message.body();
+        (!body.is_empty()).then_some(body)
     }
 
     /// The first value of a header (case-insensitive, compact forms).
