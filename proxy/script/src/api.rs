@@ -11,12 +11,14 @@ pub(crate) mod compat;
 pub(crate) mod gateway;
 pub(crate) mod headers;
 pub(crate) mod log;
+pub(crate) mod metrics;
 pub(crate) mod objects;
 pub(crate) mod proxy;
 pub(crate) mod registrar;
 pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod request_siphon;
+pub(crate) mod timer;
 pub(crate) mod uri;
 
 use std::sync::{Arc, Once};
@@ -81,6 +83,11 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add("auth", Py::new(py, auth::Auth)?)?;
     m.add("gateway", Py::new(py, gateway::Gateway)?)?;
     m.add("log", Py::new(py, log::Log)?)?;
+    m.add("timer", Py::new(py, timer::Timer)?)?;
+    m.add("metrics", Py::new(py, metrics::Metrics)?)?;
+    m.add_class::<metrics::Counter>()?;
+    m.add_class::<metrics::Gauge>()?;
+    m.add_class::<metrics::Histogram>()?;
     compat::install(&m)?;
     let sys = py.import("sys")?;
     if !sys.hasattr("argv")? {

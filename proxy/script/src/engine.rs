@@ -4,6 +4,7 @@
 pub(crate) mod call;
 pub(crate) mod handlers;
 mod load;
+mod timers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,11 +38,13 @@ pub struct Engine {
     path: PathBuf,
     reload: bool,
     host: Arc<dyn Host>,
-    handlers: RwLock<Arc<Handlers>>,
+    handlers: Arc<RwLock<Arc<Handlers>>>,
     stamp: Mutex<Stamp>,
     started: Instant,
     last_check_ms: AtomicU64,
     generation: AtomicU64,
+    /// Declared last: dropped after the rest, it stops the timer thread.
+    _timers: timers::TimerThread,
 }
 
 impl fmt::Debug for Engine {
@@ -73,17 +76,21 @@ impl Engine {
             on_request = handlers.on_request.len(),
             on_reply = handlers.on_reply.len(),
             on_failure = handlers.on_failure.len(),
+            timers = handlers.timers.len(),
             "script loaded"
         );
+        let handlers = Arc::new(RwLock::new(Arc::new(handlers)));
+        let timers = timers::start(Arc::clone(&handlers), Arc::clone(&host));
         Ok(Engine {
             path: path.to_owned(),
             reload,
             host,
-            handlers: RwLock::new(Arc::new(handlers)),
+            handlers,
             stamp: Mutex::new(stamp),
             started: Instant::now(),
             last_check_ms: AtomicU64::new(0),
             generation: AtomicU64::new(1),
+            _timers: timers,
         })
     }
 

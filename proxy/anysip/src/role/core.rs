@@ -188,7 +188,26 @@ fn core_host(
         algorithms,
         nonce_ttl_secs: auth.map_or(300, |a| a.nonce_ttl_secs),
         nonce_secret: secret,
+        local_domains: local_domains(config),
     }))
+}
+
+/// `domain.local`, the advertised address and every listening address.
+fn local_domains(config: &Config) -> Vec<String> {
+    let mut out = config.domain.local.clone();
+    out.extend(config.advertised_address.clone());
+    for a in config
+        .listen
+        .udp
+        .iter()
+        .chain(&config.listen.tcp)
+        .chain(&config.listen.tls)
+    {
+        out.push(a.ip().to_string());
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<dyn Router>, Error> {

@@ -10,9 +10,9 @@ use anysip_core::HeaderEdit;
 use pyo3::exceptions::PyValueError;
 
 use self::check::{Source, Verdict};
-use crate::host::Credential;
 use super::host;
 use super::request::Request;
+use crate::host::Credential;
 
 /// The `auth` object of the `anysip` module.
 #[pyclass(module = "anysip", name = "Auth", frozen)]
@@ -31,20 +31,16 @@ struct Mode {
 /// `password=` / `ha1=` as a credential (at most one of them).
 fn supplied(password: Option<String>, ha1: Option<String>) -> PyResult<Option<Credential>> {
     match (password, ha1) {
-        (Some(_), Some(_)) => Err(PyValueError::new_err(
-            "give password= or ha1=, not both",
-        )),
+        (Some(_), Some(_)) => Err(PyValueError::new_err("give password= or ha1=, not both")),
         (Some(p), None) => Ok(Some(Credential::Password(p))),
         (None, Some(h)) => {
             let h = h.trim().to_ascii_lowercase();
             let names: &[&str] = match h.len() {
                 32 => &["MD5"],
                 64 => &["SHA-256", "SHA-512-256"],
-                n => {
-                    return Err(PyValueError::new_err(format!(
-                        "ha1= must be an MD5 (32 hex) or SHA-256 (64 hex) digest, not {n} characters"
-                    )))
-                }
+                n => return Err(PyValueError::new_err(format!(
+                    "ha1= must be an MD5 (32 hex) or SHA-256 (64 hex) digest, not {n} characters"
+                ))),
             };
             Ok(Some(Credential::Ha1(
                 names.iter().map(|n| ((*n).to_owned(), h.clone())).collect(),
@@ -68,8 +64,16 @@ fn run(
     let realm = realm.unwrap_or_else(|| host.default_realm());
     let now = check::now_unix();
     let msg = request.try_borrow()?.ctx.message.clone();
-    let verdict =
-        py.detach(|| check::verify(host.as_ref(), &msg, &realm, mode.source, secret.as_ref(), now));
+    let verdict = py.detach(|| {
+        check::verify(
+            host.as_ref(),
+            &msg,
+            &realm,
+            mode.source,
+            secret.as_ref(),
+            now,
+        )
+    });
     let mut req = request.try_borrow_mut()?;
     match verdict {
         Verdict::Ok(user) => {

@@ -320,7 +320,14 @@ pub(crate) const SIPHON: &[(&str, &[&str])] = &[
     ),
     (
         "http",
-        &["route", "middleware", "on_startup", "Client", "Request", "Response"],
+        &[
+            "route",
+            "middleware",
+            "on_startup",
+            "Client",
+            "Request",
+            "Response",
+        ],
     ),
     (
         "classes",
@@ -437,7 +444,13 @@ pub(crate) const SIPHON: &[(&str, &[&str])] = &[
     (
         "SipUri",
         &[
-            "@scheme", "@user", "@host", "@port", "@is_tel", "@is_local", "@params",
+            "@scheme",
+            "@user",
+            "@host",
+            "@port",
+            "@is_tel",
+            "@is_local",
+            "@params",
         ],
     ),
     (
@@ -466,6 +479,7 @@ pub(crate) const SIPHON: &[(&str, &[&str])] = &[
 
 /// The namespaces anysip does not serve at all (each an [`Unserved`]).
 pub(crate) const UNSERVED: &[&str] = &[
+    "cache",
     "b2bua",
     "rtpengine",
     "cdr",
@@ -505,7 +519,9 @@ static LOGGED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 pub(crate) fn not_served(what: &str) -> PyErr {
     let first = {
         let mut logged = LOGGED.lock().unwrap_or_else(PoisonError::into_inner);
-        logged.get_or_insert_with(HashSet::new).insert(what.to_owned())
+        logged
+            .get_or_insert_with(HashSet::new)
+            .insert(what.to_owned())
     };
     if first {
         tracing::warn!(target: "script", function = what, "a script called a SIPhon function anysip does not serve");
@@ -517,7 +533,9 @@ pub(crate) fn not_served(what: &str) -> PyErr {
 pub(crate) fn warn_once(what: &str, message: &str) {
     let first = {
         let mut logged = LOGGED.lock().unwrap_or_else(PoisonError::into_inner);
-        logged.get_or_insert_with(HashSet::new).insert(what.to_owned())
+        logged
+            .get_or_insert_with(HashSet::new)
+            .insert(what.to_owned())
     };
     if first {
         tracing::warn!(target: "script", function = what, "{message}");
@@ -551,7 +569,12 @@ impl NotServedFn {
 /// What a served object's `__getattr__` gives for `name`: for one of
 /// SIPhon's names, a function that raises (or, for a property, the error
 /// at once); otherwise the usual AttributeError.
-pub(crate) fn missing(py: Python<'_>, object: &str, prefix: &str, name: &str) -> PyResult<Py<PyAny>> {
+pub(crate) fn missing(
+    py: Python<'_>,
+    object: &str,
+    prefix: &str,
+    name: &str,
+) -> PyResult<Py<PyAny>> {
     match names_of(object).find(|(n, _)| *n == name) {
         Some((_, true)) => Err(not_served(&format!("{prefix}.{name}"))),
         Some((_, false)) => Ok(Py::new(
@@ -622,6 +645,11 @@ impl Unserved {
 pub(crate) fn install(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("NotServedError", py.get_type::<NotServedError>())?;
+    let names: Vec<(&str, &str)> = SIPHON
+        .iter()
+        .flat_map(|(o, ns)| ns.iter().map(move |n| (*o, n.trim_start_matches('@'))))
+        .collect();
+    m.add("_siphon_names", names)?;
     for ns in UNSERVED {
         m.add(*ns, Py::new(py, Unserved::new(ns))?)?;
     }

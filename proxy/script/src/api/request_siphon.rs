@@ -47,12 +47,7 @@ impl Request {
     fn ruri_text(&self) -> String {
         match &self.edits.ruri {
             Some(r) => r.clone(),
-            None => self
-                .ctx
-                .message
-                .request_uri_str()
-                .unwrap_or("")
-                .to_owned(),
+            None => self.ctx.message.request_uri_str().unwrap_or("").to_owned(),
         }
     }
 

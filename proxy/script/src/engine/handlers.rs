@@ -43,6 +43,19 @@ impl Handler {
     }
 }
 
+/// A `@timer.every` callback.
+#[derive(Debug)]
+pub(crate) struct TimerSpec {
+    /// The callback (called with no argument).
+    pub(crate) handler: Handler,
+    /// Its name (for logs).
+    pub(crate) name: String,
+    /// The interval.
+    pub(crate) every: std::time::Duration,
+    /// Up to this much is added to each interval, at random.
+    pub(crate) jitter: std::time::Duration,
+}
+
 /// Every handler of one loaded script, in registration order, and the
 /// namespace that keeps its globals alive.
 #[derive(Debug, Default)]
@@ -50,6 +63,7 @@ pub(crate) struct Handlers {
     pub(crate) on_request: Vec<Handler>,
     pub(crate) on_reply: Vec<Handler>,
     pub(crate) on_failure: Vec<Handler>,
+    pub(crate) timers: Vec<TimerSpec>,
     pub(crate) namespace: Option<Py<PyAny>>,
     /// Modules first imported by this load from the script's directory:
     /// dropped from `sys.modules` before a reload so that they (and their
@@ -90,6 +104,17 @@ pub(crate) fn register(kind: Kind, h: Handler) -> bool {
     LOADING.with(|l| match l.borrow_mut().as_mut() {
         Some(reg) => {
             reg.push(kind, h);
+            true
+        }
+        None => false,
+    })
+}
+
+/// Adds a timer to the script being loaded; false outside a load.
+pub(crate) fn register_timer(t: TimerSpec) -> bool {
+    LOADING.with(|l| match l.borrow_mut().as_mut() {
+        Some(reg) => {
+            reg.timers.push(t);
             true
         }
         None => false,

@@ -24,6 +24,8 @@ pub(crate) struct CoreHost {
     pub(crate) algorithms: Vec<String>,
     pub(crate) nonce_ttl_secs: u64,
     pub(crate) nonce_secret: Vec<u8>,
+    /// What makes a URI local to scripts (`SipUri.is_local`).
+    pub(crate) local_domains: Vec<String>,
 }
 
 /// A registrar failure as scripts see it (Redis down: 503).
@@ -112,6 +114,10 @@ impl Host for CoreHost {
 
     fn digest_algorithms(&self) -> Vec<String> {
         self.algorithms.clone()
+    }
+
+    fn local_domains(&self) -> Vec<String> {
+        self.local_domains.clone()
     }
 
     fn gateway_select(
