@@ -1,0 +1,233 @@
+//! SIPhon's script API in a running core, driven by sipp: a script written
+//! with SIPhon's names only (`from siphon import ...`) challenges with
+//! `auth.require_digest` (401 for REGISTER, 407 for INVITE), edits the
+//! INVITE's headers (the UAS checks them), relays the real failure from
+//! `on_failure`, adds reply headers, names an unserved function in its
+//! error, runs a `@timer.every` callback and exports its own metrics on
+//! `/metrics`.
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/lab.rs"]
+mod lab;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use harness::{http, repo_tests, sipp, tool, wait_for};
+use lab::{core_yaml, dump_logs, scratch, sipp_ok, sipp_register, start, AUTH};
+
+const CORE: &str = "127.0.0.1:15980";
+const ADMIN: &str = "127.0.0.1:19980";
+const UAS: &str = "15981";
+const BUSY: &str = "15982";
+
+const SCRIPT: &str = r#"
+from siphon import proxy, registrar, auth, log, timer, metrics, cache, b2bua, presence, rtpengine
+
+requests = metrics.counter("siphon_test_requests_total", "Requests the script saw", labels=["method"])
+failures = metrics.counter("siphon_test_failures", "Failures relayed by on_failure", labels=["code"])
+ticks = metrics.counter("siphon_test_ticks_total", "Timer callbacks run")
+bindings = metrics.gauge("siphon_test_bindings", "Bindings of alice seen by the timer")
+
+
+@timer.every(seconds=0.2)
+def tick():
+    ticks.inc()
+    bindings.set(len(registrar.lookup("sip:alice@domain.local")))
+
+
+@proxy.on_request
+def route(request):
+    requests.labels(method=request.method).inc()
+    if request.in_dialog:
+        request.relay()
+        return
+    if request.method == "OPTIONS":
+        try:
+            b2bua.terminate(request.call_id)
+        except NotImplementedError as e:
+            request.set_reply_header("X-Unserved", str(e))
+        request.add_reply_header("X-Cseq", str(request.cseq[0]))
+        request.add_reply_header("X-Body", repr(request.body))
+        request.reply(200, "OK")
+        return
+    if request.method == "REGISTER":
+        if not auth.require_digest(request, realm="domain.local"):
+            return
+        registrar.save(request)
+        request.set_reply_header("X-Registered", request.auth_user)
+        return
+    if request.method == "INVITE":
+        if not auth.require_digest(request, realm="domain.local"):
+            return
+        request.set_header("X-Edited", "yes")
+        request.remove_headers_matching("X-Strip-")
+        request.ensure_header("X-Ensured", "1")
+        port = {"ok": UAS, "busy": BUSY}.get(request.ruri.user)
+        if port is None:
+            request.reply(404, "Not Found")
+            return
+        uri = request.ruri
+        uri.host = "127.0.0.1"
+        uri.port = port
+        request.ruri = uri
+        request.relay()
+        return
+    request.reply(405, "Method Not Allowed")
+
+
+@proxy.on_failure
+def failed(request, reply):
+    failures.labels(code=str(reply.status_code)).inc()
+    log.info(f"relaying {reply.status_code} from {reply.to_uri}")
+    reply.relay()
+"#;
+
+/// A metric's value on `/metrics` (the first line starting with `prefix`).
+fn metric(prefix: &str) -> Option<f64> {
+    let (_, text) = http(ADMIN, "GET", "/metrics", None)?;
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn siphon_script_through_a_running_core() {
+    let Some(sipp_bin) = tool("sipp") else { return };
+    let dir = scratch("core-siphon");
+    let script = dir.join("siphon_route.py");
+    std::fs::write(
+        &script,
+        SCRIPT
+            .replace("UAS", UAS)
+            .replace("BUSY", BUSY),
+    )
+    .unwrap();
+    let _core = start(&dir, "core", &core_yaml(CORE, ADMIN, &script, AUTH));
+    wait_for("core admin", Duration::from_secs(20), || {
+        http(ADMIN, "GET", "/admin/health", None).is_some()
+    });
+
+    // Reply headers, SIPhon's cseq and body, and an unserved function's
+    // error naming it.
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let local = ua.local_addr().unwrap();
+    let options = format!(
+        "OPTIONS sip:ping@domain.local SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKsiphon1\r\nMax-Forwards: 70\r\n\
+         From: <sip:t@domain.local>;tag=1\r\nTo: <sip:ping@domain.local>\r\nCall-ID: siphon-1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    ua.send_to(options.as_bytes(), CORE).unwrap();
+    let mut buf = [0u8; 4096];
+    let (len, _) = ua.recv_from(&mut buf).expect("an answer to OPTIONS");
+    let answer = String::from_utf8_lossy(&buf[..len]).into_owned();
+    assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
+    for want in [
+        "X-Unserved: siphon.b2bua.terminate() is not served by anysip\r\n",
+        "X-Cseq: 7\r\n",
+        "X-Body: None\r\n",
+    ] {
+        assert!(answer.contains(want), "{want:?} in {answer}");
+    }
+
+    // REGISTER: auth.require_digest challenges with 401, then saves.
+    sipp_register(&sipp_bin, &dir, CORE, "alice", "15984");
+
+    // INVITE: 407 challenge, then the edited INVITE reaches the UAS (it
+    // fails the call on a missing or leaked header), 200, ACK, BYE.
+    let sc = repo_tests().join("sipp");
+    let mut uas = sipp(
+        &sipp_bin,
+        &[
+            "-sf",
+            sc.join("siphon-uas.xml").to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            UAS,
+            "-m",
+            "1",
+            "-timeout",
+            "30",
+            "-timeout_error",
+        ],
+    );
+    let mut busy = sipp(
+        &sipp_bin,
+        &[
+            "-sf",
+            sc.join("siphon-busy.xml").to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            BUSY,
+            "-m",
+            "1",
+            "-timeout",
+            "30",
+            "-timeout_error",
+        ],
+    );
+    let uac = |service: &str, port: &str| {
+        let uri = format!("{service}@domain.local");
+        sipp_ok(
+            &sipp_bin,
+            &dir,
+            &[
+                "-sf",
+                sc.join("siphon-uac.xml").to_str().unwrap(),
+                CORE,
+                "-s",
+                service,
+                "-au",
+                "alice",
+                "-ap",
+                "alice",
+                "-auth_uri",
+                &uri,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                port,
+                "-m",
+                "1",
+                "-timeout",
+                "20",
+                "-timeout_error",
+            ],
+            Duration::from_secs(30),
+            &format!("call to {service}"),
+        );
+    };
+    uac("ok", "15983");
+    let st = uas.wait_timeout(Duration::from_secs(20)).expect("the UAS ends");
+    if !st.success() {
+        dump_logs(&dir);
+    }
+    assert!(st.success(), "the UAS saw the script's header edits: {st}");
+
+    // A busy callee: on_failure sees the 486 and relays it to the caller.
+    uac("busy", "15985");
+    let st = busy.wait_timeout(Duration::from_secs(20)).expect("the busy UAS ends");
+    assert!(st.success(), "busy UAS: {st}");
+
+    // The script's metrics on /metrics: the failure it relayed, what it
+    // saw, and the timer that ran (and saw alice's binding).
+    assert_eq!(metric("siphon_test_failures_total{code=\"486\"}"), Some(1.0));
+    assert_eq!(
+        metric("siphon_test_requests_total{method=\"INVITE\"}"),
+        Some(4.0),
+        "two INVITEs per call, challenged then authenticated"
+    );
+    wait_for("the timer", Duration::from_secs(5), || {
+        metric("siphon_test_ticks_total").is_some_and(|n| n >= 3.0)
+    });
+    wait_for("the timer's registrar lookup", Duration::from_secs(5), || {
+        metric("siphon_test_bindings") == Some(1.0)
+    });
+    let log = std::fs::read_to_string(dir.join("core.log")).unwrap();
+    assert!(log.contains("relaying 486 from sip:busy@domain.local"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
