@@ -3,8 +3,8 @@
 //! `auth.require_digest` (401 for REGISTER, 407 for INVITE), edits the
 //! INVITE's headers (the UAS checks them), relays the real failure from
 //! `on_failure`, adds reply headers, names an unserved function in its
-//! error, runs a `@timer.every` callback and exports its own metrics on
-//! `/metrics`.
+//! error, sees a registration in `@registrar.on_change`, runs a
+//! `@timer.every` callback and exports its own metrics on `/metrics`.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -30,6 +30,15 @@ requests = metrics.counter("siphon_test_requests_total", "Requests the script sa
 failures = metrics.counter("siphon_test_failures", "Failures relayed by on_failure", labels=["code"])
 ticks = metrics.counter("siphon_test_ticks_total", "Timer callbacks run")
 bindings = metrics.gauge("siphon_test_bindings", "Bindings of alice seen by the timer")
+changes = metrics.counter("siphon_test_changes", "registrar.on_change events", labels=["event"])
+quality = metrics.gauge("siphon_test_q", "The q of alice's contact, as on_change saw it")
+
+
+@registrar.on_change
+def changed(aor, event, contacts):
+    changes.labels(event=event).inc()
+    if aor == "sip:alice@domain.local" and contacts:
+        quality.set(contacts[0].q)
 
 
 @timer.every(seconds=0.2)
@@ -98,13 +107,7 @@ fn siphon_script_through_a_running_core() {
     let Some(sipp_bin) = tool("sipp") else { return };
     let dir = scratch("core-siphon");
     let script = dir.join("siphon_route.py");
-    std::fs::write(
-        &script,
-        SCRIPT
-            .replace("UAS", UAS)
-            .replace("BUSY", BUSY),
-    )
-    .unwrap();
+    std::fs::write(&script, SCRIPT.replace("UAS", UAS).replace("BUSY", BUSY)).unwrap();
     let _core = start(&dir, "core", &core_yaml(CORE, ADMIN, &script, AUTH));
     wait_for("core admin", Duration::from_secs(20), || {
         http(ADMIN, "GET", "/admin/health", None).is_some()
@@ -132,8 +135,14 @@ fn siphon_script_through_a_running_core() {
         assert!(answer.contains(want), "{want:?} in {answer}");
     }
 
-    // REGISTER: auth.require_digest challenges with 401, then saves.
+    // REGISTER: auth.require_digest challenges with 401, then saves;
+    // on_change sees the new registration (q 1.0: the contact gave none).
     sipp_register(&sipp_bin, &dir, CORE, "alice", "15984");
+    assert_eq!(
+        metric("siphon_test_changes_total{event=\"registered\"}"),
+        Some(1.0)
+    );
+    assert_eq!(metric("siphon_test_q"), Some(1.0));
 
     // INVITE: 407 challenge, then the edited INVITE reaches the UAS (it
     // fails the call on a missing or leaked header), 200, ACK, BYE.
@@ -202,7 +211,9 @@ fn siphon_script_through_a_running_core() {
         );
     };
     uac("ok", "15983");
-    let st = uas.wait_timeout(Duration::from_secs(20)).expect("the UAS ends");
+    let st = uas
+        .wait_timeout(Duration::from_secs(20))
+        .expect("the UAS ends");
     if !st.success() {
         dump_logs(&dir);
     }
@@ -210,12 +221,17 @@ fn siphon_script_through_a_running_core() {
 
     // A busy callee: on_failure sees the 486 and relays it to the caller.
     uac("busy", "15985");
-    let st = busy.wait_timeout(Duration::from_secs(20)).expect("the busy UAS ends");
+    let st = busy
+        .wait_timeout(Duration::from_secs(20))
+        .expect("the busy UAS ends");
     assert!(st.success(), "busy UAS: {st}");
 
     // The script's metrics on /metrics: the failure it relayed, what it
     // saw, and the timer that ran (and saw alice's binding).
-    assert_eq!(metric("siphon_test_failures_total{code=\"486\"}"), Some(1.0));
+    assert_eq!(
+        metric("siphon_test_failures_total{code=\"486\"}"),
+        Some(1.0)
+    );
     assert_eq!(
         metric("siphon_test_requests_total{method=\"INVITE\"}"),
         Some(4.0),
@@ -224,10 +240,15 @@ fn siphon_script_through_a_running_core() {
     wait_for("the timer", Duration::from_secs(5), || {
         metric("siphon_test_ticks_total").is_some_and(|n| n >= 3.0)
     });
-    wait_for("the timer's registrar lookup", Duration::from_secs(5), || {
-        metric("siphon_test_bindings") == Some(1.0)
-    });
+    wait_for(
+        "the timer's registrar lookup",
+        Duration::from_secs(5),
+        || metric("siphon_test_bindings") == Some(1.0),
+    );
     let log = std::fs::read_to_string(dir.join("core.log")).unwrap();
-    assert!(log.contains("relaying 486 from sip:busy@domain.local"), "{log}");
+    assert!(
+        log.contains("relaying 486 from sip:busy@domain.local"),
+        "{log}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

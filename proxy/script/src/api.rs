@@ -14,6 +14,7 @@ pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod objects;
 pub(crate) mod proxy;
+pub(crate) mod ready;
 pub(crate) mod registrar;
 pub(crate) mod reply;
 pub(crate) mod request;
@@ -76,6 +77,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add_class::<uri::Uri>()?;
     m.add("URI", py.get_type::<uri::Uri>())?;
     m.add_class::<crate::host::Binding>()?;
+    m.add("Contact", py.get_type::<crate::host::Binding>())?;
     m.add_class::<objects::Destination>()?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("proxy", Py::new(py, proxy::Proxy)?)?;

@@ -16,7 +16,7 @@ use anysip_core::{Decision, ReplyDecision, RequestContext, ResponseContext, Rout
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use self::handlers::{Handler, Handlers, HostGuard};
+use self::handlers::{Handler, Handlers, HandlersGuard, HostGuard};
 use crate::api::reply::Response;
 use crate::api::request::Request;
 use crate::error::ScriptError;
@@ -178,12 +178,14 @@ impl Engine {
     fn run_request_chain<'py>(
         &self,
         py: Python<'py>,
+        handlers: &Arc<Handlers>,
         list: &[Handler],
         what: &str,
         req: Request,
         reply: Option<Bound<'py, Response>>,
     ) -> Decision {
         let _host = HostGuard::enter(&self.host);
+        let _running = HandlersGuard::enter(handlers);
         let method = req.ctx.message.method().map(|m| m.as_str().to_owned());
         let method = method.as_deref().unwrap_or("");
         let obj = match Bound::new(py, req) {
@@ -223,6 +225,7 @@ impl Router for Engine {
         Python::attach(|py| {
             self.run_request_chain(
                 py,
+                &handlers,
                 &handlers.on_request,
                 "on_request",
                 Request::new(req.clone()),
@@ -239,6 +242,7 @@ impl Router for Engine {
         let method = req.message.method().map(|m| m.as_str()).unwrap_or("");
         Python::attach(|py| {
             let _host = HostGuard::enter(&self.host);
+            let _running = HandlersGuard::enter(&handlers);
             let objs = Bound::new(py, Response::new(resp.clone()))
                 .and_then(|r| Ok((r, Bound::new(py, Request::new(req.clone()))?)));
             let (reply, request) = match objs {
@@ -284,6 +288,7 @@ impl Router for Engine {
             };
             self.run_request_chain(
                 py,
+                &handlers,
                 &handlers.on_failure,
                 "on_failure",
                 Request::new(req.clone()),

@@ -29,7 +29,7 @@ pub struct SaveOutcome {
 /// scripts too: the `anysip.Binding` class, whose fields read as
 /// attributes; `fork()` and `relay()` take it, its `path` becoming the
 /// branch's route set).
-#[pyo3::pyclass(module = "anysip", name = "Binding", frozen, get_all)]
+#[pyo3::pyclass(module = "anysip", name = "Binding", frozen)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     /// The Contact URI.
@@ -48,6 +48,8 @@ pub struct Binding {
     pub received: Option<String>,
     /// The User-Agent of the REGISTER.
     pub user_agent: Option<String>,
+    /// Seconds since the binding was created or last refreshed.
+    pub age_secs: u64,
 }
 
 /// A gateway destination, as `gateway.select` and `gateway.list` return it.
@@ -75,6 +77,9 @@ pub trait Host: Send + Sync + 'static {
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError>;
     /// `registrar.remove(aor)`: removes every binding; how many there were.
     fn registrar_remove(&self, aor: &str) -> Result<usize, HostError>;
+    /// Every AoR with its live bindings (`registrar.lookup_contact`,
+    /// `aor_count`): with Redis, every core's.
+    fn registrar_list(&self) -> Result<Vec<(String, Vec<Binding>)>, HostError>;
 
     /// The secret of `user` in `realm` (from `auth.users`, a users file or
     /// Redis); `None` when the user is unknown.

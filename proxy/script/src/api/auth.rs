@@ -38,9 +38,11 @@ fn supplied(password: Option<String>, ha1: Option<String>) -> PyResult<Option<Cr
             let names: &[&str] = match h.len() {
                 32 => &["MD5"],
                 64 => &["SHA-256", "SHA-512-256"],
-                n => return Err(PyValueError::new_err(format!(
+                n => {
+                    return Err(PyValueError::new_err(format!(
                     "ha1= must be an MD5 (32 hex) or SHA-256 (64 hex) digest, not {n} characters"
-                ))),
+                )))
+                }
             };
             Ok(Some(Credential::Ha1(
                 names.iter().map(|n| ((*n).to_owned(), h.clone())).collect(),

@@ -47,7 +47,7 @@ fn parse_methods(arg: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 }
 
 /// Inspects and registers `func`.
-fn add(
+pub(crate) fn register_handler(
     py: Python<'_>,
     kind: Kind,
     methods: Option<Vec<String>>,
@@ -86,7 +86,7 @@ fn add(
 fn decorate(py: Python<'_>, kind: Kind, arg: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
     match arg {
         Some(f) if f.is_callable() => {
-            add(py, kind, None, f)?;
+            register_handler(py, kind, None, f)?;
             Ok(f.clone().unbind())
         }
         Some(m) if !m.is_none() => {
@@ -135,7 +135,7 @@ impl Proxy {
 #[pymethods]
 impl Decorator {
     fn __call__(&self, py: Python<'_>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        add(py, self.kind, self.methods.clone(), func)?;
+        register_handler(py, self.kind, self.methods.clone(), func)?;
         Ok(func.clone().unbind())
     }
 }

@@ -29,6 +29,19 @@ impl Uri {
         &self.raw
     }
 
+    /// `scheme:user@host` (no port or parameters); the URI itself when it
+    /// is not a SIP URI.
+    pub(crate) fn aor_text(&self) -> String {
+        self.with_sip(|s| {
+            let scheme = if s.secure { "sips" } else { "sip" };
+            Some(match s.user {
+                Some(u) => format!("{scheme}:{u}@{}", s.host_raw.to_ascii_lowercase()),
+                None => format!("{scheme}:{}", s.host_raw.to_ascii_lowercase()),
+            })
+        })
+        .unwrap_or_else(|| self.raw.clone())
+    }
+
     fn with_sip<T>(&self, f: impl FnOnce(&sip::uri::SipUri<'_>) -> Option<T>) -> Option<T> {
         match SipUri::parse(&self.raw) {
             Ok(SipUri::Sip(s)) => f(&s),
@@ -152,16 +165,9 @@ impl Uri {
     }
 
     /// The address of record: `scheme:user@host` (no port or parameters).
-    #[getter]
-    fn aor(&self) -> String {
-        self.with_sip(|s| {
-            let scheme = if s.secure { "sips" } else { "sip" };
-            Some(match s.user {
-                Some(u) => format!("{scheme}:{u}@{}", s.host_raw.to_ascii_lowercase()),
-                None => format!("{scheme}:{}", s.host_raw.to_ascii_lowercase()),
-            })
-        })
-        .unwrap_or_else(|| self.raw.clone())
+    #[getter(aor)]
+    fn aor_getter(&self) -> String {
+        self.aor_text()
     }
 
     fn __str__(&self) -> String {

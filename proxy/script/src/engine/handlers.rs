@@ -19,6 +19,8 @@ pub(crate) enum Kind {
     Reply,
     /// `@proxy.on_failure`.
     Failure,
+    /// `@registrar.on_change`.
+    RegistrarChange,
 }
 
 /// One registered handler.
@@ -63,6 +65,7 @@ pub(crate) struct Handlers {
     pub(crate) on_request: Vec<Handler>,
     pub(crate) on_reply: Vec<Handler>,
     pub(crate) on_failure: Vec<Handler>,
+    pub(crate) on_change: Vec<Handler>,
     pub(crate) timers: Vec<TimerSpec>,
     pub(crate) namespace: Option<Py<PyAny>>,
     /// Modules first imported by this load from the script's directory:
@@ -77,6 +80,7 @@ impl Handlers {
             Kind::Request => self.on_request.push(h),
             Kind::Reply => self.on_reply.push(h),
             Kind::Failure => self.on_failure.push(h),
+            Kind::RegistrarChange => self.on_change.push(h),
         }
     }
 }
@@ -86,6 +90,8 @@ thread_local! {
     static LOADING: RefCell<Option<Handlers>> = const { RefCell::new(None) };
     /// The host of the engine this thread is running a script for.
     static HOST: RefCell<Option<Arc<dyn Host>>> = const { RefCell::new(None) };
+    /// The handlers of the script version this thread is running.
+    static CURRENT: RefCell<Option<Arc<Handlers>>> = const { RefCell::new(None) };
 }
 
 /// Starts collecting the handlers of a script being executed on this thread.
@@ -150,4 +156,36 @@ impl Drop for HostGuard {
 /// The current host of this thread, if a script call is in progress.
 pub(crate) fn current_host() -> Option<Arc<dyn Host>> {
     HOST.with(|h| h.borrow().clone())
+}
+
+/// Makes `handlers` the running version of this thread until the guard
+/// drops (what `registrar.save` reaches for `@registrar.on_change`).
+pub(crate) struct HandlersGuard {
+    previous: Option<Arc<Handlers>>,
+}
+
+impl HandlersGuard {
+    /// Enters `handlers`.
+    pub(crate) fn enter(handlers: &Arc<Handlers>) -> Self {
+        let previous = CURRENT.with(|h| h.borrow_mut().replace(Arc::clone(handlers)));
+        HandlersGuard { previous }
+    }
+}
+
+impl std::fmt::Debug for HandlersGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandlersGuard")
+    }
+}
+
+impl Drop for HandlersGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|h| *h.borrow_mut() = previous);
+    }
+}
+
+/// The running version's handlers on this thread, if any.
+pub(crate) fn current_handlers() -> Option<Arc<Handlers>> {
+    CURRENT.with(|h| h.borrow().clone())
 }

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::call;
-use super::handlers::{Handlers, HostGuard, TimerSpec};
+use super::handlers::{Handlers, HandlersGuard, HostGuard, TimerSpec};
 use crate::host::Host;
 
 /// The longest the thread sleeps before looking again (a reload may have
@@ -54,9 +54,10 @@ fn next_due(t: &TimerSpec, from: Instant) -> Instant {
 }
 
 /// Runs one callback; an exception is logged with its traceback.
-fn fire(t: &TimerSpec, host: &Arc<dyn Host>) {
+fn fire(t: &TimerSpec, handlers: &Arc<Handlers>, host: &Arc<dyn Host>) {
     Python::attach(|py| {
         let _host = HostGuard::enter(host);
+        let _running = HandlersGuard::enter(handlers);
         let ran = call::invoke(py, &t.handler, PyTuple::empty(py));
         if let Err(e) = ran {
             let tb = call::format_traceback(py, &e);
@@ -83,7 +84,7 @@ pub(crate) fn start(handlers: Arc<RwLock<Arc<Handlers>>>, host: Arc<dyn Host>) -
                 }
                 for (t, when) in h.timers.iter().zip(due.iter_mut()) {
                     if Instant::now() >= *when {
-                        fire(t, &host);
+                        fire(t, &h, &host);
                         *when = next_due(t, Instant::now());
                     }
                 }

@@ -288,3 +288,52 @@ fn docs_table_matches_the_module() {
         "docs/scripting.md's compatibility table is stale (ANYSIP_BLESS=1 rewrites it)"
     );
 }
+
+#[test]
+fn registrar_names_and_on_change() {
+    let (e, host) = engine(
+        "from siphon import proxy, registrar\n\
+         seen = []\n\
+         @registrar.on_change\n\
+         def changed(aor, event, contacts):\n\
+         \x20   seen.append((aor, event, [c.uri for c in contacts], [c.q for c in contacts]))\n\
+         @proxy.on_request('REGISTER')\n\
+         def reg(request):\n\
+         \x20   registrar.save(request, force=request.has_header('X-Force'))\n\
+         @proxy.on_request('OPTIONS')\n\
+         async def info(request):\n\
+         \x20   n = await registrar.aor_count()\n\
+         \x20   c = registrar.lookup_contact(request.get_header('X-Contact'))\n\
+         \x20   b = registrar.lookup('sip:bob@domain.local')[0]\n\
+         \x20   request.reply(200, repr((seen, n, [x.uri for x in c], registrar.is_registered_contact('sip:nobody@x'), b.received, b.age_secs)))\n",
+    );
+    let register = |contact: &str, extra: &str| {
+        let req = request(
+            "REGISTER",
+            "sip:domain.local",
+            &format!("Contact: <{contact}>\n{extra}"),
+        );
+        assert!(matches!(e.on_request(&req), Decision::Reply(r) if r.status == 200));
+    };
+    register("sip:bob@192.0.2.10:5070", "");
+    register("sip:bob@192.0.2.10:5070", "");
+    register("sip:bob@192.0.2.11", "X-Force: 1\n");
+    assert!(host.called("registrar_remove sip:bob@domain.local"));
+    let req = request(
+        "OPTIONS",
+        "sip:domain.local",
+        "X-Contact: sip:bob@192.0.2.11:5060;transport=udp\n",
+    );
+    match e.on_request(&req) {
+        Decision::Reply(r) => assert_eq!(
+            r.reason.as_deref(),
+            Some(
+                "([('sip:bob@domain.local', 'registered', ['sip:bob@192.0.2.10:5070'], [1.0]), \
+                 ('sip:bob@domain.local', 'refreshed', ['sip:bob@192.0.2.10:5070', 'sip:bob@192.0.2.10:5070'], [1.0, 1.0]), \
+                 ('sip:bob@domain.local', 'registered', ['sip:bob@192.0.2.11'], [1.0])], \
+                 1, ['sip:bob@192.0.2.11'], False, 'sip:192.0.2.10:5060;transport=udp', 5)"
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -103,6 +103,7 @@ pub fn binding(uri: &str, path: &[&str]) -> Binding {
         reg_id: None,
         received: Some("udp:192.0.2.10:5060".into()),
         user_agent: Some("test".into()),
+        age_secs: 5,
     }
 }
 
@@ -153,6 +154,16 @@ impl Host for TestHost {
             .get(aor)
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn registrar_list(&self) -> Result<Vec<(String, Vec<Binding>)>, HostError> {
+        self.log("registrar_list");
+        self.down()?;
+        let all = self.bindings.lock().unwrap();
+        let mut out: Vec<(String, Vec<Binding>)> =
+            all.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     fn registrar_remove(&self, aor: &str) -> Result<usize, HostError> {

@@ -50,6 +50,21 @@ fn dest(d: &gateway::Destination, healthy: bool) -> GatewayDest {
     }
 }
 
+/// A registrar binding as scripts see it.
+fn binding(b: registrar::Binding, now: u64) -> Binding {
+    Binding {
+        expires: b.expires_in(now),
+        q: b.q.map(|_| b.q_value()),
+        age_secs: now.saturating_sub(b.updated_at),
+        uri: b.uri,
+        path: b.path,
+        instance: b.instance,
+        reg_id: b.reg_id,
+        received: b.received,
+        user_agent: b.user_agent,
+    }
+}
+
 impl Host for CoreHost {
     fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError> {
         let source = registrar::Source::new(req.transport.as_str(), req.source);
@@ -74,18 +89,18 @@ impl Host for CoreHost {
             .rt
             .block_on(self.registrar.lookup(aor, now))
             .map_err(store_error)?;
-        Ok(found
+        Ok(found.into_iter().map(|b| binding(b, now)).collect())
+    }
+
+    fn registrar_list(&self) -> Result<Vec<(String, Vec<Binding>)>, HostError> {
+        let now = now_unix();
+        let all = self
+            .rt
+            .block_on(self.registrar.list(now))
+            .map_err(store_error)?;
+        Ok(all
             .into_iter()
-            .map(|b| Binding {
-                expires: b.expires_in(now),
-                q: b.q.map(|_| b.q_value()),
-                uri: b.uri,
-                path: b.path,
-                instance: b.instance,
-                reg_id: b.reg_id,
-                received: b.received,
-                user_agent: b.user_agent,
-            })
+            .map(|(aor, list)| (aor, list.into_iter().map(|b| binding(b, now)).collect()))
             .collect())
     }
 
