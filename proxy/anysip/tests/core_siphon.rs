@@ -151,7 +151,7 @@ fn siphon_script_through_a_running_core() {
         &sipp_bin,
         &[
             "-sf",
-            sc.join("siphon-uas.xml").to_str().unwrap(),
+            sc.join("script-api-uas.xml").to_str().unwrap(),
             "-i",
             "127.0.0.1",
             "-p",
@@ -167,7 +167,7 @@ fn siphon_script_through_a_running_core() {
         &sipp_bin,
         &[
             "-sf",
-            sc.join("siphon-busy.xml").to_str().unwrap(),
+            sc.join("script-api-busy.xml").to_str().unwrap(),
             "-i",
             "127.0.0.1",
             "-p",
@@ -186,7 +186,7 @@ fn siphon_script_through_a_running_core() {
             &dir,
             &[
                 "-sf",
-                sc.join("siphon-uac.xml").to_str().unwrap(),
+                sc.join("script-api-uac.xml").to_str().unwrap(),
                 CORE,
                 "-s",
                 service,
