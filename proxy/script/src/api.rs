@@ -7,6 +7,7 @@
 //! through per-thread context ([`crate::engine::handlers`]).
 
 pub(crate) mod auth;
+pub(crate) mod cache;
 pub(crate) mod compat;
 pub(crate) mod gateway;
 pub(crate) mod headers;
@@ -86,6 +87,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add("gateway", Py::new(py, gateway::Gateway)?)?;
     m.add("log", Py::new(py, log::Log)?)?;
     m.add("timer", Py::new(py, timer::Timer)?)?;
+    m.add("cache", Py::new(py, cache::Cache)?)?;
     m.add("metrics", Py::new(py, metrics::Metrics)?)?;
     m.add_class::<metrics::Counter>()?;
     m.add_class::<metrics::Gauge>()?;

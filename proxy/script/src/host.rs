@@ -116,6 +116,17 @@ pub trait Host: Send + Sync + 'static {
     /// `gateway.remove_group(name)`.
     fn gateway_remove_group(&self, name: &str) -> Result<(), HostError>;
 
+    /// The names of the caches scripts may use (`cache.has_cache`).
+    fn cache_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Runs `op` on the cache `name` (one of [`Host::cache_names`]).
+    fn cache(&self, name: &str, op: CacheOp) -> Result<CacheAnswer, HostError> {
+        let _ = op;
+        Err(HostError::Invalid(format!("no cache named {name:?}")))
+    }
+
     /// The names that make a URI local (`SipUri.is_local`): the local
     /// domains, the advertised address, the listening addresses.
     fn local_domains(&self) -> Vec<String> {
@@ -130,4 +141,40 @@ pub enum Credential {
     Password(String),
     /// HA1 hex digests by algorithm name (`MD5`, `SHA-256`).
     Ha1(Vec<(String, String)>),
+}
+
+/// One operation of the script `cache` module on a named cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOp {
+    /// The value of a key.
+    Fetch(String),
+    /// Sets a key, with a lifetime in seconds.
+    Store(String, String, Option<u64>),
+    /// Removes a key.
+    Delete(String),
+    /// Whether a key exists.
+    Exists(String),
+    /// Gives a key a lifetime (seconds); false when it does not exist.
+    Expire(String, u64),
+    /// Appends to a list; its new length.
+    ListPush(String, String),
+    /// Takes every item of a list, oldest first, and removes it.
+    ListPopAll(String),
+    /// A list's length (0 when absent).
+    ListLen(String),
+    /// The sum of the lengths of the lists whose key starts with a prefix.
+    ListLenSum(String),
+}
+
+/// What a [`CacheOp`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheAnswer {
+    /// A value, or none.
+    Value(Option<String>),
+    /// Done / true.
+    Bool(bool),
+    /// A count.
+    Count(u64),
+    /// A list's items.
+    Items(Vec<String>),
 }

@@ -479,7 +479,6 @@ pub(crate) const SIPHON: &[(&str, &[&str])] = &[
 
 /// The namespaces anysip does not serve at all (each an [`Unserved`]).
 pub(crate) const UNSERVED: &[&str] = &[
-    "cache",
     "b2bua",
     "rtpengine",
     "cdr",
