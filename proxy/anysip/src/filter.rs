@@ -86,7 +86,7 @@ impl Filter {
     /// The filter for `file` (its `xdp:` section, or the defaults), with
     /// the config blocklist loaded; nothing attached yet.
     pub(crate) fn new(file: &FileConfig, extra_addrs: &[IpAddr]) -> Self {
-        let x = file.xdp.clone().unwrap_or_default();
+        let x = file.packet_filter();
         let now = Instant::now();
         let mut blocklist = Blocklist::default();
         for c in &x.blocklist {

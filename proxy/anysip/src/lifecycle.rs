@@ -20,6 +20,9 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
     let config = anysip_config::load(path)?;
     served::refuse_unserved(&config)
         .map_err(|e| Error::Startup(format!("{}: {e}", path.display())))?;
+    for notice in &config.notices {
+        println!("{}: warning: {notice}", path.display());
+    }
     println!("{}: ok", path.display());
     Ok(())
 }
@@ -34,6 +37,12 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
         served::refuse_unserved(c)?;
     }
     crate::telemetry::init(&configs[0])?;
+    for c in &configs {
+        for notice in &c.notices {
+            tracing::warn!(config = %path.map_or("(embedded)".into(), |p| p.display().to_string()), "{notice}");
+        }
+    }
+    crate::shared::set_user_agent(configs[0].server.user_agent_header.as_deref());
     if path.is_none() {
         tracing::warn!("no -c FILE: running the embedded development default: an edge on 127.0.0.1:5060 in front of a core on 127.0.0.1:5070 (memory registrar, deploy/scripts/proxy_default.py, users alice and bob)");
     }

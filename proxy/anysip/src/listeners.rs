@@ -35,6 +35,11 @@ impl Udp {
             let Some(first) = socks.first() else {
                 continue;
             };
+            if let Some(dscp) = config.listen.dscp_of("udp", *addr) {
+                for s in &socks {
+                    set_dscp(&**s, addr, dscp, "listen.udp")?;
+                }
+            }
             let local = first.local_addr().map_err(|source| Error::Io {
                 what: format!("{addr}"),
                 source,
@@ -44,6 +49,25 @@ impl Udp {
         }
         Ok(udp)
     }
+}
+
+/// Marks what `socket` sends with `dscp` (`listen.dscp`, or the entry's):
+/// IP_TOS, or IPV6_TCLASS for IPv6. Connections accepted by a listener
+/// inherit it.
+fn set_dscp(
+    socket: &impl std::os::fd::AsFd,
+    addr: &SocketAddr,
+    dscp: u8,
+    key: &str,
+) -> Result<(), Error> {
+    let tos = u32::from(dscp) << 2;
+    let s = socket2::SockRef::from(socket);
+    let set = if addr.is_ipv4() {
+        s.set_tos_v4(tos)
+    } else {
+        s.set_tclass_v6(tos)
+    };
+    set.map_err(|e| Error::Startup(format!("{key}: {addr}: setting DSCP {dscp}: {e}")))
 }
 
 /// The stream limits of `limits:`.
@@ -79,6 +103,9 @@ pub(crate) async fn serve_sip(
     let limits = stream_limits(config);
     for addr in &config.listen.tcp {
         let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tcp: {e}")))?;
+        if let Some(dscp) = config.listen.dscp_of("tcp", *addr) {
+            set_dscp(&l, addr, dscp, "listen.tcp")?;
+        }
         tasks.push(tokio::spawn(serve_tcp(
             l,
             dispatch.clone(),
@@ -91,6 +118,9 @@ pub(crate) async fn serve_sip(
         let acceptor = crate::tls::acceptor(&tls)?;
         for addr in &config.listen.tls {
             let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tls: {e}")))?;
+            if let Some(dscp) = config.listen.dscp_of("tls", *addr) {
+                set_dscp(&l, addr, dscp, "listen.tls")?;
+            }
             tasks.push(tokio::spawn(net::serve_tls(
                 l,
                 acceptor.clone(),
@@ -129,15 +159,18 @@ pub(crate) async fn serve_admin(
             })?;
         drop(check);
         let (s, c) = (shared.clone(), conns.clone());
+        let path = config.metrics.prometheus.path.clone();
+        let policy = crate::admin::policy::Policy::metrics(config);
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::admin::serve_metrics(addr, s, c).await {
+            if let Err(e) = crate::admin::serve_metrics(addr, &path, policy, s, c).await {
                 tracing::error!(error = %e, "metrics listener stopped");
             }
         }));
     }
     let (s, c) = (shared.clone(), conns.clone());
+    let policy = crate::admin::policy::Policy::admin(&config.admin);
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = crate::admin::serve(admin_addr, s, c).await {
+        if let Err(e) = crate::admin::serve(admin_addr, policy, s, c).await {
             tracing::error!(error = %e, "admin API stopped");
         }
     }));

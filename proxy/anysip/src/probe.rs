@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway::{GatewayEvent, ProbeFailure, ProbeId};
+use gateway::{GatewayEvent, ProbeFailure, ProbeId, ProbeRequest};
 use sip::{Framing, Limits, Message};
 use tokio::net::UdpSocket;
 
@@ -28,7 +28,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, from: Socke
             gw.handle_timeout(now);
             while let Some(p) = gw.poll_probe(now) {
                 if p.transport == sip::Transport::Udp {
-                    sends.push((p.address, options(&p.uri, p.probe_id, from)));
+                    sends.push((p.address, options(&p, from)));
                 } else {
                     // Stream backends are probed once the edge speaks TCP/TLS
                     // to backends; until then they fail their probes.
@@ -68,22 +68,27 @@ fn log_event(shared: &Shared, ev: &GatewayEvent) {
     }
 }
 
-fn options(uri: &str, id: ProbeId, from: SocketAddr) -> Bytes {
+/// The OPTIONS of probe `p`, sent from `from`; its From URI is
+/// `probe.from_user@probe.from_domain` when the group sets them.
+fn options(p: &ProbeRequest, from: SocketAddr) -> Bytes {
     let host = match from {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
     };
+    let user = p.from_user.as_deref().unwrap_or("anysip");
+    let domain = p.from_domain.as_deref().unwrap_or(&host);
+    let (uri, id) = (&p.uri, p.probe_id.0);
     Bytes::from(format!(
         "OPTIONS {uri} SIP/2.0\r\n\
          Via: SIP/2.0/UDP {host};branch={PROBE_BRANCH_PREFIX}{id};rport\r\n\
          Max-Forwards: 70\r\n\
-         From: <sip:anysip@{host}>;tag=probe\r\n\
+         From: <sip:{user}@{domain}>;tag=probe\r\n\
          To: <{uri}>\r\n\
          Call-ID: anysip-probe-{id}@{host}\r\n\
          CSeq: 1 OPTIONS\r\n\
-         User-Agent: anysip\r\n\
+         User-Agent: {agent}\r\n\
          Content-Length: 0\r\n\r\n",
-        id = id.0
+        agent = crate::shared::user_agent(),
     ))
 }
 

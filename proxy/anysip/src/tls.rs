@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use anysip_config::TlsConfig;
+use anysip_config::{TlsConfig, TlsMethod};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::Error;
 
-/// Builds the acceptor from `tls.cert` and `tls.key` (PEM).
+/// Builds the acceptor from `tls.cert` and `tls.key` (PEM, SIPhon's
+/// `certificate` and `private_key`), offering the versions `tls.method`
+/// allows.
 pub(crate) fn acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, Error> {
     let bad = |key: &str, what: String| Error::Startup(format!("tls.{key}: {what}"));
     let cert = tls
@@ -32,8 +34,13 @@ pub(crate) fn acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, Err
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| bad("key", format!("{}: {e}", key.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // `tls.method` is the lowest version offered.
+    let versions: &[&rustls::SupportedProtocolVersion] = match tls.method {
+        TlsMethod::Tls12 => rustls::DEFAULT_VERSIONS,
+        TlsMethod::Tls13 => &[&rustls::version::TLS13],
+    };
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| Error::Startup(format!("TLS: {e}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)

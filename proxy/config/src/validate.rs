@@ -43,7 +43,7 @@ impl Config {
         sections::tls(self)?;
         sections::identity(self)?;
         sections::limits(&self.limits)?;
-        sections::telemetry(&self.telemetry)?;
+        sections::telemetry(self)?;
         gateway::groups(&self.gateway)?;
         roles::role(self)
     }

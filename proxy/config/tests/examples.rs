@@ -86,7 +86,10 @@ fn core_example() {
         .unwrap()
         .url
         .starts_with("redis://"));
-    assert!(c.script.as_ref().unwrap().reload);
+    assert_eq!(
+        c.script.as_ref().unwrap().reload,
+        anysip_config::ReloadMode::Auto
+    );
     assert_eq!(c.auth.as_ref().unwrap().realm, "sip.example.com");
 }
 

@@ -305,8 +305,10 @@ fn xdp_section() {
 
 #[test]
 fn sections_of_the_other_role() {
+    // Without `role:`, a file with a script is a core (SIPhon's files);
+    // an explicit edge may not have one.
     invalid(
-        &format!("{EDGE}script:\n  path: /x.py\n"),
+        &format!("role: edge\n{EDGE}script:\n  path: /x.py\n"),
         "script",
         "only used by role: core",
     );

@@ -53,6 +53,9 @@ pub struct Settings {
     /// (overload). A UDP call holds about two for 32 s after it ends, so
     /// 100,000 sustains about 1,500 calls/s.
     pub max_transactions: usize,
+    /// The `Server` header of the responses the proxy makes itself (not of
+    /// those it forwards), if any.
+    pub server_header: Option<String>,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             seed: 0,
             limits: sip::Limits::default(),
             max_transactions: 100_000,
+            server_header: None,
         }
     }
 }

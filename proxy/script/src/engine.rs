@@ -94,6 +94,18 @@ impl Engine {
         })
     }
 
+    /// Adds directories to Python's `sys.path` so that scripts can import
+    /// shared helper modules from them (SIPhon's `script.include_paths`).
+    pub fn add_import_paths(paths: &[PathBuf]) -> Result<(), ScriptError> {
+        crate::api::ensure_init().map_err(ScriptError::Python)?;
+        Python::attach(|py| {
+            paths
+                .iter()
+                .try_for_each(|p| load::append_sys_path(py, p.to_string_lossy().into_owned()))
+        })
+        .map_err(|e| ScriptError::Python(e.to_string()))
+    }
+
     /// The script's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -15,10 +15,22 @@ pub(crate) fn refuse_unserved(config: &Config) -> Result<(), Error> {
             )));
         }
     }
-    if config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()) {
-        return Err(Error::Startup(
-            "tls.client_ca: client certificates are not supported by this build yet".into(),
-        ));
+    if let Some(tls) = &config.tls {
+        if tls.requires_client_cert() {
+            return Err(Error::Startup(
+                "tls.client_ca: client certificates are not supported by this build yet".into(),
+            ));
+        }
+        if !tls.certificates.is_empty() {
+            return Err(Error::Startup(
+                "tls.certificates: certificates chosen by SNI are not supported by this build yet: give one tls.certificate".into(),
+            ));
+        }
+        if tls.client_certificate.is_some() || tls.client_private_key.is_some() {
+            return Err(Error::Startup(
+                "tls.client_certificate: a client certificate for outbound TLS is not supported by this build yet".into(),
+            ));
+        }
     }
     if config.role == Role::Edge {
         for g in &config.gateway.groups {

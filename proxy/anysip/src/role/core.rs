@@ -2,14 +2,16 @@
 //! (`anysip-core` driven by a `script::Engine`), with the same listeners,
 //! admin API, metrics and drain as the edge.
 
+mod cache;
 mod host;
+mod reload;
 mod users;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anysip_config::{Config, ScriptConfig};
-use anysip_core::{DriverSettings, Listener, Router, Server, Settings, Transport};
+use anysip_core::{DriverSettings, Listener, Server, Settings, Transport};
 use bytes::Bytes;
 use net::{Connections, Dispatch, Outbox, Outgoing};
 use sip::Flow;
@@ -92,6 +94,10 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
 
     let host = core_host(config, &shared, registrar.clone())?;
     let engine = load_script(&script, host)?;
+    let mut tasks = Vec::new();
+    if let Some(t) = reload::spawn(script.reload, engine.clone()) {
+        tasks.push(t);
+    }
     let mut listeners = Vec::new();
     for (t, addrs) in [
         (Transport::Udp, &config.listen.udp),
@@ -109,12 +115,22 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
             .map_or(1, |d| d.as_nanos() as u64),
         limits: sip_limits(config),
         max_transactions: config.limits.max_transactions,
+        server_header: config.server.server_header.clone(),
         ..Settings::default()
     };
+    let mut driver = DriverSettings::default();
+    // SIPhon's pool keys: the most handlers running at once, and how many
+    // may wait.
+    if let Some(threads) = script.sync_pool_max.or(script.sync_pool_size) {
+        driver.router_concurrency = threads;
+    }
+    if let Some(queue) = script.executor_queue_capacity {
+        driver.router_queue = queue;
+    }
     let (server, inner) = Server::new(
         settings,
-        DriverSettings::default(),
-        engine,
+        driver,
+        engine as Arc<dyn anysip_core::Router>,
         resolve::Resolver::new(),
         outbox.clone(),
     );
@@ -127,7 +143,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         shared: shared.clone(),
     });
     let sweeper = registrar.clone();
-    let tasks = vec![tokio::spawn(async move {
+    tasks.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         loop {
             every.tick().await;
@@ -135,7 +151,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
                 tracing::warn!(error = %e, "registrar sweep failed");
             }
         }
-    })];
+    }));
     tracing::info!(
         script = %script.path.display(),
         registrar = ?reg_cfg.backend,
@@ -176,9 +192,17 @@ fn core_host(
         })
         // No `auth:` section: the config's default, MD5 alone.
         .unwrap_or_else(|| vec!["MD5".to_owned()]);
-    let mut secret = vec![0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
-        .map_err(|_| Error::Startup("no random source for the nonce secret".into()))?;
+    // `auth.nonce_secret` (SIPhon's key) lets every core verify the others'
+    // nonces; without it each process draws its own.
+    let secret = match auth.and_then(|a| a.nonce_secret.as_deref()) {
+        Some(s) if !s.is_empty() => s.as_bytes().to_vec(),
+        _ => {
+            let mut secret = vec![0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+                .map_err(|_| Error::Startup("no random source for the nonce secret".into()))?;
+            secret
+        }
+    };
     Ok(Arc::new(CoreHost {
         registrar,
         rt: tokio::runtime::Handle::current(),
@@ -189,6 +213,8 @@ fn core_host(
         nonce_ttl_secs: auth.map_or(300, |a| a.nonce_ttl_secs),
         nonce_secret: secret,
         local_domains: local_domains(config),
+        caches: cache::Caches::new(config.cache.as_deref().unwrap_or_default())
+            .map_err(Error::Startup)?,
     }))
 }
 
@@ -210,10 +236,16 @@ fn local_domains(config: &Config) -> Vec<String> {
     out
 }
 
-fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<dyn Router>, Error> {
+/// Loads the script (after SIPhon's `include_paths` joined `sys.path`).
+/// Reloading is the watcher's ([`reload`]), not the engine's own check on
+/// calls.
+fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<script::Engine>, Error> {
     let path = script.path.clone();
-    let reload = script.reload;
-    let engine = tokio::task::block_in_place(|| script::Engine::load(&path, reload, host))
-        .map_err(|e| Error::Startup(format!("script.path: {e}")))?;
-    Ok(Arc::new(engine))
+    tokio::task::block_in_place(|| {
+        script::Engine::add_import_paths(&script.include_paths)
+            .map_err(|e| Error::Startup(format!("script.include_paths: {e}")))?;
+        script::Engine::load(&path, false, host)
+            .map_err(|e| Error::Startup(format!("script.path: {e}")))
+    })
+    .map(Arc::new)
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::host::{parse_host, parse_host_port};
 use super::{fail, range, Check};
-use crate::schema::{Config, Limits, TelemetryConfig};
+use crate::schema::{Config, Limits};
 
 /// SIP listeners exist, have ports and do not collide with each other or
 /// with the admin and metrics listeners.
@@ -124,18 +124,28 @@ pub(super) fn limits(limits: &Limits) -> Check {
     Ok(())
 }
 
-/// `telemetry`.
-pub(super) fn telemetry(telemetry: &TelemetryConfig) -> Check {
+/// `telemetry` (and SIPhon's `log`).
+pub(super) fn telemetry(config: &Config) -> Check {
     const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
-    let level = telemetry.log.level.trim();
+    let telemetry = &config.telemetry;
+    let key = if config.log.is_some() {
+        "log.level"
+    } else {
+        "telemetry.log.level"
+    };
+    let log = config.log_config();
+    let level = log.level.trim();
     if level.is_empty() {
-        return fail("telemetry.log.level", "must not be empty");
+        return fail(key, "must not be empty");
+    }
+    if log.file.as_ref().is_some_and(|f| f.as_os_str().is_empty()) {
+        return fail(key.replace("level", "file"), "must not be empty");
     }
     for directive in level.split(',') {
         let lvl = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
         if !LEVELS.contains(&lvl.trim().to_ascii_lowercase().as_str()) {
             return fail(
-                "telemetry.log.level",
+                key,
                 format!(
                     "{directive:?}: expected a level ({}) or target=level",
                     LEVELS.join(", ")

@@ -144,7 +144,7 @@ impl Proxy {
     /// A response sent on a server transaction.
     pub(super) fn reply_tx(&mut self, tx: TxId, req: &Message, r: &Reply, now: Instant) {
         let tag = self.new_tag();
-        let bytes = match build::reply(req, r, &tag) {
+        let bytes = match build::reply(req, r, &tag, self.settings.server_header.as_deref()) {
             Ok(b) => b,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot build a response");
@@ -195,7 +195,7 @@ impl Proxy {
             body: None,
         };
         let tag = self.new_tag();
-        match build::reply(req, &r, &tag) {
+        match build::reply(req, &r, &tag, self.settings.server_header.as_deref()) {
             Ok(bytes) => {
                 self.stats.replies[crate::stats::Stats::class(status)] += 1;
                 self.transmits.push_back(Transmit {

@@ -22,7 +22,14 @@ impl Proxy {
         };
         let req = c.req.clone();
         let tag = self.new_tag();
-        match build::reply(&req.message, &Reply::status(status), &tag).and_then(build::reparse) {
+        match build::reply(
+            &req.message,
+            &Reply::status(status),
+            &tag,
+            self.settings.server_header.as_deref(),
+        )
+        .and_then(build::reparse)
+        {
             Ok(resp) => self.final_response(b, resp, true, now),
             Err(_) => self.branch_finished(b, now),
         }
@@ -102,9 +109,14 @@ impl Proxy {
     fn timeout_response(&mut self, ctx: super::CtxId) -> Option<sip::Message> {
         let req = self.contexts.get(ctx)?.req.clone();
         let tag = self.new_tag();
-        build::reply(&req.message, &Reply::status(408), &tag)
-            .and_then(build::reparse)
-            .ok()
+        build::reply(
+            &req.message,
+            &Reply::status(408),
+            &tag,
+            self.settings.server_header.as_deref(),
+        )
+        .and_then(build::reparse)
+        .ok()
     }
 
     /// Branch `b` ended: the next sequential target, or, once every branch

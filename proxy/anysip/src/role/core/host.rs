@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use anysip_config::{DestinationConfig, GroupConfig};
 use anysip_core::{Reply, RequestContext};
-use script::{Binding, Credential, GatewayDest, Host, HostError, SaveOutcome};
+use script::{
+    Binding, CacheAnswer, CacheOp, Credential, GatewayDest, Host, HostError, SaveOutcome,
+};
 
 use super::users::Users;
 use crate::shared::{now_unix, Shared};
@@ -26,6 +28,8 @@ pub(crate) struct CoreHost {
     pub(crate) nonce_secret: Vec<u8>,
     /// What makes a URI local to scripts (`SipUri.is_local`).
     pub(crate) local_domains: Vec<String>,
+    /// The named caches of scripts (`cache:`).
+    pub(crate) caches: super::cache::Caches,
 }
 
 /// A registrar failure as scripts see it (Redis down: 503).
@@ -133,6 +137,14 @@ impl Host for CoreHost {
 
     fn local_domains(&self) -> Vec<String> {
         self.local_domains.clone()
+    }
+
+    fn cache_names(&self) -> Vec<String> {
+        self.caches.names()
+    }
+
+    fn cache(&self, name: &str, op: CacheOp) -> Result<CacheAnswer, HostError> {
+        self.caches.run(&self.rt, name, op)
     }
 
     fn gateway_select(
