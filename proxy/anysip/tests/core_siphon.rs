@@ -252,3 +252,104 @@ fn siphon_script_through_a_running_core() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const CACHE_SCRIPT: &str = r#"
+from siphon import proxy, cache
+
+
+@proxy.on_request("OPTIONS")
+async def options(request):
+    name = request.get_header("X-Cache")
+    key = request.get_header("X-Key")
+    value = request.get_header("X-Store")
+    if value is not None:
+        ok = await cache.store(name, key, value, ttl=60)
+        n = await cache.list_push(name, key + ":q", value)
+        request.reply(200, f"stored {ok} {n}")
+        return
+    got = await cache.fetch(name, key)
+    items = await cache.list_pop_all(name, key + ":q")
+    request.reply(200, f"fetched {got} {items} {cache.has_cache(name)}")
+"#;
+
+/// The reason phrase a core gives to an OPTIONS with `extra` headers.
+fn ask(core: &str, n: u32, extra: &str) -> String {
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let local = ua.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:cache@domain.local SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKcache{n}\r\nMax-Forwards: 70\r\n\
+         From: <sip:t@domain.local>;tag=1\r\nTo: <sip:cache@domain.local>\r\nCall-ID: cache-{n}\r\nCSeq: 1 OPTIONS\r\n{extra}Content-Length: 0\r\n\r\n"
+    );
+    ua.send_to(msg.as_bytes(), core).unwrap();
+    let mut buf = [0u8; 4096];
+    let (len, _) = ua.recv_from(&mut buf).expect("an answer");
+    let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("SIP/2.0 200 ").unwrap_or(line).to_owned()
+}
+
+#[test]
+fn cache_shared_by_two_cores_through_redis() {
+    const A: &str = "127.0.0.1:15986";
+    const B: &str = "127.0.0.1:15987";
+    let dir = scratch("core-siphon-cache");
+    let Some(_redis) = lab::redis(&dir, 16986) else {
+        return;
+    };
+    let script = dir.join("cache_route.py");
+    std::fs::write(&script, CACHE_SCRIPT).unwrap();
+    let caches = "cache:\n  - name: shared\n    url: redis://127.0.0.1:16986\n  - name: mine\n    url: memory://\n";
+    let _a = start(
+        &dir,
+        "core-a",
+        &core_yaml(A, "127.0.0.1:19986", &script, caches),
+    );
+    let _b = start(
+        &dir,
+        "core-b",
+        &core_yaml(B, "127.0.0.1:19987", &script, caches),
+    );
+    for admin in ["127.0.0.1:19986", "127.0.0.1:19987"] {
+        wait_for("core admin", Duration::from_secs(20), || {
+            http(admin, "GET", "/admin/health", None).is_some()
+        });
+    }
+    // Stored through core A, read (and the list taken) through core B.
+    assert_eq!(
+        ask(A, 1, "X-Cache: shared\r\nX-Key: k1\r\nX-Store: v1\r\n"),
+        "stored True 1"
+    );
+    assert_eq!(
+        ask(B, 2, "X-Cache: shared\r\nX-Key: k1\r\n"),
+        "fetched v1 ['v1'] True"
+    );
+    // Taken: gone for core A too.
+    assert_eq!(
+        ask(A, 3, "X-Cache: shared\r\nX-Key: k1\r\n"),
+        "fetched v1 [] True"
+    );
+    // A memory:// cache is the core's own.
+    assert_eq!(
+        ask(A, 4, "X-Cache: mine\r\nX-Key: k2\r\nX-Store: v2\r\n"),
+        "stored True 1"
+    );
+    assert_eq!(
+        ask(A, 5, "X-Cache: mine\r\nX-Key: k2\r\n"),
+        "fetched v2 ['v2'] True"
+    );
+    assert_eq!(
+        ask(B, 6, "X-Cache: mine\r\nX-Key: k2\r\n"),
+        "fetched None [] True"
+    );
+    // An unknown cache: SIPhon's answers.
+    assert_eq!(
+        ask(B, 7, "X-Cache: nope\r\nX-Key: k\r\nX-Store: v\r\n"),
+        "stored False None"
+    );
+    assert_eq!(
+        ask(B, 8, "X-Cache: nope\r\nX-Key: k\r\n"),
+        "fetched None [] False"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -186,7 +186,8 @@ impl Engine {
         tb
     }
 
-    /// Runs `list` on `req` until one decides; the request object after.
+    /// Runs every handler of `list` that applies to `req`, in registration
+    /// order (SIPhon's dispatcher): the last decision wins.
     fn run_request_chain<'py>(
         &self,
         py: Python<'py>,
@@ -212,9 +213,6 @@ impl Engine {
             let result = args.and_then(|a| call::invoke(py, h, a));
             if let Err(e) = result {
                 return Decision::Failed(self.failed(py, what, &e));
-            }
-            if obj.try_borrow().is_ok_and(|r| r.decided()) {
-                break;
             }
         }
         let decision = obj.try_borrow().map_or(Decision::Drop, |r| r.decision());

@@ -106,12 +106,14 @@ pub trait Host: Send + Sync + 'static {
     fn gateway_status(&self) -> Vec<(String, Vec<GatewayDest>)>;
     /// `gateway.mark_up(group, uri)` / `mark_down`.
     fn gateway_mark(&self, group: &str, uri: &str, up: bool) -> Result<(), HostError>;
-    /// `gateway.add_group(name, algorithm, destinations)`.
+    /// `gateway.add_group(name, destinations, algorithm, probe)`: the
+    /// destinations are probed with OPTIONS when `probe`.
     fn gateway_add_group(
         &self,
         name: &str,
         algorithm: &str,
         destinations: Vec<GatewayDest>,
+        probe: bool,
     ) -> Result<(), HostError>;
     /// `gateway.remove_group(name)`.
     fn gateway_remove_group(&self, name: &str) -> Result<(), HostError>;

@@ -471,6 +471,17 @@ pub(crate) const SIPHON: &[(&str, &[&str])] = &[
             "@params",
         ],
     ),
+    (
+        "Destination",
+        &[
+            "@uri",
+            "@address",
+            "@healthy",
+            "@weight",
+            "@priority",
+            "@attrs",
+        ],
+    ),
     ("Counter", &["inc", "labels"]),
     ("Gauge", &["inc", "dec", "set", "labels"]),
     ("Histogram", &["observe", "labels"]),

@@ -158,6 +158,10 @@ impl Destination {
         self.dest.healthy
     }
 
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "Destination", "Destination", name)
+    }
+
     fn __str__(&self) -> String {
         self.dest.uri.clone()
     }

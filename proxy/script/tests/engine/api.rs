@@ -237,6 +237,8 @@ fn decisions_carry_edits() {
 
 #[test]
 fn decorators_filters_and_order() {
+    // SIPhon's dispatcher: every handler whose filter matches runs, in
+    // registration order, and the last decision wins.
     let (e, _) = engine(
         "from siphon import proxy\n\
          seen = []\n\
@@ -248,17 +250,28 @@ fn decorators_filters_and_order() {
          \x20   request.set('X-First', '1')\n\
          @proxy.on_request()\n\
          def second(request):\n\
-         \x20   request.reply(200, request.get('X-First'))\n\
-         @proxy.on_request\n\
-         def never(request):\n\
-         \x20   raise RuntimeError('not reached')\n",
+         \x20   if request.method != 'SUBSCRIBE':\n\
+         \x20       request.reply(200, request.get('X-First'))\n\
+         @proxy.on_request('MESSAGE')\n\
+         def last(request):\n\
+         \x20   if request.get('X-Boom'):\n\
+         \x20       raise RuntimeError('boom')\n",
     );
-    let decision = |m: &str| e.on_request(&request(m, "sip:bob@domain.local", ""));
-    assert!(matches!(decision("INVITE"), Decision::Reply(r) if r.status == 480));
-    assert!(matches!(decision("SUBSCRIBE"), Decision::Reply(r) if r.status == 480));
+    let decision = |m: &str, extra: &str| e.on_request(&request(m, "sip:bob@domain.local", extra));
+    // The catch-all after the INVITE handler decides last.
     assert!(
-        matches!(decision("MESSAGE"), Decision::Reply(r) if r.status == 200 && r.reason.as_deref() == Some("1"))
+        matches!(decision("INVITE", ""), Decision::Reply(r) if r.status == 200 && r.reason.as_deref() == Some("1"))
     );
+    // The catch-all leaves SUBSCRIBE alone: the filtered handler's 480.
+    assert!(matches!(decision("SUBSCRIBE", ""), Decision::Reply(r) if r.status == 480));
+    assert!(
+        matches!(decision("MESSAGE", ""), Decision::Reply(r) if r.status == 200 && r.reason.as_deref() == Some("1"))
+    );
+    // A later handler that raises fails the request even after a decision.
+    assert!(matches!(
+        decision("MESSAGE", "X-Boom: 1\n"),
+        Decision::Failed(_)
+    ));
 }
 
 #[test]

@@ -186,7 +186,9 @@ fn reply_headers_join_the_reply() {
 /// The Python type whose attributes are SIPhon's `object`, if anysip has one.
 fn type_of<'py>(siphon: &Bound<'py, PyModule>, object: &str) -> Option<Bound<'py, PyAny>> {
     let name = match object {
-        "Request" | "Reply" | "SipUri" | "Counter" | "Gauge" | "Histogram" => object,
+        "Request" | "Reply" | "SipUri" | "Destination" | "Counter" | "Gauge" | "Histogram" => {
+            object
+        }
         "Contact" => "Binding",
         "TimerHandle" | "classes" => return None,
         ns => {
@@ -336,4 +338,33 @@ fn registrar_names_and_on_change() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn gateway_return_conventions() {
+    let (e, host) = engine(
+        "from siphon import proxy, gateway\n\
+         @proxy.on_request\n\
+         def r(request):\n\
+         \x20   assert gateway.select('nope') is None\n\
+         \x20   assert gateway.list('nope') == []\n\
+         \x20   assert gateway.status('nope') == []\n\
+         \x20   assert gateway.mark_down('nope', 'sip:x') is False\n\
+         \x20   assert gateway.remove_group('nope') is False\n\
+         \x20   assert gateway.status('backends') == [('sip:b1.example', True), ('sip:b2.example', False)]\n\
+         \x20   assert gateway.groups() == ['backends']\n\
+         \x20   assert gateway.mark_down('backends', 'sip:b1.example') is True\n\
+         \x20   gateway.add_group('pstn', [{'uri': 'sip:gw1.example', 'address': '192.0.2.1:5060'}], algorithm='round_robin', probe=True)\n\
+         \x20   assert gateway.remove_group('pstn') is True\n\
+         \x20   request.reply(200)\n",
+    );
+    host.add_group(
+        "backends",
+        &[("sip:b1.example", true), ("sip:b2.example", false)],
+    );
+    match e.on_request(&request("OPTIONS", "sip:x@domain.local", "")) {
+        Decision::Reply(r) => assert_eq!(r.status, 200),
+        other => panic!("{other:?}"),
+    }
+    assert!(host.called("gateway_add_group pstn round_robin 1 probe"));
 }

@@ -250,11 +250,14 @@ impl Host for TestHost {
     fn gateway_mark(&self, group: &str, uri: &str, up: bool) -> Result<(), HostError> {
         self.log(format!("gateway_mark {group} {uri} {up}"));
         let mut groups = self.groups.lock().unwrap();
-        for g in groups.iter_mut().filter(|g| g.0 == group) {
-            for d in g.2.iter_mut().filter(|d| d.uri == uri) {
-                d.healthy = up;
-            }
-        }
+        // As the core's host: an unknown group or URI is an error.
+        let d = groups
+            .iter_mut()
+            .filter(|g| g.0 == group)
+            .flat_map(|g| g.2.iter_mut())
+            .find(|d| d.uri == uri)
+            .ok_or_else(|| HostError::Invalid(format!("no {uri} in {group}")))?;
+        d.healthy = up;
         Ok(())
     }
 
@@ -263,10 +266,12 @@ impl Host for TestHost {
         name: &str,
         algorithm: &str,
         destinations: Vec<GatewayDest>,
+        probe: bool,
     ) -> Result<(), HostError> {
         self.log(format!(
-            "gateway_add_group {name} {algorithm} {}",
-            destinations.len()
+            "gateway_add_group {name} {algorithm} {}{}",
+            destinations.len(),
+            if probe { " probe" } else { "" }
         ));
         self.groups
             .lock()
@@ -277,7 +282,12 @@ impl Host for TestHost {
 
     fn gateway_remove_group(&self, name: &str) -> Result<(), HostError> {
         self.log(format!("gateway_remove_group {name}"));
-        self.groups.lock().unwrap().retain(|g| g.0 != name);
+        let mut groups = self.groups.lock().unwrap();
+        let before = groups.len();
+        groups.retain(|g| g.0 != name);
+        if groups.len() == before {
+            return Err(HostError::Invalid(format!("no gateway group {name:?}")));
+        }
         Ok(())
     }
 }

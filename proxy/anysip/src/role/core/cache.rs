@@ -37,7 +37,7 @@ pub(crate) struct Caches {
 #[derive(Debug)]
 enum Backend {
     Memory(MemoryCache),
-    Redis(RedisCache),
+    Redis(Box<RedisCache>),
 }
 
 struct RedisCache {
@@ -111,12 +111,12 @@ impl Caches {
                         Some(Duration::from_secs(ttl)),
                     )
                 });
-                Backend::Redis(RedisCache {
+                Backend::Redis(Box::new(RedisCache {
                     client,
                     conn: Mutex::new(conn),
                     url,
                     local,
-                })
+                }))
             };
             by_name.push((c.name.clone(), backend));
         }

@@ -207,6 +207,7 @@ impl Host for CoreHost {
         name: &str,
         algorithm: &str,
         destinations: Vec<GatewayDest>,
+        probe: bool,
     ) -> Result<(), HostError> {
         let algorithm = serde_json::from_value(serde_json::Value::String(algorithm.to_owned()))
             .map_err(|_| {
@@ -242,7 +243,10 @@ impl Host for CoreHost {
             name: name.to_owned(),
             algorithm,
             hash_key: Default::default(),
-            probe: Default::default(),
+            probe: gateway::ProbeConfig {
+                enabled: probe,
+                ..Default::default()
+            },
             destinations: dests,
         });
         gw.reload(&config, Instant::now())
