@@ -19,6 +19,7 @@ pub(crate) mod ready;
 pub(crate) mod registrar;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod request_rewrite;
 pub(crate) mod request_siphon;
 pub(crate) mod timer;
 pub(crate) mod uri;

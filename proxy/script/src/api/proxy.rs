@@ -124,6 +124,14 @@ impl Proxy {
         decorate(py, Kind::Reply, arg)
     }
 
+    /// Registers a handler for the responses to REGISTER requests this
+    /// proxy forwarded, called as `f(request, reply)` (SIPhon's
+    /// `on_register_reply`: an `on_reply` handler for REGISTER).
+    fn on_register_reply(&self, py: Python<'_>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        register_handler(py, Kind::Reply, Some(vec!["REGISTER".to_owned()]), func)?;
+        Ok(func.clone().unbind())
+    }
+
     /// Registers a failure handler, called as `f(request, reply)` when
     /// every branch failed.
     #[pyo3(signature = (arg=None, /))]

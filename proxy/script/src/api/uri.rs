@@ -42,6 +42,18 @@ impl Uri {
         .unwrap_or_else(|| self.raw.clone())
     }
 
+    /// The user part, or a `tel:` URI's number.
+    pub(crate) fn user_part(&self) -> Option<String> {
+        match SipUri::parse(&self.raw) {
+            Ok(SipUri::Sip(s)) => s.user.map(str::to_owned),
+            Ok(SipUri::Tel(_)) => {
+                let rest = self.raw.split_once(':').map(|(_, r)| r)?;
+                Some(rest.split(';').next().unwrap_or(rest).to_owned())
+            }
+            _ => None,
+        }
+    }
+
     fn with_sip<T>(&self, f: impl FnOnce(&sip::uri::SipUri<'_>) -> Option<T>) -> Option<T> {
         match SipUri::parse(&self.raw) {
             Ok(SipUri::Sip(s)) => f(&s),
@@ -130,14 +142,7 @@ impl Uri {
     /// The user part (`None` when absent); the number of a `tel:` URI.
     #[getter]
     fn user(&self) -> Option<String> {
-        match SipUri::parse(&self.raw) {
-            Ok(SipUri::Sip(s)) => s.user.map(str::to_owned),
-            Ok(SipUri::Tel(_)) => {
-                let rest = self.raw.split_once(':').map(|(_, r)| r)?;
-                Some(rest.split(';').next().unwrap_or(rest).to_owned())
-            }
-            _ => None,
-        }
+        self.user_part()
     }
 
     /// The host as written (IPv6 references keep their brackets).

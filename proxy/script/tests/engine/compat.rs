@@ -59,8 +59,8 @@ fn every_siphon_module_imports_and_unserved_calls_name_themselves() {
             "registrar.save_proxy() is not served by anysip",
         ),
         (
-            "request.set_from_uri('sip:a@b')",
-            "request.set_from_uri() is not served by anysip",
+            "request.add_pcscf_path('t')",
+            "request.add_pcscf_path() is not served by anysip",
         ),
         ("request.flow", "request.flow is not served by anysip"),
     ] {
@@ -367,4 +367,86 @@ fn gateway_return_conventions() {
         other => panic!("{other:?}"),
     }
     assert!(host.called("gateway_add_group pstn round_robin 1 probe"));
+}
+
+#[test]
+fn siphon_rewrites() {
+    let (e, host) = engine(
+        "from siphon import proxy\n\
+         @proxy.on_request\n\
+         def r(request):\n\
+         \x20   request.set_from_uri('sip:carol@example.net')\n\
+         \x20   request.set_to_display('Bob B')\n\
+         \x20   request.set_contact_user('c1')\n\
+         \x20   request.fix_nated_contact()\n\
+         \x20   request.fix_nated_register()\n\
+         \x20   request.add_path('sip:edge.example')\n\
+         \x20   request.prepend_route('sip:first.example;lr')\n\
+         \x20   request.remove_from_header_list('Supported', 'timer')\n\
+         \x20   assert request.route_user == None\n\
+         \x20   assert request.from_gateway('backends') and not request.from_gateway('nope')\n\
+         \x20   assert len(request.generate_icid()) == 36\n\
+         \x20   request.relay()\n\
+         @proxy.on_register_reply\n\
+         def rr(request, reply):\n\
+         \x20   reply.set_header('X-Register-Reply', request.method)\n",
+    );
+    host.add_group("backends", &[("sip:b1.example", true)]);
+    {
+        let mut g = host.groups.lock().unwrap();
+        g[0].2[0].address = Some("192.0.2.7:5060".into());
+    }
+    let req = request(
+        "REGISTER",
+        "sip:domain.local",
+        "Contact: \"Me\" <sip:me@10.0.0.5:5080>;expires=60, <sip:other@10.0.0.6>\n\
+         Supported: path, timer, outbound\n\
+         Path: <sip:old.example;lr>\n",
+    );
+    match e.on_request(&req) {
+        Decision::Relay { edits, .. } => {
+            let set = |name: &str| {
+                edits
+                    .headers
+                    .iter()
+                    .rev()
+                    .find_map(|h| match h {
+                        HeaderEdit::Set(n, v) if n == name => Some(v.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+            };
+            assert_eq!(
+                set("From"),
+                "\"Alice\" <sip:carol@example.net>;tag=1928301774"
+            );
+            assert_eq!(set("To"), "\"Bob B\" <sip:bob@domain.local>");
+            assert_eq!(
+                set("Contact"),
+                "\"Me\" <sip:c1@192.0.2.7:5062>;expires=60, <sip:other@10.0.0.6>"
+            );
+            assert_eq!(set("Path"), "<sip:edge.example;lr>, <sip:old.example;lr>");
+            assert_eq!(set("Route"), "<sip:first.example;lr>");
+            assert_eq!(set("Supported"), "path, outbound");
+        }
+        other => panic!("{other:?}"),
+    }
+    // on_register_reply: a reply handler for REGISTER only.
+    assert!(e.wants_replies());
+    let resp = response(200, "OK");
+    match e.on_reply(&req, &resp) {
+        anysip_core::ReplyDecision::ForwardEdited(edits) => assert_eq!(
+            edits,
+            vec![HeaderEdit::Set(
+                "X-Register-Reply".into(),
+                "REGISTER".into()
+            )]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let invite = request("INVITE", "sip:bob@domain.local", "");
+    assert_eq!(
+        e.on_reply(&invite, &resp),
+        anysip_core::ReplyDecision::Forward
+    );
 }
