@@ -60,6 +60,7 @@ def route(request):
             request.set_reply_header("X-Unserved", str(e))
         request.add_reply_header("X-Cseq", str(request.cseq[0]))
         request.add_reply_header("X-Body", repr(request.body))
+        request.set_reply_to_tag("siphon-tag")
         request.reply(200, "OK")
         return
     if request.method == "REGISTER":
@@ -131,9 +132,11 @@ fn siphon_script_through_a_running_core() {
         "X-Unserved: siphon.b2bua.terminate() is not served by anysip\r\n",
         "X-Cseq: 7\r\n",
         "X-Body: None\r\n",
+        "To: <sip:ping@domain.local>;tag=siphon-tag\r\n",
     ] {
         assert!(answer.contains(want), "{want:?} in {answer}");
     }
+    assert_eq!(answer.matches("\r\nTo:").count(), 1, "{answer}");
 
     // REGISTER: auth.require_digest challenges with 401, then saves;
     // on_change sees the new registration (q 1.0: the contact gave none).

@@ -178,6 +178,47 @@ impl Request {
         Ok(())
     }
 
+    /// Gives the reply this request gets the To tag `tag` (a UAS's own
+    /// dialog tag, RFC 3261 §12.1.1) instead of the core's.
+    fn set_reply_to_tag(&mut self, tag: &str) -> PyResult<()> {
+        let valid = !tag.is_empty()
+            && tag.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+                    )
+            });
+        if !valid {
+            return Err(PyValueError::new_err(format!("invalid tag {tag:?}")));
+        }
+        let Some(to) = self.header_now("To").map(str::to_owned) else {
+            return Ok(());
+        };
+        let na = sip::header::NameAddr::parse("To", &to)
+            .map_err(|e| PyValueError::new_err(format!("To {to:?}: {e}")))?;
+        let mut value = match na.display {
+            Some(d) => format!("{} <{}>", d.trim(), na.uri_raw),
+            None => format!("<{}>", na.uri_raw),
+        };
+        for p in na
+            .params
+            .iter()
+            .filter(|p| !p.name.eq_ignore_ascii_case("tag"))
+        {
+            value.push(';');
+            value.push_str(p.name);
+            if let Some(v) = p.value {
+                value.push('=');
+                value.push_str(v);
+            }
+        }
+        value.push_str(";tag=");
+        value.push_str(tag);
+        self.reply_headers.push((true, "To".to_owned(), value));
+        Ok(())
+    }
+
     /// Attaches a body to the reply this request gets.
     fn set_reply_body(&mut self, body: &Bound<'_, PyAny>, content_type: &str) -> PyResult<()> {
         headers::check_edit("Content-Type", Some(content_type)).map_err(PyValueError::new_err)?;
@@ -227,10 +268,10 @@ impl Request {
 }
 
 /// A reply header's name, checked (the proxy owns Via, From, Call-ID,
-/// CSeq, Content-Length and, here, To).
+/// CSeq and Content-Length; a To replaces the copied one).
 fn reply_header_name(name: &str, value: &str) -> PyResult<String> {
     let full = headers::check_edit(name, Some(value)).map_err(PyValueError::new_err)?;
-    if ["From", "To", "Call-ID", "CSeq"]
+    if ["From", "Call-ID", "CSeq"]
         .iter()
         .any(|p| p.eq_ignore_ascii_case(&full))
     {
