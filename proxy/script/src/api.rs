@@ -88,6 +88,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add("gateway", Py::new(py, gateway::Gateway)?)?;
     m.add("log", Py::new(py, log::Log)?)?;
     m.add("timer", Py::new(py, timer::Timer)?)?;
+    m.add_class::<timer::TimerHandle>()?;
     m.add("cache", Py::new(py, cache::Cache)?)?;
     m.add("metrics", Py::new(py, metrics::Metrics)?)?;
     m.add_class::<metrics::Counter>()?;

@@ -66,6 +66,19 @@ fn fire(t: &TimerSpec, handlers: &Arc<Handlers>, host: &Arc<dyn Host>) {
     });
 }
 
+/// Runs a `timer.set` callback with its key; an exception is logged.
+fn fire_one_shot(key: &str, shot: &crate::api::timer::OneShot, handlers: &Arc<Handlers>) {
+    Python::attach(|py| {
+        let _host = HostGuard::enter(&shot.host);
+        let _running = HandlersGuard::enter(handlers);
+        let ran = PyTuple::new(py, [key]).and_then(|a| call::invoke(py, &shot.handler, a));
+        if let Err(e) = ran {
+            let tb = call::format_traceback(py, &e);
+            tracing::error!(target: "script", key, traceback = %tb, "timer.set callback raised");
+        }
+    });
+}
+
 /// Starts the thread over `handlers` (the engine's current version).
 pub(crate) fn start(handlers: Arc<RwLock<Arc<Handlers>>>, host: Arc<dyn Host>) -> TimerThread {
     let stop = Arc::new((Mutex::new(false), Condvar::new()));
@@ -88,8 +101,13 @@ pub(crate) fn start(handlers: Arc<RwLock<Arc<Handlers>>>, host: Arc<dyn Host>) -
                         *when = next_due(t, Instant::now());
                     }
                 }
+                for (key, shot) in crate::api::timer::take_due(Instant::now()) {
+                    fire_one_shot(&key, &shot, &h);
+                }
                 let nap = due
                     .iter()
+                    .copied()
+                    .chain(crate::api::timer::next_due())
                     .map(|d| d.saturating_duration_since(Instant::now()))
                     .min()
                     .unwrap_or(MAX_NAP)

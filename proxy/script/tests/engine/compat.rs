@@ -186,11 +186,10 @@ fn reply_headers_join_the_reply() {
 /// The Python type whose attributes are SIPhon's `object`, if anysip has one.
 fn type_of<'py>(siphon: &Bound<'py, PyModule>, object: &str) -> Option<Bound<'py, PyAny>> {
     let name = match object {
-        "Request" | "Reply" | "SipUri" | "Destination" | "Counter" | "Gauge" | "Histogram" => {
-            object
-        }
+        "Request" | "Reply" | "SipUri" | "Destination" | "Counter" | "Gauge" | "Histogram"
+        | "TimerHandle" => object,
         "Contact" => "Binding",
-        "TimerHandle" | "classes" => return None,
+        "classes" => return None,
         ns => {
             let obj = siphon.getattr(ns).ok()?;
             let t = obj.get_type().into_any();
@@ -449,4 +448,42 @@ fn siphon_rewrites() {
         e.on_reply(&invite, &resp),
         anysip_core::ReplyDecision::Forward
     );
+}
+
+#[test]
+fn timers_every_and_one_shot() {
+    let (e, _) = engine(
+        "from siphon import proxy, timer\n\
+         ticks = []\n\
+         fired = []\n\
+         @timer.every(seconds=0.05)\n\
+         def tick():\n\
+         \x20   ticks.append(1)\n\
+         def shot(key):\n\
+         \x20   fired.append(key)\n\
+         @proxy.on_request\n\
+         def r(request):\n\
+         \x20   what = request.get_header('X-Do')\n\
+         \x20   if what == 'arm':\n\
+         \x20       h = timer.set('a', 50, shot)\n\
+         \x20       timer.set('b', 60000, shot)\n\
+         \x20       assert h.key == 'a' and timer.active_count == 2\n\
+         \x20       assert timer.cancel('b') is True and timer.cancel('b') is False\n\
+         \x20   request.reply(200, repr((len(ticks) >= 2, fired, timer.active_count)))\n",
+    );
+    let ask = |extra: &str| match e.on_request(&request("OPTIONS", "sip:x@domain.local", extra)) {
+        Decision::Reply(r) => r.reason.unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    let armed = ask("X-Do: arm\n");
+    assert!(armed.ends_with("[], 1)"), "{armed}");
+    let t0 = std::time::Instant::now();
+    loop {
+        let now = ask("");
+        if now == "(True, ['a'], 0)" {
+            break;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5), "{now}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
