@@ -22,6 +22,7 @@ const CORE: &str = "127.0.0.1:15980";
 const ADMIN: &str = "127.0.0.1:19980";
 const UAS: &str = "15981";
 const BUSY: &str = "15982";
+const SLOW: &str = "15988";
 
 const SCRIPT: &str = r#"
 from siphon import proxy, registrar, auth, log, timer, metrics, cache, b2bua, presence, rtpengine
@@ -32,6 +33,7 @@ ticks = metrics.counter("siphon_test_ticks_total", "Timer callbacks run")
 bindings = metrics.gauge("siphon_test_bindings", "Bindings of alice seen by the timer")
 changes = metrics.counter("siphon_test_changes", "registrar.on_change events", labels=["event"])
 quality = metrics.gauge("siphon_test_q", "The q of alice's contact, as on_change saw it")
+cancels = metrics.counter("siphon_test_cancels", "INVITEs CANCELled (on_cancel)", labels=["user"])
 
 
 @registrar.on_change
@@ -75,7 +77,7 @@ def route(request):
         request.set_header("X-Edited", "yes")
         request.remove_headers_matching("X-Strip-")
         request.ensure_header("X-Ensured", "1")
-        port = {"ok": UAS, "busy": BUSY}.get(request.ruri.user)
+        port = {"ok": UAS, "busy": BUSY, "slow": SLOW}.get(request.ruri.user)
         if port is None:
             request.reply(404, "Not Found")
             return
@@ -88,12 +90,24 @@ def route(request):
     request.reply(405, "Method Not Allowed")
 
 
+@proxy.on_cancel
+def cancelled(request):
+    cancels.labels(user=request.ruri.user).inc()
+
+
 @proxy.on_failure
 def failed(request, reply):
     failures.labels(code=str(reply.status_code)).inc()
     log.info(f"relaying {reply.status_code} from {reply.to_uri}")
     reply.relay()
 "#;
+
+/// Waits until something (a sipp UAS) listens on UDP 127.0.0.1:`port`.
+fn wait_bound(port: &str) {
+    wait_for("a sipp UAS listening", Duration::from_secs(10), || {
+        UdpSocket::bind(format!("127.0.0.1:{port}")).is_err()
+    });
+}
 
 /// A metric's value on `/metrics` (the first line starting with `prefix`).
 fn metric(prefix: &str) -> Option<f64> {
@@ -108,7 +122,11 @@ fn siphon_script_through_a_running_core() {
     let Some(sipp_bin) = tool("sipp") else { return };
     let dir = scratch("core-siphon");
     let script = dir.join("siphon_route.py");
-    std::fs::write(&script, SCRIPT.replace("UAS", UAS).replace("BUSY", BUSY)).unwrap();
+    let script_text = SCRIPT
+        .replace("UAS", UAS)
+        .replace("BUSY", BUSY)
+        .replace("SLOW", SLOW);
+    std::fs::write(&script, script_text).unwrap();
     let _core = start(&dir, "core", &core_yaml(CORE, ADMIN, &script, AUTH));
     wait_for("core admin", Duration::from_secs(20), || {
         http(ADMIN, "GET", "/admin/health", None).is_some()
@@ -182,6 +200,8 @@ fn siphon_script_through_a_running_core() {
             "-timeout_error",
         ],
     );
+    wait_bound(UAS);
+    wait_bound(BUSY);
     let uac = |service: &str, port: &str| {
         let uri = format!("{service}@domain.local");
         sipp_ok(
@@ -229,6 +249,61 @@ fn siphon_script_through_a_running_core() {
         .expect("the busy UAS ends");
     assert!(st.success(), "busy UAS: {st}");
 
+    // A CANCEL at the 180: 487 to the caller, and on_cancel sees the
+    // INVITE.
+    let mut slow = sipp(
+        &sipp_bin,
+        &[
+            "-sf",
+            sc.join("script-api-slow.xml").to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            SLOW,
+            "-m",
+            "1",
+            "-timeout",
+            "30",
+            "-timeout_error",
+        ],
+    );
+    wait_bound(SLOW);
+    sipp_ok(
+        &sipp_bin,
+        &dir,
+        &[
+            "-sf",
+            sc.join("script-api-cancel.xml").to_str().unwrap(),
+            CORE,
+            "-s",
+            "slow",
+            "-au",
+            "alice",
+            "-ap",
+            "alice",
+            "-auth_uri",
+            "slow@domain.local",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "15989",
+            "-m",
+            "1",
+            "-timeout",
+            "20",
+            "-timeout_error",
+        ],
+        Duration::from_secs(30),
+        "a CANCELled call",
+    );
+    let st = slow
+        .wait_timeout(Duration::from_secs(20))
+        .expect("the slow UAS ends");
+    assert!(st.success(), "slow UAS: {st}");
+    wait_for("on_cancel", Duration::from_secs(5), || {
+        metric("siphon_test_cancels_total{user=\"slow\"}") == Some(1.0)
+    });
+
     // The script's metrics on /metrics: the failure it relayed, what it
     // saw, and the timer that ran (and saw alice's binding).
     assert_eq!(
@@ -237,7 +312,7 @@ fn siphon_script_through_a_running_core() {
     );
     assert_eq!(
         metric("siphon_test_requests_total{method=\"INVITE\"}"),
-        Some(4.0),
+        Some(6.0),
         "two INVITEs per call, challenged then authenticated"
     );
     wait_for("the timer", Duration::from_secs(5), || {

@@ -59,4 +59,11 @@ pub trait Router: Send + Sync + 'static {
         let _ = (req, best);
         Decision::Drop
     }
+
+    /// `req` (an INVITE this proxy was forwarding) was CANCELled before a
+    /// final response: the core answered it 487 and cancelled its
+    /// branches. A notification for clean-up; nothing is decided.
+    fn on_cancel(&self, req: &RequestContext) {
+        let _ = req;
+    }
 }

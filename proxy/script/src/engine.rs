@@ -286,6 +286,30 @@ impl Router for Engine {
         })
     }
 
+    fn on_cancel(&self, req: &RequestContext) {
+        let handlers = self.current();
+        if handlers.on_cancel.is_empty() {
+            return;
+        }
+        Python::attach(|py| {
+            let _host = HostGuard::enter(&self.host);
+            let _running = HandlersGuard::enter(&handlers);
+            let obj = match Bound::new(py, Request::new(req.clone())) {
+                Ok(o) => o,
+                Err(e) => {
+                    self.failed(py, "on_cancel", &e);
+                    return;
+                }
+            };
+            for h in &handlers.on_cancel {
+                let ran = PyTuple::new(py, [obj.as_any()]).and_then(|a| call::invoke(py, h, a));
+                if let Err(e) = ran {
+                    self.failed(py, "on_cancel", &e);
+                }
+            }
+        });
+    }
+
     fn on_failure(&self, req: &RequestContext, best: &ResponseContext) -> Decision {
         let handlers = self.current();
         if handlers.on_failure.is_empty() {

@@ -239,6 +239,7 @@ impl Proxy {
         let req = c.req.clone();
         self.reply_ctx(ctx, &req.message, &Reply::status(487), now);
         self.cancel_branches(ctx, None, now);
+        self.notify_cancelled(req);
         self.maybe_cleanup(ctx);
     }
 

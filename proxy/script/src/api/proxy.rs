@@ -124,6 +124,14 @@ impl Proxy {
         decorate(py, Kind::Reply, arg)
     }
 
+    /// Registers a clean-up handler called as `f(request)` with an INVITE
+    /// CANCELled before its final response (the core answered it 487).
+    /// What it decides is ignored.
+    fn on_cancel(&self, py: Python<'_>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        register_handler(py, Kind::Cancel, None, func)?;
+        Ok(func.clone().unbind())
+    }
+
     /// Registers a handler for the responses to REGISTER requests this
     /// proxy forwarded, called as `f(request, reply)` (SIPhon's
     /// `on_register_reply`: an `on_reply` handler for REGISTER).

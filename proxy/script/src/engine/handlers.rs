@@ -21,6 +21,8 @@ pub(crate) enum Kind {
     Failure,
     /// `@registrar.on_change`.
     RegistrarChange,
+    /// `@proxy.on_cancel`.
+    Cancel,
 }
 
 /// One registered handler.
@@ -66,6 +68,7 @@ pub(crate) struct Handlers {
     pub(crate) on_reply: Vec<Handler>,
     pub(crate) on_failure: Vec<Handler>,
     pub(crate) on_change: Vec<Handler>,
+    pub(crate) on_cancel: Vec<Handler>,
     pub(crate) timers: Vec<TimerSpec>,
     pub(crate) namespace: Option<Py<PyAny>>,
     /// Modules first imported by this load from the script's directory:
@@ -81,6 +84,7 @@ impl Handlers {
             Kind::Reply => self.on_reply.push(h),
             Kind::Failure => self.on_failure.push(h),
             Kind::RegistrarChange => self.on_change.push(h),
+            Kind::Cancel => self.on_cancel.push(h),
         }
     }
 }
