@@ -15,6 +15,7 @@ pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod objects;
 pub(crate) mod proxy;
+pub(crate) mod proxy_utils;
 pub(crate) mod ready;
 pub(crate) mod registrar;
 pub(crate) mod reply;

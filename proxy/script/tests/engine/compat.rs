@@ -487,3 +487,36 @@ fn timers_every_and_one_shot() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn proxy_utilities() {
+    let (e, _) = engine(
+        "from siphon import proxy\n\
+         @proxy.on_request\n\
+         def r(request):\n\
+         \x20   ok = [proxy.rate_limit(request, 60, 2) for _ in range(3)]\n\
+         \x20   pct = proxy.memory_used_pct()\n\
+         \x20   assert 0 <= pct <= 100\n\
+         \x20   request.reply(200, repr((ok, proxy.sanity_check(request))))\n",
+    );
+    let reason = |req: &anysip_core::RequestContext| match e.on_request(req) {
+        Decision::Reply(r) => r.reason.unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        reason(&request("OPTIONS", "sip:x@domain.local", "")),
+        "([True, True, False], True)"
+    );
+    // Another source has its own window; a CSeq of another method fails
+    // the sanity check.
+    let mut other = ctx("OPTIONS sip:x@domain.local SIP/2.0\n\
+         Via: SIP/2.0/UDP 192.0.2.8:5062;branch=z9hG4bK776asdhd2\n\
+         Max-Forwards: 70\n\
+         To: <sip:bob@domain.local>\n\
+         From: <sip:alice@domain.local>;tag=1\n\
+         Call-ID: sanity@pc33\n\
+         CSeq: 1 INVITE\n\
+         Content-Length: 0\n\n");
+    other.source = "192.0.2.8:5062".parse().unwrap();
+    assert_eq!(reason(&other), "([True, True, False], False)");
+}
