@@ -226,6 +226,17 @@ impl Request {
         Ok(())
     }
 
+    /// Sets the authenticated user (SIPhon: a script that authenticated
+    /// the caller itself, or normalises the identity).
+    #[setter(auth_user)]
+    fn auth_user_setter(&mut self, value: Option<String>) -> PyResult<()> {
+        if value.as_deref().is_some_and(|v| v.contains(['\r', '\n'])) {
+            return Err(PyValueError::new_err("auth_user cannot hold CR or LF"));
+        }
+        self.auth_user = value;
+        Ok(())
+    }
+
     /// The URI of the Contact header, if any (anysip).
     #[getter]
     fn contact_uri(&self) -> Option<Uri> {

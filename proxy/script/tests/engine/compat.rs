@@ -385,6 +385,8 @@ fn siphon_rewrites() {
          \x20   assert request.route_user == None\n\
          \x20   assert request.from_gateway('backends') and not request.from_gateway('nope')\n\
          \x20   assert len(request.generate_icid()) == 36\n\
+         \x20   request.auth_user = 'carol'\n\
+         \x20   assert request.auth_user == 'carol'\n\
          \x20   request.relay()\n\
          @proxy.on_register_reply\n\
          def rr(request, reply):\n\
