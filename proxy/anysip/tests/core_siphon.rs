@@ -98,7 +98,7 @@ def cancelled(request):
 @proxy.on_failure
 def failed(request, reply):
     failures.labels(code=str(reply.status_code)).inc()
-    log.info(f"relaying {reply.status_code} from {reply.to_uri}")
+    log.info(f"relaying {reply.status_code} from {reply.to_uri} at {reply.source_ip}:{reply.source_port}")
     reply.relay()
 "#;
 

@@ -174,7 +174,7 @@ impl Proxy {
         };
         match sip::validate::screen(bytes, framing, &self.settings.limits) {
             sip::validate::Screened::Request(m) => self.handle_request(m, flow, now),
-            sip::validate::Screened::Response(m) => self.handle_response(m, now),
+            sip::validate::Screened::Response(m) => self.handle_response(m, flow.remote, now),
             sip::validate::Screened::Reject { request, rejection } => {
                 self.stats
                     .request(request.method().map_or("?", |m| m.as_str()));
@@ -210,7 +210,7 @@ impl Proxy {
             }
             self.handle_request(msg, flow, now);
         } else if sip::validate::check_response(&msg).is_ok() {
-            self.handle_response(msg, now);
+            self.handle_response(msg, flow.remote, now);
         } else {
             self.stats.drop("bad_response");
         }

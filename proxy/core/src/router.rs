@@ -30,6 +30,9 @@ pub struct ResponseContext {
     pub message: Message,
     /// The URI the branch was sent to.
     pub branch_uri: String,
+    /// Where the response came from (`None` for one the proxy made
+    /// itself: a timeout, an unreachable destination).
+    pub source: Option<SocketAddr>,
 }
 
 /// Decides what happens to requests and responses. Called on a blocking

@@ -3,6 +3,7 @@
 //! once; stray responses (§16.11-like). Final non-2xx responses go on in
 //! `outcome.rs`.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use crate::decision::{HeaderEdit, ReplyDecision};
 use crate::router::ResponseContext;
 
 impl Proxy {
-    pub(super) fn handle_response(&mut self, msg: Message, now: Instant) {
+    pub(super) fn handle_response(&mut self, msg: Message, source: SocketAddr, now: Instant) {
         let status = msg.status().unwrap_or(0);
         self.stats.responses[crate::stats::Stats::class(status)] += 1;
         let Ok(key) = ClientKey::for_response(&msg) else {
@@ -50,6 +51,9 @@ impl Proxy {
         let (true, Some(b)) = (disposition.is_deliver(), branch) else {
             return;
         };
+        if let Some(br) = self.branches.get_mut(b) {
+            br.source = Some(source);
+        }
         self.branch_response(b, id, msg, now);
     }
 
@@ -180,14 +184,15 @@ impl Proxy {
             return;
         };
         let req = c.req.clone();
-        let branch_uri = self
+        let (branch_uri, source) = self
             .branches
             .get(branch)
-            .map(|br| br.uri.clone())
+            .map(|br| (br.uri.clone(), br.source))
             .unwrap_or_default();
         let rc = ResponseContext {
             message: resp.clone(),
             branch_uri,
+            source,
         };
         self.call(
             Pending::Reply {

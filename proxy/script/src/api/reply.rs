@@ -140,6 +140,67 @@ impl Response {
             })
     }
 
+    /// The IP address the response came from (None for one the proxy made
+    /// itself).
+    #[getter]
+    fn source_ip(&self) -> Option<String> {
+        self.ctx.source.map(|a| a.ip().to_string())
+    }
+
+    /// The port the response came from.
+    #[getter]
+    fn source_port(&self) -> Option<u16> {
+        self.ctx.source.map(|a| a.port())
+    }
+
+    /// Whether the response came from an address of the gateway group
+    /// `group_name` (port ignored; False for an unknown group).
+    #[pyo3(name = "from_gateway")]
+    fn sent_by_gateway(&self, py: Python<'_>, group_name: &str) -> PyResult<bool> {
+        let Some(ip) = self.ctx.source.map(|a| a.ip()) else {
+            return Ok(false);
+        };
+        let host = super::host()?;
+        let Ok(list) = py.detach(|| host.gateway_list(group_name)) else {
+            return Ok(false);
+        };
+        Ok(list.iter().any(|d| {
+            d.address
+                .as_deref()
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .is_some_and(|a| a.ip() == ip)
+        }))
+    }
+
+    /// Rewrites the host and port of the (first) Contact to where the
+    /// response came from (a UAS behind NAT), when forwarded.
+    fn fix_nated_contact(&mut self) -> PyResult<()> {
+        let Some(src) = self.ctx.source else {
+            return Ok(());
+        };
+        let values = headers::all_values(&self.ctx.message, &self.edits, "Contact");
+        let Some(first) = values.first() else {
+            return Ok(());
+        };
+        let na = NameAddr::parse("Contact", first)
+            .map_err(|e| PyValueError::new_err(format!("Contact {first:?}: {e}")))?;
+        let ip = match src.ip() {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        let uri = super::uri::rebuild(na.uri_raw, None, Some(&ip), Some(Some(src.port())))
+            .map_err(PyValueError::new_err)?;
+        let display = na
+            .display
+            .map(|d| format!("{} ", d.trim()))
+            .unwrap_or_default();
+        let mut all = vec![format!("{display}<{uri}>{}", na.params.raw())];
+        all.extend(values.into_iter().skip(1));
+        self.edits
+            .push(HeaderEdit::Set("Contact".to_owned(), all.join(", ")));
+        Ok(())
+    }
+
     /// Lets the response go on (the default; it cancels a `drop()`).
     fn relay(&mut self) {
         self.dropped = false;

@@ -522,3 +522,36 @@ fn proxy_utilities() {
     other.source = "192.0.2.8:5062".parse().unwrap();
     assert_eq!(reason(&other), "([True, True, False], False)");
 }
+
+#[test]
+fn reply_source_and_nat() {
+    let (e, host) = engine(
+        "from siphon import proxy\n\
+         @proxy.on_reply\n\
+         def r(request, reply):\n\
+         \x20   assert (reply.source_ip, reply.source_port) == ('192.0.2.20', 5060)\n\
+         \x20   assert reply.from_gateway('backends') and not reply.from_gateway('nope')\n\
+         \x20   reply.fix_nated_contact()\n",
+    );
+    host.add_group("backends", &[("sip:b1.example", true)]);
+    host.groups.lock().unwrap()[0].2[0].address = Some("192.0.2.20:5060".into());
+    let mut resp = response(180, "Ringing");
+    resp.message = message(
+        "SIP/2.0 180 Ringing\n\
+         Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK776asdhds\n\
+         To: <sip:bob@domain.local>;tag=xyz\n\
+         From: <sip:alice@domain.local>;tag=1928301774\n\
+         Call-ID: a84b4c76e66710@pc33\n\
+         CSeq: 314159 INVITE\n\
+         Contact: \"B\" <sip:bob@10.0.0.9:5070;transport=udp>;expires=30\n\
+         Content-Length: 0\n\n",
+    );
+    let req = request("INVITE", "sip:bob@domain.local", "");
+    assert_eq!(
+        e.on_reply(&req, &resp),
+        anysip_core::ReplyDecision::ForwardEdited(vec![HeaderEdit::Set(
+            "Contact".into(),
+            "\"B\" <sip:bob@192.0.2.20:5060;transport=udp>;expires=30".into()
+        )])
+    );
+}

@@ -337,6 +337,7 @@ pub fn response(status: u16, reason: &str) -> ResponseContext {
              Content-Length: 0\n\n"
         )),
         branch_uri: "sip:bob@192.0.2.20".into(),
+        source: Some("192.0.2.20:5060".parse::<SocketAddr>().unwrap()),
     }
 }
 
