@@ -77,7 +77,7 @@ def route(request):
         request.set_header("X-Edited", "yes")
         request.remove_headers_matching("X-Strip-")
         request.ensure_header("X-Ensured", "1")
-        port = {"ok": UAS, "busy": BUSY, "slow": SLOW}.get(request.ruri.user)
+        port = {"ok": UAS, "busy": BUSY, "slow": SLOW, "reject": SLOW}.get(request.ruri.user)
         if port is None:
             request.reply(404, "Not Found")
             return
@@ -88,6 +88,13 @@ def route(request):
         request.relay()
         return
     request.reply(405, "Method Not Allowed")
+
+
+@proxy.on_reply
+def provisional(request, reply):
+    # The proxy-side reject of a ringing call (SIPhon's reply.reject).
+    if request.ruri.user == "reject" and reply.status_code == 180:
+        reply.reject(503, "Media Authorization Failed")
 
 
 @proxy.on_cancel
@@ -304,6 +311,57 @@ fn siphon_script_through_a_running_core() {
         metric("siphon_test_cancels_total{user=\"slow\"}") == Some(1.0)
     });
 
+    // reply.reject on the 180: the caller gets 503, the callee a CANCEL.
+    let mut slow = sipp(
+        &sipp_bin,
+        &[
+            "-sf",
+            sc.join("script-api-slow.xml").to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            SLOW,
+            "-m",
+            "1",
+            "-timeout",
+            "30",
+            "-timeout_error",
+        ],
+    );
+    wait_bound(SLOW);
+    sipp_ok(
+        &sipp_bin,
+        &dir,
+        &[
+            "-sf",
+            sc.join("script-api-rejected.xml").to_str().unwrap(),
+            CORE,
+            "-s",
+            "reject",
+            "-au",
+            "alice",
+            "-ap",
+            "alice",
+            "-auth_uri",
+            "reject@domain.local",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "15979",
+            "-m",
+            "1",
+            "-timeout",
+            "20",
+            "-timeout_error",
+        ],
+        Duration::from_secs(30),
+        "a call rejected at its 180",
+    );
+    let st = slow
+        .wait_timeout(Duration::from_secs(20))
+        .expect("the rejected UAS ends");
+    assert!(st.success(), "rejected UAS: {st}");
+
     // The script's metrics on /metrics: the failure it relayed, what it
     // saw, and the timer that ran (and saw alice's binding).
     assert_eq!(
@@ -312,7 +370,7 @@ fn siphon_script_through_a_running_core() {
     );
     assert_eq!(
         metric("siphon_test_requests_total{method=\"INVITE\"}"),
-        Some(6.0),
+        Some(8.0),
         "two INVITEs per call, challenged then authenticated"
     );
     wait_for("the timer", Duration::from_secs(5), || {

@@ -224,8 +224,36 @@ impl Proxy {
                 self.stats.drop("router_dropped_response");
                 self.response_dropped(branch, &resp, now);
             }
+            ReplyDecision::Reject(r) => self.reject_on_provisional(ctx, branch, resp, &r, now),
         }
         self.next_reply_call(ctx);
+    }
+
+    /// A router's `Reject` for `resp`: on a provisional response of a
+    /// request not answered yet, `r` answers it (a final status, not
+    /// 2xx) and every branch is CANCELled (§16.10 as for a CANCEL); on
+    /// anything else the response goes on as `Forward`.
+    fn reject_on_provisional(
+        &mut self,
+        ctx: CtxId,
+        branch: BranchId,
+        resp: Message,
+        r: &crate::decision::Reply,
+        now: Instant,
+    ) {
+        let provisional = resp.status().is_some_and(|s| s < 200);
+        let rejectable = (300..700).contains(&r.status);
+        let Some(c) = self.contexts.get_mut(ctx) else {
+            return;
+        };
+        if !provisional || !rejectable || c.is_answered() {
+            return self.process_response(branch, resp, &[], now);
+        }
+        c.end_fork();
+        let req = c.req.clone();
+        self.reply_ctx(ctx, &req.message, r, now);
+        self.cancel_branches(ctx, None, now);
+        self.maybe_cleanup(ctx);
     }
 
     /// §16.7 for one response (our Via removed), after `on_reply`.

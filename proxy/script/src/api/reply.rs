@@ -1,6 +1,6 @@
 //! The `reply` object handed to `on_reply` and `on_failure` handlers.
 
-use anysip_core::{HeaderEdit, ReplyDecision, ResponseContext};
+use anysip_core::{HeaderEdit, Reply, ReplyDecision, ResponseContext};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -16,6 +16,7 @@ pub struct Response {
     ctx: ResponseContext,
     edits: Vec<HeaderEdit>,
     dropped: bool,
+    rejected: Option<Reply>,
 }
 
 impl Response {
@@ -25,6 +26,7 @@ impl Response {
             ctx,
             edits: Vec::new(),
             dropped: false,
+            rejected: None,
         }
     }
 
@@ -36,7 +38,9 @@ impl Response {
 
     /// What the script decided.
     pub(crate) fn decision(&self) -> ReplyDecision {
-        if self.dropped {
+        if let Some(r) = &self.rejected {
+            ReplyDecision::Reject(r.clone())
+        } else if self.dropped {
             ReplyDecision::Drop
         } else if self.edits.is_empty() {
             ReplyDecision::Forward
@@ -199,6 +203,32 @@ impl Response {
         self.edits
             .push(HeaderEdit::Set("Contact".to_owned(), all.join(", ")));
         Ok(())
+    }
+
+    /// In `on_reply`, for a provisional response: answer the request with
+    /// `code` (a final status, not 2xx) and CANCEL its branches; True. For
+    /// a final response (a proxy cannot take back an answer) nothing
+    /// changes; False.
+    #[pyo3(signature = (code, reason=None))]
+    fn reject(&mut self, code: u16, reason: Option<String>) -> PyResult<bool> {
+        if !(300..=699).contains(&code) {
+            return Err(PyValueError::new_err(format!(
+                "reject needs a final non-2xx status (300-699), not {code}"
+            )));
+        }
+        if reason.as_deref().is_some_and(|r| r.contains(['\r', '\n'])) {
+            return Err(PyValueError::new_err("reason contains CR or LF"));
+        }
+        if self.status() >= 200 {
+            return Ok(false);
+        }
+        self.rejected = Some(Reply {
+            status: code,
+            reason,
+            headers: Vec::new(),
+            body: None,
+        });
+        Ok(true)
     }
 
     /// Lets the response go on (the default; it cancels a `drop()`).
