@@ -8,6 +8,12 @@
 #   bench/edge-vs-kamailio.sh [RATE] [SECONDS] [ROUNDS]
 #   RAMP="500 1000 2000 3000" bench/edge-vs-kamailio.sh
 #   SCALING="1 2" SCALE_RATE=1000 bench/edge-vs-kamailio.sh
+#   TRANSPORT=tcp bench/edge-vs-kamailio.sh
+#
+# TRANSPORT=tcp (default udp): sipp's UAC and UAS speak TCP (one
+# connection each, -t t1), and both proxies reach the UAS over TCP (the
+# anysip edge's backend `transport: tcp`, Kamailio's $du with
+# ;transport=tcp): the streams' cost on both sides.
 #
 # After the rounds (each proxy with its default workers: anysip one per CPU,
 # Kamailio children=2), a scaling phase measures CPU per call of each proxy
@@ -27,7 +33,14 @@ RAMP=${RAMP:-"500 1000 1500 2000 3000 4000"}
 RAMP_SECS=${RAMP_SECS:-5}
 SCALING=${SCALING-"1 2"}
 SCALE_RATE=${SCALE_RATE:-$((RATE / 2))}
+TRANSPORT=${TRANSPORT:-udp}
 WORKERS=0
+case $TRANSPORT in
+  udp) SIPP_T=u1; PARAM="" ;;
+  tcp) SIPP_T=t1; PARAM=";transport=tcp" ;;
+  *) echo "TRANSPORT must be udp or tcp" >&2; exit 2 ;;
+esac
+echo "transport: $TRANSPORT" >&2
 
 for t in sipp kamailio; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio)" >&2; exit 1; }
@@ -56,6 +69,7 @@ server:
   workers: $1
 listen:
   udp: [$EDGE]
+  tcp: [$EDGE]
 admin:
   listen: 127.0.0.1:5691
 telemetry:
@@ -68,7 +82,7 @@ gateway:
       probe:
         enabled: false
       destinations:
-        - uri: sip:$BACKEND
+        - uri: "sip:$BACKEND$PARAM"
           address: $BACKEND
 edge:
   keys:
@@ -91,7 +105,7 @@ start_proxy() { # name -> sets PROXY_PIDS, TARGET
     kamailio)
       local n=()
       [ "$WORKERS" != 0 ] && n=(-n "$WORKERS")
-      kamailio -DD -E -f bench/kamailio-stateless.cfg "${n[@]}" -l "udp:$KAM" -A "BACKEND=\"sip:$BACKEND\"" \
+      kamailio -DD -E -f bench/kamailio-stateless.cfg "${n[@]}" -l "$TRANSPORT:$KAM" -A "BACKEND=\"sip:$BACKEND$PARAM\"" \
         -P "$tmp/kam.pid" 2>"$tmp/kamailio.log" &
       pids+=($!); TARGET=$KAM
       sleep 1
@@ -106,7 +120,7 @@ stop_proxy() {
 }
 
 start_uas() {
-  sipp -sf bench/uas-rr.xml -i 127.0.0.1 -p 5570 -nostdin -timeout 600s >/dev/null 2>&1 &
+  sipp -sf bench/uas-rr.xml -t "$SIPP_T" -i 127.0.0.1 -p 5570 -nostdin -timeout 600s >/dev/null 2>&1 &
   UAS=$!; pids+=($!)
   sleep 0.3
 }
@@ -114,7 +128,7 @@ start_uas() {
 # load TARGET RATE CALLS -> exit status of sipp (0: every call succeeded)
 load() {
   local limit=$(( $3 / $2 + 30 ))
-  sipp -sf tests/sipp/uac.xml "$1" -i 127.0.0.1 -p 5580 -r "$2" -m "$3" -l $(( $2 * 3 )) \
+  sipp -sf tests/sipp/uac.xml "$1" -t "$SIPP_T" -i 127.0.0.1 -p 5580 -r "$2" -m "$3" -l $(( $2 * 3 )) \
     -default_behaviors all,-abortunexp -nostdin -timeout "${limit}s" -trace_screen -screen_file "$tmp/screen.log" >/dev/null 2>&1
 }
 

@@ -28,6 +28,31 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
 }
 
 /// `anysip run [-c FILE]`.
+/// Raises the soft limit of open files to the hard one: every connection
+/// is a descriptor, and the usual soft limit (1024) is far below
+/// `limits.max_connections`. Warns when even the hard limit is below what
+/// the configuration allows.
+fn raise_file_limit(connections: usize) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft < hard {
+        if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            tracing::warn!(error = %e, soft, hard, "cannot raise the open files limit");
+        }
+    }
+    // Room for listeners, sockets of the roles and the admin API.
+    let needed = connections.saturating_add(256) as u64;
+    if hard < needed {
+        tracing::warn!(
+            limit = hard,
+            needed,
+            "the open files limit is below limits.max_connections: raise LimitNOFILE (systemd) or ulimit -n"
+        );
+    }
+}
+
 pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
     let configs = match path {
         Some(p) => vec![anysip_config::load(p)?],
@@ -46,6 +71,8 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
     if path.is_none() {
         tracing::warn!("no -c FILE: running the embedded development default: an edge on 127.0.0.1:5060 in front of a core on 127.0.0.1:5070 (memory registrar, deploy/scripts/proxy_default.py, users alice and bob)");
     }
+    let wanted: usize = configs.iter().map(|c| c.limits.max_connections).sum();
+    raise_file_limit(wanted);
     let workers = match configs[0].server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -97,10 +124,10 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         running,
     } = p;
     listeners::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
-    if let Some((from, socket)) = probe {
+    if let Some(from) = probe {
         tasks.push(tokio::spawn(crate::probe::run(
             shared.clone(),
-            socket,
+            outbox.clone(),
             from,
         )));
     }

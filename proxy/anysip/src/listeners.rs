@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anysip_config::Config;
 use net::{
-    bind_stream, bind_udp, serve_tcp, serve_udp, Connections, Dispatch, Outbox, StreamLimits,
+    bind_stream, bind_udp, serve_tcp, serve_udp, Connections, DialSettings, Dialer, Dispatch,
+    Outbox, StreamLimits,
 };
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -78,6 +79,17 @@ pub(crate) fn stream_limits(config: &Config) -> StreamLimits {
         sip: sip_limits(config),
         ..StreamLimits::default()
     }
+}
+
+/// What opens this instance's outbound TCP/TLS connections (an edge's
+/// stream backends, a core's stream targets): `limits:` and the TLS client
+/// of `tls:`. The role attaches its dispatch once built.
+pub(crate) fn dialer(config: &Config) -> Result<Arc<Dialer>, Error> {
+    Ok(Dialer::new(DialSettings {
+        connect_timeout: config.limits.tcp_connect_timeout(),
+        limits: stream_limits(config),
+        tls: Some(crate::tls::connector(config.tls.as_ref())?),
+    }))
 }
 
 /// The message limits of `limits:`.

@@ -1,13 +1,13 @@
 //! Sends the gateway prober's OPTIONS and feeds the answers back.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway::{GatewayEvent, ProbeFailure, ProbeId, ProbeRequest};
-use sip::{Framing, Limits, Message};
-use tokio::net::UdpSocket;
+use gateway::{GatewayEvent, ProbeId, ProbeRequest};
+use net::{DialKey, Outbox, Outgoing, SendTag};
+use sip::{Framing, Limits, Message, Transport};
 
 use crate::shared::Shared;
 use crate::telemetry::metrics::ProbeAnswer as Answered;
@@ -17,9 +17,11 @@ use crate::telemetry::metrics::ProbeAnswer as Answered;
 pub(crate) const PROBE_BRANCH_PREFIX: &str = "z9hG4bK-anysip-probe-";
 
 /// Runs the prober until the task is dropped: sends due probes from
-/// `socket` (the backend-facing UDP socket), fires probe timeouts, logs
-/// health changes.
-pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, from: SocketAddr) {
+/// `from` (the backend-facing address) over the destination's transport
+/// (a stream backend's connection is the one requests use), fires probe
+/// timeouts, logs health changes. A probe that cannot be sent is answered
+/// by its timeout.
+pub(crate) async fn run(shared: Arc<Shared>, outbox: Outbox, from: SocketAddr) {
     loop {
         let mut sends = Vec::new();
         let wake = {
@@ -27,22 +29,35 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, from: Socke
             let now = Instant::now();
             gw.handle_timeout(now);
             while let Some(p) = gw.poll_probe(now) {
-                if p.transport == sip::Transport::Udp {
-                    sends.push((p.address, options(&p, from)));
-                } else {
-                    // Stream backends are probed once the edge speaks TCP/TLS
-                    // to backends; until then they fail their probes.
-                    gw.handle_probe_result(p.probe_id, Err(ProbeFailure::Unreachable), now);
-                }
+                let bytes = options(&p, from);
+                sends.push(match p.transport {
+                    Transport::Udp => Outgoing::Udp {
+                        from,
+                        to: p.address,
+                        bytes,
+                        tag: SendTag::NONE,
+                    },
+                    transport => Outgoing::Dial {
+                        key: DialKey {
+                            transport,
+                            to: p.address,
+                            server_name: server_name(&p.uri),
+                            from: Some(from.ip()),
+                        },
+                        bytes,
+                        fallback: None,
+                        tag: SendTag::NONE,
+                    },
+                });
             }
             while let Some(ev) = gw.poll_event() {
                 log_event(&shared, &ev);
             }
             gw.poll_timeout()
         };
-        for (to, msg) in sends {
-            if let Err(e) = socket.send_to(&msg, to).await {
-                tracing::debug!(%to, error = %e, "probe send failed");
+        for s in sends {
+            if let Err(e) = outbox.send(s).await {
+                tracing::debug!(error = %e, "probe send failed");
             }
         }
         let sleep = wake
@@ -68,6 +83,16 @@ fn log_event(shared: &Shared, ev: &GatewayEvent) {
     }
 }
 
+/// The name a TLS destination's certificate must carry: the host of its
+/// URI when that is a name, not an IP literal.
+pub(crate) fn server_name(uri: &str) -> Option<Arc<str>> {
+    let target = resolve::Target::from_uri(uri).ok()?;
+    if target.host.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    Some(Arc::from(target.host.as_str()))
+}
+
 /// The OPTIONS of probe `p`, sent from `from`; its From URI is
 /// `probe.from_user@probe.from_domain` when the group sets them.
 fn options(p: &ProbeRequest, from: SocketAddr) -> Bytes {
@@ -80,7 +105,7 @@ fn options(p: &ProbeRequest, from: SocketAddr) -> Bytes {
     let (uri, id) = (&p.uri, p.probe_id.0);
     Bytes::from(format!(
         "OPTIONS {uri} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {host};branch={PROBE_BRANCH_PREFIX}{id};rport\r\n\
+         Via: SIP/2.0/{via} {host};branch={PROBE_BRANCH_PREFIX}{id};rport\r\n\
          Max-Forwards: 70\r\n\
          From: <sip:{user}@{domain}>;tag=probe\r\n\
          To: <{uri}>\r\n\
@@ -89,6 +114,7 @@ fn options(p: &ProbeRequest, from: SocketAddr) -> Bytes {
          User-Agent: {agent}\r\n\
          Content-Length: 0\r\n\r\n",
         agent = crate::shared::user_agent(),
+        via = p.transport.via_name()
     ))
 }
 

@@ -23,7 +23,7 @@ pub(crate) struct Prepared {
     /// The UDP sockets, each to get a receive task.
     pub(crate) sockets: Vec<Arc<UdpSocket>>,
     /// Where the gateway prober sends from.
-    pub(crate) probe: Option<(SocketAddr, Arc<UdpSocket>)>,
+    pub(crate) probe: Option<SocketAddr>,
     /// The role's own background tasks.
     pub(crate) tasks: Vec<JoinHandle<()>>,
     /// How the role drains and stops.

@@ -84,7 +84,9 @@ fn check_refuses_what_run_does_not_serve() {
                 "          address: 127.0.0.1:5070\n",
                 "          address: 127.0.0.1:5070\n          transport: tcp\n",
             ),
-            "gateway.groups[name=backends]",
+            // A TCP backend reaches the edge over TCP: without a TCP
+            // listener, it could not.
+            "listen.tcp",
         ),
     ] {
         let path = dir.join(name);

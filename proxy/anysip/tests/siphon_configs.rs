@@ -14,6 +14,7 @@ mod lab;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::{repo_tests, tool, wait_for, Proc};
@@ -651,7 +652,7 @@ fn http_auth(addr: &str, method: &str, path: &str, token: Option<&str>) -> u16 {
 /// SIPhon's keys at work in a running core: `log.file` gets the logs,
 /// `script.reload: sighup` reloads on SIGHUP and not on a file change,
 /// `metrics.prometheus.path` moves the metrics, `admin.auth.token` guards
-/// the mutating admin routes, `server.server_header` marks the core's own
+/// the mutating admin routes, `admin.cors` lets one origin read it, `server.server_header` marks the core's own
 /// responses.
 #[test]
 fn siphon_keys_take_effect() {
@@ -685,7 +686,7 @@ fn siphon_keys_take_effect() {
          gateway:\n  groups:\n    - name: carriers\n      algorithm: from_uri_hash\n      probe:\n        interval_secs: 1\n        timeout_secs: 1\n        from_user: ping\n        from_domain: lb.example.com\n      destinations:\n\
          \x20       - uri: \"sip:gw.example.com:{gw_port}\"\n          address: \"{gw_host}:{gw_port}\"\n\
          metrics:\n  prometheus:\n    listen: \"127.0.0.1:19982\"\n    path: /prom\n\
-         admin:\n  listen: \"127.0.0.1:19981\"\n  auth:\n    token: s3cret\n",
+         admin:\n  listen: \"127.0.0.1:19981\"\n  auth:\n    token: s3cret\n  cors:\n    allowed_origins: [\"http://localhost:5173\"]\n",
         log_file.display()
     );
     let mut core = lab::start(&dir, "core", &yaml);
@@ -739,6 +740,23 @@ fn siphon_keys_take_effect() {
         },
     );
 
+    // admin.cors: the allowed origin is echoed, another gets nothing.
+    let cors = |origin: &str| {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect("127.0.0.1:19981").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        write!(
+            c,
+            "GET /admin/stats HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        let _ = c.read_to_string(&mut text);
+        text.to_ascii_lowercase()
+    };
+    assert!(cors("http://localhost:5173")
+        .contains("access-control-allow-origin: http://localhost:5173\r\n"));
+    assert!(!cors("http://evil.example").contains("access-control-allow-origin"));
     // metrics.prometheus.path; admin.auth.token.
     assert_eq!(http_auth("127.0.0.1:19982", "GET", "/prom", None), 200);
     assert_eq!(http_auth("127.0.0.1:19982", "GET", "/metrics", None), 404);
@@ -769,6 +787,212 @@ fn siphon_keys_take_effect() {
     assert!(
         text.contains("SIGHUP") && text.contains("script reloaded"),
         "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `listen.dscp` and an entry's own `dscp`: the core's answers leave the
+/// listener with that DSCP in the IP header (read with IP_RECVTOS).
+#[test]
+fn listen_dscp_marks_packets() {
+    use nix::sys::socket::{
+        recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn,
+    };
+    use std::io::IoSliceMut;
+    use std::os::fd::AsRawFd;
+
+    let dir = scratch("siphon-dscp");
+    std::fs::write(
+        dir.join("route.py"),
+        "from siphon import proxy\n\n@proxy.on_request\ndef route(request):\n    request.reply(200)\n",
+    )
+    .unwrap();
+    let yaml = "listen:\n  dscp: EF\n  udp:\n    - \"127.0.0.1:15991\"\n    - address: \"127.0.0.1:15992\"\n      dscp: AF41\n\
+                domain:\n  local: [example.com]\nscript:\n  path: route.py\nadmin:\n  listen: \"127.0.0.1:19991\"\nserver:\n  drain_secs: 1\n";
+    let _core = lab::start(&dir, "core", yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        harness::http_status("127.0.0.1:19991", "GET", "/admin/health").is_some()
+    });
+    let ua = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    setsockopt(&ua, sockopt::IpRecvTos, &true).unwrap();
+    for (to, want) in [
+        ("127.0.0.1:15991", 46u8 << 2),
+        ("127.0.0.1:15992", 34u8 << 2),
+    ] {
+        let local = ua.local_addr().unwrap();
+        let msg = format!(
+            "OPTIONS sip:ping@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKdscp{want}\r\nMax-Forwards: 70\r\n\
+             From: <sip:t@example.com>;tag=1\r\nTo: <sip:ping@example.com>\r\nCall-ID: dscp-{want}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        ua.send_to(msg.as_bytes(), to).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!(u8);
+        let got =
+            recvmsg::<SockaddrIn>(ua.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
+                .unwrap();
+        let tos = got.cmsgs().unwrap().find_map(|c| match c {
+            ControlMessageOwned::Ipv4Tos(t) => Some(t),
+            _ => None,
+        });
+        assert_eq!(tos, Some(want), "the answer from {to}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `script.reload: auto` watches the file: a new version is loaded with
+/// no request arriving, and answers the next one.
+#[test]
+fn reload_auto_watches_the_file() {
+    let dir = scratch("siphon-auto");
+    let script = |v: &str| {
+        format!(
+            "from siphon import proxy\n\n@proxy.on_request\ndef route(request):\n    request.reply(200, \"Version {v}\")\n"
+        )
+    };
+    std::fs::write(dir.join("route.py"), script("1")).unwrap();
+    let yaml = "listen:\n  udp: [\"127.0.0.1:15995\"]\ndomain:\n  local: [example.com]\n\
+                script:\n  path: route.py\n  reload: auto\nadmin:\n  listen: \"127.0.0.1:19995\"\nserver:\n  drain_secs: 1\n";
+    let _core = lab::start(&dir, "core", yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        harness::http_status("127.0.0.1:19995", "GET", "/admin/health").is_some()
+    });
+    // A different size, so the change shows even within one mtime tick.
+    std::fs::write(dir.join("route.py"), script("22")).unwrap();
+    wait_log(&dir, "core.log", "script reloaded");
+    let log = std::fs::read_to_string(dir.join("core.log")).unwrap();
+    assert!(log.contains("the file changed"), "{log}");
+    let ua = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    assert_eq!(options(&ua, "127.0.0.1:15995", 1), "SIP/2.0 200 Version 22");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIPhon's TLS keys on a running core: `certificate`/`private_key`, an
+/// SNI certificate for `*.tenant.example`, `method: TLSv1_3`, and client
+/// certificates (`verify_client` with `client_ca`): a client with a
+/// certificate gets the certificate of the name it asks for over TLS 1.3
+/// and an answer; one without a certificate gets none.
+#[test]
+fn tls_keys_of_siphon() {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = scratch("siphon-tls");
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issue = |names: &[&str], client: bool| {
+        let key = KeyPair::generate().unwrap();
+        let mut p =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        if client {
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        }
+        (p.signed_by(&key, &ca, &ca_key).unwrap(), key)
+    };
+    let write = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (default_cert, default_key) = issue(&["default.example"], false);
+    let (sni_cert, sni_key) = issue(&["*.tenant.example"], false);
+    let (client_cert, client_key) = issue(&["client.example"], true);
+    let yaml = format!(
+        "listen:\n  udp: [\"127.0.0.1:15996\"]\n  tls: [\"127.0.0.1:15997\"]\ndomain:\n  local: [example.com]\n\
+         script:\n  path: route.py\nadmin:\n  listen: \"127.0.0.1:19996\"\nserver:\n  drain_secs: 1\n\
+         tls:\n  certificate: {}\n  private_key: {}\n  method: TLSv1_3\n  verify_client: true\n  client_ca: {}\n\
+         \x20 certificates:\n    - server_names: [\"*.tenant.example\"]\n      certificate: {}\n      private_key: {}\n",
+        write("default.pem", default_cert.pem()),
+        write("default.key", default_key.serialize_pem()),
+        write("ca.pem", ca.pem()),
+        write("sni.pem", sni_cert.pem()),
+        write("sni.key", sni_key.serialize_pem()),
+    );
+    std::fs::write(
+        dir.join("route.py"),
+        "from siphon import proxy\n\n@proxy.on_request\ndef route(request):\n    request.reply(200)\n",
+    )
+    .unwrap();
+    let _core = lab::start(&dir, "core", &yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        harness::http_status("127.0.0.1:19996", "GET", "/admin/health").is_some()
+    });
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let with_cert = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots.clone())
+        .with_client_auth_cert(
+            vec![client_cert.der().clone()],
+            PrivateKeyDer::try_from(client_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let without = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let options = "OPTIONS sip:ping@example.com SIP/2.0\r\nVia: SIP/2.0/TLS ue.invalid;branch=z9hG4bKtls1\r\nMax-Forwards: 70\r\n\
+                   From: <sip:t@example.com>;tag=1\r\nTo: <sip:ping@example.com>\r\nCall-ID: tls-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The answer (first line) and the server's certificate, or why not.
+    let ask = |config: &rustls::ClientConfig, name: &'static str| {
+        let config = Arc::new(config.clone());
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect("127.0.0.1:15997")
+                .await
+                .unwrap();
+            let connector = tokio_rustls::TlsConnector::from(config);
+            let server = ServerName::try_from(name).unwrap();
+            let mut tls =
+                tokio::time::timeout(Duration::from_secs(5), connector.connect(server, tcp))
+                    .await
+                    .map_err(|_| "handshake timed out".to_owned())?
+                    .map_err(|e| e.to_string())?;
+            let (_, session) = tls.get_ref();
+            let version = session.protocol_version();
+            let peer: Option<CertificateDer<'static>> =
+                session.peer_certificates().and_then(|c| c.first()).cloned();
+            tls.write_all(options.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+                .await
+                .map_err(|_| "no answer".to_owned())?
+                .map_err(|e| e.to_string())?;
+            let first = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            Ok::<_, String>((first, peer, version))
+        })
+    };
+    let (answer, peer, version) = ask(&with_cert, "a.tenant.example").unwrap();
+    assert_eq!(answer, "SIP/2.0 200 OK");
+    assert_eq!(peer.as_ref(), Some(sni_cert.der()), "the SNI certificate");
+    assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_3));
+    let (answer, peer, _) = ask(&with_cert, "default.example").unwrap();
+    assert_eq!(answer, "SIP/2.0 200 OK");
+    assert_eq!(
+        peer.as_ref(),
+        Some(default_cert.der()),
+        "the default certificate"
+    );
+    let refused = ask(&without, "default.example");
+    assert!(
+        refused.as_ref().map_or(true, |(a, _, _)| a.is_empty()),
+        "no client certificate, no answer: {refused:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

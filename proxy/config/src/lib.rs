@@ -45,10 +45,10 @@ pub use schema::{
     SecurityConfig, SniCertificate, TlsMethod, UNSERVED_SECTIONS,
 };
 pub use schema::{
-    AdminConfig, Algorithm, AuthConfig, Config, DestinationConfig, DigestAlgorithm, DomainConfig,
-    EdgeConfig, GatewayConfig, GroupConfig, HashKey, KeySource, KeysConfig, Limits, ListenConfig,
-    LogConfig, LogFormat, MetricsConfig, OtlpConfig, ProbeConfig, PrometheusConfig, RedisConfig,
-    RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig, TelemetryConfig,
-    TlsConfig, Transport,
+    AdminConfig, Algorithm, AuthConfig, Config, DestinationConfig, DigestAlgorithm, DnsConfig,
+    DomainConfig, EdgeConfig, GatewayConfig, GroupConfig, HashKey, KeySource, KeysConfig, Limits,
+    ListenConfig, LogConfig, LogFormat, MetricsConfig, OtlpConfig, ProbeConfig, PrometheusConfig,
+    RedisConfig, RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig,
+    TelemetryConfig, TlsConfig, Transport,
 };
 pub use validate::{parse_host_port, HostPort};

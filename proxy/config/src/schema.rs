@@ -27,7 +27,8 @@ pub use listen::{Dscp, ListenConfig, ListenOptions, SniCertificate, TlsConfig, T
 /// `registrar:` — the types of the `registrar` crate, which owns them.
 pub use registrar::config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use server::{
-    AdminConfig, DomainConfig, InstanceId, Limits, MetricsConfig, PrometheusConfig, ServerConfig,
+    AdminConfig, DnsConfig, DomainConfig, InstanceId, Limits, MetricsConfig, PrometheusConfig,
+    ServerConfig,
 };
 pub use siphon::{
     AdminAuthConfig, AdminUiConfig, CacheConfig, CorsConfig, KeepaliveConfig, NatConfig,
@@ -106,6 +107,9 @@ pub struct Config {
     /// Digest authentication. Only with `role: core`; optional.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// Name resolution. Optional.
+    #[serde(default)]
+    pub dns: DnsConfig,
     /// SIPhon's spelling of `telemetry.log` (level, format, file). Give one
     /// of the two.
     #[serde(default)]
@@ -277,6 +281,16 @@ impl Config {
             }
             if let Some(ca) = &tls.client_ca {
                 files.push(("tls.client_ca".to_owned(), ca.as_path()));
+            }
+            for (i, extra) in tls.certificates.iter().enumerate() {
+                files.push((
+                    format!("tls.certificates[{i}].certificate"),
+                    extra.certificate.as_path(),
+                ));
+                files.push((
+                    format!("tls.certificates[{i}].private_key"),
+                    extra.private_key.as_path(),
+                ));
             }
         }
         if let Some(edge) = &self.edge {

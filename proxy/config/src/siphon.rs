@@ -63,6 +63,17 @@ impl Config {
                 }
             }
         }
+        // SIPhon's `listen.mtu` is `limits.udp_mtu`.
+        if let Some(mtu) = self.listen.mtu {
+            let default = crate::schema::Limits::default().udp_mtu;
+            if self.limits.udp_mtu != default && self.limits.udp_mtu != usize::from(mtu) {
+                return Err(Invalid::new(
+                    "listen.mtu",
+                    "set once: listen.mtu (SIPhon's spelling) or limits.udp_mtu",
+                ));
+            }
+            self.limits.udp_mtu = usize::from(mtu);
+        }
         if let Some(r) = &self.registrar {
             if matches!(
                 r.backend,
@@ -140,6 +151,46 @@ impl Config {
                 return Err(Invalid::new(key, "must be a header value on one line"));
             }
         }
+        if let Some(tls) = &self.tls {
+            if tls.verify_client == Some(true) && tls.client_ca.is_none() {
+                return Err(Invalid::new(
+                    "tls.verify_client",
+                    "needs tls.client_ca (the CAs client certificates must chain to)",
+                ));
+            }
+            let mut seen = BTreeSet::new();
+            for (i, extra) in tls.certificates.iter().enumerate() {
+                if extra.server_names.is_empty() {
+                    return Err(Invalid::new(
+                        format!("tls.certificates[{i}].server_names"),
+                        "must list at least one name",
+                    ));
+                }
+                for (j, name) in extra.server_names.iter().enumerate() {
+                    let at = format!("tls.certificates[{i}].server_names[{j}]");
+                    let lower = name.trim_end_matches('.').to_ascii_lowercase();
+                    let bare = lower.strip_prefix("*.").unwrap_or(&lower);
+                    if bare.is_empty()
+                        || bare.contains('*')
+                        || crate::validate::parse_host_port(bare).is_err()
+                    {
+                        return Err(Invalid::new(
+                            at,
+                            format!("{name:?}: a DNS name, or *.name for one more leading label"),
+                        ));
+                    }
+                    if !seen.insert(lower) {
+                        return Err(Invalid::new(at, format!("{name:?} is listed twice")));
+                    }
+                }
+            }
+            if tls.client_certificate.is_some() != tls.client_private_key.is_some() {
+                return Err(Invalid::new(
+                    "tls.client_certificate",
+                    "set both client_certificate and client_private_key, or neither",
+                ));
+            }
+        }
         if let Some(auth) = &self.admin.auth {
             if auth
                 .token
@@ -177,11 +228,6 @@ impl Config {
             !self.listen.sctp.is_empty(),
             "listen.sctp",
             "no SCTP listener is opened",
-        );
-        not_served(
-            self.listen.mtu.is_some(),
-            "listen.mtu",
-            "a request too big for UDP goes over a stream by RFC 3261 §18.1.1",
         );
         if let Some(s) = &self.script {
             not_served(

@@ -43,6 +43,7 @@ impl Config {
         sections::tls(self)?;
         sections::identity(self)?;
         sections::limits(&self.limits)?;
+        range("dns.timeout_ms", self.dns.timeout_ms, 100, 30_000)?;
         sections::telemetry(self)?;
         gateway::groups(&self.gateway)?;
         roles::role(self)

@@ -63,9 +63,9 @@ fn edge_tls_example() {
     assert!(tls.cert.is_some() && tls.key.is_some());
     let edge = c.edge.as_ref().unwrap();
     assert_eq!(edge.key_source(), KeySource::Env("ANYSIP_TOKEN_KEYS"));
-    // The cores are reached over UDP (the only backend transport of this build).
+    // The cores are reached over UDP (the example's URIs name no transport).
     assert_eq!(
-        c.gateway.groups[0].destinations[0].transport,
+        c.gateway.groups[0].destinations[0].transport(),
         Transport::Udp
     );
     assert_eq!(edge.ue_address.as_deref(), Some("192.0.2.1:5060"));

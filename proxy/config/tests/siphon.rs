@@ -234,6 +234,23 @@ fn listen_entry_forms() {
     let s = e.to_string();
     assert!(s.starts_with("siphon.yaml:7:"), "{s}");
     assert!(s.contains("listen.udp[1]") && s.contains("dcsp"), "{s}");
+    // SIPhon's listen.mtu is limits.udp_mtu.
+    let c = load(
+        &text.replace("  dscp: EF\n", "  dscp: EF\n  mtu: 1280\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.limits.udp_mtu, 1280);
+    assert!(c.notices.is_empty(), "{:?}", warnings(&c));
+    let e = load(
+        &format!(
+            "{}limits:\n  udp_mtu: 9000\n",
+            text.replace("  dscp: EF\n", "  dscp: EF\n  mtu: 1280\n")
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key_path(), Some("listen.mtu"), "{e}");
     let e = load(&text.replace("AF41", "AF44"), &[]).unwrap_err();
     assert!(e.to_string().contains("DSCP"), "{e}");
     let two = text.replace(
@@ -269,6 +286,29 @@ fn tls_names_of_siphon() {
     }
     let e = load(&text.replace("TLSv1_3", "TLSv1_1"), &[]).unwrap_err();
     assert_eq!(e.key_path(), Some("tls.method"), "{e}");
+    let with = |extra: &str| {
+        text.replace(
+            "  method: TLSv1_3\n",
+            &format!("  method: TLSv1_3\n{extra}"),
+        )
+    };
+    let e = load(&with("  verify_client: true\n"), &[]).unwrap_err();
+    assert_eq!(e.key_path(), Some("tls.verify_client"), "{e}");
+    let sni = "  certificates:\n    - server_names: [\"*.a.example\", \"b.example\"]\n      certificate: /c.pem\n      private_key: /k.pem\n";
+    let c = load(&with(sni), &[]).unwrap();
+    assert_eq!(c.tls.unwrap().certificates[0].server_names.len(), 2);
+    let e = load(&with(&sni.replace("\"b.example\"", "\"*.A.example\"")), &[]).unwrap_err();
+    assert_eq!(
+        e.key_path(),
+        Some("tls.certificates[0].server_names[1]"),
+        "{e}"
+    );
+    let e = load(&with(&sni.replace("\"b.example\"", "\"a.*.example\"")), &[]).unwrap_err();
+    assert_eq!(
+        e.key_path(),
+        Some("tls.certificates[0].server_names[1]"),
+        "{e}"
+    );
 }
 
 #[test]

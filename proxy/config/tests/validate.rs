@@ -161,8 +161,12 @@ fn gateway_groups() {
         "gateway.groups[0].destinations[0].uri",
         "sip: or sips:",
     );
+    // A sips: URI is reached over TLS; over anything else it is refused.
     invalid(
-        &EDGE.replace("uri: sip:127.0.0.1:5070", "uri: sips:core.example.com"),
+        &EDGE.replace(
+            "uri: sip:127.0.0.1:5070",
+            "uri: sips:core.example.com\n          transport: tcp",
+        ),
         "gateway.groups[0].destinations[0].transport",
         "tls",
     );

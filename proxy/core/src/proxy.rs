@@ -55,7 +55,7 @@ use crate::stats::Stats;
 
 use branch::{Branch, CancelState};
 use context::Context;
-use ids::{BranchId, CtxId, Table, TxId};
+use ids::{BranchId, CtxId, Id, Table, TxId};
 pub use ids::{ResolveId, RouterCallId};
 use plan::Plan;
 use state::{Pending, Resolving, TimerKey, Tx, TxKind};
@@ -67,6 +67,18 @@ pub use sip::Flow;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SendRef(TxId);
 
+impl SendRef {
+    /// As a number (never 0), to travel with a send and come back.
+    pub fn to_u64(self) -> u64 {
+        self.0.raw() | (1 << 63)
+    }
+
+    /// Back from [`SendRef::to_u64`].
+    pub fn from_u64(n: u64) -> Option<SendRef> {
+        (n & (1 << 63) != 0).then(|| SendRef(TxId::from_raw(n & !(1 << 63))))
+    }
+}
+
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
@@ -76,6 +88,9 @@ pub struct Transmit {
     pub bytes: Bytes,
     /// Report a failure to send it with this (stateless sends have none).
     pub on_error: Option<SendRef>,
+    /// For a TLS connection the transports must open: the name the
+    /// server's certificate must carry (its IP address when `None`).
+    pub tls_name: Option<Arc<str>>,
 }
 
 /// A resolution to perform: answer with [`Proxy::handle_resolved`].

@@ -19,6 +19,7 @@
 //! | resolutions in flight | [`DriverSettings::max_resolutions`] | the target counts as unresolved: its branch ends with 503 (`resolutions_refused`) |
 //! | answers → core task | the sum of the three above | never full; a sender would wait, answers are never lost |
 //! | handle requests (stats) | 16 | the caller waits |
+//! | failed sends (a connection that could not be opened) → core task | 1024 | the transaction ends by its timeout instead (`send_failure_lost`) |
 //!
 //! A router call takes two hand-offs (core task → pool thread → core
 //! task): no task or blocking thread is spawned per call.
@@ -97,6 +98,8 @@ enum Control {
 
 /// Depth of the queue of handle requests (stats) to the core task.
 const CONTROL_QUEUE: usize = 16;
+/// Depth of the queue of sends that failed once their connection was tried.
+const FAILED_QUEUE: usize = 1024;
 
 /// Shared state of the driver itself.
 #[derive(Debug, Default)]
@@ -112,6 +115,8 @@ struct DriverCounters {
     router_timeouts: AtomicU64,
     /// Resolutions refused because `max_resolutions` were in flight.
     resolutions_refused: AtomicU64,
+    /// Send failures lost to a full queue (their transactions time out).
+    send_failures_lost: AtomicU64,
     /// Set by `drain()`; the core task drains its proxy before handling
     /// anything received afterwards.
     draining: AtomicBool,
@@ -149,6 +154,7 @@ impl ServerHandle {
             ("router_queue_full", &c.router_queue_full),
             ("router_timeout", &c.router_timeouts),
             ("resolution_refused", &c.resolutions_refused),
+            ("send_failure_lost", &c.send_failures_lost),
         ] {
             let n = n.load(Ordering::Relaxed);
             if n > 0 {
@@ -204,13 +210,17 @@ impl Server {
             idle_tx,
             counters.clone(),
         );
-        let task = tokio::spawn(core.run(msg_rx, control_rx));
+        // Sends that waited for a connection and failed: few at a time (a
+        // destination that fails is backed off), so a small queue; one
+        // lost to a full queue ends by its transaction's timeout instead.
+        let (failed_tx, failed_rx) = mpsc::channel(FAILED_QUEUE);
+        let task = tokio::spawn(core.run(msg_rx, control_rx, failed_rx));
         let handle = ServerHandle {
             control,
             idle,
             counters: counters.clone(),
         };
-        let dispatch = CoreDispatch::new(msg_tx, counters);
+        let dispatch = CoreDispatch::new(msg_tx, failed_tx, counters);
         (Server { handle, task }, dispatch)
     }
 

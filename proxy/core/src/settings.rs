@@ -56,6 +56,10 @@ pub struct Settings {
     /// The `Server` header of the responses the proxy makes itself (not of
     /// those it forwards), if any.
     pub server_header: Option<String>,
+    /// Largest request sent over UDP (RFC 3261 §18.1.1: the path MTU less
+    /// 200 octets); a larger one goes over TCP to the same address and
+    /// port. Default 1300.
+    pub udp_max_request: usize,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             limits: sip::Limits::default(),
             max_transactions: 100_000,
             server_header: None,
+            udp_max_request: 1300,
         }
     }
 }

@@ -24,9 +24,11 @@ pub enum Action {
         target: Target,
         /// The message with the edge's edits spliced in.
         bytes: Bytes,
-        /// For a request sent to a stream flow: the 430 (Flow Failed) to
-        /// answer the sender with when that connection is gone.
-        flow_failed: Option<Bytes>,
+        /// For a request sent over a stream: the answer to its sender when
+        /// the send fails — 430 (Flow Failed) when a UE's connection is
+        /// gone, 503 when a stream backend cannot be reached, 513 when a
+        /// request too large for UDP cannot reach its backend over TCP.
+        failed: Option<Bytes>,
     },
     /// Answer the sender on the flow the message came on.
     Reply {

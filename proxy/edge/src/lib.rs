@@ -20,7 +20,7 @@ mod tokens;
 pub use action::{Action, DropReason, Target};
 
 pub use inbound::flow_token;
-pub use settings::{Backends, EdgeSettings, SelectionKey};
+pub use settings::{Backends, EdgeSettings, SelectionKey, StreamPorts};
 pub use sip::Flow;
 pub use stun::{stun_binding_response, StunError};
 pub use tokens::{ROUTE_TOKEN_PARAM, VIA_TOKEN_PARAM};

@@ -13,6 +13,7 @@ use crate::tokens::{branch_inputs, own_route, route_uri, route_user, via};
 use crate::Edge;
 
 /// Where a request goes and what the edge adds for it.
+#[derive(Clone)]
 enum Plan {
     /// Towards a backend: our Via names the UE flow the response returns to.
     ToBackend {
@@ -37,7 +38,8 @@ pub(crate) fn handle(
     notes: &mut crate::Notes,
 ) -> Action {
     let stream = inbound.transport.is_stream();
-    let from_backend = backends.is_backend(inbound.remote, inbound.transport);
+    let mut sender_backend = backends.backend_of(inbound.remote, inbound.transport);
+    let mut from_backend = sender_backend.is_some();
     let route_count = msg.routes().count();
     if route_count == 0 && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {
         return options_reply(&msg);
@@ -96,13 +98,34 @@ pub(crate) fn handle(
         } else {
             crate::TokenResult::Rejected
         });
+        // A stream from the IP of a UDP backend is that backend (sending
+        // a request too large for UDP over TCP, §18.1.1) unless it is the
+        // UE end of the token: a flow token is a backend's alone.
+        if !from_backend {
+            if let Some(maybe) = backends.maybe_backend(inbound.remote, inbound.transport) {
+                let ue_end = match opened.as_ref().map(|o| &o.token) {
+                    Some(Token::Route(r)) => {
+                        r.flow.ue == inbound.remote && r.flow.transport == inbound.transport
+                    }
+                    Some(Token::Flow(_)) => false,
+                    None => true,
+                };
+                if !ue_end {
+                    (sender_backend, from_backend) = (Some(maybe), true);
+                }
+            }
+        }
         match (opened.map(|o| o.token), from_backend) {
             (None, _) => return reply(&msg, 403, "Invalid Routing Token", false),
             // From a backend: to the UE's flow (Path or Record-Route token).
             // An initial request (no To tag) record-routes, so that the UE's
             // in-dialog requests come back through an edge to this backend.
             (Some(t), true) => {
-                let (flow, from) = (*t.flow(), backend_of(inbound));
+                let flow = *t.flow();
+                let from = sender_backend.unwrap_or(Backend {
+                    transport: inbound.transport,
+                    addr: inbound.remote,
+                });
                 let initial = msg.to_tag().is_none();
                 Plan::ToFlow {
                     flow,
@@ -158,10 +181,33 @@ pub(crate) fn handle(
             }
         }
     };
-    forward(edge, &msg, inbound, own_routes, &branch, plan, now)
+    let action = forward(
+        edge,
+        &msg,
+        inbound,
+        own_routes,
+        &branch,
+        plan.clone(),
+        now,
+        false,
+    );
+    // RFC 3261 §18.1.1: too large for UDP, so over TCP to the same backend
+    // (its Via naming TCP), or 513 if it cannot be reached so.
+    match &action {
+        Action::Forward {
+            target: Target::Backend(b),
+            bytes,
+            ..
+        } if b.transport == Transport::Udp && bytes.len() > edge.settings().udp_max_request => {
+            forward(edge, &msg, inbound, own_routes, &branch, plan, now, true)
+        }
+        _ => action,
+    }
 }
 
-/// Applies the edits and builds the action.
+/// Applies the edits and builds the action; `oversize` sends a request
+/// meant for a UDP backend over TCP.
+#[allow(clippy::too_many_arguments)]
 fn forward(
     edge: &Edge,
     msg: &Message,
@@ -170,6 +216,7 @@ fn forward(
     branch: &tokencodec::Branch,
     plan: Plan,
     now: u64,
+    oversize: bool,
 ) -> Action {
     let s = edge.settings();
     let codec = edge.codec();
@@ -194,7 +241,7 @@ fn forward(
     if ed.decrement_max_forwards().is_err() {
         return reply(msg, 483, "Too Many Hops", false);
     }
-    let (target, via_token, sent_by, next_transport, rr, path, flow_failed) = match plan {
+    let (target, via_token, sent_by, next_transport, rr, path, failed) = match plan {
         Plan::ToBackend {
             backend,
             record_route,
@@ -202,14 +249,39 @@ fn forward(
         } => {
             let flow = flow_token(inbound, s.instance_id);
             let t = codec.seal_flow(&flow, now);
+            let sent = Backend {
+                transport: if oversize {
+                    Transport::Tcp
+                } else {
+                    backend.transport
+                },
+                addr: backend.addr,
+            };
+            // An ACK is never answered (§17.1.1.3).
+            let failed = (sent.transport.is_stream() && msg.method() != Some(&Method::Ack))
+                .then(|| {
+                    let (status, reason) = if oversize {
+                        (513, "Message Too Large")
+                    } else {
+                        (503, "Service Unavailable")
+                    };
+                    response(msg, status)
+                        .map(|b| {
+                            b.reason(reason)
+                                .to_tag(&crate::tokens::local_tag(msg))
+                                .build()
+                        })
+                        .ok()
+                })
+                .flatten();
             (
-                Target::Backend(backend),
+                Target::Backend(sent),
                 t,
-                s.backend_facing,
-                backend.transport,
+                s.address_for(s.backend_facing, sent.transport),
+                sent.transport,
                 record_route,
                 path,
-                None,
+                failed,
             )
         }
         Plan::ToFlow {
@@ -232,7 +304,7 @@ fn forward(
             (
                 Target::Flow(flow),
                 t,
-                s.ue_facing,
+                s.address_for(s.ue_facing, flow.transport),
                 flow.transport,
                 record_route,
                 None,
@@ -250,8 +322,18 @@ fn forward(
             Ok(t) => t,
             Err(e) => return internal(&e),
         };
-        let ue_side = route_uri(&token, s.ue_facing, route.flow.transport, false);
-        let backend_side = route_uri(&token, s.backend_facing, route.backend.transport, false);
+        let ue_side = route_uri(
+            &token,
+            s.address_for(s.ue_facing, route.flow.transport),
+            route.flow.transport,
+            false,
+        );
+        let backend_side = route_uri(
+            &token,
+            s.address_for(s.backend_facing, route.backend.transport),
+            route.backend.transport,
+            false,
+        );
         // The first value faces the next hop, the second the previous one
         // (RFC 5658); doubled when the sides differ in address or transport,
         // so each side reads the URI it must use. Prepends stack: the value
@@ -266,32 +348,30 @@ fn forward(
         }
         ed.prepend("Record-Route", &top);
     }
-    if let Some(flow) = path {
+    if let (Some(flow), Target::Backend(b)) = (path, target) {
         let token = match codec.seal_flow(&flow, now) {
             Ok(t) => t,
             Err(e) => return internal(&e),
         };
+        // The backend reaches the UE through the edge over the transport
+        // the edge reaches it by.
         ed.prepend(
             "Path",
-            &route_uri(&token, s.backend_facing, Transport::Udp, true),
+            &route_uri(
+                &token,
+                s.address_for(s.backend_facing, b.transport),
+                b.transport,
+                true,
+            ),
         );
     }
     match ed.finish() {
         Ok(bytes) => Action::Forward {
             target,
             bytes,
-            flow_failed,
+            failed,
         },
         Err(e) => internal(&e),
-    }
-}
-
-/// The sender as a backend (transport and address), for route tokens of
-/// backend-originated requests.
-fn backend_of(inbound: &sip::Flow) -> Backend {
-    Backend {
-        transport: inbound.transport,
-        addr: inbound.remote,
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) fn handle(edge: &Edge, msg: Message, now: u64, notes: &mut crate::Not
         Ok(bytes) => Action::Forward {
             target,
             bytes,
-            flow_failed: None,
+            failed: None,
         },
         Err(e) => Action::Drop(DropReason::Internal(e.to_string())),
     }

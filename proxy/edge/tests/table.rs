@@ -19,8 +19,11 @@ struct Group {
 }
 
 impl Backends for Group {
-    fn is_backend(&self, source: SocketAddr, _transport: Transport) -> bool {
-        source == BACKEND.parse::<SocketAddr>().unwrap()
+    fn backend_of(&self, source: SocketAddr, transport: Transport) -> Option<Backend> {
+        (source == BACKEND.parse::<SocketAddr>().unwrap()).then_some(Backend {
+            transport,
+            addr: source,
+        })
     }
     fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
         self.picks.push((key.to_vec(), sticky));
@@ -38,6 +41,11 @@ fn settings() -> EdgeSettings {
         backend_facing: "10.0.0.10:5060".parse().unwrap(),
         retry_after_secs: 30,
         selection_key: edge::SelectionKey::ToAor,
+        udp_max_request: 1300,
+        stream_ports: edge::StreamPorts {
+            tls: Some(5061),
+            ..Default::default()
+        },
     }
 }
 
@@ -97,8 +105,8 @@ fn forwarded(a: Action) -> (Target, Message, Option<Bytes>) {
         Action::Forward {
             target,
             bytes,
-            flow_failed,
-        } => (target, parse(&bytes), flow_failed),
+            failed,
+        } => (target, parse(&bytes), failed),
         other => panic!("expected Forward, got {other:?}"),
     }
 }
@@ -653,4 +661,120 @@ fn an_ack_the_edge_would_reject_is_absorbed() {
     );
     assert!(matches!(a, Action::Drop(DropReason::AckAbsorbed)), "{a:?}");
     assert_eq!(DropReason::AckAbsorbed.label(), "ack_absorbed");
+}
+
+/// A group whose one backend is reached over `transport`.
+struct StreamGroup(Transport);
+
+impl Backends for StreamGroup {
+    fn backend_of(&self, source: SocketAddr, transport: Transport) -> Option<Backend> {
+        (source.ip() == BACKEND.parse::<SocketAddr>().unwrap().ip()).then_some(Backend {
+            transport,
+            addr: BACKEND.parse().unwrap(),
+        })
+    }
+    fn select(&mut self, _key: &[u8], _sticky: bool) -> Option<Backend> {
+        Some(Backend {
+            transport: self.0,
+            addr: BACKEND.parse().unwrap(),
+        })
+    }
+}
+
+#[test]
+fn a_request_too_large_for_udp_goes_over_tcp_or_gets_513() {
+    // RFC 3261 §18.1.1: over 1300 octets (MTU 1500 less 200) to a UDP
+    // backend, the request goes over TCP to the same address; its Via
+    // says so, and the edge's answer if TCP fails is 513.
+    let e = edge();
+    let body = "v=0\r\n".repeat(300);
+    let extra = "Content-Type: application/sdp\r\n";
+    let big = Bytes::from(
+        String::from_utf8(invite("INVITE", "INVITE", extra).to_vec())
+            .unwrap()
+            .replace(
+                "Content-Length: 0\r\n\r\n",
+                &format!("Content-Length: {}\r\n\r\n{body}", body.len()),
+            ),
+    );
+    let (target, m, failed) =
+        forwarded(e.handle(big, &from(UE, Transport::Udp), &mut group(), NOW));
+    assert_eq!(
+        target,
+        Target::Backend(Backend {
+            transport: Transport::Tcp,
+            addr: BACKEND.parse().unwrap()
+        })
+    );
+    assert_eq!(m.top_via().unwrap().transport, "TCP");
+    let failed = parse(&failed.expect("a 513 to answer with"));
+    assert_eq!(failed.status(), Some(513));
+    // A small one stays on UDP with nothing to answer if it is lost.
+    let (target, m, failed) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut group(),
+        NOW,
+    ));
+    assert!(matches!(target, Target::Backend(b) if b.transport == Transport::Udp));
+    assert_eq!(m.top_via().unwrap().transport, "UDP");
+    assert!(failed.is_none());
+}
+
+#[test]
+fn stream_backends_get_their_transport_in_via_path_and_a_503_if_unreachable() {
+    let e = edge();
+    let mut g = StreamGroup(Transport::Tls);
+    let (target, m, failed) = forwarded(e.handle(
+        invite("INVITE", "INVITE", ""),
+        &from(UE, Transport::Udp),
+        &mut g,
+        NOW,
+    ));
+    assert!(matches!(target, Target::Backend(b) if b.transport == Transport::Tls));
+    assert_eq!(m.top_via().unwrap().transport, "TLS");
+    assert_eq!(parse(&failed.unwrap()).status(), Some(503));
+    let rr: Vec<_> = m
+        .record_routes()
+        .map(|r| r.unwrap().uri_raw.to_string())
+        .collect();
+    assert!(rr[0].contains(":5061;transport=tls"), "{rr:?}");
+    // A REGISTER's Path tells the backend to come back over TLS.
+    let reg = invite("REGISTER", "REGISTER", "");
+    let (_, m, _) = forwarded(e.handle(reg, &from(UE, Transport::Udp), &mut g, NOW));
+    let path = m.header(HeaderName::Path).unwrap().to_string();
+    assert!(path.contains(":5061;transport=tls"), "{path}");
+    // An ACK is never answered: nothing to send if it cannot go.
+    let ack = invite("ACK", "ACK", "");
+    let (_, _, failed) = forwarded(e.handle(ack, &from(UE, Transport::Udp), &mut g, NOW));
+    assert!(failed.is_none());
+}
+
+#[test]
+fn a_stream_backend_connecting_from_an_ephemeral_port_is_the_backend() {
+    // The backend opened the connection (its port is not the one the
+    // edge sends to): its request toward the UE carries the flow token of
+    // the UE's registration and goes to the UE, record-routed back to the
+    // backend's listening address.
+    let e = edge();
+    let mut g = StreamGroup(Transport::Tcp);
+    let reg = invite("REGISTER", "REGISTER", "");
+    let (_, m, _) = forwarded(e.handle(reg, &from(UE, Transport::Udp), &mut g, NOW));
+    let path = m.header(HeaderName::Path).unwrap().to_string();
+    let uri = path
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string();
+    let from_backend = Flow {
+        transport: Transport::Tcp,
+        remote: "10.0.0.20:40001".parse().unwrap(),
+        local: "10.0.0.10:5060".parse().unwrap(),
+        connection: 5,
+    };
+    let req = invite("INVITE", "INVITE", &format!("Route: <{uri}>\r\n"));
+    let (target, m, _) = forwarded(e.handle(req, &from_backend, &mut g, NOW));
+    assert!(matches!(target, Target::Flow(f) if f.ue == UE.parse().unwrap()));
+    assert!(m.record_routes().count() >= 1);
 }

@@ -185,10 +185,12 @@ pub struct DestinationConfig {
     /// for a given transport.
     #[serde(deserialize_with = "address::deserialize")]
     pub address: SocketAddr,
-    /// `udp` (default), `tcp` or `tls` (`ws` and `wss` are refused: they
-    /// are transports towards user agents, not backends).
-    #[serde(default = "default_transport")]
-    pub transport: Transport,
+    /// `udp`, `tcp` or `tls` (`ws` and `wss` are refused: they are
+    /// transports towards user agents, not backends). Default: the URI's
+    /// `;transport=`, else `tls` for a `sips:` URI, else `udp`; see
+    /// [`DestinationConfig::transport`].
+    #[serde(default)]
+    pub transport: Option<Transport>,
     /// Relative share of traffic, 1 to [`MAX_WEIGHT`]. Default 1. There is
     /// no weight 0: to take a member out of rotation, mark it down.
     #[serde(default = "default_weight")]
@@ -199,8 +201,38 @@ pub struct DestinationConfig {
     pub attrs: BTreeMap<String, String>,
 }
 
-fn default_transport() -> Transport {
-    Transport::Udp
+impl DestinationConfig {
+    /// How the destination is reached: `transport:`, else the URI's
+    /// `;transport=` parameter, else TLS for a `sips:` URI, else UDP.
+    pub fn transport(&self) -> Transport {
+        self.transport
+            .or_else(|| uri_transport(&self.uri))
+            .unwrap_or(if self.is_sips() {
+                Transport::Tls
+            } else {
+                Transport::Udp
+            })
+    }
+
+    /// True for a `sips:` URI.
+    pub(crate) fn is_sips(&self) -> bool {
+        self.uri
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
+    }
+}
+
+/// The `;transport=` parameter of a URI (before any `?headers`), when it
+/// names a transport.
+fn uri_transport(uri: &str) -> Option<Transport> {
+    let uri = uri.split('?').next().unwrap_or(uri);
+    uri.split(';').skip(1).find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("transport")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
 }
 
 fn default_true() -> bool {

@@ -62,7 +62,7 @@ impl GatewayGroup {
                     id: DestId(u32::try_from(i).unwrap_or(u32::MAX)),
                     uri: d.uri.clone(),
                     address: d.address,
-                    transport: d.transport,
+                    transport: d.transport(),
                     weight: d.weight,
                     attrs: d.attrs.clone(),
                 },

@@ -72,18 +72,19 @@ fn parses_every_field() {
             failure_threshold: 4,
             success_threshold: 1,
             healthy_codes: Some(vec![200, 404]),
+            ..ProbeConfig::default()
         }
     );
     let d = &g.destinations[0];
     assert_eq!(d.uri, "sip:10.0.0.1:5060");
     assert_eq!(d.address, "10.0.0.1:5060".parse().unwrap());
-    assert_eq!(d.transport, Transport::Tcp);
+    assert_eq!(d.transport(), Transport::Tcp);
     assert_eq!(d.weight, 100);
     assert_eq!(d.attrs["pop"], "fra1");
     assert_eq!(d.attrs["rack"], "r2");
     let d = &g.destinations[1];
     assert_eq!(d.address, "[2001:db8::2]:5061".parse().unwrap());
-    assert_eq!(d.transport, Transport::Tls);
+    assert_eq!(d.transport(), Transport::Tls);
     assert_eq!(c.groups[1].algorithm, Algorithm::RoundRobin);
     assert_eq!(c.groups[1].hash_key, HashKey::FromAor);
     assert_eq!(c.groups[2].hash_key, HashKey::RequestUri);
@@ -118,7 +119,7 @@ gateway:
     assert!(g.probe.is_healthy_status(699));
     assert!(!g.probe.is_healthy_status(503));
     assert!(!g.probe.is_healthy_status(180));
-    assert_eq!(g.destinations[0].transport, Transport::Udp);
+    assert_eq!(g.destinations[0].transport(), Transport::Udp);
     assert_eq!(g.destinations[0].weight, 1);
     assert!(g.destinations[0].attrs.is_empty());
 
@@ -201,7 +202,7 @@ gateway:
       destinations:
         - { uri: "sip:10.0.0.1", address: "10.0.0.1:5060", weight: 1000001 }
         - { uri: "http://x", address: "10.0.0.2:5060" }
-        - { uri: "sips:x.example", address: "10.0.0.3:5061" }
+        - { uri: "sips:x.example", address: "10.0.0.3:5061", transport: udp }
         - { uri: "sip:10.0.0.1", address: "10.0.0.4:5060", attrs: { "": x } }
         - { uri: "sip:10.0.0.5", address: "10.0.0.1:5060" }
         - { uri: "sip:10.0.0.6", address: "10.0.0.1:5060", transport: tcp }
@@ -269,4 +270,38 @@ fn config_round_trips_through_serde() {
     let yaml = serde_yaml::to_string(&c).unwrap();
     let back: GatewayConfig = serde_yaml::from_str(&yaml).unwrap();
     assert_eq!(back, c);
+}
+
+#[test]
+fn transport_from_the_uri_when_not_given() {
+    let c = parse(
+        r#"
+gateway:
+  groups:
+    - name: a
+      destinations:
+        - { uri: "sip:10.0.0.1;transport=TCP", address: "10.0.0.1:5060" }
+        - { uri: "sips:core.example.net", address: "10.0.0.2:5061" }
+        - { uri: "sip:10.0.0.3", address: "10.0.0.3:5060" }
+        - { uri: "sip:10.0.0.4;transport=tcp", address: "10.0.0.4:5060", transport: udp }
+        - { uri: "sip:10.0.0.5;lr;transport=tls?x=y", address: "10.0.0.5:5061" }
+"#,
+    )
+    .unwrap();
+    c.validate().unwrap();
+    let got: Vec<Transport> = c.groups[0]
+        .destinations
+        .iter()
+        .map(|d| d.transport())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Udp,
+            Transport::Udp,
+            Transport::Tls
+        ]
+    );
 }

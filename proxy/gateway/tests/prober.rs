@@ -28,7 +28,7 @@ fn config(n: usize, probe: ProbeConfig) -> GatewayConfig {
                 .map(|i| DestinationConfig {
                     uri: format!("sip:10.0.0.{}:5060", i + 1),
                     address: format!("10.0.0.{}:5060", i + 1).parse().unwrap(),
-                    transport: Transport::Udp,
+                    transport: Some(Transport::Udp),
                     weight: 1,
                     attrs: Default::default(),
                 })
@@ -45,6 +45,7 @@ fn probe_config() -> ProbeConfig {
         failure_threshold: FALL,
         success_threshold: RISE,
         healthy_codes: None,
+        ..ProbeConfig::default()
     }
 }
 

@@ -12,7 +12,7 @@ fn dest(n: u8) -> DestinationConfig {
     DestinationConfig {
         uri: format!("sip:10.0.0.{n}:5060"),
         address: format!("10.0.0.{n}:5060").parse().unwrap(),
-        transport: Transport::Udp,
+        transport: Some(Transport::Udp),
         weight: 1,
         attrs: Default::default(),
     }

@@ -1,6 +1,8 @@
 //! The connection table: stream connections of this process by id, in
 //! [`SHARDS`] shards by id, so that sends on different connections take
-//! different locks (no lock every worker shares on the send path).
+//! different locks (no lock every worker shares on the send path); and by
+//! peer address and transport, so that a connection a peer opened is
+//! reused to send to that address (RFC 5626 flows, RFC 5923 reuse).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use sip::Transport;
 use tokio::sync::mpsc;
 
 use crate::error::NetError;
@@ -24,6 +27,8 @@ pub(crate) enum ToWriter {
 pub struct ConnHandle {
     /// The peer's address.
     pub peer: SocketAddr,
+    /// TCP, TLS, WS or WSS.
+    pub transport: Transport,
     tx: mpsc::Sender<ToWriter>,
 }
 
@@ -31,11 +36,13 @@ pub struct ConnHandle {
 const SHARDS: usize = 64;
 
 type Shard = Mutex<HashMap<u32, ConnHandle>>;
+type PeerShard = Mutex<HashMap<(SocketAddr, Transport), u32>>;
 
-/// Connections by id. Cheap to clone (shared).
+/// Connections by id, and by peer. Cheap to clone (shared).
 #[derive(Debug, Clone)]
 pub struct Connections {
     shards: Arc<[Shard]>,
+    peers: Arc<[PeerShard]>,
     next: Arc<AtomicU32>,
 }
 
@@ -43,6 +50,7 @@ impl Default for Connections {
     fn default() -> Self {
         Connections {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            peers: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             next: Arc::new(AtomicU32::new(0)),
         }
     }
@@ -55,22 +63,60 @@ impl Connections {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a connection; returns its id (never 0).
-    pub(crate) fn insert(&self, peer: SocketAddr, tx: mpsc::Sender<ToWriter>) -> u32 {
+    fn peer_shard(
+        &self,
+        peer: SocketAddr,
+    ) -> std::sync::MutexGuard<'_, HashMap<(SocketAddr, Transport), u32>> {
+        self.peers[usize::from(peer.port()) % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a connection; returns its id (never 0). A connection the
+    /// peer opened (`inbound`) becomes the one found by
+    /// [`Connections::by_peer`] for its address and transport; one this
+    /// process opened is found by its dialer, which knows the name it was
+    /// verified against.
+    pub(crate) fn insert(
+        &self,
+        peer: SocketAddr,
+        transport: Transport,
+        inbound: bool,
+        tx: mpsc::Sender<ToWriter>,
+    ) -> u32 {
         loop {
             let id = self.next.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             if id == 0 {
                 continue;
             }
             if let std::collections::hash_map::Entry::Vacant(slot) = self.shard(id).entry(id) {
-                slot.insert(ConnHandle { peer, tx });
+                slot.insert(ConnHandle {
+                    peer,
+                    transport,
+                    tx,
+                });
+                if inbound {
+                    self.peer_shard(peer).insert((peer, transport), id);
+                }
                 return id;
             }
         }
     }
 
     pub(crate) fn remove(&self, id: u32) {
-        self.shard(id).remove(&id);
+        let Some(c) = self.shard(id).remove(&id) else {
+            return;
+        };
+        let mut peers = self.peer_shard(c.peer);
+        if peers.get(&(c.peer, c.transport)) == Some(&id) {
+            peers.remove(&(c.peer, c.transport));
+        }
+    }
+
+    /// The id of the connection `peer` opened over `transport`, if one is
+    /// open.
+    pub fn by_peer(&self, peer: SocketAddr, transport: Transport) -> Option<u32> {
+        self.peer_shard(peer).get(&(peer, transport)).copied()
     }
 
     /// How many connections are open.

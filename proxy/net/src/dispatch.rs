@@ -9,6 +9,7 @@ use sip::Flow;
 use tokio::net::UdpSocket;
 
 use crate::conns::Connections;
+use crate::dial::{DialFailure, DialKey, Dialer};
 use crate::error::NetError;
 
 /// The role's note on a send, opaque to the transports and handed back
@@ -27,8 +28,12 @@ impl SendTag {
 pub enum Delivery {
     /// Written to the socket or queued on the connection.
     Sent,
-    /// The connection was gone: its fallback was sent instead.
+    /// The connection was gone or could not be opened: its fallback was
+    /// sent instead.
     FellBack,
+    /// Queued on a connection being opened: what becomes of it is reported
+    /// to [`Dispatch::on_sent`] when the dial ends (tagged sends only).
+    Queued,
 }
 
 /// One thing to send.
@@ -60,13 +65,27 @@ pub enum Outgoing {
         /// The role's note.
         tag: SendTag,
     },
+    /// Bytes to a destination over a connection this process opens (or
+    /// has opened) to it: TCP or TLS.
+    Dial {
+        /// The destination.
+        key: DialKey,
+        /// The bytes.
+        bytes: Bytes,
+        /// What to send instead if the destination cannot be reached.
+        fallback: Option<Box<Outgoing>>,
+        /// The role's note.
+        tag: SendTag,
+    },
 }
 
 impl Outgoing {
     /// The role's note on this send.
     pub fn tag(&self) -> SendTag {
         match self {
-            Outgoing::Udp { tag, .. } | Outgoing::Conn { tag, .. } => *tag,
+            Outgoing::Udp { tag, .. } | Outgoing::Conn { tag, .. } | Outgoing::Dial { tag, .. } => {
+                *tag
+            }
         }
     }
 }
@@ -82,11 +101,13 @@ pub trait Dispatch: std::marker::Send + Sync + 'static {
     fn on_sent(&self, _tag: SendTag, _result: &Result<Delivery, NetError>) {}
 }
 
-/// Performs sends: the UDP sockets by local address and the connection table.
+/// Performs sends: the UDP sockets by local address, the connection
+/// table, and the dialer that opens connections.
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     udp: Arc<HashMap<SocketAddr, Arc<UdpSocket>>>,
     conns: Connections,
+    dialer: Option<Arc<Dialer>>,
 }
 
 impl Outbox {
@@ -95,7 +116,20 @@ impl Outbox {
         Self {
             udp: Arc::new(udp),
             conns,
+            dialer: None,
         }
+    }
+
+    /// This outbox, opening connections with `dialer` for
+    /// [`Outgoing::Dial`] sends.
+    pub fn with_dialer(mut self, dialer: Arc<Dialer>) -> Self {
+        self.dialer = Some(dialer);
+        self
+    }
+
+    /// The dialer, if this outbox opens connections.
+    pub fn dialer(&self) -> Option<&Arc<Dialer>> {
+        self.dialer.as_ref()
     }
 
     /// The connection table.
@@ -113,14 +147,14 @@ impl Outbox {
             if let Err(e) = &result {
                 tracing::debug!(error = %e, "send failed");
             }
-            if tag != SendTag::NONE {
+            if tag != SendTag::NONE && !matches!(result, Ok(Delivery::Queued)) {
                 dispatch.on_sent(tag, &result);
             }
         }
     }
 
-    /// Performs one send; a stream send whose connection is gone performs
-    /// its fallback instead.
+    /// Performs one send; a stream send whose connection is gone (or
+    /// cannot be opened) performs its fallback instead.
     pub async fn send(&self, s: Outgoing) -> Result<Delivery, NetError> {
         match s {
             Outgoing::Udp {
@@ -163,6 +197,27 @@ impl Outbox {
                 },
                 Err(e) => Err(e),
             },
+            Outgoing::Dial {
+                key,
+                bytes,
+                fallback,
+                tag,
+            } => {
+                let Some(dialer) = &self.dialer else {
+                    return Err(NetError::NotDialing(key.to));
+                };
+                match dialer.send(self, key, bytes, tag, fallback) {
+                    Ok(d) => Ok(d),
+                    Err(DialFailure {
+                        error,
+                        fallback: Some(f),
+                    }) => {
+                        tracing::debug!(%error, "cannot send: fallback");
+                        Box::pin(self.send(*f)).await.map(|_| Delivery::FellBack)
+                    }
+                    Err(DialFailure { error, .. }) => Err(error),
+                }
+            }
         }
     }
 }

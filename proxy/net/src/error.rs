@@ -32,4 +32,28 @@ pub enum NetError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Opening a connection failed.
+    #[error("cannot connect to {to}: {reason}")]
+    Connect {
+        /// The destination.
+        to: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The destination failed recently; it is not dialled again before
+    /// its backoff is over.
+    #[error("{0} is unreachable (backing off after a failed connect)")]
+    Unreachable(SocketAddr),
+    /// This process opens no connections (no dialer, or none attached).
+    #[error("cannot open a connection to {0}: this process does not dial")]
+    NotDialing(SocketAddr),
+    /// A TLS destination without a TLS client configuration.
+    #[error("cannot open a TLS connection to {0}: no TLS client configured")]
+    NoTlsClient(SocketAddr),
+    /// Only TCP and TLS are dialled.
+    #[error("cannot open a {0} connection to {1}")]
+    NotDialable(sip::Transport, SocketAddr),
+    /// The limit of opened connections is reached.
+    #[error("cannot open a connection to {0}: connection limit reached")]
+    TooManyConnections(SocketAddr),
 }

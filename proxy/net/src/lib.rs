@@ -10,14 +10,16 @@
 #![forbid(unsafe_code)]
 
 mod conns;
+mod dial;
 mod dispatch;
 mod error;
 mod stream;
 mod udp;
 
 pub use conns::{ConnHandle, Connections};
+pub use dial::{DialKey, DialSettings, Dialer};
 pub use dispatch::{Delivery, Dispatch, Outbox, Outgoing, SendTag};
 pub use error::NetError;
 pub use stream::{bind_stream, serve_tcp, serve_tls, StreamLimits};
-pub use tokio_rustls::TlsAcceptor;
+pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 pub use udp::{bind_udp, serve_udp};

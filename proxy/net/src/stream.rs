@@ -2,7 +2,7 @@
 //! each connection to its task (`conn.rs`: frame, dispatch, write;
 //! keepalives, idle timeout).
 
-mod conn;
+pub(crate) mod conn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

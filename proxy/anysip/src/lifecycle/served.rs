@@ -1,5 +1,6 @@
-//! What this build does not serve yet, refused in one place: by
-//! `anysip check` and by `anysip run` alike, with the key that asks for it.
+//! What this build does not serve yet, and what a role cannot do with its
+//! configuration, refused in one place: by `anysip check` and by
+//! `anysip run` alike, with the key that asks for it.
 
 use anysip_config::{Config, Role};
 
@@ -15,33 +16,27 @@ pub(crate) fn refuse_unserved(config: &Config) -> Result<(), Error> {
             )));
         }
     }
-    if let Some(tls) = &config.tls {
-        if tls.requires_client_cert() {
-            return Err(Error::Startup(
-                "tls.client_ca: client certificates are not supported by this build yet".into(),
-            ));
-        }
-        if !tls.certificates.is_empty() {
-            return Err(Error::Startup(
-                "tls.certificates: certificates chosen by SNI are not supported by this build yet: give one tls.certificate".into(),
-            ));
-        }
-        if tls.client_certificate.is_some() || tls.client_private_key.is_some() {
-            return Err(Error::Startup(
-                "tls.client_certificate: a client certificate for outbound TLS is not supported by this build yet".into(),
-            ));
-        }
-    }
     if config.role == Role::Edge {
-        for g in &config.gateway.groups {
-            if let Some(d) = g
-                .destinations
-                .iter()
-                .find(|d| d.transport != sip::Transport::Udp)
-            {
+        edge_reachable(config)?;
+    }
+    Ok(())
+}
+
+/// An edge's stream backends reach it over their transport (the
+/// Record-Route and Path it adds name its listener of that transport).
+fn edge_reachable(config: &Config) -> Result<(), Error> {
+    for g in &config.gateway.groups {
+        for d in &g.destinations {
+            let t = d.transport();
+            let listening = match t {
+                sip::Transport::Tcp => !config.listen.tcp.is_empty(),
+                sip::Transport::Tls => !config.listen.tls.is_empty(),
+                _ => true,
+            };
+            if !listening {
                 return Err(Error::Startup(format!(
-                    "gateway.groups[name={}]: destination {} uses {}; this build's edge reaches backends over UDP only",
-                    g.name, d.uri, d.transport
+                    "gateway.groups[name={}]: destination {} is reached over {t}, so it reaches the edge over {t} too: add a listen.{t} listener",
+                    g.name, d.uri
                 )));
             }
         }

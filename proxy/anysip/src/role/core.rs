@@ -57,6 +57,10 @@ impl Dispatch for Front {
         }
         self.inner.on_message(bytes, origin)
     }
+
+    fn on_sent(&self, tag: net::SendTag, result: &Result<net::Delivery, net::NetError>) {
+        self.inner.on_sent(tag, result);
+    }
 }
 
 /// Builds the core over its bound UDP sockets: the registrar, the script,
@@ -84,13 +88,10 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
             server: OnceLock::new(),
         },
     );
-    let probe = udp
-        .by_addr
-        .iter()
-        .min_by_key(|(a, _)| **a)
-        .map(|(a, s)| (*a, s.clone()));
+    let probe = udp.by_addr.keys().min().copied();
     let conns = Connections::default();
-    let outbox = Outbox::new(udp.by_addr.clone(), conns.clone());
+    let dialer = crate::listeners::dialer(config)?;
+    let outbox = Outbox::new(udp.by_addr.clone(), conns.clone()).with_dialer(dialer.clone());
 
     let host = core_host(config, &shared, registrar.clone())?;
     let engine = load_script(&script, host)?;
@@ -116,6 +117,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         limits: sip_limits(config),
         max_transactions: config.limits.max_transactions,
         server_header: config.server.server_header.clone(),
+        udp_max_request: config.limits.udp_max_request(),
         ..Settings::default()
     };
     let mut driver = DriverSettings::default();
@@ -131,7 +133,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         settings,
         driver,
         engine as Arc<dyn anysip_core::Router>,
-        resolve::Resolver::new(),
+        resolver(config)?,
         outbox.clone(),
     );
     let handle = server.handle();
@@ -142,6 +144,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         inner,
         shared: shared.clone(),
     });
+    dialer.attach(dispatch.clone());
     let sweeper = registrar.clone();
     tasks.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
@@ -248,4 +251,15 @@ fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<script:
             .map_err(|e| Error::Startup(format!("script.path: {e}")))
     })
     .map(Arc::new)
+}
+
+/// The resolver of `dns:`: its name servers, else the system's.
+fn resolver(config: &Config) -> Result<resolve::Resolver, Error> {
+    let dns = &config.dns;
+    if dns.servers.is_empty() {
+        return Ok(resolve::Resolver::new());
+    }
+    let timeout = Duration::from_millis(dns.timeout_ms);
+    resolve::Resolver::with_nameservers(&dns.servers, timeout)
+        .map_err(|e| Error::Startup(format!("dns.servers: {e}")))
 }

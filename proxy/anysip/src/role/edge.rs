@@ -2,13 +2,14 @@
 //! addresses, backend group, packet filter and dispatch.
 
 mod addresses;
+mod backends;
 pub(crate) mod dispatch;
 mod keys;
 mod tag;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
 
 use anysip_config::Config;
@@ -42,13 +43,28 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
             edge_cfg.backend_group
         ))
     })?;
-    let backend_addrs: HashSet<SocketAddr> = group.destinations().map(|d| d.address).collect();
+    let udp_backends: Vec<SocketAddr> = group
+        .destinations()
+        .filter(|d| d.transport == sip::Transport::Udp)
+        .map(|d| d.address)
+        .collect();
+    let backend_index = backends::BackendIndex::new(
+        group
+            .destinations()
+            .map(|d| (d.uri.as_str(), d.address, d.transport)),
+    );
     let (ue_facing, backend_facing) = addresses::facing(config, &edge_cfg)?;
     let settings = EdgeSettings {
         instance_id: config.server.instance_id.number,
         ue_facing,
         backend_facing,
         retry_after_secs: edge_cfg.retry_after_secs,
+        udp_max_request: config.limits.udp_max_request(),
+        stream_ports: edge::StreamPorts {
+            tcp: config.listen.tcp.first().map(|a| a.port()),
+            tls: config.listen.tls.first().map(|a| a.port()),
+            ..Default::default()
+        },
         selection_key: match edge_cfg.selection_key {
             anysip_config::HashKey::ToAor => edge::SelectionKey::ToAor,
             anysip_config::HashKey::FromAor => edge::SelectionKey::FromAor,
@@ -74,13 +90,14 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
     })?;
     let shared = Shared::new(gateways, filter, role);
     addresses::map_advertised(&mut udp, ue_facing, backend_facing)?;
-    let probe_socket = udp
-        .by_addr
-        .get(&backend_facing)
-        .cloned()
-        .ok_or_else(|| Error::Startup(format!("no UDP socket for {backend_facing}")))?;
+    if !udp.by_addr.contains_key(&backend_facing) {
+        return Err(Error::Startup(format!(
+            "no UDP socket for {backend_facing}"
+        )));
+    }
     let conns = Connections::default();
-    let outbox = Outbox::new(udp.by_addr, conns.clone());
+    let dialer = crate::listeners::dialer(config)?;
+    let outbox = Outbox::new(udp.by_addr, conns.clone()).with_dialer(dialer.clone());
     tracing::info!(
         instance = settings.instance_id,
         ue_facing = %settings.ue_facing,
@@ -91,16 +108,41 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
     let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
         edge: Edge::new(codec, settings, sip_limits(config)),
         shared: shared.clone(),
-        backend_addrs,
+        backend_index,
     });
+    dialer.attach(dispatch.clone());
     Ok(Prepared {
         shared,
         dispatch,
         outbox,
         conns,
         sockets: udp.sockets,
-        probe: Some((backend_facing, probe_socket)),
-        tasks: Vec::new(),
+        probe: Some(backend_facing),
+        tasks: vec![tokio::spawn(check_tcp(
+            udp_backends,
+            config.limits.udp_max_request(),
+            config.limits.tcp_connect_timeout(),
+        ))],
         running: Running::Edge,
     })
+}
+
+/// Says at start which UDP backends do not take TCP: a request too large
+/// for UDP (RFC 3261 §18.1.1) goes to them over TCP, so to those it will
+/// be answered 513. The connection is closed at once.
+async fn check_tcp(backends: Vec<SocketAddr>, max_udp: usize, limit: Duration) {
+    for b in backends {
+        match tokio::time::timeout(limit, tokio::net::TcpStream::connect(b)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(
+                backend = %b,
+                error = %e,
+                "backend does not take TCP: requests to it over {max_udp} octets (limits.udp_mtu - 200) will be answered 513"
+            ),
+            Err(_) => tracing::warn!(
+                backend = %b,
+                "backend did not answer a TCP connect: requests to it over {max_udp} octets (limits.udp_mtu - 200) may be answered 513"
+            ),
+        }
+    }
 }

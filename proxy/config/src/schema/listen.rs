@@ -23,8 +23,8 @@ pub struct ListenConfig {
     /// DSCP (0–63) of every listener's packets, unless its entry sets one.
     /// Default none: the system's (0).
     pub dscp: Option<u8>,
-    /// SIPhon's outbound path MTU. Read; requests too big for UDP go over
-    /// a stream by RFC 3261 §18.1.1 whatever it says.
+    /// SIPhon's spelling of `limits.udp_mtu`: a request larger than this
+    /// less 200 octets goes over TCP (RFC 3261 §18.1.1).
     pub mtu: Option<u16>,
     /// SIPhon's SCTP listeners. Read; not served (a warning).
     pub sctp: Vec<SocketAddr>,
@@ -230,6 +230,13 @@ pub struct TlsConfig {
     /// by one of these (mutual TLS). Default: no client certificates asked.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+    /// PEM CA bundle that the certificates of TLS servers this instance
+    /// connects to (an edge's TLS backends, a core's TLS targets) are
+    /// verified against, with the name of the destination (SNI). Default:
+    /// the system's trust store. When `cert` and `key` are set, they are
+    /// also this instance's client certificate for servers that ask.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
     /// SIPhon's switch for client certificates: when given, it decides
     /// whether `client_ca` is used (SIPhon ignores `client_ca` without it).
     #[serde(default)]
@@ -239,12 +246,12 @@ pub struct TlsConfig {
     /// `TLSv1_2+` are accepted.
     #[serde(default)]
     pub method: TlsMethod,
-    /// SIPhon's extra certificates chosen by SNI. Read; refused by this
-    /// build when set.
+    /// Extra certificates chosen by the server name a client sends (SNI,
+    /// RFC 6066): exact names or `*.domain`; `cert` serves the others.
     #[serde(default)]
     pub certificates: Vec<SniCertificate>,
-    /// SIPhon's client certificate for outbound TLS. Read; refused by this
-    /// build when set.
+    /// The certificate presented to TLS servers that ask for one on the
+    /// connections this instance opens (SIPhon's key); default: `cert`.
     #[serde(default)]
     pub client_certificate: Option<PathBuf>,
     /// The key of `client_certificate`.

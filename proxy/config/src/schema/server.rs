@@ -16,6 +16,33 @@ pub struct DomainConfig {
     pub local: Vec<String>,
 }
 
+/// `dns:` — how host names are resolved (a core's targets, RFC 3263).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Name servers (`IP:port`) asked instead of the system's
+    /// (`/etc/resolv.conf`, `/etc/hosts`). Default none: the system's.
+    #[serde(default)]
+    pub servers: Vec<std::net::SocketAddr>,
+    /// Time one query may take, retries included, in ms, 100–30000.
+    /// Default 2000.
+    #[serde(default = "default_dns_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            servers: Vec::new(),
+            timeout_ms: default_dns_timeout_ms(),
+        }
+    }
+}
+
+fn default_dns_timeout_ms() -> u64 {
+    2000
+}
+
 /// `server:`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,6 +281,11 @@ pub struct Limits {
     /// 32 s after it ends: the default 100000 sustains about 1,500 calls/s.
     #[serde(default = "default_max_transactions")]
     pub max_transactions: usize,
+    /// The path MTU assumed towards next hops, 576–65535. Default 1500. A
+    /// request larger than this less 200 octets is sent over TCP instead
+    /// of UDP (RFC 3261 §18.1.1), to the same address and port.
+    #[serde(default = "default_udp_mtu")]
+    pub udp_mtu: usize,
 }
 
 impl Limits {
@@ -278,7 +310,15 @@ impl Default for Limits {
             tcp_idle_secs: default_tcp_idle_secs(),
             tcp_connect_timeout_ms: default_tcp_connect_timeout_ms(),
             write_queue_bytes: default_write_queue_bytes(),
+            udp_mtu: default_udp_mtu(),
         }
+    }
+}
+
+impl Limits {
+    /// The largest request sent over UDP (§18.1.1: the MTU less 200).
+    pub fn udp_max_request(&self) -> usize {
+        self.udp_mtu.saturating_sub(200)
     }
 }
 
@@ -293,6 +333,9 @@ fn default_max_message_size() -> usize {
 }
 fn default_max_headers() -> usize {
     128
+}
+fn default_udp_mtu() -> usize {
+    1500
 }
 fn default_max_transactions() -> usize {
     100_000

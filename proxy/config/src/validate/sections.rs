@@ -93,6 +93,7 @@ pub(super) fn limits(limits: &Limits) -> Check {
         1 << 20,
     )?;
     range("limits.max_headers", limits.max_headers, 16, 4096)?;
+    range("limits.udp_mtu", limits.udp_mtu, 576, 65_535)?;
     range(
         "limits.max_connections",
         limits.max_connections,

@@ -69,9 +69,11 @@ impl Proxy {
         let span = tx.span.clone();
         let rel = Reliability::from_reliable(flow.transport.is_stream());
         let machine = ClientNonInvite::new(now, self.settings.timers, rel, bytes);
+        let tls_name = tx.tls_name.clone();
         let id = self.insert_tx(Tx {
             machine: machine.into(),
             flow,
+            tls_name,
             kind: TxKind::Client {
                 key,
                 branch: None,

@@ -10,10 +10,10 @@ use resolve::Destination;
 use sip::edit::Editor;
 use sip::matching::ClientKey;
 use sip::transaction::{ClientInvite, ClientNonInvite, Reliability, Transaction};
-use sip::{HeaderName, Message, Method};
+use sip::{HeaderName, Message, Method, Transport};
 
 use super::ids::{BranchId, CtxId};
-use super::plan::without_headers;
+use super::plan::{self, without_headers};
 use super::{
     build, route, Branch, Flow, Plan, Proxy, ResolveCall, Resolving, Transmit, Tx, TxKind,
 };
@@ -165,9 +165,11 @@ impl Proxy {
             let req = c.req.clone();
             let built = self
                 .build_request(&req, plan, dest, &branch, true)
-                .and_then(|(bytes, local)| Ok((self.sent_request(&req, &bytes)?, bytes, local)));
+                .and_then(|(bytes, local, dest)| {
+                    Ok((self.sent_request(&req, &bytes)?, bytes, local, dest))
+                });
             match built {
-                Ok((sent, bytes, local)) => {
+                Ok((sent, bytes, local, dest)) => {
                     self.start_client(b, &req.message, bytes, sent, dest, local, branch, now);
                     return;
                 }
@@ -205,6 +207,14 @@ impl Proxy {
         };
         let call_id = orig.call_id().unwrap_or_default();
         let span = tracing::debug_span!("client_tx", %call_id, %branch, dest = %dest.addr);
+        let tls_name = if dest.transport == Transport::Tls {
+            self.branches
+                .get(b)
+                .and_then(|br| br.plan.as_ref())
+                .and_then(|p| plan::tls_name(&p.target))
+        } else {
+            None
+        };
         let id = self.insert_tx(Tx {
             machine,
             flow: Flow {
@@ -213,6 +223,7 @@ impl Proxy {
                 local,
                 connection: 0,
             },
+            tls_name,
             kind: TxKind::Client {
                 key: ClientKey { branch, method },
                 branch: Some(b),
@@ -245,8 +256,30 @@ impl Proxy {
         format!("{}{hash}.{uniq:x}", route::BRANCH_MARK)
     }
 
-    /// The forwarded request for one destination (§16.6 steps 1–8).
+    /// The forwarded request for one destination (§16.6 steps 1–8), the
+    /// listener it leaves from and the destination it goes to: a request
+    /// too large for UDP goes over TCP to the same address (§18.1.1).
     pub(super) fn build_request(
+        &self,
+        req: &RequestContext,
+        plan: &Plan,
+        dest: Destination,
+        branch: &str,
+        stateful: bool,
+    ) -> Result<(Bytes, SocketAddr, Destination), CoreError> {
+        let (bytes, local) = self.build_for(req, plan, dest, branch, stateful)?;
+        if dest.transport == Transport::Udp && bytes.len() > self.settings.udp_max_request {
+            let tcp = Destination {
+                transport: Transport::Tcp,
+                ..dest
+            };
+            let (bytes, local) = self.build_for(req, plan, tcp, branch, stateful)?;
+            return Ok((bytes, local, tcp));
+        }
+        Ok((bytes, local, dest))
+    }
+
+    fn build_for(
         &self,
         req: &RequestContext,
         plan: &Plan,
@@ -364,8 +397,11 @@ impl Proxy {
         let h = route::fnv(&[top.as_bytes(), route::loop_hash(msg).as_bytes()]);
         let branch = format!("{}{h:016x}.0", route::BRANCH_MARK);
         match self.build_request(req, plan, dest, &branch, false) {
-            Ok((bytes, local)) => {
+            Ok((bytes, local, dest)) => {
                 self.stats.forwarded += 1;
+                let tls_name = (dest.transport == Transport::Tls)
+                    .then(|| plan::tls_name(&plan.target))
+                    .flatten();
                 self.transmits.push_back(Transmit {
                     flow: Flow {
                         transport: dest.transport,
@@ -375,6 +411,7 @@ impl Proxy {
                     },
                     bytes,
                     on_error: None,
+                    tls_name,
                 });
             }
             Err(_) => self.stats.drop("ack_unbuildable"),

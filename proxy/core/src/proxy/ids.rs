@@ -27,6 +27,14 @@ macro_rules! ids {
                 $name(n)
             }
         }
+
+        #[allow(dead_code)]
+        impl $name {
+            /// Its number.
+            pub(crate) fn raw(self) -> u64 {
+                self.0
+            }
+        }
     )*};
 }
 

@@ -135,6 +135,7 @@ impl Proxy {
         self.insert_tx(Tx {
             machine,
             flow: response_flow(msg, flow),
+            tls_name: None,
             kind: TxKind::Server { key, ctx: None },
             armed: None,
             span,
@@ -202,6 +203,7 @@ impl Proxy {
                     flow: response_flow(req, flow),
                     bytes,
                     on_error: None,
+                    tls_name: None,
                 });
             }
             Err(_) => self.stats.drop("unanswerable"),

@@ -134,6 +134,15 @@ pub(super) fn without_headers(uri: String) -> String {
     }
 }
 
+/// The name a TLS target's certificate must carry (RFC 5922): the host of
+/// its URI when that is a name, not an IP literal.
+pub(super) fn tls_name(target: &resolve::Target) -> Option<std::sync::Arc<str>> {
+    if target.host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    Some(std::sync::Arc::from(target.host.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::without_headers;

@@ -108,6 +108,7 @@ impl Proxy {
             },
             bytes: resp.as_bytes().clone(),
             on_error: None,
+            tls_name: None,
         });
     }
 

@@ -28,6 +28,9 @@ pub(super) struct Tx {
     pub(super) machine: Transaction,
     /// Where its messages go.
     pub(super) flow: Flow,
+    /// The name a TLS peer's certificate must carry, for a connection the
+    /// proxy opens (RFC 5922: the target URI's host).
+    pub(super) tls_name: Option<Arc<str>>,
     pub(super) kind: TxKind,
     /// The deadline pushed on the heap last.
     pub(super) armed: Option<Instant>,

@@ -51,6 +51,7 @@ impl Proxy {
                 flow: tx.flow,
                 bytes,
                 on_error: Some(SendRef(id)),
+                tls_name: tx.tls_name.clone(),
             });
         }
         let mut events = Vec::new();

@@ -4,23 +4,32 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use net::{Dispatch, Outgoing};
+use net::{Delivery, Dispatch, NetError, Outgoing, SendTag};
 use tokio::sync::mpsc;
 
 use super::DriverCounters;
-use crate::proxy::Flow;
+use crate::proxy::{Flow, SendRef};
 
 /// Hands received messages to the core task; never blocks. Its sends are
 /// made by the core task, so `on_message` returns none.
 #[derive(Debug, Clone)]
 pub struct CoreDispatch {
     tx: mpsc::Sender<(Bytes, Flow)>,
+    failed: mpsc::Sender<SendRef>,
     counters: Arc<DriverCounters>,
 }
 
 impl CoreDispatch {
-    pub(super) fn new(tx: mpsc::Sender<(Bytes, Flow)>, counters: Arc<DriverCounters>) -> Self {
-        CoreDispatch { tx, counters }
+    pub(super) fn new(
+        tx: mpsc::Sender<(Bytes, Flow)>,
+        failed: mpsc::Sender<SendRef>,
+        counters: Arc<DriverCounters>,
+    ) -> Self {
+        CoreDispatch {
+            tx,
+            failed,
+            counters,
+        }
     }
 }
 
@@ -40,5 +49,19 @@ impl Dispatch for CoreDispatch {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         Vec::new()
+    }
+
+    /// A send that waited for its connection: a failure goes back to the
+    /// transaction (RFC 3263 §4.3: the next destination is tried).
+    fn on_sent(&self, tag: SendTag, result: &Result<Delivery, NetError>) {
+        let (Err(e), Some(r)) = (result, SendRef::from_u64(tag.0)) else {
+            return;
+        };
+        tracing::debug!(error = %e, "send failed after connecting");
+        if self.failed.try_send(r).is_err() {
+            self.counters
+                .send_failures_lost
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 }

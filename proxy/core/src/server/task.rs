@@ -80,6 +80,7 @@ impl Core {
         mut self,
         mut messages: mpsc::Receiver<(Bytes, Flow)>,
         mut control: mpsc::Receiver<Control>,
+        mut failed: mpsc::Receiver<crate::proxy::SendRef>,
     ) {
         let mut open = true;
         let mut controlled = true;
@@ -100,6 +101,9 @@ impl Core {
                     None => open = false,
                 },
                 Some(a) = self.answers_rx.recv() => self.answer(a),
+                Some(r) = failed.recv() => {
+                    self.proxy.handle_transport_error(r, Instant::now());
+                }
                 c = control.recv(), if controlled => match c {
                     Some(Control::Stats(tx)) => {
                         let _ = tx.send(self.proxy.stats());
@@ -269,12 +273,22 @@ impl Core {
                 tag: net::SendTag::NONE,
             }
         } else {
-            // No outbound connections yet (see the module documentation).
-            tracing::debug!(to = %f.remote, "no connection to send on");
-            if let Some(r) = t.on_error {
-                self.proxy.handle_transport_error(r, Instant::now());
+            // A connection to open (or opened before): what becomes of the
+            // message is reported to `CoreDispatch::on_sent` if it waits
+            // for the connect, and comes back as `failed` here.
+            net::Outgoing::Dial {
+                key: net::DialKey {
+                    transport: f.transport,
+                    to: f.remote,
+                    server_name: t.tls_name,
+                    from: Some(f.local.ip()),
+                },
+                bytes: t.bytes,
+                fallback: None,
+                tag: t
+                    .on_error
+                    .map_or(net::SendTag::NONE, |r| net::SendTag(r.to_u64())),
             }
-            return;
         };
         if let Err(e) = self.outbox.send(send).await {
             tracing::debug!(error = %e, "send failed");

@@ -85,7 +85,7 @@ impl GroupConfig {
                     format!("duplicate destination (same uri as {path}.destinations[{first}])"),
                 );
             }
-            if let Some(first) = addrs.insert((dest.address, dest.transport), j) {
+            if let Some(first) = addrs.insert((dest.address, dest.transport()), j) {
                 push(
                     errors,
                     format!("{dpath}.address"),
@@ -160,7 +160,7 @@ impl ProbeConfig {
 
 impl DestinationConfig {
     fn check(&self, path: &str, errors: &mut Vec<ConfigError>) {
-        if matches!(self.transport, Transport::Ws | Transport::Wss) {
+        if matches!(self.transport(), Transport::Ws | Transport::Wss) {
             push(
                 errors,
                 format!("{path}.transport"),
@@ -170,7 +170,7 @@ impl DestinationConfig {
         let uri = self.uri.as_str();
         let rest = match uri.split_once(':') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("sips") => {
-                if self.transport != Transport::Tls {
+                if self.transport() != Transport::Tls {
                     push(
                         errors,
                         format!("{path}.transport"),

@@ -21,7 +21,7 @@ pub fn group_config(algorithm: Algorithm, weights: &[u32]) -> GroupConfig {
                 DestinationConfig {
                     uri: format!("sip:{host}:5060"),
                     address: format!("{host}:5060").parse().expect("address"),
-                    transport: Transport::Udp,
+                    transport: Some(Transport::Udp),
                     weight,
                     attrs: Default::default(),
                 }

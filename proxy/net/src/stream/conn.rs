@@ -12,6 +12,7 @@
 
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -176,15 +177,64 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 }
 
-/// Serves one stream connection until it ends; the connection is in the
-/// table (reachable by sends) meanwhile.
+/// A connection's place in the [`Connections`](crate::Connections) table:
+/// its id and send queue, made before the stream exists for a connection
+/// this process opens (sends queue while it connects).
+pub(crate) struct Registered {
+    pub(crate) id: u32,
+    pub(crate) tx: mpsc::Sender<ToWriter>,
+    pub(crate) queue: mpsc::Receiver<ToWriter>,
+}
+
+impl Registered {
+    /// Puts a connection with `peer` over `transport` in the table
+    /// (`inbound`: the peer opened it).
+    pub(crate) fn new(
+        outbox: &Outbox,
+        peer: SocketAddr,
+        transport: Transport,
+        inbound: bool,
+        limits: &StreamLimits,
+    ) -> Self {
+        let (tx, queue) = mpsc::channel::<ToWriter>(limits.send_queue.max(1));
+        let id = outbox
+            .connections()
+            .insert(peer, transport, inbound, tx.clone());
+        Registered { id, tx, queue }
+    }
+}
+
+/// Serves one accepted stream connection until it ends; the connection is
+/// in the table (reachable by sends) meanwhile. Not an `async fn`: the
+/// future returned is [`serve_registered`]'s own, not one wrapping it
+/// (which would hold its arguments twice).
+pub(crate) fn serve_connection<S>(
+    stream: S,
+    accepted: Accepted,
+    transport: Transport,
+    dispatch: Arc<dyn Dispatch>,
+    outbox: Outbox,
+    limits: StreamLimits,
+) -> impl std::future::Future<Output = ()> + std::marker::Send
+where
+    S: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
+{
+    let registered = Registered::new(&outbox, accepted.peer, transport, true, &limits);
+    serve_registered(
+        stream, registered, accepted, transport, dispatch, outbox, limits,
+    )
+}
+
+/// Serves one stream connection already in the table until it ends, then
+/// takes it out.
 ///
 /// The task's future is what an idle connection costs most: everything in
 /// it that is large and only briefly alive (the delivery of sends, a TLS
 /// handshake) is boxed for its time, and a large stream (a TLS session)
 /// comes boxed, since a future stores its arguments apart from its locals.
-pub(crate) async fn serve_connection<S>(
+pub(crate) async fn serve_registered<S>(
     stream: S,
+    registered: Registered,
     accepted: Accepted,
     transport: Transport,
     dispatch: Arc<dyn Dispatch>,
@@ -198,8 +248,7 @@ pub(crate) async fn serve_connection<S>(
         local,
         permit,
     } = accepted;
-    let (tx, queue) = mpsc::channel::<ToWriter>(limits.send_queue.max(1));
-    let id = outbox.connections().insert(peer, tx.clone());
+    let Registered { id, tx, queue } = registered;
     let origin = Flow {
         transport,
         remote: peer,

@@ -8,10 +8,16 @@ use crate::host::{Binding, GatewayDest};
 
 impl Binding {
     /// The fork target of this binding: its URI, with its Path as the route
-    /// set, or, without a Path, its source address as the next hop.
+    /// set, or, without a Path, its source address as the next hop (the
+    /// flow it registered on: over a stream, its connection while it is
+    /// open) — unless the contact names another transport than the one
+    /// it registered over: the UA is then reached as its contact says.
     pub(crate) fn target(&self) -> anysip_core::Target {
         let next_hop = if self.path.is_empty() {
-            self.received.as_deref().and_then(received_uri)
+            self.received
+                .as_deref()
+                .filter(|r| same_transport(r, &self.uri))
+                .and_then(received_uri)
         } else {
             None
         };
@@ -21,6 +27,29 @@ impl Binding {
             next_hop,
         }
     }
+}
+
+/// True when `received` (`tcp:192.0.2.1:40000`) is over the transport
+/// the contact URI names (`;transport=`, else TLS for `sips:`, else UDP).
+fn same_transport(received: &str, contact: &str) -> bool {
+    let Some((transport, _)) = received.split_once(':') else {
+        return false;
+    };
+    let named = match sip::Uri::parse(contact.trim_matches(|c| c == '<' || c == '>')) {
+        Ok(sip::Uri::Sip(u)) => match u.transport() {
+            Some(t) => t.to_ascii_lowercase(),
+            None if u
+                .as_str()
+                .get(..5)
+                .is_some_and(|s| s.eq_ignore_ascii_case("sips:")) =>
+            {
+                "tls".to_owned()
+            }
+            None => "udp".to_owned(),
+        },
+        _ => return true,
+    };
+    transport.eq_ignore_ascii_case(&named)
 }
 
 /// `udp:192.0.2.1:5060` → `sip:192.0.2.1:5060;transport=udp`.
@@ -177,7 +206,22 @@ impl Destination {
 
 #[cfg(test)]
 mod tests {
-    use super::received_uri;
+    use super::{received_uri, same_transport};
+
+    #[test]
+    fn received_is_used_over_the_contact_s_transport_only() {
+        assert!(same_transport("udp:192.0.2.1:5060", "sip:a@192.0.2.1:5060"));
+        assert!(same_transport(
+            "tcp:192.0.2.1:40000",
+            "<sip:a@h;transport=TCP>"
+        ));
+        assert!(!same_transport(
+            "udp:192.0.2.1:5060",
+            "sip:a@h:5070;transport=tcp"
+        ));
+        assert!(same_transport("tls:192.0.2.1:40000", "sips:a@h"));
+        assert!(!same_transport("udp:192.0.2.1:5060", "sips:a@h"));
+    }
 
     #[test]
     fn received_to_uri() {

@@ -231,7 +231,7 @@ impl Host for CoreHost {
             dests.push(DestinationConfig {
                 uri: d.uri,
                 address,
-                transport: anysip_config::Transport::Udp,
+                transport: None,
                 weight: d.weight,
                 attrs: d.attrs.into_iter().collect::<BTreeMap<_, _>>(),
             });

@@ -1,7 +1,6 @@
 //! The edge behind the transports: messages in, sends out, and every
 //! message counted once by what became of it.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,10 +8,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use edge::{Action, Backends, Edge, MessageKind, Target};
 use gateway::GroupView;
-use net::{Delivery, Dispatch, NetError, Outgoing, SendTag};
+use net::{Delivery, DialKey, Dispatch, NetError, Outgoing, SendTag};
 use sip::{Flow, Limits, Message, Transport};
 use tokencodec::Backend;
 
+use super::backends::BackendIndex;
 use super::tag::Sent;
 use crate::probe::{self, ProbeAnswer};
 use crate::shared::Shared;
@@ -25,23 +25,24 @@ use crate::telemetry::metrics::{
 pub(crate) struct EdgeDispatch {
     pub(crate) edge: Edge,
     pub(crate) shared: Arc<Shared>,
-    /// Addresses of the backends: requests from them are backend-originated.
-    pub(crate) backend_addrs: HashSet<SocketAddr>,
+    /// The backends: who is one, and their TLS names.
+    pub(crate) backend_index: BackendIndex,
 }
 
 /// The backend group as `edge` sees it: the view of its last change, no
 /// lock.
 struct GroupBackends<'a> {
     view: Option<arc_swap::Guard<Arc<GroupView>>>,
-    addrs: &'a HashSet<SocketAddr>,
+    index: &'a BackendIndex,
 }
 
 impl Backends for GroupBackends<'_> {
-    fn is_backend(&self, source: SocketAddr, transport: Transport) -> bool {
-        // Backends are reached over UDP in this build (startup refuses
-        // others), and the edge's Path and Record-Route towards them say
-        // UDP: a backend's requests arrive over UDP from its address.
-        transport == Transport::Udp && self.addrs.contains(&source)
+    fn backend_of(&self, source: SocketAddr, transport: Transport) -> Option<Backend> {
+        self.index.backend_of(source, transport)
+    }
+
+    fn maybe_backend(&self, source: SocketAddr, transport: Transport) -> Option<Backend> {
+        self.index.maybe_backend(source, transport)
     }
 
     fn select(&mut self, key: &[u8], sticky: bool) -> Option<Backend> {
@@ -112,7 +113,7 @@ impl Dispatch for EdgeDispatch {
         let started = Instant::now();
         let mut backends = GroupBackends {
             view: self.shared.backends(),
-            addrs: &self.backend_addrs,
+            index: &self.backend_index,
         };
         let (action, notes) = self.edge.handle_noted(bytes, &origin, &mut backends, now);
         m.messages.inc(MessageLabels {
@@ -137,15 +138,21 @@ impl Dispatch for EdgeDispatch {
             return;
         };
         match (sent, result) {
+            // Reported again once the connection being opened is.
+            (_, Ok(Delivery::Queued)) => {}
             (Sent::Reply(status), Ok(_)) => m.replies.inc(status),
-            (Sent::Forward(peer, labels), Ok(Delivery::Sent)) => {
+            (Sent::Forward(peer, labels, _), Ok(Delivery::Sent)) => {
                 m.forwarded.inc(peer);
                 if let Some(l) = MessageLabels::from_index(labels as usize) {
                     m.messages.inc(l);
                 }
             }
-            // The UE's connection was gone: the edge answered 430 itself.
-            (Sent::Forward(..), Ok(Delivery::FellBack)) => m.replies.inc(Status(430)),
+            // Not deliverable (a UE's connection gone, a backend
+            // unreachable): the edge answered the sender itself.
+            (Sent::Forward(_, _, failed), Ok(Delivery::FellBack)) => {
+                tracing::info!(status = failed, what = ?sent, "not deliverable: answered");
+                m.replies.inc(Status(failed));
+            }
             (_, Err(e)) => {
                 m.drops.inc(DropReason::SendFailed);
                 tracing::warn!(error = %e, what = ?sent, "send failed: message dropped");
@@ -177,27 +184,40 @@ impl EdgeDispatch {
             Action::Forward {
                 target: Target::Backend(b),
                 bytes,
-                ..
+                failed,
             } => {
-                tracing::debug!(action = "forward to backend", "decided");
-                if b.transport != Transport::Udp {
-                    // `served::refuse_unserved` refuses stream backends.
-                    m.drops.inc(DropReason::Internal);
-                    return vec![];
+                tracing::debug!(action = "forward to backend", transport = %b.transport, "decided");
+                let status = failed.as_deref().map(status_of);
+                let tag = Sent::forward(Peer::Backend, &out(b.transport), status).tag();
+                if b.transport == Transport::Udp {
+                    return vec![Outgoing::Udp {
+                        from: settings.backend_facing,
+                        to: b.addr,
+                        bytes,
+                        tag,
+                    }];
                 }
-                vec![Outgoing::Udp {
-                    from: settings.backend_facing,
+                let key = DialKey {
+                    transport: b.transport,
                     to: b.addr,
+                    server_name: self.backend_index.server_name(b.addr),
+                    from: Some(settings.backend_facing.ip()),
+                };
+                let fallback = failed.map(|f| Box::new(reply(origin, f, false, SendTag::NONE)));
+                vec![Outgoing::Dial {
+                    key,
                     bytes,
-                    tag: Sent::forward(Peer::Backend, &out(b.transport)).tag(),
+                    fallback,
+                    tag,
                 }]
             }
             Action::Forward {
                 target: Target::Flow(flow),
                 bytes,
-                flow_failed,
+                failed,
             } => {
-                let tag = Sent::forward(Peer::Ue, &out(flow.transport)).tag();
+                let status = failed.as_deref().map(status_of);
+                let tag = Sent::forward(Peer::Ue, &out(flow.transport), status).tag();
                 if flow.transport == Transport::Udp {
                     tracing::debug!(action = "forward to UE flow", "decided");
                     return vec![Outgoing::Udp {
@@ -216,7 +236,7 @@ impl EdgeDispatch {
                         instance = flow.instance,
                         "decided"
                     );
-                    return match flow_failed {
+                    return match failed {
                         Some(f) => vec![reply(origin, f, false, Sent::Reply(Status(430)).tag())],
                         None => {
                             m.drops.inc(DropReason::FlowOnOtherInstance);
@@ -225,8 +245,7 @@ impl EdgeDispatch {
                     };
                 }
                 tracing::debug!(action = "forward to UE flow", "decided");
-                let fallback =
-                    flow_failed.map(|f| Box::new(reply(origin, f, false, SendTag::NONE)));
+                let fallback = failed.map(|f| Box::new(reply(origin, f, false, SendTag::NONE)));
                 vec![Outgoing::Conn {
                     id: flow.connection,
                     peer: flow.ue,
