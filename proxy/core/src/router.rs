@@ -21,6 +21,9 @@ pub struct RequestContext {
     pub local: SocketAddr,
     /// Whether §16.4 removed a Route header naming this proxy.
     pub route_consumed: bool,
+    /// The URIs of the Routes naming this proxy that §16.4 removed, top
+    /// first.
+    pub consumed_routes: Vec<String>,
 }
 
 /// A response received on one branch.

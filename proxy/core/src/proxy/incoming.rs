@@ -88,7 +88,8 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
-            route_consumed: consumed,
+            route_consumed: !consumed.is_empty(),
+            consumed_routes: consumed,
         });
         let span = self
             .txs
@@ -271,7 +272,8 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
-            route_consumed: consumed,
+            route_consumed: !consumed.is_empty(),
+            consumed_routes: consumed,
         });
         self.call(Pending::Ack(req.clone()), RouterCallKind::Request(req));
     }

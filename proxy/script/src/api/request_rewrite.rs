@@ -204,6 +204,32 @@ impl Request {
         Uri::new(uri).user_part()
     }
 
+    /// The URIs of the Routes naming this proxy that the core removed
+    /// (RFC 3261 §16.4), top first.
+    #[getter]
+    fn consumed_routes(&self) -> Vec<String> {
+        self.ctx.consumed_routes.clone()
+    }
+
+    /// The first of `consumed_routes` as a URI, or None.
+    #[getter]
+    fn consumed_route(&self) -> Option<Uri> {
+        self.ctx
+            .consumed_routes
+            .first()
+            .map(|u| Uri::new(u.as_str()))
+    }
+
+    /// The user part of the first consumed Route that has one (an IMS
+    /// `orig`/`term` mark, a Path token), or None.
+    #[getter]
+    fn consumed_route_user(&self) -> Option<String> {
+        self.ctx
+            .consumed_routes
+            .iter()
+            .find_map(|u| Uri::new(u.as_str()).user_part())
+    }
+
     /// Whether the sender's IP is one of the addresses of the gateway
     /// group `group_name` (the port is ignored); False for an unknown
     /// group.

@@ -85,7 +85,13 @@ fn in_dialog_and_routes() {
     check("request.loose_route() is True", &req);
     let mut consumed = request("BYE", "sip:bob@192.0.2.20", "");
     consumed.route_consumed = true;
+    consumed.consumed_routes = vec!["sip:orig@core.example;lr".into()];
     check("request.loose_route() is True", &consumed);
+    check(
+        "request.consumed_routes == ['sip:orig@core.example;lr'] and request.consumed_route_user == 'orig' \
+         and request.consumed_route.host == 'core.example'",
+        &consumed,
+    );
 }
 
 #[test]

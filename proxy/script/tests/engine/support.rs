@@ -306,6 +306,7 @@ pub fn ctx(text: &str) -> RequestContext {
         source: "192.0.2.7:5062".parse::<SocketAddr>().unwrap(),
         local: "192.0.2.1:5060".parse::<SocketAddr>().unwrap(),
         route_consumed: false,
+        consumed_routes: Vec::new(),
     }
 }
 
