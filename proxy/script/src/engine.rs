@@ -205,6 +205,17 @@ impl Engine {
             Ok(o) => o,
             Err(e) => return Decision::Failed(self.failed(py, what, &e)),
         };
+        // SIPhon's dispatcher: a request no handler is registered for gets
+        // 500 "No Script Handler".
+        if reply.is_none() && method != "ACK" && !list.iter().any(|h| h.applies(method)) {
+            tracing::warn!(target: "script", method, "no script handler registered");
+            return Decision::Reply(anysip_core::Reply {
+                status: 500,
+                reason: Some("No Script Handler".into()),
+                headers: Vec::new(),
+                body: None,
+            });
+        }
         for h in list.iter().filter(|h| h.applies(method)) {
             let args = match &reply {
                 Some(r) => PyTuple::new(py, [obj.as_any(), r.as_any()]),

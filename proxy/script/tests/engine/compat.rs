@@ -555,3 +555,24 @@ fn reply_source_and_nat() {
         )])
     );
 }
+
+#[test]
+fn no_handler_for_a_method() {
+    let (e, _) = engine(
+        "from siphon import proxy\n\
+         @proxy.on_request('INVITE')\n\
+         def r(request):\n\
+         \x20   request.reply(486)\n",
+    );
+    match e.on_request(&request("MESSAGE", "sip:x@domain.local", "")) {
+        Decision::Reply(r) => assert_eq!(
+            (r.status, r.reason.as_deref()),
+            (500, Some("No Script Handler"))
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        e.on_request(&request("INVITE", "sip:x@domain.local", "")),
+        Decision::Reply(r) if r.status == 486
+    ));
+}
