@@ -73,6 +73,8 @@ pub(crate) async fn render(shared: &Shared, connections: usize) -> String {
     let mut registry = Registry::default();
     shared.metrics.register(&mut registry);
     registry.register_collector(Box::new(snapshot));
+    // The counters, gauges and histograms routing scripts defined.
+    registry.register_collector(script::metrics_collector());
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);

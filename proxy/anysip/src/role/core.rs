@@ -2,6 +2,7 @@
 //! (`anysip-core` driven by a `script::Engine`), with the same listeners,
 //! admin API, metrics and drain as the edge.
 
+mod cache;
 mod host;
 mod reload;
 mod users;
@@ -215,7 +216,28 @@ fn core_host(
         algorithms,
         nonce_ttl_secs: auth.map_or(300, |a| a.nonce_ttl_secs),
         nonce_secret: secret,
+        local_domains: local_domains(config),
+        caches: cache::Caches::new(config.cache.as_deref().unwrap_or_default())
+            .map_err(Error::Startup)?,
     }))
+}
+
+/// `domain.local`, the advertised address and every listening address.
+fn local_domains(config: &Config) -> Vec<String> {
+    let mut out = config.domain.local.clone();
+    out.extend(config.advertised_address.clone());
+    for a in config
+        .listen
+        .udp
+        .iter()
+        .chain(&config.listen.tcp)
+        .chain(&config.listen.tls)
+    {
+        out.push(a.ip().to_string());
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Loads the script (after SIPhon's `include_paths` joined `sys.path`).

@@ -179,9 +179,15 @@ pub(super) fn reply(
         b = b.to_tag(to_tag);
     }
     for (n, v) in &r.headers {
-        if valid_header(n, v) {
-            b = b.header(n, v);
+        if !valid_header(n, v) {
+            continue;
         }
+        // A router's To (its own tag, §12.1.1) replaces the copied one.
+        b = if n.eq_ignore_ascii_case("To") || n == "t" {
+            b.to_value(v)
+        } else {
+            b.header(n, v)
+        };
     }
     if let Some(server) = server {
         if !r

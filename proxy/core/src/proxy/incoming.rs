@@ -88,7 +88,8 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
-            route_consumed: consumed,
+            route_consumed: !consumed.is_empty(),
+            consumed_routes: consumed,
         });
         let span = self
             .txs
@@ -241,6 +242,7 @@ impl Proxy {
         let req = c.req.clone();
         self.reply_ctx(ctx, &req.message, &Reply::status(487), now);
         self.cancel_branches(ctx, None, now);
+        self.notify_cancelled(req);
         self.maybe_cleanup(ctx);
     }
 
@@ -270,7 +272,8 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
-            route_consumed: consumed,
+            route_consumed: !consumed.is_empty(),
+            consumed_routes: consumed,
         });
         self.call(Pending::Ack(req.clone()), RouterCallKind::Request(req));
     }

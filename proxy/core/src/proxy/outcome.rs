@@ -78,6 +78,7 @@ impl Proxy {
             return;
         };
         let uri = br.uri.clone();
+        let source = if local { None } else { br.source };
         let ctx = br.ctx;
         let six_xx = (600..700).contains(&status);
         if six_xx {
@@ -94,6 +95,7 @@ impl Proxy {
             msg: resp,
             uri,
             local,
+            source,
         });
         if six_xx {
             let forwarding = c.is_forwarding();
@@ -146,7 +148,7 @@ impl Proxy {
             return;
         }
         let req = c.req.clone();
-        let Some((best, uri)) = self.best_response(ctx) else {
+        let Some((best, uri, source)) = self.best_response(ctx) else {
             return self.reply_ctx(ctx, &req.message, &Reply::status(408), now);
         };
         let Some(c) = self.contexts.get_mut(ctx) else {
@@ -156,6 +158,7 @@ impl Proxy {
         let rc = ResponseContext {
             message: best,
             branch_uri: uri,
+            source,
         };
         self.call(Pending::Failure(ctx), RouterCallKind::Failure(req, rc));
     }
