@@ -2,6 +2,7 @@
 //! counters ([`metrics`], rendered by the admin API's `/metrics`), and the
 //! per-message spans exported over OTLP ([`otlp`]).
 
+pub(crate) mod hep;
 pub(crate) mod metrics;
 pub(crate) mod otlp;
 

@@ -40,9 +40,9 @@ pub use notice::Notice;
 pub use registrar::config::{LivenessConfig, PostgresConfig};
 pub use schema::{mask, parse_cidr, AutoBlockConfig, InstanceId, XdpConfig, XdpMode};
 pub use schema::{
-    AdminAuthConfig, AdminUiConfig, AuthBackend, CacheConfig, CorsConfig, Dscp, HttpAuthConfig,
-    KeepaliveConfig, ListenOptions, NatConfig, RateLimitConfig, ReloadMode, ScannerBlockConfig,
-    SecurityConfig, SniCertificate, TlsMethod, UNSERVED_SECTIONS,
+    AdminAuthConfig, AdminUiConfig, AuthBackend, CacheConfig, CorsConfig, Dscp, HepConfig,
+    HttpAuthConfig, KeepaliveConfig, ListenOptions, NatConfig, RateLimitConfig, ReloadMode,
+    ScannerBlockConfig, SecurityConfig, SniCertificate, TlsMethod, UNSERVED_SECTIONS,
 };
 pub use schema::{
     AdminConfig, Algorithm, AuthConfig, Config, DestinationConfig, DigestAlgorithm, DnsConfig,

@@ -36,7 +36,7 @@ pub use siphon::{
     AdminAuthConfig, AdminUiConfig, CacheConfig, CorsConfig, KeepaliveConfig, NatConfig,
     RateLimitConfig, ScannerBlockConfig, SecurityConfig, UNSERVED_SECTIONS,
 };
-pub use telemetry::{LogConfig, LogFormat, OtlpConfig, TelemetryConfig};
+pub use telemetry::{HepConfig, LogConfig, LogFormat, OtlpConfig, TelemetryConfig};
 pub use xdp::{mask, parse_cidr, AutoBlockConfig, XdpConfig, XdpMode};
 
 /// The whole file.

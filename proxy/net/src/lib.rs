@@ -14,6 +14,7 @@ mod dial;
 mod dispatch;
 mod error;
 mod stream;
+mod tap;
 mod udp;
 
 pub use conns::{ConnHandle, Connections};
@@ -24,5 +25,6 @@ pub use stream::{
     bind_stream, serve_tcp, serve_tls, serve_ws, serve_wss, StreamLimits, WsRefusal, WsSettings,
     WsStats,
 };
+pub use tap::{Direction, Tap};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 pub use udp::{bind_udp, serve_udp};

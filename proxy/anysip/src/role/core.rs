@@ -91,7 +91,11 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
     let probe = udp.by_addr.keys().min().copied();
     let conns = Connections::default();
     let dialer = crate::listeners::dialer(config)?;
-    let outbox = Outbox::new(udp.by_addr.clone(), conns.clone()).with_dialer(dialer.clone());
+    let mut outbox = Outbox::new(udp.by_addr.clone(), conns.clone()).with_dialer(dialer.clone());
+    let hep = config.telemetry.hep.as_ref();
+    if let Some(tap) = crate::telemetry::hep::tap(hep, &shared.metrics.hep)? {
+        outbox = outbox.with_tap(tap);
+    }
 
     let host = core_host(config, &shared, registrar.clone())?;
     let engine = load_script(&script, host)?;

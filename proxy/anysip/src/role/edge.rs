@@ -100,7 +100,11 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
     }
     let conns = Connections::default();
     let dialer = crate::listeners::dialer(config)?;
-    let outbox = Outbox::new(udp.by_addr, conns.clone()).with_dialer(dialer.clone());
+    let mut outbox = Outbox::new(udp.by_addr, conns.clone()).with_dialer(dialer.clone());
+    let hep = config.telemetry.hep.as_ref();
+    if let Some(tap) = crate::telemetry::hep::tap(hep, &shared.metrics.hep)? {
+        outbox = outbox.with_tap(tap);
+    }
     tracing::info!(
         instance = settings.instance_id,
         ue_facing = %settings.ue_facing,

@@ -393,6 +393,8 @@ pub(crate) struct Metrics {
     pub(crate) backend_transitions: Family<TransitionLabels, Counter>,
     /// Time from receiving a message to knowing what to send.
     pub(crate) forwarding: Histogram,
+    /// The HEP capture's messages sent and dropped.
+    pub(crate) hep: super::hep::HepCounters,
 }
 
 impl Default for Metrics {
@@ -408,6 +410,7 @@ impl Default for Metrics {
             probe_answers: Counters::new(),
             backend_transitions: Family::default(),
             forwarding: Histogram::new(BUCKETS),
+            hep: super::hep::HepCounters::default(),
         }
     }
 }
@@ -453,6 +456,16 @@ impl Metrics {
             "anysip_backend_transitions",
             "Backend health changes, by group and the state entered",
             self.backend_transitions.clone(),
+        );
+        r.register(
+            "anysip_hep_sent",
+            "SIP messages sent to the HEP collector (telemetry.hep)",
+            self.hep.sent.clone(),
+        );
+        r.register(
+            "anysip_hep_dropped",
+            "SIP messages not captured: the capture queue was full or the send failed",
+            self.hep.dropped.clone(),
         );
         r.register(
             "anysip_forwarding_seconds",

@@ -12,6 +12,29 @@ pub struct TelemetryConfig {
     /// OpenTelemetry trace export. Default none (off).
     #[serde(default)]
     pub otlp: Option<OtlpConfig>,
+    /// HEP v3 capture of every SIP message to a Homer collector. Default
+    /// none (off).
+    #[serde(default)]
+    pub hep: Option<HepConfig>,
+}
+
+/// `telemetry.hep:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HepConfig {
+    /// The collector, `IP:port` (UDP).
+    pub endpoint: std::net::SocketAddr,
+    /// The capture agent id the collector sees. Default 1.
+    #[serde(default = "default_capture_id")]
+    pub capture_id: u32,
+    /// The collector's password (HEP's authentication key chunk). Default
+    /// none.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+fn default_capture_id() -> u32 {
+    1
 }
 
 /// `telemetry.log:`, or SIPhon's top-level `log:` (the same keys).

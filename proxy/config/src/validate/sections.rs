@@ -194,6 +194,14 @@ pub(super) fn telemetry(config: &Config) -> Check {
             );
         }
     }
+    if let Some(hep) = &telemetry.hep {
+        if hep.endpoint.port() == 0 || hep.endpoint.ip().is_unspecified() {
+            return fail(
+                "telemetry.hep.endpoint",
+                format!("{}: expected the collector's IP:port", hep.endpoint),
+            );
+        }
+    }
     if let Some(otlp) = &telemetry.otlp {
         let scheme_ok = ["http://", "https://"]
             .iter()

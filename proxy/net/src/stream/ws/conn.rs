@@ -104,11 +104,13 @@ pub(super) async fn serve_ws_connection<S>(
                     }
                     continue;
                 }
+                outbox.tap(crate::tap::Direction::In, &origin, &bytes);
                 let sends = dispatch.on_message(bytes, origin);
                 Box::pin(outbox.deliver(&*dispatch, sends)).await;
             }
             Event::Send(Some(ToWriter::Bytes(b))) => {
                 idle.as_mut().reset(Instant::now() + limits.idle);
+                outbox.tap(crate::tap::Direction::Out, &origin, &b);
                 let frame = match Utf8Bytes::try_from(b.clone()) {
                     Ok(text) => Message::Text(text),
                     Err(_) => Message::Binary(b),
