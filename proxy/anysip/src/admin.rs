@@ -3,6 +3,7 @@
 
 mod filter;
 mod metrics;
+pub(crate) mod policy;
 mod registrations;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub(crate) struct Admin {
 /// Serves the admin API on `addr` until the task is dropped.
 pub(crate) async fn serve(
     addr: SocketAddr,
+    policy: policy::Policy,
     shared: Arc<Shared>,
     conns: Connections,
 ) -> std::io::Result<()> {
@@ -49,20 +51,30 @@ pub(crate) async fn serve(
             get(registrations::one).delete(registrations::remove),
         )
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            policy::enforce,
+        ))
         .with_state(Admin { shared, conns });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
 }
 
-/// Serves only `GET /metrics` on a listener of its own
-/// (`metrics.prometheus.listen`).
+/// Serves only `GET <path>` (`metrics.prometheus.path`, default
+/// `/metrics`) on a listener of its own (`metrics.prometheus.listen`).
 pub(crate) async fn serve_metrics(
     addr: SocketAddr,
+    path: &str,
+    policy: policy::Policy,
     shared: Arc<Shared>,
     conns: Connections,
 ) -> std::io::Result<()> {
     let app = Router::new()
-        .route("/metrics", get(metrics))
+        .route(path, get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            policy::enforce,
+        ))
         .with_state(Admin { shared, conns });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await

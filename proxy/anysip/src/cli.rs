@@ -15,6 +15,13 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the configured role (the embedded development edge without -c).
+    ///
+    /// SIGTERM or SIGINT drains: not ready, still serving for
+    /// server.drain_secs, then exit. SIGHUP reloads an edge's key ring and
+    /// xdp.blocklist and a core's routing script, keeping the running
+    /// version of whatever fails to load. Under systemd (Type=notify) it
+    /// reports READY=1 once serving, RELOADING=1 during a reload and
+    /// STOPPING=1 at drain.
     Run {
         /// Configuration file (YAML).
         #[arg(short, long)]

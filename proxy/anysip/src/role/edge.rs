@@ -1,10 +1,11 @@
 //! `role: edge`: the stateless edge behind the listeners — its key ring,
-//! addresses, backend group, packet filter and dispatch.
+//! addresses, backend group, packet filter and dispatch; SIGHUP reloads
+//! its key ring (`keys.rs`).
 
 mod addresses;
 mod backends;
 pub(crate) mod dispatch;
-mod keys;
+pub(crate) mod keys;
 mod relayed;
 mod tag;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use anysip_config::Config;
+use arc_swap::ArcSwap;
 use edge::{Edge, EdgeSettings};
 use net::{Connections, Dispatch, Outbox};
 use tokencodec::TokenCodec;
@@ -21,7 +23,7 @@ use tokencodec::TokenCodec;
 use crate::error::Error;
 use crate::filter::{Filter, Path};
 use crate::listeners::{sip_limits, Udp};
-use crate::role::{Prepared, Running};
+use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::Shared;
 use dispatch::EdgeDispatch;
 
@@ -64,7 +66,8 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         stream_ports: edge::StreamPorts {
             tcp: config.listen.tcp.first().map(|a| a.port()),
             tls: config.listen.tls.first().map(|a| a.port()),
-            ..Default::default()
+            ws: config.listen.ws.first().map(|a| a.port()),
+            wss: config.listen.wss.first().map(|a| a.port()),
         },
         selection_key: match edge_cfg.selection_key {
             anysip_config::HashKey::ToAor => edge::SelectionKey::ToAor,
@@ -98,7 +101,11 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
     }
     let conns = Connections::default();
     let dialer = crate::listeners::dialer(config)?;
-    let outbox = Outbox::new(udp.by_addr, conns.clone()).with_dialer(dialer.clone());
+    let mut outbox = Outbox::new(udp.by_addr, conns.clone()).with_dialer(dialer.clone());
+    let hep = config.telemetry.hep.as_ref();
+    if let Some(tap) = crate::telemetry::hep::tap(hep, &shared.metrics.hep)? {
+        outbox = outbox.with_tap(tap);
+    }
     tracing::info!(
         instance = settings.instance_id,
         ue_facing = %settings.ue_facing,
@@ -119,8 +126,18 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         }
         None => None,
     };
+    let edge = Arc::new(ArcSwap::from_pointee(Edge::new(
+        codec,
+        settings,
+        sip_limits(config),
+    )));
+    let reload = Reloadable::Edge(Arc::new(keys::Keys::new(
+        config,
+        edge.clone(),
+        sip_limits(config),
+    )));
     let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
-        edge: Edge::new(codec, settings, sip_limits(config)),
+        edge,
         shared: shared.clone(),
         backend_index,
         relay,
@@ -135,6 +152,7 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         probe: Some(backend_facing),
         tasks,
         running: Running::Edge,
+        reload,
     })
 }
 

@@ -473,6 +473,8 @@ pub(crate) struct Metrics {
     pub(crate) forwarding: Histogram,
     /// The relay between instances.
     pub(crate) relay: RelayMetrics,
+    /// The HEP capture's messages sent and dropped.
+    pub(crate) hep: super::hep::HepCounters,
 }
 
 impl Default for Metrics {
@@ -489,6 +491,7 @@ impl Default for Metrics {
             backend_transitions: Family::default(),
             forwarding: Histogram::new(BUCKETS),
             relay: RelayMetrics::default(),
+            hep: super::hep::HepCounters::default(),
         }
     }
 }
@@ -554,6 +557,16 @@ impl Metrics {
             "anysip_relay_peer_transitions",
             "Relay connections to or from a peer coming up or going down",
             self.relay.peer_transitions.clone(),
+        );
+        r.register(
+            "anysip_hep_sent",
+            "SIP messages sent to the HEP collector (telemetry.hep)",
+            self.hep.sent.clone(),
+        );
+        r.register(
+            "anysip_hep_dropped",
+            "SIP messages not captured: the capture queue was full or the send failed",
+            self.hep.dropped.clone(),
         );
         r.register(
             "anysip_forwarding_seconds",

@@ -192,6 +192,10 @@ fn registrar(r: &RegistrarConfig) -> Check {
             Ok(())
         }
         (RegistrarBackend::Memory, None) => Ok(()),
+        (RegistrarBackend::Postgres | RegistrarBackend::Python, _) => fail(
+            "registrar.backend",
+            "not served by anysip: use memory or redis",
+        ),
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use edge::{Action, Backends, Edge, MessageKind, Target};
 use gateway::GroupView;
@@ -24,7 +25,9 @@ use crate::telemetry::metrics::{
 /// The edge as a [`Dispatch`].
 #[derive(Debug)]
 pub(crate) struct EdgeDispatch {
-    pub(crate) edge: Edge,
+    /// The decisions, with the key ring: swapped whole when SIGHUP
+    /// reloads the ring (`keys.rs`).
+    pub(crate) edge: Arc<ArcSwap<Edge>>,
     pub(crate) shared: Arc<Shared>,
     /// The backends: who is one, and their TLS names.
     pub(crate) backend_index: BackendIndex,
@@ -118,7 +121,10 @@ impl Dispatch for EdgeDispatch {
             view: self.shared.backends(),
             index: &self.backend_index,
         };
-        let (action, notes) = self.edge.handle_noted(bytes, &origin, &mut backends, now);
+        let (action, notes) = self
+            .edge
+            .load()
+            .handle_noted(bytes, &origin, &mut backends, now);
         m.messages.inc(MessageLabels {
             direction: Direction::In,
             transport: TransportLabel(origin.transport),
@@ -167,7 +173,8 @@ impl Dispatch for EdgeDispatch {
 impl EdgeDispatch {
     fn to_sends(&self, action: Action, origin: &Flow, kind: MessageKind) -> Vec<Outgoing> {
         let m = &self.shared.metrics;
-        let settings = self.edge.settings();
+        let edge = self.edge.load();
+        let settings = edge.settings();
         let out = |transport: Transport| MessageLabels {
             direction: Direction::Out,
             transport: TransportLabel(transport),
