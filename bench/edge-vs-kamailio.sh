@@ -61,7 +61,9 @@ trap cleanup EXIT
 
 EDGE=127.0.0.1:5660
 KAM=127.0.0.1:5560
-BACKEND=127.0.0.1:5570
+# The UAS on another loopback address than the UAC: an edge takes a TCP
+# connection from a TCP backend's IP for the backend's (docs/edge.md).
+BACKEND=127.0.0.2:5570
 
 write_edge_config() { # WORKERS -> $tmp/edge.yaml
 cat > "$tmp/edge.yaml" <<YAML
@@ -120,7 +122,7 @@ stop_proxy() {
 }
 
 start_uas() {
-  sipp -sf bench/uas-rr.xml -t "$SIPP_T" -i 127.0.0.1 -p 5570 -nostdin -timeout 600s >/dev/null 2>&1 &
+  sipp -sf bench/uas-rr.xml -t "$SIPP_T" -i 127.0.0.2 -p 5570 -nostdin -timeout 600s >/dev/null 2>&1 &
   UAS=$!; pids+=($!)
   sleep 0.3
 }
@@ -128,7 +130,9 @@ start_uas() {
 # load TARGET RATE CALLS -> exit status of sipp (0: every call succeeded)
 load() {
   local limit=$(( $3 / $2 + 30 ))
-  sipp -sf tests/sipp/uac.xml "$1" -t "$SIPP_T" -i 127.0.0.1 -p 5580 -r "$2" -m "$3" -l $(( $2 * 3 )) \
+  # sipp's own -timeout does not always end a run whose connection
+  # stalled: timeout(1) bounds it too.
+  timeout $(( limit + 10 )) sipp -sf tests/sipp/uac.xml "$1" -t "$SIPP_T" -i 127.0.0.1 -p 5580 -r "$2" -m "$3" -l $(( $2 * 3 )) \
     -default_behaviors all,-abortunexp -nostdin -timeout "${limit}s" -trace_screen -screen_file "$tmp/screen.log" >/dev/null 2>&1
 }
 

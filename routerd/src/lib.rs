@@ -9,6 +9,8 @@
 //! - [`bird`]: the BIRD control-socket protocol and a tokio client.
 //! - [`config`]: the YAML configuration.
 //! - [`checks`], [`addr`]: the I/O the machine is fed from.
+//! - [`cli`]: the command line (also read by the package's man page and
+//!   completion generator).
 //! - [`engine`]: the daemon loop that ties them together; [`admin`]: its
 //!   HTTP API, with [`status`] and [`metrics`].
 #![forbid(unsafe_code)]
@@ -17,6 +19,7 @@ pub mod addr;
 pub mod admin;
 pub mod bird;
 pub mod checks;
+pub mod cli;
 pub mod config;
 pub mod engine;
 mod error;

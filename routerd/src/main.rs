@@ -2,63 +2,22 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use reqwest::Method;
 use routerd::admin::{self, AdminState};
 use routerd::checks::http;
+use routerd::cli::{AdminArgs, Cli, Command};
 use routerd::config::Config;
 use routerd::metrics::Metrics;
 use routerd::{engine, Error};
+use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, SignalKind};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "routerd",
-    version,
-    about = "anysip BGP health daemon: drives BIRD from health checks"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the daemon.
-    Run {
-        /// Configuration file.
-        #[arg(short, long)]
-        config: PathBuf,
-    },
-    /// Check a configuration file and exit.
-    Check {
-        /// Configuration file.
-        #[arg(short, long)]
-        config: PathBuf,
-    },
-    /// Drain: announce with the graceful-shutdown community, then withdraw.
-    Drain(AdminArgs),
-    /// End a drain started with `routerd drain`.
-    Undrain(AdminArgs),
-    /// Print the daemon's status (JSON).
-    Status(AdminArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct AdminArgs {
-    /// Take the admin address from this configuration file.
-    #[arg(short, long, conflicts_with = "admin")]
-    config: Option<PathBuf>,
-    /// The daemon's admin address (default 127.0.0.1:9180).
-    #[arg(long)]
-    admin: Option<SocketAddr>,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -145,6 +104,7 @@ async fn run(path: &Path) -> Result<(), Error> {
             _ = term.recv() => tracing::info!("SIGTERM"),
             _ = int.recv() => tracing::info!("SIGINT"),
         }
+        notify(&[NotifyState::Stopping]);
     };
     tracing::info!(
         config = %path.display(),
@@ -153,7 +113,17 @@ async fn run(path: &Path) -> Result<(), Error> {
         services = config.services.len(),
         "routerd starting"
     );
+    // systemd (Type=notify): the admin API answers and the signals are
+    // taken; the engine starts withdrawn until the checks pass.
+    notify(&[NotifyState::Ready]);
     engine::run(config, status, metrics, rx, shutdown).await
+}
+
+/// Tells the service manager (`NOTIFY_SOCKET`; nothing when unset).
+fn notify(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "cannot notify the service manager (NOTIFY_SOCKET)");
+    }
 }
 
 /// Time limit of one admin command, connecting included.

@@ -62,3 +62,41 @@ ensure_bpf_linker() {
   fi
   return 0
 }
+
+# ensure_cargo_deb: cargo-deb (the Debian package, scripts/deb) at the
+# version the package's metadata was written for.
+CARGO_DEB_VERSION=3.8.0
+ensure_cargo_deb() {
+  if cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    return 0
+  fi
+  echo "== installing cargo-deb $CARGO_DEB_VERSION"
+  cargo install --locked "cargo-deb@$CARGO_DEB_VERSION" ||
+    cargo install "cargo-deb@$CARGO_DEB_VERSION"
+  if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    echo "missing tool: cargo-deb $CARGO_DEB_VERSION" >&2
+    [ "${CI:-}" = true ] && return 1
+  fi
+  return 0
+}
+
+# ensure_npm_ci DIR: installs the npm packages pinned by DIR/package-lock.json
+# into DIR/node_modules (npm ci), with Node and npm from apt when missing;
+# again only when the lock file changed.
+ensure_npm_ci() {
+  local dir=$1
+  ensure_apt nodejs node || return 1
+  ensure_apt npm npm || return 1
+  command -v npm >/dev/null 2>&1 || return 0
+  local want have=""
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  [ -f "$dir/node_modules/.anysip-lock" ] && have=$(cat "$dir/node_modules/.anysip-lock")
+  [ "$want" = "$have" ] && return 0
+  if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "$want" >"$dir/node_modules/.anysip-lock"
+  else
+    echo "npm ci failed in $dir" >&2
+    [ "${CI:-}" = true ] && return 1
+  fi
+  return 0
+}

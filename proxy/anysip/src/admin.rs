@@ -3,6 +3,7 @@
 
 mod filter;
 mod metrics;
+pub(crate) mod policy;
 mod registrations;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub(crate) struct Admin {
 /// Serves the admin API on `addr` until the task is dropped.
 pub(crate) async fn serve(
     addr: SocketAddr,
+    policy: policy::Policy,
     shared: Arc<Shared>,
     conns: Connections,
 ) -> std::io::Result<()> {
@@ -36,6 +38,7 @@ pub(crate) async fn serve(
         .route("/admin/stats", get(stats))
         .route("/admin/drain", post(drain))
         .route("/admin/gateways", get(gateways))
+        .route("/admin/relay", get(relay))
         .route("/admin/gateways/{group}/{dest}/{action}", post(mark))
         .route(
             "/admin/blocklist",
@@ -48,20 +51,30 @@ pub(crate) async fn serve(
             get(registrations::one).delete(registrations::remove),
         )
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            policy::enforce,
+        ))
         .with_state(Admin { shared, conns });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
 }
 
-/// Serves only `GET /metrics` on a listener of its own
-/// (`metrics.prometheus.listen`).
+/// Serves only `GET <path>` (`metrics.prometheus.path`, default
+/// `/metrics`) on a listener of its own (`metrics.prometheus.listen`).
 pub(crate) async fn serve_metrics(
     addr: SocketAddr,
+    path: &str,
+    policy: policy::Policy,
     shared: Arc<Shared>,
     conns: Connections,
 ) -> std::io::Result<()> {
     let app = Router::new()
-        .route("/metrics", get(metrics))
+        .route(path, get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            policy::enforce,
+        ))
         .with_state(Admin { shared, conns });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
@@ -106,6 +119,17 @@ async fn stats(State(a): State<Admin>) -> Response {
         "messages_received": a.shared.metrics.received.get(),
         "connections": a.conns.len(),
         "filter": filter::stats(&a.shared.filter),
+        "relay": a.shared.relay.get().map(|r| {
+            r.peers()
+                .into_iter()
+                .map(|p| serde_json::json!({
+                    "instance_id": p.instance,
+                    "state": p.state,
+                    "sent": p.sent,
+                    "received": p.received,
+                }))
+                .collect::<Vec<_>>()
+        }),
         "counters": counters,
     }))
     .into_response()
@@ -114,6 +138,35 @@ async fn stats(State(a): State<Admin>) -> Response {
 async fn gateways(State(a): State<Admin>) -> Response {
     let snap = a.shared.gateways().snapshot(Instant::now());
     Json(snap).into_response()
+}
+
+/// The relay's peers and their state (404 without `relay:`).
+async fn relay(State(a): State<Admin>) -> Response {
+    let Some(r) = a.shared.relay.get() else {
+        return (StatusCode::NOT_FOUND, "no relay configured (relay:)\n").into_response();
+    };
+    let peers: Vec<serde_json::Value> = r
+        .peers()
+        .into_iter()
+        .map(|p| {
+            serde_json::json!({
+                "instance_id": p.instance,
+                "address": p.address.to_string(),
+                "state": p.state,
+                "rtt_us": p.rtt.map(|d| d.as_micros() as u64),
+                "sent": p.sent,
+                "received": p.received,
+                "last_error": p.last_error,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({
+        "instance_id": r.instance(),
+        "listen": r.local_addr().map(|a| a.to_string()).ok(),
+        "inbound_connections": r.inbound(),
+        "peers": peers,
+    }))
+    .into_response()
 }
 
 async fn mark(

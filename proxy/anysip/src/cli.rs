@@ -15,6 +15,13 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the configured role (the embedded development edge without -c).
+    ///
+    /// SIGTERM or SIGINT drains: not ready, still serving for
+    /// server.drain_secs, then exit. SIGHUP reloads an edge's key ring and
+    /// xdp.blocklist and a core's routing script, keeping the running
+    /// version of whatever fails to load. Under systemd (Type=notify) it
+    /// reports READY=1 once serving, RELOADING=1 during a reload and
+    /// STOPPING=1 at drain.
     Run {
         /// Configuration file (YAML).
         #[arg(short, long)]
@@ -30,6 +37,44 @@ pub(crate) enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The fleet's relay certificates (relay.ca, relay.cert, relay.key).
+    Fleet {
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FleetCommand {
+    /// Make a new fleet CA: its certificate and private key (files that
+    /// exist are not overwritten; the key is written mode 0600).
+    Ca {
+        /// Where to write the CA certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Where to write the CA private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Make the relay certificate of one instance, signed by the fleet CA,
+    /// naming `instance-<N>.anysip.invalid`.
+    Cert {
+        /// The instance's `server.instance_id` (1–65535).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        instance: u16,
+        /// The fleet CA certificate (PEM).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The fleet CA private key (PEM).
+        #[arg(long)]
+        ca_key: PathBuf,
+        /// Where to write the instance certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Where to write the instance private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
     },
 }
 

@@ -13,6 +13,8 @@ pub(crate) enum Error {
     Keys(String),
     #[error("token: {0}")]
     Token(String),
+    #[error("fleet: {0}")]
+    Fleet(String),
     #[error("{0}")]
     Startup(String),
     #[error("{what}: {source}")]

@@ -86,7 +86,7 @@ impl Filter {
     /// The filter for `file` (its `xdp:` section, or the defaults), with
     /// the config blocklist loaded; nothing attached yet.
     pub(crate) fn new(file: &FileConfig, extra_addrs: &[IpAddr]) -> Self {
-        let x = file.xdp.clone().unwrap_or_default();
+        let x = file.packet_filter();
         let now = Instant::now();
         let mut blocklist = Blocklist::default();
         for c in &x.blocklist {
@@ -297,6 +297,29 @@ impl Filter {
         Ok(had)
     }
 
+    /// Makes the config's entries of the blocklist those of `file`'s
+    /// `xdp.blocklist` (SIGHUP), here and in the kernel; the admin API's
+    /// and the scanners' entries stay. Returns how many were added and
+    /// removed.
+    pub(crate) fn reload_config_blocklist(
+        &self,
+        file: &FileConfig,
+    ) -> Result<(usize, usize), String> {
+        let mut wanted = Vec::new();
+        for c in file.xdp.iter().flat_map(|x| &x.blocklist) {
+            wanted.push(anysip_config::parse_cidr(c).map_err(|e| format!("xdp.blocklist: {e}"))?);
+        }
+        let (add, remove) = self.read_blocklist().config_changes(&wanted);
+        let counts = (add.len(), remove.len());
+        for e in add {
+            self.block(e.net, e.len, None, Origin::Config)?;
+        }
+        for (net, len) in remove {
+            self.unblock(net, len)?;
+        }
+        Ok(counts)
+    }
+
     /// How many entries the blocklist has.
     pub(crate) fn blocklist_len(&self) -> usize {
         self.read_blocklist().len()
@@ -431,6 +454,8 @@ fn classifier_config(file: &FileConfig, x: &XdpConfig, extra_addrs: &[IpAddr]) -
             .tcp
             .iter()
             .chain(&file.listen.tls)
+            .chain(&file.listen.ws)
+            .chain(&file.listen.wss)
             .map(|a| a.port())
             .collect()
     } else {
@@ -450,7 +475,9 @@ fn classifier_config(file: &FileConfig, x: &XdpConfig, extra_addrs: &[IpAddr]) -
             .udp
             .iter()
             .chain(&file.listen.tcp)
-            .chain(&file.listen.tls);
+            .chain(&file.listen.tls)
+            .chain(&file.listen.ws)
+            .chain(&file.listen.wss);
         listeners
             .map(|a| a.ip())
             .chain(extra_addrs.iter().copied())

@@ -1,11 +1,15 @@
 //! `anysip run` and `anysip check`, and the one lifecycle every role
 //! follows: configuration → listeners → the role → admin API → serve →
-//! drain → exit.
+//! drain → exit; the service manager is told along the way (`notify.rs`),
+//! and SIGHUP reloads what can change under a running role (`reload.rs`).
 
 mod defaults;
+mod notify;
+mod reload;
 mod served;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anysip_config::{Config, Role};
@@ -14,12 +18,24 @@ use crate::error::Error;
 use crate::listeners::{self, Udp};
 use crate::role::{Prepared, Running};
 use crate::shared::Shared;
+use reload::{Reloader, RoleReload};
+
+/// What a role tells the rest of the process: that it serves (for
+/// `READY=1`), and what SIGHUP reloads in it.
+struct Hooks {
+    path: Option<PathBuf>,
+    ready: tokio::sync::mpsc::Sender<()>,
+    reloader: Arc<Reloader>,
+}
 
 /// `anysip check -c FILE`.
 pub(crate) fn check(path: &Path) -> Result<(), Error> {
     let config = anysip_config::load(path)?;
     served::refuse_unserved(&config)
         .map_err(|e| Error::Startup(format!("{}: {e}", path.display())))?;
+    for notice in &config.notices {
+        println!("{}: warning: {notice}", path.display());
+    }
     println!("{}: ok", path.display());
     Ok(())
 }
@@ -59,6 +75,12 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
         served::refuse_unserved(c)?;
     }
     crate::telemetry::init(&configs[0])?;
+    for c in &configs {
+        for notice in &c.notices {
+            tracing::warn!(config = %path.map_or("(embedded)".into(), |p| p.display().to_string()), "{notice}");
+        }
+    }
+    crate::shared::set_user_agent(configs[0].server.user_agent_header.as_deref());
     if path.is_none() {
         tracing::warn!("no -c FILE: running the embedded development default: an edge on 127.0.0.1:5060 in front of a core on 127.0.0.1:5070 (memory registrar, deploy/scripts/proxy_default.py, users alice and bob)");
     }
@@ -77,9 +99,19 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
             source,
         })?;
     let result = rt.block_on(async move {
+        let reloader = Arc::new(Reloader::default());
+        reloader.clone().listen()?;
+        let ready = notify::ready_when_all(configs.len());
         let tasks: Vec<_> = configs
             .into_iter()
-            .map(|c| tokio::spawn(serve(c, workers)))
+            .map(|c| {
+                let hooks = Hooks {
+                    path: path.map(Path::to_path_buf),
+                    ready: ready.clone(),
+                    reloader: reloader.clone(),
+                };
+                tokio::spawn(serve(c, workers, hooks))
+            })
             .collect();
         // The roles run side by side; the first error wins.
         let mut result = Ok(());
@@ -98,7 +130,7 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
 }
 
 /// Serves one configuration (one role) until drained.
-async fn serve(config: Config, workers: usize) -> Result<(), Error> {
+async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error> {
     let udp = Udp::bind_all(&config, workers)?;
     let p = match config.role {
         Role::Edge => crate::role::edge::prepare(&config, udp)?,
@@ -113,8 +145,12 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         probe,
         mut tasks,
         running,
+        reload,
     } = p;
     listeners::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
+    if config.role == Role::Edge {
+        listeners::serve_ws(&config, &shared, &dispatch, &outbox, &mut tasks)?;
+    }
     if let Some(from) = probe {
         tasks.push(tokio::spawn(crate::probe::run(
             shared.clone(),
@@ -129,6 +165,8 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
         udp = ?config.listen.udp,
         tcp = ?config.listen.tcp,
         tls = ?config.listen.tls,
+        ws = ?config.listen.ws,
+        wss = ?config.listen.wss,
         admin = %config.admin.listen,
         "anysip {} running",
         match config.role {
@@ -136,8 +174,15 @@ async fn serve(config: Config, workers: usize) -> Result<(), Error> {
             Role::Core => "core",
         }
     );
+    hooks.reloader.add(RoleReload {
+        path: hooks.path,
+        shared: shared.clone(),
+        what: reload,
+    });
+    let _ = hooks.ready.send(()).await;
     wait_for_drain(&shared).await;
     let limit = Duration::from_secs(config.server.drain_secs);
+    notify::stopping(limit);
     match &running {
         Running::Edge => {
             tracing::warn!(

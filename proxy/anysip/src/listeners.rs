@@ -9,7 +9,7 @@ use std::time::Duration;
 use anysip_config::Config;
 use net::{
     bind_stream, bind_udp, serve_tcp, serve_udp, Connections, DialSettings, Dialer, Dispatch,
-    Outbox, StreamLimits,
+    Outbox, StreamLimits, WsSettings,
 };
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -36,6 +36,11 @@ impl Udp {
             let Some(first) = socks.first() else {
                 continue;
             };
+            if let Some(dscp) = config.listen.dscp_of("udp", *addr) {
+                for s in &socks {
+                    set_dscp(&**s, addr, dscp, "listen.udp")?;
+                }
+            }
             let local = first.local_addr().map_err(|source| Error::Io {
                 what: format!("{addr}"),
                 source,
@@ -45,6 +50,25 @@ impl Udp {
         }
         Ok(udp)
     }
+}
+
+/// Marks what `socket` sends with `dscp` (`listen.dscp`, or the entry's):
+/// IP_TOS, or IPV6_TCLASS for IPv6. Connections accepted by a listener
+/// inherit it.
+fn set_dscp(
+    socket: &impl std::os::fd::AsFd,
+    addr: &SocketAddr,
+    dscp: u8,
+    key: &str,
+) -> Result<(), Error> {
+    let tos = u32::from(dscp) << 2;
+    let s = socket2::SockRef::from(socket);
+    let set = if addr.is_ipv4() {
+        s.set_tos_v4(tos)
+    } else {
+        s.set_tclass_v6(tos)
+    };
+    set.map_err(|e| Error::Startup(format!("{key}: {addr}: setting DSCP {dscp}: {e}")))
 }
 
 /// The stream limits of `limits:`.
@@ -91,6 +115,9 @@ pub(crate) async fn serve_sip(
     let limits = stream_limits(config);
     for addr in &config.listen.tcp {
         let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tcp: {e}")))?;
+        if let Some(dscp) = config.listen.dscp_of("tcp", *addr) {
+            set_dscp(&l, addr, dscp, "listen.tcp")?;
+        }
         tasks.push(tokio::spawn(serve_tcp(
             l,
             dispatch.clone(),
@@ -103,6 +130,9 @@ pub(crate) async fn serve_sip(
         let acceptor = crate::tls::acceptor(&tls)?;
         for addr in &config.listen.tls {
             let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tls: {e}")))?;
+            if let Some(dscp) = config.listen.dscp_of("tls", *addr) {
+                set_dscp(&l, addr, dscp, "listen.tls")?;
+            }
             tasks.push(tokio::spawn(net::serve_tls(
                 l,
                 acceptor.clone(),
@@ -110,6 +140,57 @@ pub(crate) async fn serve_sip(
                 outbox.clone(),
                 limits,
                 Duration::from_secs(10),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Starts an accept task per `listen.ws` and `listen.wss` listener (SIP
+/// over WebSocket, RFC 7118; the edge serves them), counting refusals in
+/// `shared.ws`. WSS takes the certificate of `tls:`.
+pub(crate) fn serve_ws(
+    config: &Config,
+    shared: &Shared,
+    dispatch: &Arc<dyn Dispatch>,
+    outbox: &Outbox,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(), Error> {
+    let limits = stream_limits(config);
+    let w = &config.websocket;
+    let settings = WsSettings {
+        allowed_origins: w.allowed_origins.iter().cloned().collect(),
+        handshake: Duration::from_millis(w.handshake_timeout_ms),
+        ping: (w.ping_secs > 0).then(|| Duration::from_secs(w.ping_secs)),
+        stats: shared.ws.clone(),
+    };
+    for addr in &config.listen.ws {
+        let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.ws: {e}")))?;
+        if let Some(dscp) = config.listen.dscp_of("ws", *addr) {
+            set_dscp(&l, addr, dscp, "listen.ws")?;
+        }
+        tasks.push(tokio::spawn(net::serve_ws(
+            l,
+            dispatch.clone(),
+            outbox.clone(),
+            limits,
+            settings.clone(),
+        )));
+    }
+    if !config.listen.wss.is_empty() {
+        let acceptor = crate::tls::acceptor(&config.tls.clone().unwrap_or_default())?;
+        for addr in &config.listen.wss {
+            let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.wss: {e}")))?;
+            if let Some(dscp) = config.listen.dscp_of("wss", *addr) {
+                set_dscp(&l, addr, dscp, "listen.wss")?;
+            }
+            tasks.push(tokio::spawn(net::serve_wss(
+                l,
+                acceptor.clone(),
+                dispatch.clone(),
+                outbox.clone(),
+                limits,
+                settings.clone(),
             )));
         }
     }
@@ -141,15 +222,18 @@ pub(crate) async fn serve_admin(
             })?;
         drop(check);
         let (s, c) = (shared.clone(), conns.clone());
+        let path = config.metrics.prometheus.path.clone();
+        let policy = crate::admin::policy::Policy::metrics(config);
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::admin::serve_metrics(addr, s, c).await {
+            if let Err(e) = crate::admin::serve_metrics(addr, &path, policy, s, c).await {
                 tracing::error!(error = %e, "metrics listener stopped");
             }
         }));
     }
     let (s, c) = (shared.clone(), conns.clone());
+    let policy = crate::admin::policy::Policy::admin(&config.admin);
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = crate::admin::serve(admin_addr, s, c).await {
+        if let Err(e) = crate::admin::serve(admin_addr, policy, s, c).await {
             tracing::error!(error = %e, "admin API stopped");
         }
     }));

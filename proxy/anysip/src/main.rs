@@ -13,6 +13,7 @@ mod admin;
 mod cli;
 mod error;
 mod filter;
+mod fleet_cmd;
 mod lifecycle;
 mod listeners;
 mod probe;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Run { config } => lifecycle::run(config.as_deref()),
         cli::Command::Check { config } => lifecycle::check(&config),
         cli::Command::Token { command } => token_cmd::token(command),
+        cli::Command::Fleet { command } => fleet_cmd::fleet(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

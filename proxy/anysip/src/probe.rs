@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway::{GatewayEvent, ProbeId};
+use gateway::{GatewayEvent, ProbeId, ProbeRequest};
 use net::{DialKey, Outbox, Outgoing, SendTag};
 use sip::{Framing, Limits, Message, Transport};
 
@@ -31,7 +31,7 @@ pub(crate) async fn run(shared: Arc<Shared>, outbox: Outbox, from: SocketAddr) {
             let now = Instant::now();
             gw.handle_timeout(now);
             while let Some(p) = gw.poll_probe(now) {
-                let bytes = options(&p.uri, p.probe_id, from, p.transport);
+                let bytes = options(&p, from);
                 sends.push(match p.transport {
                     Transport::Udp => Outgoing::Udp {
                         from,
@@ -95,23 +95,28 @@ pub(crate) fn server_name(uri: &str) -> Option<Arc<str>> {
     Some(Arc::from(target.host.as_str()))
 }
 
-fn options(uri: &str, id: ProbeId, from: SocketAddr, transport: Transport) -> Bytes {
+/// The OPTIONS of probe `p`, sent from `from`; its From URI is
+/// `probe.from_user@probe.from_domain` when the group sets them.
+fn options(p: &ProbeRequest, from: SocketAddr) -> Bytes {
     let host = match from {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
     };
+    let user = p.from_user.as_deref().unwrap_or("anysip");
+    let domain = p.from_domain.as_deref().unwrap_or(&host);
+    let (uri, id) = (&p.uri, p.probe_id.0);
     Bytes::from(format!(
         "OPTIONS {uri} SIP/2.0\r\n\
          Via: SIP/2.0/{via} {host};branch={PROBE_BRANCH_PREFIX}{id};rport\r\n\
          Max-Forwards: 70\r\n\
-         From: <sip:anysip@{host}>;tag=probe\r\n\
+         From: <sip:{user}@{domain}>;tag=probe\r\n\
          To: <{uri}>\r\n\
          Call-ID: anysip-probe-{id}@{host}\r\n\
          CSeq: 1 OPTIONS\r\n\
-         User-Agent: anysip\r\n\
+         User-Agent: {agent}\r\n\
          Content-Length: 0\r\n\r\n",
-        id = id.0,
-        via = transport.via_name()
+        agent = crate::shared::user_agent(),
+        via = p.transport.via_name()
     ))
 }
 

@@ -1,6 +1,7 @@
 //! The two roles side by side: each builds what it serves over its bound
 //! UDP sockets ([`Prepared`]) and hands it to the lifecycle
-//! (`lifecycle.rs`), which runs both the same way.
+//! (`lifecycle.rs`), which runs both the same way, and says what SIGHUP
+//! reloads in it ([`Reloadable`]).
 
 pub(crate) mod core;
 pub(crate) mod edge;
@@ -28,6 +29,18 @@ pub(crate) struct Prepared {
     pub(crate) tasks: Vec<JoinHandle<()>>,
     /// How the role drains and stops.
     pub(crate) running: Running,
+    /// What SIGHUP reloads.
+    pub(crate) reload: Reloadable,
+}
+
+/// What SIGHUP reloads in a role.
+#[derive(Debug, Clone)]
+pub(crate) enum Reloadable {
+    /// The edge's key ring (from its file); and its configuration file's
+    /// blocklist.
+    Edge(Arc<edge::keys::Keys>),
+    /// The core's routing script.
+    Core(Arc<script::Engine>),
 }
 
 /// What differs between the roles once they serve: how they drain.

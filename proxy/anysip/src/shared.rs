@@ -12,6 +12,23 @@ use sip::Flow;
 use crate::filter::Filter;
 use crate::telemetry::metrics::{DropReason, Metrics};
 
+/// The `User-Agent` of the requests this process makes itself (gateway
+/// probes): `server.user_agent_header`, set once at start.
+static USER_AGENT: OnceLock<String> = OnceLock::new();
+
+/// Sets the `User-Agent` of this process's own requests (first call wins:
+/// the roles of one process share it).
+pub(crate) fn set_user_agent(value: Option<&str>) {
+    if let Some(v) = value {
+        let _ = USER_AGENT.set(v.to_owned());
+    }
+}
+
+/// The `User-Agent` of this process's own requests; `anysip` by default.
+pub(crate) fn user_agent() -> &'static str {
+    USER_AGENT.get().map_or("anysip", String::as_str)
+}
+
 /// What only one role has.
 #[derive(Debug)]
 pub(crate) enum RoleState {
@@ -35,6 +52,10 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) filter: Filter,
     pub(crate) role: RoleState,
+    /// The relay between edge instances, once started (`relay:`).
+    pub(crate) relay: OnceLock<relay::Relay>,
+    /// What the WebSocket listeners refused (read at scrape time).
+    pub(crate) ws: Arc<net::WsStats>,
     draining: AtomicBool,
 }
 
@@ -55,6 +76,8 @@ impl Shared {
             metrics: Metrics::default(),
             filter,
             role,
+            relay: OnceLock::new(),
+            ws: Arc::default(),
             draining: AtomicBool::new(false),
         })
     }

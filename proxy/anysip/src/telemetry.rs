@@ -2,6 +2,7 @@
 //! counters ([`metrics`], rendered by the admin API's `/metrics`), and the
 //! per-message spans exported over OTLP ([`otlp`]).
 
+pub(crate) mod hep;
 pub(crate) mod metrics;
 pub(crate) mod otlp;
 
@@ -12,15 +13,48 @@ use crate::error::Error;
 /// The tracing target of the per-message `sip` span (the edge dispatch).
 pub(crate) const SIP_SPAN_TARGET: &str = "anysip::role::edge::dispatch";
 
+/// Opens `log.file` for appending, creating its directory.
+fn open_log_file(path: &std::path::Path) -> Result<std::fs::File, Error> {
+    let io = |source| Error::Io {
+        what: format!("log.file {}", path.display()),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)
+}
+
 /// Starts the logs (and the OTLP export when configured).
 pub(crate) fn init(config: &Config) -> Result<(), Error> {
     use tracing_subscriber::prelude::*;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.telemetry.log.level));
+    let log = config.log_config();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level))
+    };
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let fmt = match config.telemetry.log.format {
-        LogFormat::Json => fmt.json().with_filter(filter).boxed(),
-        LogFormat::Text => fmt.with_filter(filter).boxed(),
+    let fmt = match log.format {
+        LogFormat::Json => fmt.json().with_filter(filter()).boxed(),
+        LogFormat::Text => fmt.with_filter(filter()).boxed(),
+    };
+    // `log.file`: the same lines appended to a file as well.
+    let file = match &log.file {
+        Some(path) => {
+            let file = open_log_file(path)?;
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file));
+            Some(match log.format {
+                LogFormat::Json => layer.json().with_filter(filter()).boxed(),
+                LogFormat::Text => layer.with_filter(filter()).boxed(),
+            })
+        }
+        None => None,
     };
     let otlp = match &config.telemetry.otlp {
         Some(o) => {
@@ -34,6 +68,7 @@ pub(crate) fn init(config: &Config) -> Result<(), Error> {
     };
     let _ = tracing_subscriber::registry()
         .with(fmt)
+        .with(file)
         .with(otlp)
         .try_init();
     Ok(())

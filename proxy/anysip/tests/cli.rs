@@ -102,6 +102,48 @@ fn check_refuses_what_run_does_not_serve() {
 }
 
 #[test]
+fn websocket_listeners_are_the_edge_s() {
+    let dir = std::env::temp_dir().join(format!("anysip-cli-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/scripts/proxy_default.py");
+    for key in ["ws", "wss"] {
+        let path = dir.join(format!("core-{key}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "role: core\nlisten:\n  udp: [127.0.0.1:5070]\n  {key}: [127.0.0.1:8443]\n\
+                 tls:\n  cert: {s}\n  key: {s}\nscript:\n  path: {s}\n",
+                s = script.display()
+            ),
+        )
+        .unwrap();
+        let out = anysip().arg("check").arg("-c").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{key}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("listen.{key}: WebSocket is served by role: edge")),
+            "{key}: {err}"
+        );
+    }
+    // On an edge, check accepts them.
+    let path = dir.join("edge-ws.yaml");
+    std::fs::write(
+        &path,
+        "listen:\n  udp: [127.0.0.1:5060]\n  ws: [127.0.0.1:8080]\nwebsocket:\n  allowed_origins: [\"https://app.example.com\"]\n\
+         gateway:\n  groups:\n    - name: backends\n      destinations:\n        - uri: sip:127.0.0.1:5070\n          address: 127.0.0.1:5070\n",
+    )
+    .unwrap();
+    let out = anysip().arg("check").arg("-c").arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn token_keygen_seal_open_round_trip() {
     let dir = std::env::temp_dir().join(format!("anysip-token-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -155,5 +197,95 @@ fn token_keygen_seal_open_round_trip() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `anysip check` on configurations in SIPhon's shapes: they pass, with
+/// one warning per unserved section and per unset variable; a typo is
+/// still refused with the file, line and key.
+#[test]
+fn check_reads_siphon_configs_with_warnings() {
+    let dir = std::env::temp_dir().join(format!("anysip-cli-siphon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/siphon");
+
+    // SIPhon's single node, as published: a core, no warning.
+    let out = anysip()
+        .args(["check", "-c"])
+        .arg(data.join("deployment/siphon.yaml"))
+        .env("HOSTNAME", "node-a")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("warning"), "{stdout}");
+    assert!(stdout.ends_with("siphon.yaml: ok\n"), "{stdout}");
+
+    let shaped = dir.join("siphon.yaml");
+    std::fs::write(
+        &shaped,
+        "listen:\n  udp: [\"127.0.0.1:5060\"]\ndomain:\n  local: [example.com]\n\
+         script:\n  path: lb.py\n  reload: auto\n\
+         log:\n  level: info\n  format: pretty\n\
+         gateway:\n  groups:\n    - name: backends\n      algorithm: hash\n      destinations:\n\
+         \x20       - uri: \"sip:backend1:5060\"\n          address: \"localhost:5071\"\n\
+         server:\n  user_agent_header: \"${ANYSIP_CLI_TEST_UNSET_UA}\"\n\
+         b2bua:\n  default_header_policy: \"transparent-b2bua@2026\"\n\
+         media:\n  backend: rtpengine\n",
+    )
+    .unwrap();
+    let out = anysip()
+        .args(["check", "-c"])
+        .arg(&shaped)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = shaped.display().to_string();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{file}: warning: line 19: environment variable ANYSIP_CLI_TEST_UNSET_UA is not set"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{file}: warning: not served by anysip: b2bua (section ignored)")
+    );
+    assert_eq!(
+        lines[2],
+        format!("{file}: warning: not served by anysip: media (section ignored)")
+    );
+    assert_eq!(lines[3], format!("{file}: ok"));
+
+    // A typo'd key: refused, with the file, the line and the key.
+    let typo = dir.join("typo.yaml");
+    std::fs::write(
+        &typo,
+        std::fs::read_to_string(&shaped)
+            .unwrap()
+            .replace("  reload: auto", "  reloda: auto"),
+    )
+    .unwrap();
+    let out = anysip().args(["check", "-c"]).arg(&typo).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:7:3: script.reloda: unknown field `reloda`",
+            typo.display()
+        )),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

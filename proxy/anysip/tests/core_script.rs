@@ -34,7 +34,9 @@ async def options(request):
 
 @proxy.on_request
 def other(request):
-    request.reply(405)
+    # Every matching handler runs (SIPhon's dispatcher): leave OPTIONS be.
+    if request.method != "OPTIONS":
+        request.reply(405)
 "#
     )
 }

@@ -140,29 +140,9 @@ fn metric(name_and_labels: &str) -> u64 {
         .map_or(0, value)
 }
 
-/// Every message received is accounted for exactly once: dropped by the
-/// filter, dropped for a reason, answered by the edge (its reply, STUN, a
-/// probe's answer taken), or passed on. Returns (received, accounted).
+/// The edge's ledger: (received, accounted).
 fn ledger() -> (u64, u64) {
-    let body = scrape();
-    let sum = |prefix: &str| -> u64 {
-        body.lines()
-            .filter(|l| l.starts_with(prefix))
-            .map(value)
-            .sum()
-    };
-    let filtered: u64 = body
-        .lines()
-        .filter(|l| l.starts_with("anysip_filter_packets_total{path=\"user_space\",verdict=\"drop"))
-        .map(value)
-        .sum();
-    let accounted = filtered
-        + sum("anysip_drops_total{")
-        + sum("anysip_replies_total{")
-        + sum("anysip_forwarded_total{")
-        + sum("anysip_stun_total{")
-        + sum("anysip_probe_answers_total{");
-    (sum("anysip_messages_received_total"), accounted)
+    harness::ledger(ADMIN)
 }
 
 /// Waits (2 s at most) for the ledger to balance after `row`.

@@ -58,6 +58,9 @@ fn status_of(resp: &str) -> String {
     resp.get(8..11).unwrap_or("???").to_string()
 }
 
+/// The backend is a UDP socket of the test: `limits.udp_mtu` is raised so
+/// that the long torture messages stay on UDP rather than going over TCP
+/// (RFC 3261 §18.1.1, tested in streams.rs) to a backend without TCP.
 #[test]
 fn rfc4475_over_udp_and_tcp() {
     let dir = std::env::temp_dir().join(format!("anysip-torture-{}", std::process::id()));
@@ -67,6 +70,7 @@ fn rfc4475_over_udp_and_tcp() {
         &cfg,
         format!(
             "listen:\n  udp: [{EDGE}]\n  tcp: [{EDGE}]\nadmin:\n  listen: {ADMIN}\n\
+             limits:\n  udp_mtu: 65535\n\
              gateway:\n  groups:\n    - name: backends\n      algorithm: hash\n      probe:\n        interval_secs: 1\n        timeout_secs: 1\n      destinations:\n        - uri: sip:{BACKEND}\n          address: {BACKEND}\n\
              edge:\n  keys:\n    dev: true\n"
         ),

@@ -2,9 +2,10 @@
 //!
 //! Rules (documented in `docs/configuration.md`):
 //!
-//! - `${NAME}` is replaced by the value of the environment variable `NAME`;
-//!   it is an error if `NAME` is unset. A set but empty variable expands to
-//!   nothing.
+//! - `${NAME}` is replaced by the value of the environment variable `NAME`.
+//!   An unset `NAME` expands to nothing, as in SIPhon, and is reported
+//!   ([`expand_noting`] returns it) so that the loader can warn about it. A
+//!   set but empty variable expands to nothing.
 //! - `${NAME:-default}` is replaced by the value of `NAME` if it is set and
 //!   not empty, otherwise by `default` (taken literally, up to the first `}`).
 //! - `$$` is a literal `$`. Any other `$` is kept as it is.
@@ -27,23 +28,50 @@ pub struct ExpandError {
     pub message: String,
 }
 
-/// Expands `text`, looking variables up with `env`.
+/// A `${NAME}` without a default whose variable is not set: it expanded
+/// to nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unset {
+    /// 1-based line of the reference.
+    pub line: usize,
+    /// The variable's name.
+    pub name: String,
+}
+
+/// Expands `text`, looking variables up with `env`; unset variables expand
+/// to nothing.
 pub fn expand<F>(text: &str, env: F) -> Result<String, ExpandError>
 where
     F: Fn(&str) -> Option<String>,
 {
+    expand_noting(text, env).map(|(text, _)| text)
+}
+
+/// As [`expand`], also returning every reference to an unset variable
+/// without a default, in the order met.
+pub fn expand_noting<F>(text: &str, env: F) -> Result<(String, Vec<Unset>), ExpandError>
+where
+    F: Fn(&str) -> Option<String>,
+{
     let mut out = String::with_capacity(text.len());
+    let mut unset = Vec::new();
     for (index, line) in text.split_inclusive('\n').enumerate() {
         if line.trim_start().starts_with('#') {
             out.push_str(line);
         } else {
-            expand_line(line, index + 1, &env, &mut out)?;
+            expand_line(line, index + 1, &env, &mut out, &mut unset)?;
         }
     }
-    Ok(out)
+    Ok((out, unset))
 }
 
-fn expand_line<F>(line: &str, number: usize, env: &F, out: &mut String) -> Result<(), ExpandError>
+fn expand_line<F>(
+    line: &str,
+    number: usize,
+    env: &F,
+    out: &mut String,
+    unset: &mut Vec<Unset>,
+) -> Result<(), ExpandError>
 where
     F: Fn(&str) -> Option<String>,
 {
@@ -83,16 +111,10 @@ where
                 (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
-                (None, None) => {
-                    return Err(ExpandError {
-                        line: number,
-                        var: reference.to_owned(),
-                        message: format!(
-                            "environment variable {name} is not set and has no default \
-                             (use ${{{name}:-default}})"
-                        ),
-                    });
-                }
+                (None, None) => unset.push(Unset {
+                    line: number,
+                    name: name.to_owned(),
+                }),
             }
             rest = &body[close + 1..];
         } else {

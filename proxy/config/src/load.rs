@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use crate::error::ConfigError;
-use crate::expand::expand;
+use crate::expand::expand_noting;
+use crate::notice::Notice;
 use crate::schema::Config;
 
 /// The name the embedded default goes by in errors.
@@ -23,7 +24,9 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         file: file.clone(),
         source,
     })?;
-    Config::from_yaml(&text, &file)
+    let mut config = Config::from_yaml(&text, &file)?;
+    config.anchor_script_paths(path);
+    Ok(config)
 }
 
 /// The process environment, where an unset `HOSTNAME` (shells set it
@@ -57,14 +60,30 @@ impl Config {
     where
         F: Fn(&str) -> Option<String>,
     {
-        let expanded = expand(text, env).map_err(|e| ConfigError::Expand {
+        let (expanded, unset) = expand_noting(text, env).map_err(|e| ConfigError::Expand {
             file: file.to_owned(),
             line: e.line,
             var: e.var,
             message: e.message,
         })?;
-        let config = parse(&expanded, file)?;
+        let mut config = parse(&expanded, file)?;
+        config.settle();
+        config.settle_siphon().map_err(|e| e.in_file(file))?;
         config.validate().map_err(|e| e.in_file(file))?;
+        config.notices = unset
+            .into_iter()
+            .map(|u| {
+                Notice::new(
+                    &u.name,
+                    format!(
+                        "line {}: environment variable {} is not set: ${{{}}} expands to nothing \
+                         (as in SIPhon; write ${{{}:-default}} for a default)",
+                        u.line, u.name, u.name, u.name
+                    ),
+                )
+            })
+            .collect();
+        config.notices.extend(config.siphon_notices());
         Ok(config)
     }
 

@@ -8,26 +8,35 @@ mod core_role;
 mod edge;
 mod listen;
 mod server;
+mod siphon;
 mod telemetry;
 mod xdp;
 
 use serde::Deserialize;
 
-pub use core_role::{AuthConfig, DigestAlgorithm, ScriptConfig};
+pub use core_role::{
+    AuthBackend, AuthConfig, DigestAlgorithm, HttpAuthConfig, ReloadMode, ScriptConfig,
+};
 pub use edge::{EdgeConfig, KeySource, KeysConfig};
 /// `gateway:` — the types of the `gateway` crate, which owns gateway
 /// groups (selection, probing) and validates its own section.
 pub use gateway::{
     Algorithm, DestinationConfig, GatewayConfig, GroupConfig, HashKey, ProbeConfig, Transport,
 };
-pub use listen::{ListenConfig, TlsConfig};
+pub use listen::{
+    Dscp, ListenConfig, ListenOptions, SniCertificate, TlsConfig, TlsMethod, WebSocketConfig,
+};
 /// `registrar:` — the types of the `registrar` crate, which owns them.
 pub use registrar::config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use server::{
     AdminConfig, DnsConfig, DomainConfig, InstanceId, Limits, MetricsConfig, PrometheusConfig,
     ServerConfig,
 };
-pub use telemetry::{LogConfig, LogFormat, OtlpConfig, TelemetryConfig};
+pub use siphon::{
+    AdminAuthConfig, AdminUiConfig, CacheConfig, CorsConfig, KeepaliveConfig, NatConfig,
+    RateLimitConfig, ScannerBlockConfig, SecurityConfig, UNSERVED_SECTIONS,
+};
+pub use telemetry::{HepConfig, LogConfig, LogFormat, OtlpConfig, TelemetryConfig};
 pub use xdp::{mask, parse_cidr, AutoBlockConfig, XdpConfig, XdpMode};
 
 /// The whole file.
@@ -35,18 +44,34 @@ pub use xdp::{mask, parse_cidr, AutoBlockConfig, XdpConfig, XdpMode};
 /// Sections that only one role uses (`edge` for `role: edge`; `registrar`,
 /// `script`, `auth` for `role: core`) are optional and rejected by
 /// validation under the other role.
+///
+/// SIPhon's `siphon.yaml` is read as it is: its keys for what anysip
+/// serves mean what they mean there; its sections for what anysip does not
+/// serve ([`UNSERVED_SECTIONS`]) are accepted and named in [`Config::notices`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// What this process is: `edge` (default) or `core`.
-    #[serde(default)]
+    /// `role:` as written.
+    #[serde(default, rename = "role")]
+    role_given: Option<Role>,
+    /// What this process is: `role:`, or when absent `core` if the file has
+    /// a `script:` (a SIPhon configuration), else `edge`.
+    #[serde(skip)]
     pub role: Role,
+    /// Warnings about the file: unset variables, SIPhon keys read but not
+    /// served. `anysip check` prints them; `anysip run` logs them.
+    #[serde(skip)]
+    pub notices: Vec<crate::Notice>,
     /// SIP listeners. At least one address in all.
     #[serde(default)]
     pub listen: ListenConfig,
-    /// Certificate and key for the `listen.tls` listeners.
+    /// Certificate and key for the `listen.tls` and `listen.wss` listeners.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// The WebSocket listeners' Upgrade and keepalive; defaults apply when
+    /// absent.
+    #[serde(default)]
+    pub websocket: WebSocketConfig,
     /// Domains this node is responsible for.
     #[serde(default)]
     pub domain: DomainConfig,
@@ -79,6 +104,11 @@ pub struct Config {
     /// with `role: edge`; defaults apply when absent.
     #[serde(default)]
     pub xdp: Option<XdpConfig>,
+    /// The relay between edge instances (QUIC, docs/relay.md). Only with
+    /// `role: edge`; without it, a message for a stream flow held by
+    /// another instance is answered 430.
+    #[serde(default)]
+    pub relay: Option<relay::RelayConfig>,
     /// The registrar. Only with `role: core`; optional.
     #[serde(default)]
     pub registrar: Option<RegistrarConfig>,
@@ -91,6 +121,67 @@ pub struct Config {
     /// Name resolution. Optional.
     #[serde(default)]
     pub dns: DnsConfig,
+    /// SIPhon's spelling of `telemetry.log` (level, format, file). Give one
+    /// of the two.
+    #[serde(default)]
+    pub log: Option<LogConfig>,
+    /// SIPhon's `security:`, mapped onto the packet filter.
+    #[serde(default)]
+    pub security: Option<SecurityConfig>,
+    /// SIPhon's `nat:`.
+    #[serde(default)]
+    pub nat: Option<NatConfig>,
+    /// SIPhon's named caches for scripts (`cache.fetch(name, key)`).
+    #[serde(default)]
+    pub cache: Option<Vec<CacheConfig>>,
+    #[serde(default)]
+    pub b2bua: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub cdr: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub control: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub diameter: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub dialog: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub extensions: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub ipsec: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub isc: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub lawful_intercept: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub lcr: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub media: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub memory: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub number_policies: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub numbering: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub registrant: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub rf: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub ro: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub sbi: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub session_timer: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub srs: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub stir: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub subscribe_state: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub tracing: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub transaction: Option<serde_yaml::Value>,
 }
 
 /// `role:`.
@@ -121,6 +212,60 @@ impl std::fmt::Display for Role {
 }
 
 impl Config {
+    /// The log settings: `log:` (SIPhon) or `telemetry.log`.
+    pub fn log_config(&self) -> &LogConfig {
+        self.log.as_ref().unwrap_or(&self.telemetry.log)
+    }
+
+    /// Settles what the file leaves implicit: the role.
+    pub(crate) fn settle(&mut self) {
+        self.role = match self.role_given {
+            Some(role) => role,
+            None if self.script.is_some() => Role::Core,
+            None => Role::Edge,
+        };
+    }
+
+    /// Whether `role:` was written in the file.
+    pub fn role_given(&self) -> bool {
+        self.role_given.is_some()
+    }
+
+    /// The SIPhon sections of this file that anysip does not serve.
+    pub fn unserved_sections(&self) -> Vec<&'static str> {
+        let present = [
+            self.b2bua.is_some(),
+            self.cdr.is_some(),
+            self.control.is_some(),
+            self.diameter.is_some(),
+            self.dialog.is_some(),
+            self.extensions.is_some(),
+            self.ipsec.is_some(),
+            self.isc.is_some(),
+            self.lawful_intercept.is_some(),
+            self.lcr.is_some(),
+            self.media.is_some(),
+            self.memory.is_some(),
+            self.number_policies.is_some(),
+            self.numbering.is_some(),
+            self.registrant.is_some(),
+            self.rf.is_some(),
+            self.ro.is_some(),
+            self.sbi.is_some(),
+            self.session_timer.is_some(),
+            self.srs.is_some(),
+            self.stir.is_some(),
+            self.subscribe_state.is_some(),
+            self.tracing.is_some(),
+            self.transaction.is_some(),
+        ];
+        UNSERVED_SECTIONS
+            .iter()
+            .zip(present)
+            .filter_map(|(name, set)| set.then_some(*name))
+            .collect()
+    }
+
     /// The gateway group called `name`.
     pub fn gateway_group(&self, name: &str) -> Option<&GroupConfig> {
         self.gateway.groups.iter().find(|g| g.name == name)
@@ -148,6 +293,16 @@ impl Config {
             if let Some(ca) = &tls.client_ca {
                 files.push(("tls.client_ca".to_owned(), ca.as_path()));
             }
+            for (i, extra) in tls.certificates.iter().enumerate() {
+                files.push((
+                    format!("tls.certificates[{i}].certificate"),
+                    extra.certificate.as_path(),
+                ));
+                files.push((
+                    format!("tls.certificates[{i}].private_key"),
+                    extra.private_key.as_path(),
+                ));
+            }
         }
         if let Some(edge) = &self.edge {
             if let Some(keys) = &edge.keys {
@@ -155,6 +310,11 @@ impl Config {
                     files.push(("edge.keys.file".to_owned(), file.as_path()));
                 }
             }
+        }
+        if let Some(r) = &self.relay {
+            files.push(("relay.ca".to_owned(), r.ca.as_path()));
+            files.push(("relay.cert".to_owned(), r.cert.as_path()));
+            files.push(("relay.key".to_owned(), r.key.as_path()));
         }
         if let Some(script) = &self.script {
             files.push(("script.path".to_owned(), script.path.as_path()));

@@ -41,10 +41,11 @@ impl Config {
     pub fn validate(&self) -> Result<(), Invalid> {
         sections::listeners(self)?;
         sections::tls(self)?;
+        sections::websocket(&self.websocket)?;
         sections::identity(self)?;
         sections::limits(&self.limits)?;
         range("dns.timeout_ms", self.dns.timeout_ms, 100, 30_000)?;
-        sections::telemetry(&self.telemetry)?;
+        sections::telemetry(self)?;
         gateway::groups(&self.gateway)?;
         roles::role(self)
     }

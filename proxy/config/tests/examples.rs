@@ -59,6 +59,11 @@ fn edge_example() {
 fn edge_tls_example() {
     let c = load(examples_dir().join("edge-tls.yaml")).unwrap();
     assert_eq!(c.listen.tls.len(), 2);
+    assert_eq!(c.listen.wss.len(), 1);
+    assert_eq!(
+        c.websocket.allowed_origins,
+        ["https://phone.example.com".to_owned()]
+    );
     let tls = c.tls.as_ref().unwrap();
     assert!(tls.cert.is_some() && tls.key.is_some());
     let edge = c.edge.as_ref().unwrap();
@@ -86,7 +91,10 @@ fn core_example() {
         .unwrap()
         .url
         .starts_with("redis://"));
-    assert!(c.script.as_ref().unwrap().reload);
+    assert_eq!(
+        c.script.as_ref().unwrap().reload,
+        anysip_config::ReloadMode::Auto
+    );
     assert_eq!(c.auth.as_ref().unwrap().realm, "sip.example.com");
 }
 

@@ -4,8 +4,9 @@
 
 mod common;
 
-use anysip_config::expand::expand;
+use anysip_config::expand::{expand, expand_noting};
 use anysip_config::{Config, ConfigError};
+
 use common::EDGE;
 
 fn env(name: &str) -> Option<String> {
@@ -51,30 +52,36 @@ fn comments_are_not_expanded() {
 }
 
 #[test]
-fn missing_variable_names_it_and_the_line() {
-    let e = expand("a: 1\nb: ${NOPE}\n", env).unwrap_err();
-    assert_eq!(e.line, 2);
-    assert_eq!(e.var, "${NOPE}");
-    assert!(e.message.contains("NOPE is not set"), "{}", e.message);
+fn unset_variable_expands_to_nothing_with_a_warning() {
+    // As in SIPhon: an unset variable without a default is empty.
+    let (text, unset) = expand_noting("a: 1\nb: x${NOPE}y\n", env).unwrap();
+    assert_eq!(text, "a: 1\nb: xy\n");
+    assert_eq!(unset.len(), 1);
+    assert_eq!((unset[0].line, unset[0].name.as_str()), (2, "NOPE"));
+    assert_eq!(expand("b: ${NOPE}\n", env).unwrap(), "b: \n");
 
-    let text = format!("{EDGE}server:\n  instance_id: ${{ANYSIP_TEST_UNSET_ID}}\n");
-    let e = Config::from_yaml_with_env(&text, "edge.yaml", env).unwrap_err();
-    match &e {
-        ConfigError::Expand {
-            file, line, var, ..
-        } => {
-            assert_eq!(file, "edge.yaml");
-            assert_eq!(*line, 10);
-            assert_eq!(var, "${ANYSIP_TEST_UNSET_ID}");
-        }
-        other => panic!("{other}"),
-    }
+    // The loader keeps going and names the variable and its line.
+    let text = format!("{EDGE}advertised_address: edge${{ANYSIP_TEST_UNSET_SUFFIX}}.example.com\n");
+    let c = Config::from_yaml_with_env(&text, "edge.yaml", env).unwrap();
+    assert_eq!(c.advertised_address.as_deref(), Some("edge.example.com"));
+    let notice = c
+        .notices
+        .iter()
+        .find(|n| n.key == "ANYSIP_TEST_UNSET_SUFFIX")
+        .unwrap_or_else(|| panic!("no notice: {:?}", c.notices));
     assert!(
-        e.to_string()
-            .starts_with("edge.yaml:10: ${ANYSIP_TEST_UNSET_ID}: environment variable ANYSIP_TEST_UNSET_ID is not set"),
-        "{e}"
+        notice
+            .message
+            .starts_with("line 9: environment variable ANYSIP_TEST_UNSET_SUFFIX is not set"),
+        "{notice}"
     );
-    assert_eq!(e.key_path(), None);
+
+    // An instance id left empty is the host's name, as SIPhon falls back
+    // to HOSTNAME.
+    let text = format!("{EDGE}server:\n  instance_id: \"${{ANYSIP_TEST_UNSET_ID}}\"\n");
+    let c = Config::from_yaml_with_env(&text, "edge.yaml", env).unwrap();
+    assert!(!c.server.instance_id.name.is_empty());
+    assert!(c.notices.iter().any(|n| n.key == "ANYSIP_TEST_UNSET_ID"));
 }
 
 #[test]

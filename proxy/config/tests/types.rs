@@ -24,7 +24,7 @@ fn the_documented_examples() {
     assert_eq!(key_path(&e), "gateway.groups[0].destinations[1].address");
     assert!(
         e.to_string().starts_with(
-            "deploy/examples/edge.yaml:10:20: gateway.groups[0].destinations[1].address: not a socket address"
+            "deploy/examples/edge.yaml:10:20: gateway.groups[0].destinations[1].address: \"nope\": expected IP:port or host:port"
         ),
         "{e}"
     );

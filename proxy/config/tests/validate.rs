@@ -79,6 +79,66 @@ fn tls_listener_needs_cert_and_key() {
 }
 
 #[test]
+fn websocket_listeners() {
+    // WSS takes the certificate of tls: as TLS does.
+    let wss = EDGE.replace("udp: [127.0.0.1:5060]", "wss: [127.0.0.1:443]");
+    invalid(&wss, "tls", "required because listen.wss");
+    invalid(
+        &format!("{wss}tls:\n  key: /k.pem\n"),
+        "tls.cert",
+        "required because listen.wss",
+    );
+    parse(&format!("{wss}tls:\n  cert: /c.pem\n  key: /k.pem\n")).unwrap();
+    // WS alone is a listener; it may not share a TCP port with TLS.
+    let ws = EDGE.replace("udp: [127.0.0.1:5060]", "ws: [127.0.0.1:8080]");
+    let c = parse(&ws).unwrap();
+    assert_eq!(c.listen.ws, ["127.0.0.1:8080".parse().unwrap()]);
+    assert_eq!(c.websocket, anysip_config::WebSocketConfig::default());
+    // SIPhon's mapping form, as for the other transports.
+    let c = parse(&EDGE.replace(
+        "udp: [127.0.0.1:5060]",
+        "wss:\n    - address: 127.0.0.1:443\n      dscp: EF\ntls:\n  cert: /c.pem\n  key: /k.pem",
+    ))
+    .unwrap();
+    assert_eq!(c.listen.wss, ["127.0.0.1:443".parse().unwrap()]);
+    assert_eq!(c.listen.dscp_of("wss", c.listen.wss[0]), Some(46));
+    invalid(
+        &EDGE.replace(
+            "udp: [127.0.0.1:5060]",
+            "tcp: [127.0.0.1:5060]\n  ws: [127.0.0.1:5060]",
+        ),
+        "listen.ws[0]",
+        "already used by listen.tcp[0]",
+    );
+    invalid(
+        &format!("{ws}websocket:\n  allowed_origins: [phone.example.com]\n"),
+        "websocket.allowed_origins[0]",
+        "expected scheme://host[:port]",
+    );
+    invalid(
+        &format!("{ws}websocket:\n  allowed_origins: [\"https://phone.example.com/app\"]\n"),
+        "websocket.allowed_origins[0]",
+        "no path",
+    );
+    invalid(
+        &format!("{ws}websocket:\n  handshake_timeout_ms: 10\n"),
+        "websocket.handshake_timeout_ms",
+        "out of range 100..=60000",
+    );
+    invalid(
+        &format!("{ws}websocket:\n  ping_secs: 7200\n"),
+        "websocket.ping_secs",
+        "out of range 0..=3600",
+    );
+    let c = parse(&format!(
+        "{ws}websocket:\n  allowed_origins: [\"https://phone.example.com:8443\", \"http://[::1]:3000\"]\n  ping_secs: 0\n"
+    ))
+    .unwrap();
+    assert_eq!(c.websocket.allowed_origins.len(), 2);
+    assert_eq!(c.websocket.ping_secs, 0);
+}
+
+#[test]
 fn identity() {
     invalid(
         &format!("{EDGE}server:\n  drain_secs: 100000\n"),
@@ -319,8 +379,10 @@ fn xdp_section() {
 
 #[test]
 fn sections_of_the_other_role() {
+    // Without `role:`, a file with a script is a core (SIPhon's files);
+    // an explicit edge may not have one.
     invalid(
-        &format!("{EDGE}script:\n  path: /x.py\n"),
+        &format!("role: edge\n{EDGE}script:\n  path: /x.py\n"),
         "script",
         "only used by role: core",
     );

@@ -119,4 +119,8 @@ pub enum ReplyDecision {
     ForwardEdited(Vec<HeaderEdit>),
     /// Drop this response (it takes no part in best-response selection).
     Drop,
+    /// Only for a provisional response: answer the request with this
+    /// (a final, non-2xx status) and CANCEL every branch. For a final
+    /// response it means `Forward`: a proxy cannot take back a 2xx.
+    Reject(Reply),
 }

@@ -40,6 +40,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// CANCELled INVITEs waiting for `Router::on_cancel` at most.
+pub const MAX_CANCELLED: usize = 1024;
+
 use bytes::Bytes;
 use resolve::Destination;
 use sip::matching::{ClientKey, ServerKey};
@@ -136,6 +139,8 @@ pub struct Proxy {
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     transmits: VecDeque<Transmit>,
     router_calls: VecDeque<RouterCall>,
+    /// INVITEs CANCELled before a final response, for `Router::on_cancel`.
+    cancelled: VecDeque<Arc<RequestContext>>,
     resolve_calls: VecDeque<ResolveCall>,
     stats: Stats,
     draining: bool,
@@ -162,6 +167,7 @@ impl Proxy {
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             router_calls: VecDeque::new(),
+            cancelled: VecDeque::new(),
             resolve_calls: VecDeque::new(),
             stats: Stats::default(),
             draining: false,
@@ -183,7 +189,7 @@ impl Proxy {
         };
         match sip::validate::screen(bytes, framing, &self.settings.limits) {
             sip::validate::Screened::Request(m) => self.handle_request(m, flow, now),
-            sip::validate::Screened::Response(m) => self.handle_response(m, now),
+            sip::validate::Screened::Response(m) => self.handle_response(m, flow.remote, now),
             sip::validate::Screened::Reject { request, rejection } => {
                 self.stats
                     .request(request.method().map_or("?", |m| m.as_str()));
@@ -219,7 +225,7 @@ impl Proxy {
             }
             self.handle_request(msg, flow, now);
         } else if sip::validate::check_response(&msg).is_ok() {
-            self.handle_response(msg, now);
+            self.handle_response(msg, flow.remote, now);
         } else {
             self.stats.drop("bad_response");
         }
@@ -324,6 +330,12 @@ impl Proxy {
         self.router_calls.pop_front()
     }
 
+    /// The next CANCELled INVITE to tell the router about
+    /// (`Router::on_cancel`); at most [`MAX_CANCELLED`] wait.
+    pub fn poll_cancelled(&mut self) -> Option<Arc<RequestContext>> {
+        self.cancelled.pop_front()
+    }
+
     /// The next resolution to perform. A target whose host is an IP
     /// literal needs none: its destination is used at once.
     pub fn poll_resolve(&mut self) -> Option<ResolveCall> {
@@ -369,6 +381,14 @@ impl Proxy {
     fn uniq(&mut self) -> u64 {
         self.uniq += 1;
         self.uniq
+    }
+
+    /// Queues `req` for `Router::on_cancel` (the oldest goes when full).
+    fn notify_cancelled(&mut self, req: Arc<RequestContext>) {
+        if self.cancelled.len() >= MAX_CANCELLED {
+            self.cancelled.pop_front();
+        }
+        self.cancelled.push_back(req);
     }
 
     fn call(&mut self, pending: Pending, kind: RouterCallKind) {

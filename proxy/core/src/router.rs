@@ -21,6 +21,9 @@ pub struct RequestContext {
     pub local: SocketAddr,
     /// Whether §16.4 removed a Route header naming this proxy.
     pub route_consumed: bool,
+    /// The URIs of the Routes naming this proxy that §16.4 removed, top
+    /// first.
+    pub consumed_routes: Vec<String>,
 }
 
 /// A response received on one branch.
@@ -30,6 +33,9 @@ pub struct ResponseContext {
     pub message: Message,
     /// The URI the branch was sent to.
     pub branch_uri: String,
+    /// Where the response came from (`None` for one the proxy made
+    /// itself: a timeout, an unreachable destination).
+    pub source: Option<SocketAddr>,
 }
 
 /// Decides what happens to requests and responses. Called on a blocking
@@ -58,5 +64,12 @@ pub trait Router: Send + Sync + 'static {
     fn on_failure(&self, req: &RequestContext, best: &ResponseContext) -> Decision {
         let _ = (req, best);
         Decision::Drop
+    }
+
+    /// `req` (an INVITE this proxy was forwarding) was CANCELled before a
+    /// final response: the core answered it 487 and cancelled its
+    /// branches. A notification for clean-up; nothing is decided.
+    fn on_cancel(&self, req: &RequestContext) {
+        let _ = req;
     }
 }

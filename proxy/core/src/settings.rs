@@ -53,6 +53,9 @@ pub struct Settings {
     /// (overload). A UDP call holds about two for 32 s after it ends, so
     /// 100,000 sustains about 1,500 calls/s.
     pub max_transactions: usize,
+    /// The `Server` header of the responses the proxy makes itself (not of
+    /// those it forwards), if any.
+    pub server_header: Option<String>,
     /// Largest request sent over UDP (RFC 3261 §18.1.1: the path MTU less
     /// 200 octets); a larger one goes over TCP to the same address and
     /// port. Default 1300.
@@ -73,6 +76,7 @@ impl Default for Settings {
             seed: 0,
             limits: sip::Limits::default(),
             max_transactions: 100_000,
+            server_header: None,
             udp_max_request: 1300,
         }
     }

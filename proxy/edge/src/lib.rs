@@ -85,11 +85,14 @@ impl Edge {
             Screened::Drop(reason) => Action::Drop(DropReason::Unparseable(format!("{reason:?}"))),
             Screened::Reject { request, rejection } => {
                 notes.kind = MessageKind::of(&request);
+                // A byte stream whose framing may be lost is closed after
+                // the answer; a WebSocket connection frames each message
+                // itself and stays (RFC 7118 §5.2).
                 action::reply(
                     &request,
                     rejection.status,
                     &rejection.reason,
-                    inbound.transport.is_stream(),
+                    framing == sip::Framing::Stream,
                 )
             }
             Screened::Request(msg) => {

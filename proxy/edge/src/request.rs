@@ -37,7 +37,9 @@ pub(crate) fn handle(
     now: u64,
     notes: &mut crate::Notes,
 ) -> Action {
-    let stream = inbound.transport.is_stream();
+    // Closed after a 400 where the bytes' framing may be lost (TCP, TLS;
+    // not WebSocket, which frames each message).
+    let stream = inbound.framing() == sip::Framing::Stream;
     let mut sender_backend = backends.backend_of(inbound.remote, inbound.transport);
     let mut from_backend = sender_backend.is_some();
     let route_count = msg.routes().count();

@@ -584,6 +584,20 @@ fn malformed_input_is_answered_or_dropped() {
         }
         other => panic!("{other:?}"),
     }
+    // On WebSocket the 400 leaves the connection open: each frame is one
+    // message, so the next one is still framed.
+    let bad = Bytes::from(
+        String::from_utf8(invite("INVITE", "INVITE", "").to_vec())
+            .unwrap()
+            .replace("CSeq: 1 INVITE", "CSeq: 1 BYE"),
+    );
+    match e.handle(bad, &from(UE, Transport::Ws), &mut g, NOW) {
+        Action::Reply { bytes, close } => {
+            assert!(!close);
+            assert_eq!(parse(&bytes).status(), Some(400));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 /// A UE configured with the edge as outbound proxy sends its requests with
@@ -777,4 +791,70 @@ fn a_stream_backend_connecting_from_an_ephemeral_port_is_the_backend() {
     let (target, m, _) = forwarded(e.handle(req, &from_backend, &mut g, NOW));
     assert!(matches!(target, Target::Flow(f) if f.ue == UE.parse().unwrap()));
     assert!(m.record_routes().count() >= 1);
+}
+
+/// RFC 7118 §5: a WebSocket UE's Via names an `.invalid` host and its
+/// messages may omit Content-Length (one message per frame). The edge marks
+/// the Via with `received`, record-routes with `;transport=ws` (`wss`)
+/// towards the UE, seals the connection into its tokens, and sends the
+/// response and the backend's in-dialog requests back over that connection.
+#[test]
+fn websocket_flows_follow_rfc_7118() {
+    for (transport, name) in [(Transport::Ws, "ws"), (Transport::Wss, "wss")] {
+        let e = edge();
+        let mut g = group();
+        let invite = Bytes::from(format!(
+            "INVITE sip:bob@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/{} df7jal23ls0d.invalid;branch=z9hG4bKws1\r\n\
+             Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:alice@example.com>;tag=w1\r\n\
+             Call-ID: ws-1\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:alice@df7jal23ls0d.invalid;transport={name};ob>\r\n\r\n",
+            name.to_ascii_uppercase()
+        ));
+        let (target, fwd, _) = forwarded(e.handle(invite, &from(UE, transport), &mut g, NOW));
+        assert!(matches!(target, Target::Backend(_)), "{name}");
+        let vias: Vec<_> = fwd.vias().map(Result::unwrap).collect();
+        assert_eq!(vias[0].transport, "UDP", "{name}: the edge's Via");
+        assert_eq!(vias[1].host_raw, "df7jal23ls0d.invalid");
+        assert_eq!(
+            vias[1].received(),
+            Some("198.51.100.7".parse().unwrap()),
+            "{name}"
+        );
+        let rr: Vec<String> = fwd
+            .record_routes()
+            .map(|r| r.unwrap().as_str().to_string())
+            .collect();
+        assert_eq!(rr.len(), 2, "{name}: {rr:?}");
+        assert!(!rr[0].contains("transport="), "{name}: {rr:?}");
+        assert!(
+            rr[1].contains(&format!(";transport={name};lr")),
+            "{name}: {rr:?}"
+        );
+        // The response returns over the UE's connection.
+        let ok = response(&fwd, 200).unwrap().to_tag("b").build();
+        let (target, resp, _) =
+            forwarded(e.handle(ok, &from(BACKEND, Transport::Udp), &mut g, NOW));
+        let flow = ue_flow_target(target);
+        assert_eq!(
+            (flow.transport, flow.instance, flow.connection),
+            (transport, 7, 99),
+            "{name}"
+        );
+        assert_eq!(resp.vias().count(), 1);
+        // The callee's BYE along the Record-Route: to the same connection,
+        // or 430 when it is gone.
+        let bye = Bytes::from(format!(
+            "BYE sip:alice@df7jal23ls0d.invalid;transport={name} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {BACKEND};branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n\
+             Route: {}, {}\r\nTo: <sip:alice@example.com>;tag=w1\r\nFrom: <sip:bob@example.com>;tag=b\r\n\
+             Call-ID: ws-1\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+            rr[0], rr[1]
+        ));
+        let (target, _, failed) =
+            forwarded(e.handle(bye, &from(BACKEND, Transport::Udp), &mut g, NOW));
+        let flow = ue_flow_target(target);
+        assert_eq!((flow.transport, flow.connection), (transport, 99), "{name}");
+        assert_eq!(parse(&failed.unwrap()).status(), Some(430));
+    }
 }

@@ -18,14 +18,17 @@
 //!         failure_threshold: 3     # default 3
 //!         success_threshold: 2     # default 2
 //!         healthy_codes: [200]     # default: any final response except 503
+//!         from_user: anysip        # default anysip: From user of the OPTIONS
+//!         from_domain: lb.example  # default: the sending address
 //!       destinations:
 //!         - uri: "sip:10.0.0.1:5060"
-//!           address: "10.0.0.1:5060"
+//!           address: "10.0.0.1:5060"  # or host:port, resolved at load
 //!           transport: udp         # udp (default) | tcp | tls
 //!           weight: 100            # default 1, 1..=1000000
 //!           attrs: { pop: fra1 }
 //! ```
 
+pub mod address;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -81,6 +84,9 @@ pub enum Algorithm {
     /// weighted when weights differ: a key stays on its member as long as
     /// that member is healthy, and a membership change moves only the keys of
     /// the member that changed. Without a key, falls back to `weighted`.
+    /// SIPhon's names `call_id_hash`, `from_uri_hash` and `to_uri_hash`
+    /// are accepted for it (the key is still `hash_key`, or the script's).
+    #[serde(alias = "call_id_hash", alias = "from_uri_hash", alias = "to_uri_hash")]
     Hash,
 }
 
@@ -130,6 +136,14 @@ pub struct ProbeConfig {
     /// means it is out of service or overloaded (§21.5.4).
     #[serde(default)]
     pub healthy_codes: Option<Vec<u16>>,
+    /// The user part of the probes' From URI (SIPhon's key). Default
+    /// `anysip`.
+    #[serde(default)]
+    pub from_user: Option<String>,
+    /// The host part of the probes' From URI (SIPhon's key). Default: the
+    /// address the probes are sent from.
+    #[serde(default)]
+    pub from_domain: Option<String>,
 }
 
 impl Default for ProbeConfig {
@@ -141,6 +155,8 @@ impl Default for ProbeConfig {
             failure_threshold: default_failure_threshold(),
             success_threshold: default_success_threshold(),
             healthy_codes: None,
+            from_user: None,
+            from_domain: None,
         }
     }
 }
@@ -163,8 +179,11 @@ pub struct DestinationConfig {
     /// member's identity for `hash`: changing it moves that member's keys.
     /// Unique within the group.
     pub uri: String,
-    /// The socket address that requests and probes are sent to. Unique
-    /// within the group for a given transport.
+    /// The socket address that requests and probes are sent to: `IP:port`,
+    /// or `host:port` (SIPhon style), resolved once when the configuration
+    /// is read (see [`address`]). Unique within the group
+    /// for a given transport.
+    #[serde(deserialize_with = "address::deserialize")]
     pub address: SocketAddr,
     /// `udp`, `tcp` or `tls` (`ws` and `wss` are refused: they are
     /// transports towards user agents, not backends). Default: the URI's

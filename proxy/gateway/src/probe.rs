@@ -48,6 +48,10 @@ pub struct ProbeRequest {
     pub transport: Transport,
     /// The probe fails if no final response is reported by then.
     pub deadline: Instant,
+    /// The user part of the OPTIONS' From URI (`probe.from_user`), if set.
+    pub from_user: Option<String>,
+    /// The host part of the OPTIONS' From URI (`probe.from_domain`), if set.
+    pub from_domain: Option<String>,
 }
 
 /// Why a probe failed without a response.

@@ -72,6 +72,7 @@ fn parses_every_field() {
             failure_threshold: 4,
             success_threshold: 1,
             healthy_codes: Some(vec![200, 404]),
+            ..ProbeConfig::default()
         }
     );
     let d = &g.destinations[0];

@@ -45,6 +45,7 @@ fn probe_config() -> ProbeConfig {
         failure_threshold: FALL,
         success_threshold: RISE,
         healthy_codes: None,
+        ..ProbeConfig::default()
     }
 }
 

@@ -31,6 +31,9 @@ use crate::stream::StreamLimits;
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest wait between attempts.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Past this many destinations, a failure sweeps out the backoffs that
+/// are over.
+const SWEEP_ABOVE: usize = 1024;
 
 /// How connections are opened.
 #[derive(Clone)]
@@ -260,6 +263,13 @@ impl Dialer {
             }
         };
         slots.insert(key.clone(), next);
+        if !ok && slots.len() > SWEEP_ABOVE {
+            // Destinations that failed once and were never tried again
+            // (a core's expired contacts) are forgotten once their
+            // backoff is over: the table stays bounded.
+            let now = Instant::now();
+            slots.retain(|_, s| !matches!(s, Slot::Backoff { until, .. } if *until <= now));
+        }
         waiting
     }
 

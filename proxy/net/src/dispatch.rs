@@ -11,6 +11,7 @@ use tokio::net::UdpSocket;
 use crate::conns::Connections;
 use crate::dial::{DialFailure, DialKey, Dialer};
 use crate::error::NetError;
+use crate::tap::{Direction, Tap};
 
 /// The role's note on a send, opaque to the transports and handed back
 /// with the send's [`Delivery`] or error (as io_uring's `user_data`), so
@@ -108,6 +109,7 @@ pub struct Outbox {
     udp: Arc<HashMap<SocketAddr, Arc<UdpSocket>>>,
     conns: Connections,
     dialer: Option<Arc<Dialer>>,
+    tap: Option<Arc<dyn Tap>>,
 }
 
 impl Outbox {
@@ -117,6 +119,28 @@ impl Outbox {
             udp: Arc::new(udp),
             conns,
             dialer: None,
+            tap: None,
+        }
+    }
+
+    /// This outbox, giving `tap` a copy of every message the transports
+    /// receive and send.
+    pub fn with_tap(mut self, tap: Arc<dyn Tap>) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// The tap, if there is one.
+    pub(crate) fn tap_handle(&self) -> Option<Arc<dyn Tap>> {
+        self.tap.clone()
+    }
+
+    /// Hands a copy of a message to the tap, if there is one.
+    pub(crate) fn tap(&self, direction: Direction, flow: &Flow, bytes: &Bytes) {
+        if let Some(t) = &self.tap {
+            if !crate::tap::is_keepalive(bytes) {
+                t.capture(direction, flow, bytes);
+            }
         }
     }
 
@@ -177,10 +201,16 @@ impl Outbox {
                             .map(|(_, s)| s)
                     })
                     .ok_or(NetError::NoSocket(from))?;
-                sock.send_to(&bytes, to)
+                let sent = sock
+                    .send_to(&bytes, to)
                     .await
                     .map(|_| Delivery::Sent)
-                    .map_err(|source| NetError::Send { to, source })
+                    .map_err(|source| NetError::Send { to, source });
+                if sent.is_ok() && self.tap.is_some() {
+                    let local = sock.local_addr().unwrap_or(from);
+                    self.tap(Direction::Out, &Flow::udp(to, local), &bytes);
+                }
+                sent
             }
             Outgoing::Conn {
                 id,

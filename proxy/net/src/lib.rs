@@ -14,12 +14,17 @@ mod dial;
 mod dispatch;
 mod error;
 mod stream;
+mod tap;
 mod udp;
 
 pub use conns::{ConnHandle, Connections};
 pub use dial::{DialKey, DialSettings, Dialer};
 pub use dispatch::{Delivery, Dispatch, Outbox, Outgoing, SendTag};
 pub use error::NetError;
-pub use stream::{bind_stream, serve_tcp, serve_tls, StreamLimits};
+pub use stream::{
+    bind_stream, serve_tcp, serve_tls, serve_ws, serve_wss, StreamLimits, WsRefusal, WsSettings,
+    WsStats,
+};
+pub use tap::{Direction, Tap};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 pub use udp::{bind_udp, serve_udp};

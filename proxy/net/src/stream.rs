@@ -1,8 +1,9 @@
-//! TCP and TLS listeners: bind, accept within the connection limit, hand
-//! each connection to its task (`conn.rs`: frame, dispatch, write;
-//! keepalives, idle timeout).
+//! TCP and TLS listeners (WebSocket ones in `ws.rs`): bind, accept within
+//! the connection limit, hand each connection to its task (`conn.rs`:
+//! frame, dispatch, write; keepalives, idle timeout).
 
 pub(crate) mod conn;
+mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::dispatch::{Dispatch, Outbox};
 use crate::error::NetError;
 use conn::serve_connection;
+pub use ws::{serve_ws, serve_wss, WsRefusal, WsSettings, WsStats};
 
 /// Binds a TCP listener (for `serve_tcp` or `serve_tls`) with the largest
 /// accept backlog the kernel allows (`net.core.somaxconn`, which caps the

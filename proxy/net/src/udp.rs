@@ -66,7 +66,9 @@ pub async fn serve_udp(socket: Arc<UdpSocket>, dispatch: Arc<dyn Dispatch>, outb
             local,
             connection: 0,
         };
-        let sends = dispatch.on_message(Bytes::copy_from_slice(data), origin);
+        let bytes = Bytes::copy_from_slice(data);
+        outbox.tap(crate::tap::Direction::In, &origin, &bytes);
+        let sends = dispatch.on_message(bytes, origin);
         outbox.deliver(&*dispatch, sends).await;
     }
 }

@@ -27,6 +27,63 @@ pub struct RegistrarConfig {
     /// Most contacts bound to one AoR, at least 1. Default 10.
     #[serde(default = "default_max_contacts")]
     pub max_contacts: u32,
+    /// SIPhon's key: bind only when the To user is the digest user. Read,
+    /// and refused as not served when true (scripts check it themselves).
+    #[serde(default)]
+    pub enforce_auth_aor_match: bool,
+    /// SIPhon's `postgres:` backend settings. Read; the backend is not
+    /// served.
+    #[serde(default)]
+    pub postgres: Option<PostgresConfig>,
+    /// SIPhon's network-initiated deregistration. Read; not served (a
+    /// warning when enabled).
+    #[serde(default)]
+    pub liveness: Option<LivenessConfig>,
+}
+
+/// `registrar.postgres:` (SIPhon's schema; not served).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// The database URL.
+    pub url: String,
+    /// The table. Default `registrar`.
+    #[serde(default)]
+    pub table: Option<String>,
+}
+
+/// `registrar.liveness:` (SIPhon's schema; not served).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessConfig {
+    /// Master switch. Default false.
+    #[serde(default)]
+    pub enabled: bool,
+    /// UE keepalive cadence, seconds.
+    #[serde(default)]
+    pub keepalive_interval_secs: Option<u32>,
+    /// Idle grace multiplier.
+    #[serde(default)]
+    pub idle_multiplier: Option<u32>,
+    /// OPTIONS probe timeout, ms.
+    #[serde(default)]
+    pub probe_timeout_ms: Option<u64>,
+    /// Failed sweeps before deregistration.
+    #[serde(default)]
+    pub miss_threshold: Option<u32>,
+    /// `network_dereg` or `local_only`.
+    #[serde(default)]
+    pub dereg_mode: Option<LivenessDeregMode>,
+}
+
+/// `registrar.liveness.dereg_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessDeregMode {
+    /// Drop the binding and tell the registrar of record.
+    NetworkDereg,
+    /// Drop the binding locally only.
+    LocalOnly,
 }
 
 impl Default for RegistrarConfig {
@@ -38,6 +95,9 @@ impl Default for RegistrarConfig {
             max_expires: default_max_expires(),
             default_expires: default_default_expires(),
             max_contacts: default_max_contacts(),
+            enforce_auth_aor_match: false,
+            postgres: None,
+            liveness: None,
         }
     }
 }
@@ -51,6 +111,10 @@ pub enum RegistrarBackend {
     Memory,
     /// In Redis; durable and shared by every core.
     Redis,
+    /// SIPhon's PostgreSQL backend: read, refused as not served.
+    Postgres,
+    /// SIPhon's script-hooked backend: read, refused as not served.
+    Python,
 }
 
 /// `registrar.redis:`. Its `Debug` hides the URL's password.
@@ -63,6 +127,10 @@ pub struct RedisConfig {
     /// Prefix of every key written. Default `anysip:`.
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
+    /// SIPhon's extra seconds a key outlives its binding. Bindings here
+    /// expire exactly; a value is read and has no effect.
+    #[serde(default)]
+    pub ttl_slack_secs: Option<u32>,
 }
 
 impl RedisConfig {

@@ -32,6 +32,15 @@ impl Registrar {
         let policy = Policy::from(config);
         match (config.backend, &config.redis) {
             (RegistrarBackend::Memory, _) => Ok(Registrar::memory(policy)),
+            (b @ (RegistrarBackend::Postgres | RegistrarBackend::Python), _) => {
+                Err(RegistrarError::Config(format!(
+                    "backend: {} is not served by anysip (memory or redis)",
+                    match b {
+                        RegistrarBackend::Postgres => "postgres",
+                        _ => "python",
+                    }
+                )))
+            }
             (RegistrarBackend::Redis, None) => Err(RegistrarError::Config(
                 "backend: redis needs registrar.redis.url".into(),
             )),

@@ -21,6 +21,7 @@ fn config(url: &str) -> RegistrarConfig {
         redis: Some(RedisConfig {
             url: url.to_string(),
             key_prefix: "test:".to_string(),
+            ttl_slack_secs: None,
         }),
         min_expires: 1,
         ..RegistrarConfig::default()

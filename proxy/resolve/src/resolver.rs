@@ -16,6 +16,7 @@ use crate::srv::{self, Weighted};
 use crate::ResolveError;
 
 mod dns;
+mod hosts;
 mod procedure;
 
 /// Resolves targets (RFC 3263 §4). Cheap to clone; clones share the DNS

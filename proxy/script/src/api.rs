@@ -7,14 +7,22 @@
 //! through per-thread context ([`crate::engine::handlers`]).
 
 pub(crate) mod auth;
+pub(crate) mod cache;
+pub(crate) mod compat;
 pub(crate) mod gateway;
 pub(crate) mod headers;
 pub(crate) mod log;
+pub(crate) mod metrics;
 pub(crate) mod objects;
 pub(crate) mod proxy;
+pub(crate) mod proxy_utils;
+pub(crate) mod ready;
 pub(crate) mod registrar;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod request_rewrite;
+pub(crate) mod request_siphon;
+pub(crate) mod timer;
 pub(crate) mod uri;
 
 use std::sync::{Arc, Once};
@@ -70,7 +78,9 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add_class::<request::Request>()?;
     m.add_class::<reply::Response>()?;
     m.add_class::<uri::Uri>()?;
+    m.add("URI", py.get_type::<uri::Uri>())?;
     m.add_class::<crate::host::Binding>()?;
+    m.add("Contact", py.get_type::<crate::host::Binding>())?;
     m.add_class::<objects::Destination>()?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("proxy", Py::new(py, proxy::Proxy)?)?;
@@ -78,6 +88,14 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add("auth", Py::new(py, auth::Auth)?)?;
     m.add("gateway", Py::new(py, gateway::Gateway)?)?;
     m.add("log", Py::new(py, log::Log)?)?;
+    m.add("timer", Py::new(py, timer::Timer)?)?;
+    m.add_class::<timer::TimerHandle>()?;
+    m.add("cache", Py::new(py, cache::Cache)?)?;
+    m.add("metrics", Py::new(py, metrics::Metrics)?)?;
+    m.add_class::<metrics::Counter>()?;
+    m.add_class::<metrics::Gauge>()?;
+    m.add_class::<metrics::Histogram>()?;
+    compat::install(&m)?;
     let sys = py.import("sys")?;
     if !sys.hasattr("argv")? {
         // Some libraries read sys.argv; an embedded interpreter has none.

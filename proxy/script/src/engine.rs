@@ -4,6 +4,7 @@
 pub(crate) mod call;
 pub(crate) mod handlers;
 mod load;
+mod timers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use anysip_core::{Decision, ReplyDecision, RequestContext, ResponseContext, Rout
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use self::handlers::{Handler, Handlers, HostGuard};
+use self::handlers::{Handler, Handlers, HandlersGuard, HostGuard};
 use crate::api::reply::Response;
 use crate::api::request::Request;
 use crate::error::ScriptError;
@@ -37,11 +38,13 @@ pub struct Engine {
     path: PathBuf,
     reload: bool,
     host: Arc<dyn Host>,
-    handlers: RwLock<Arc<Handlers>>,
+    handlers: Arc<RwLock<Arc<Handlers>>>,
     stamp: Mutex<Stamp>,
     started: Instant,
     last_check_ms: AtomicU64,
     generation: AtomicU64,
+    /// Declared last: dropped after the rest, it stops the timer thread.
+    _timers: timers::TimerThread,
 }
 
 impl fmt::Debug for Engine {
@@ -73,18 +76,34 @@ impl Engine {
             on_request = handlers.on_request.len(),
             on_reply = handlers.on_reply.len(),
             on_failure = handlers.on_failure.len(),
+            timers = handlers.timers.len(),
             "script loaded"
         );
+        let handlers = Arc::new(RwLock::new(Arc::new(handlers)));
+        let timers = timers::start(Arc::clone(&handlers), Arc::clone(&host));
         Ok(Engine {
             path: path.to_owned(),
             reload,
             host,
-            handlers: RwLock::new(Arc::new(handlers)),
+            handlers,
             stamp: Mutex::new(stamp),
             started: Instant::now(),
             last_check_ms: AtomicU64::new(0),
             generation: AtomicU64::new(1),
+            _timers: timers,
         })
+    }
+
+    /// Adds directories to Python's `sys.path` so that scripts can import
+    /// shared helper modules from them (SIPhon's `script.include_paths`).
+    pub fn add_import_paths(paths: &[PathBuf]) -> Result<(), ScriptError> {
+        crate::api::ensure_init().map_err(ScriptError::Python)?;
+        Python::attach(|py| {
+            paths
+                .iter()
+                .try_for_each(|p| load::append_sys_path(py, p.to_string_lossy().into_owned()))
+        })
+        .map_err(|e| ScriptError::Python(e.to_string()))
     }
 
     /// The script's path.
@@ -167,22 +186,36 @@ impl Engine {
         tb
     }
 
-    /// Runs `list` on `req` until one decides; the request object after.
+    /// Runs every handler of `list` that applies to `req`, in registration
+    /// order (SIPhon's dispatcher): the last decision wins.
     fn run_request_chain<'py>(
         &self,
         py: Python<'py>,
+        handlers: &Arc<Handlers>,
         list: &[Handler],
         what: &str,
         req: Request,
         reply: Option<Bound<'py, Response>>,
     ) -> Decision {
         let _host = HostGuard::enter(&self.host);
+        let _running = HandlersGuard::enter(handlers);
         let method = req.ctx.message.method().map(|m| m.as_str().to_owned());
         let method = method.as_deref().unwrap_or("");
         let obj = match Bound::new(py, req) {
             Ok(o) => o,
             Err(e) => return Decision::Failed(self.failed(py, what, &e)),
         };
+        // SIPhon's dispatcher: a request no handler is registered for gets
+        // 500 "No Script Handler".
+        if reply.is_none() && method != "ACK" && !list.iter().any(|h| h.applies(method)) {
+            tracing::warn!(target: "script", method, "no script handler registered");
+            return Decision::Reply(anysip_core::Reply {
+                status: 500,
+                reason: Some("No Script Handler".into()),
+                headers: Vec::new(),
+                body: None,
+            });
+        }
         for h in list.iter().filter(|h| h.applies(method)) {
             let args = match &reply {
                 Some(r) => PyTuple::new(py, [obj.as_any(), r.as_any()]),
@@ -191,9 +224,6 @@ impl Engine {
             let result = args.and_then(|a| call::invoke(py, h, a));
             if let Err(e) = result {
                 return Decision::Failed(self.failed(py, what, &e));
-            }
-            if obj.try_borrow().is_ok_and(|r| r.decided()) {
-                break;
             }
         }
         let decision = obj.try_borrow().map_or(Decision::Drop, |r| r.decision());
@@ -216,6 +246,7 @@ impl Router for Engine {
         Python::attach(|py| {
             self.run_request_chain(
                 py,
+                &handlers,
                 &handlers.on_request,
                 "on_request",
                 Request::new(req.clone()),
@@ -232,6 +263,7 @@ impl Router for Engine {
         let method = req.message.method().map(|m| m.as_str()).unwrap_or("");
         Python::attach(|py| {
             let _host = HostGuard::enter(&self.host);
+            let _running = HandlersGuard::enter(&handlers);
             let objs = Bound::new(py, Response::new(resp.clone()))
                 .and_then(|r| Ok((r, Bound::new(py, Request::new(req.clone()))?)));
             let (reply, request) = match objs {
@@ -265,6 +297,30 @@ impl Router for Engine {
         })
     }
 
+    fn on_cancel(&self, req: &RequestContext) {
+        let handlers = self.current();
+        if handlers.on_cancel.is_empty() {
+            return;
+        }
+        Python::attach(|py| {
+            let _host = HostGuard::enter(&self.host);
+            let _running = HandlersGuard::enter(&handlers);
+            let obj = match Bound::new(py, Request::new(req.clone())) {
+                Ok(o) => o,
+                Err(e) => {
+                    self.failed(py, "on_cancel", &e);
+                    return;
+                }
+            };
+            for h in &handlers.on_cancel {
+                let ran = PyTuple::new(py, [obj.as_any()]).and_then(|a| call::invoke(py, h, a));
+                if let Err(e) = ran {
+                    self.failed(py, "on_cancel", &e);
+                }
+            }
+        });
+    }
+
     fn on_failure(&self, req: &RequestContext, best: &ResponseContext) -> Decision {
         let handlers = self.current();
         if handlers.on_failure.is_empty() {
@@ -277,6 +333,7 @@ impl Router for Engine {
             };
             self.run_request_chain(
                 py,
+                &handlers,
                 &handlers.on_failure,
                 "on_failure",
                 Request::new(req.clone()),

@@ -29,7 +29,7 @@ pub struct SaveOutcome {
 /// scripts too: the `anysip.Binding` class, whose fields read as
 /// attributes; `fork()` and `relay()` take it, its `path` becoming the
 /// branch's route set).
-#[pyo3::pyclass(module = "anysip", name = "Binding", frozen, get_all)]
+#[pyo3::pyclass(module = "anysip", name = "Binding", frozen)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     /// The Contact URI.
@@ -48,6 +48,8 @@ pub struct Binding {
     pub received: Option<String>,
     /// The User-Agent of the REGISTER.
     pub user_agent: Option<String>,
+    /// Seconds since the binding was created or last refreshed.
+    pub age_secs: u64,
 }
 
 /// A gateway destination, as `gateway.select` and `gateway.list` return it.
@@ -75,6 +77,9 @@ pub trait Host: Send + Sync + 'static {
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError>;
     /// `registrar.remove(aor)`: removes every binding; how many there were.
     fn registrar_remove(&self, aor: &str) -> Result<usize, HostError>;
+    /// Every AoR with its live bindings (`registrar.lookup_contact`,
+    /// `aor_count`): with Redis, every core's.
+    fn registrar_list(&self) -> Result<Vec<(String, Vec<Binding>)>, HostError>;
 
     /// The secret of `user` in `realm` (from `auth.users`, a users file or
     /// Redis); `None` when the user is unknown.
@@ -101,15 +106,34 @@ pub trait Host: Send + Sync + 'static {
     fn gateway_status(&self) -> Vec<(String, Vec<GatewayDest>)>;
     /// `gateway.mark_up(group, uri)` / `mark_down`.
     fn gateway_mark(&self, group: &str, uri: &str, up: bool) -> Result<(), HostError>;
-    /// `gateway.add_group(name, algorithm, destinations)`.
+    /// `gateway.add_group(name, destinations, algorithm, probe)`: the
+    /// destinations are probed with OPTIONS when `probe`.
     fn gateway_add_group(
         &self,
         name: &str,
         algorithm: &str,
         destinations: Vec<GatewayDest>,
+        probe: bool,
     ) -> Result<(), HostError>;
     /// `gateway.remove_group(name)`.
     fn gateway_remove_group(&self, name: &str) -> Result<(), HostError>;
+
+    /// The names of the caches scripts may use (`cache.has_cache`).
+    fn cache_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Runs `op` on the cache `name` (one of [`Host::cache_names`]).
+    fn cache(&self, name: &str, op: CacheOp) -> Result<CacheAnswer, HostError> {
+        let _ = op;
+        Err(HostError::Invalid(format!("no cache named {name:?}")))
+    }
+
+    /// The names that make a URI local (`SipUri.is_local`): the local
+    /// domains, the advertised address, the listening addresses.
+    fn local_domains(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A user's secret.
@@ -119,4 +143,40 @@ pub enum Credential {
     Password(String),
     /// HA1 hex digests by algorithm name (`MD5`, `SHA-256`).
     Ha1(Vec<(String, String)>),
+}
+
+/// One operation of the script `cache` module on a named cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOp {
+    /// The value of a key.
+    Fetch(String),
+    /// Sets a key, with a lifetime in seconds.
+    Store(String, String, Option<u64>),
+    /// Removes a key.
+    Delete(String),
+    /// Whether a key exists.
+    Exists(String),
+    /// Gives a key a lifetime (seconds); false when it does not exist.
+    Expire(String, u64),
+    /// Appends to a list; its new length.
+    ListPush(String, String),
+    /// Takes every item of a list, oldest first, and removes it.
+    ListPopAll(String),
+    /// A list's length (0 when absent).
+    ListLen(String),
+    /// The sum of the lengths of the lists whose key starts with a prefix.
+    ListLenSum(String),
+}
+
+/// What a [`CacheOp`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheAnswer {
+    /// A value, or none.
+    Value(Option<String>),
+    /// Done / true.
+    Bool(bool),
+    /// A count.
+    Count(u64),
+    /// A list's items.
+    Items(Vec<String>),
 }

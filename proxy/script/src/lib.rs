@@ -15,11 +15,15 @@
 //!
 //! The scripting manual is `docs/scripting.md`.
 
-mod api;
+pub(crate) mod api;
 mod engine;
 mod error;
 pub mod host;
 
+pub use api::cache::MemoryCache;
+pub use api::metrics::collector as metrics_collector;
 pub use engine::Engine;
 pub use error::ScriptError;
-pub use host::{Binding, Credential, GatewayDest, Host, HostError, SaveOutcome};
+pub use host::{
+    Binding, CacheAnswer, CacheOp, Credential, GatewayDest, Host, HostError, SaveOutcome,
+};

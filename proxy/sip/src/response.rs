@@ -14,6 +14,7 @@ pub struct ResponseBuilder<'a> {
     status: u16,
     reason: String,
     to_tag: Option<String>,
+    to_value: Option<String>,
     extra: Vec<(String, String)>,
     body: Option<(String, Bytes)>,
 }
@@ -32,6 +33,7 @@ pub fn response(req: &Message, status: u16) -> Result<ResponseBuilder<'_>, Heade
         status,
         reason: reason_phrase(status).to_string(),
         to_tag: None,
+        to_value: None,
         extra: Vec::new(),
         body: None,
     })
@@ -47,6 +49,13 @@ impl<'a> ResponseBuilder<'a> {
     /// The To tag to add when the request's To has none (§8.2.6.2; never on 100).
     pub fn to_tag(mut self, tag: &str) -> Self {
         self.to_tag = Some(tag.to_string());
+        self
+    }
+
+    /// Replaces the copied To (a UAS choosing its own tag, §12.1.1); the
+    /// value is written as given and no tag is added.
+    pub fn to_value(mut self, value: &str) -> Self {
+        self.to_value = Some(value.chars().filter(|c| !c.is_control()).collect());
         self
     }
 
@@ -80,6 +89,10 @@ impl<'a> ResponseBuilder<'a> {
                 HeaderName::Timestamp => self.status == 100,
                 HeaderName::To => {
                     let canon = "To";
+                    if let Some(v) = &self.to_value {
+                        put(canon, v);
+                        continue;
+                    }
                     match &self.to_tag {
                         Some(tag) if self.status != 100 && !has_tag(req) => {
                             put(canon, &format!("{};tag={tag}", h.value));
@@ -185,5 +198,29 @@ pub fn reason_phrase(status: u16) -> &'static str {
         400..=499 => "Client Error",
         500..=599 => "Server Error",
         _ => "Global Failure",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Framing, Limits};
+
+    #[test]
+    fn a_given_to_replaces_the_copied_one() {
+        let raw = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                   From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\
+                   Content-Length: 0\r\n\r\n";
+        let req = Message::parse(Bytes::from(raw), Framing::Datagram, &Limits::default())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let built = |b: ResponseBuilder<'_>| String::from_utf8_lossy(&b.build()).into_owned();
+        let Ok(r) = response(&req, 200) else {
+            panic!("a response")
+        };
+        let text = built(r.clone().to_tag("core").to_value("<sip:a@b>;tag=mine"));
+        assert!(text.contains("\r\nTo: <sip:a@b>;tag=mine\r\n"), "{text}");
+        assert_eq!(text.matches("\r\nTo:").count(), 1, "{text}");
+        let text = built(r.to_tag("core"));
+        assert!(text.contains("\r\nTo: <sip:a@b>;tag=core\r\n"), "{text}");
     }
 }

@@ -33,6 +33,8 @@ struct Snapshot {
     blocklist: usize,
     auto_blocked: u64,
     core: Option<anysip_core::Stats>,
+    /// WebSocket refusals, by reason.
+    ws: Vec<(net::WsRefusal, u64)>,
 }
 
 /// The whole `/metrics` page of a role.
@@ -63,10 +65,16 @@ pub(crate) async fn render(shared: &Shared, connections: usize) -> String {
         blocklist: f.blocklist_len(),
         auto_blocked: f.auto_blocked(),
         core,
+        ws: net::WsRefusal::ALL
+            .into_iter()
+            .map(|r| (r, shared.ws.refused(r)))
+            .collect(),
     };
     let mut registry = Registry::default();
     shared.metrics.register(&mut registry);
     registry.register_collector(Box::new(snapshot));
+    // The counters, gauges and histograms routing scripts defined.
+    registry.register_collector(script::metrics_collector());
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
@@ -183,6 +191,14 @@ impl Collector for Snapshot {
             "anysip_auto_blocked",
             "Sources blocked automatically (scanners)",
             self.auto_blocked,
+        )?;
+        counters(
+            &mut e,
+            "anysip_ws_refused",
+            "WebSocket connections refused at the Upgrade or closed for a protocol error, by reason",
+            self.ws
+                .iter()
+                .map(|(r, n)| (One("reason", r.as_str().to_owned()), *n)),
         )?;
         if let Some(s) = &self.core {
             core(&mut e, s)?;

@@ -109,6 +109,37 @@ impl Blocklist {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
+
+    /// What makes the config's entries exactly `wanted` (a reload of
+    /// `xdp.blocklist`): the prefixes to add (or to make the config's:
+    /// permanent), and the config entries to remove. Entries from the
+    /// admin API and scanners are left alone.
+    pub(crate) fn config_changes(
+        &self,
+        wanted: &[(IpAddr, u8)],
+    ) -> (Vec<Entry>, Vec<(IpAddr, u8)>) {
+        let add = wanted
+            .iter()
+            .filter(|k| {
+                self.entries
+                    .get(k)
+                    .is_none_or(|e| e.origin != Origin::Config)
+            })
+            .map(|&(net, len)| Entry {
+                net,
+                len,
+                expires: None,
+                origin: Origin::Config,
+            })
+            .collect();
+        let remove = self
+            .entries
+            .iter()
+            .filter(|(k, e)| e.origin == Origin::Config && !wanted.contains(k))
+            .map(|(k, _)| *k)
+            .collect();
+        (add, remove)
+    }
 }
 
 #[cfg(test)]
@@ -148,5 +179,27 @@ mod tests {
         assert_eq!(b.len(), 2);
         assert!(b.remove(ip("192.0.2.0"), 24).is_some());
         assert!(!b.contains(ip("192.0.2.200"), now));
+    }
+
+    #[test]
+    fn config_changes_leave_admin_and_scanner_entries() {
+        let cidr = |s: &str| anysip_config::parse_cidr(s).unwrap_or((IpAddr::from([0; 4]), 0));
+        let mut b = Blocklist::default();
+        let mut config = entry("192.0.2.0/24", None);
+        config.origin = Origin::Config;
+        b.insert(config);
+        let mut stays = entry("198.51.100.0/24", None);
+        stays.origin = Origin::Config;
+        b.insert(stays);
+        b.insert(entry("203.0.113.7", None)); // admin
+        let (add, remove) = b.config_changes(&[cidr("198.51.100.0/24"), cidr("203.0.113.7")]);
+        assert_eq!(remove, vec![cidr("192.0.2.0/24")]);
+        // The admin's entry becomes the config's (permanent).
+        assert_eq!(add.len(), 1);
+        assert_eq!((add[0].net, add[0].len), cidr("203.0.113.7"));
+        assert_eq!(add[0].origin, Origin::Config);
+        let (add, remove) = b.config_changes(&[]);
+        assert!(add.is_empty());
+        assert_eq!(remove.len(), 2, "both config entries go, the admin's stays");
     }
 }

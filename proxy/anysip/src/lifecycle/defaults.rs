@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anysip_config::{Config, ScriptConfig};
+use anysip_config::{Config, ReloadMode};
 
 use crate::error::Error;
 
@@ -19,10 +19,11 @@ const CORE_YAML: &str = include_str!("default-core.yaml");
 pub(crate) fn embedded() -> Result<Vec<Config>, Error> {
     let edge = Config::embedded_default();
     let mut core = Config::from_yaml(CORE_YAML, "(embedded core default)")?;
-    core.script = Some(ScriptConfig {
-        path: write_script()?,
-        reload: false,
-    });
+    let path = write_script()?;
+    if let Some(script) = &mut core.script {
+        script.path = path;
+        script.reload = ReloadMode::Off;
+    }
     Ok(vec![edge, core])
 }
 

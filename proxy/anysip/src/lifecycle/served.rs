@@ -16,6 +16,18 @@ pub(crate) fn refuse_unserved(config: &Config) -> Result<(), Error> {
             )));
         }
     }
+    if config.role == Role::Core {
+        for (key, addrs) in [
+            ("listen.ws", &config.listen.ws),
+            ("listen.wss", &config.listen.wss),
+        ] {
+            if !addrs.is_empty() {
+                return Err(Error::Startup(format!(
+                    "{key}: WebSocket is served by role: edge; a core is reached through an edge"
+                )));
+            }
+        }
+    }
     if config.role == Role::Edge {
         edge_reachable(config)?;
     }

@@ -2,14 +2,16 @@
 //! (`anysip-core` driven by a `script::Engine`), with the same listeners,
 //! admin API, metrics and drain as the edge.
 
+mod cache;
 mod host;
+mod reload;
 mod users;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anysip_config::{Config, ScriptConfig};
-use anysip_core::{DriverSettings, Listener, Router, Server, Settings, Transport};
+use anysip_core::{DriverSettings, Listener, Server, Settings, Transport};
 use bytes::Bytes;
 use net::{Connections, Dispatch, Outbox, Outgoing};
 use sip::Flow;
@@ -18,7 +20,7 @@ use crate::error::Error;
 use crate::filter::Filter;
 use crate::listeners::{sip_limits, Udp};
 use crate::probe::{self, ProbeAnswer};
-use crate::role::{Prepared, Running};
+use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::{RoleState, Shared};
 use crate::telemetry::metrics::DropReason;
 use host::CoreHost;
@@ -89,10 +91,18 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
     let probe = udp.by_addr.keys().min().copied();
     let conns = Connections::default();
     let dialer = crate::listeners::dialer(config)?;
-    let outbox = Outbox::new(udp.by_addr.clone(), conns.clone()).with_dialer(dialer.clone());
+    let mut outbox = Outbox::new(udp.by_addr.clone(), conns.clone()).with_dialer(dialer.clone());
+    let hep = config.telemetry.hep.as_ref();
+    if let Some(tap) = crate::telemetry::hep::tap(hep, &shared.metrics.hep)? {
+        outbox = outbox.with_tap(tap);
+    }
 
     let host = core_host(config, &shared, registrar.clone())?;
     let engine = load_script(&script, host)?;
+    let mut tasks = Vec::new();
+    if let Some(t) = reload::spawn(script.reload, engine.clone()) {
+        tasks.push(t);
+    }
     let mut listeners = Vec::new();
     for (t, addrs) in [
         (Transport::Udp, &config.listen.udp),
@@ -110,13 +120,23 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
             .map_or(1, |d| d.as_nanos() as u64),
         limits: sip_limits(config),
         max_transactions: config.limits.max_transactions,
+        server_header: config.server.server_header.clone(),
         udp_max_request: config.limits.udp_max_request(),
         ..Settings::default()
     };
+    let mut driver = DriverSettings::default();
+    // SIPhon's pool keys: the most handlers running at once, and how many
+    // may wait.
+    if let Some(threads) = script.sync_pool_max.or(script.sync_pool_size) {
+        driver.router_concurrency = threads;
+    }
+    if let Some(queue) = script.executor_queue_capacity {
+        driver.router_queue = queue;
+    }
     let (server, inner) = Server::new(
         settings,
-        DriverSettings::default(),
-        engine,
+        driver,
+        engine.clone() as Arc<dyn anysip_core::Router>,
         resolver(config)?,
         outbox.clone(),
     );
@@ -130,7 +150,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
     });
     dialer.attach(dispatch.clone());
     let sweeper = registrar.clone();
-    let tasks = vec![tokio::spawn(async move {
+    tasks.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         loop {
             every.tick().await;
@@ -138,7 +158,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
                 tracing::warn!(error = %e, "registrar sweep failed");
             }
         }
-    })];
+    }));
     tracing::info!(
         script = %script.path.display(),
         registrar = ?reg_cfg.backend,
@@ -153,6 +173,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         probe,
         tasks,
         running: Running::Core { server, handle },
+        reload: Reloadable::Core(engine),
     })
 }
 
@@ -179,9 +200,17 @@ fn core_host(
         })
         // No `auth:` section: the config's default, MD5 alone.
         .unwrap_or_else(|| vec!["MD5".to_owned()]);
-    let mut secret = vec![0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
-        .map_err(|_| Error::Startup("no random source for the nonce secret".into()))?;
+    // `auth.nonce_secret` (SIPhon's key) lets every core verify the others'
+    // nonces; without it each process draws its own.
+    let secret = match auth.and_then(|a| a.nonce_secret.as_deref()) {
+        Some(s) if !s.is_empty() => s.as_bytes().to_vec(),
+        _ => {
+            let mut secret = vec![0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+                .map_err(|_| Error::Startup("no random source for the nonce secret".into()))?;
+            secret
+        }
+    };
     Ok(Arc::new(CoreHost {
         registrar,
         rt: tokio::runtime::Handle::current(),
@@ -191,19 +220,46 @@ fn core_host(
         algorithms,
         nonce_ttl_secs: auth.map_or(300, |a| a.nonce_ttl_secs),
         nonce_secret: secret,
+        local_domains: local_domains(config),
+        caches: cache::Caches::new(config.cache.as_deref().unwrap_or_default())
+            .map_err(Error::Startup)?,
     }))
 }
 
-fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<dyn Router>, Error> {
+/// `domain.local`, the advertised address and every listening address.
+fn local_domains(config: &Config) -> Vec<String> {
+    let mut out = config.domain.local.clone();
+    out.extend(config.advertised_address.clone());
+    for a in config
+        .listen
+        .udp
+        .iter()
+        .chain(&config.listen.tcp)
+        .chain(&config.listen.tls)
+    {
+        out.push(a.ip().to_string());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Loads the script (after SIPhon's `include_paths` joined `sys.path`).
+/// Reloading is the watcher's ([`reload`]) and SIGHUP's, not the engine's
+/// own check on calls.
+fn load_script(script: &ScriptConfig, host: Arc<CoreHost>) -> Result<Arc<script::Engine>, Error> {
     let path = script.path.clone();
-    let reload = script.reload;
-    let engine = tokio::task::block_in_place(|| script::Engine::load(&path, reload, host))
-        .map_err(|e| Error::Startup(format!("script.path: {e}")))?;
-    Ok(Arc::new(engine))
+    tokio::task::block_in_place(|| {
+        script::Engine::add_import_paths(&script.include_paths)
+            .map_err(|e| Error::Startup(format!("script.include_paths: {e}")))?;
+        script::Engine::load(&path, false, host)
+            .map_err(|e| Error::Startup(format!("script.path: {e}")))
+    })
+    .map(Arc::new)
 }
 
 /// The resolver of `dns:`: its name servers, else the system's.
-fn resolver(config: &Config) -> Result<resolve::Resolver, Error> {
+pub(crate) fn resolver(config: &Config) -> Result<resolve::Resolver, Error> {
     let dns = &config.dns;
     if dns.servers.is_empty() {
         return Ok(resolve::Resolver::new());

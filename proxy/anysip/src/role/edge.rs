@@ -1,10 +1,12 @@
 //! `role: edge`: the stateless edge behind the listeners — its key ring,
-//! addresses, backend group, packet filter and dispatch.
+//! addresses, backend group, packet filter and dispatch; SIGHUP reloads
+//! its key ring (`keys.rs`).
 
 mod addresses;
 mod backends;
 pub(crate) mod dispatch;
-mod keys;
+pub(crate) mod keys;
+mod relayed;
 mod tag;
 
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use anysip_config::Config;
+use arc_swap::ArcSwap;
 use edge::{Edge, EdgeSettings};
 use net::{Connections, Dispatch, Outbox};
 use tokencodec::TokenCodec;
@@ -20,7 +23,7 @@ use tokencodec::TokenCodec;
 use crate::error::Error;
 use crate::filter::{Filter, Path};
 use crate::listeners::{sip_limits, Udp};
-use crate::role::{Prepared, Running};
+use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::Shared;
 use dispatch::EdgeDispatch;
 
@@ -64,7 +67,8 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         stream_ports: edge::StreamPorts {
             tcp: config.listen.tcp.first().map(|a| a.port()),
             tls: config.listen.tls.first().map(|a| a.port()),
-            ..Default::default()
+            ws: config.listen.ws.first().map(|a| a.port()),
+            wss: config.listen.wss.first().map(|a| a.port()),
         },
         selection_key: match edge_cfg.selection_key {
             anysip_config::HashKey::ToAor => edge::SelectionKey::ToAor,
@@ -101,7 +105,11 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
     }
     let conns = Connections::default();
     let dialer = crate::listeners::dialer(config)?;
-    let outbox = Outbox::new(udp.by_addr, conns.clone()).with_dialer(dialer.clone());
+    let mut outbox = Outbox::new(udp.by_addr, conns.clone()).with_dialer(dialer.clone());
+    let hep = config.telemetry.hep.as_ref();
+    if let Some(tap) = crate::telemetry::hep::tap(hep, &shared.metrics.hep)? {
+        outbox = outbox.with_tap(tap);
+    }
     tracing::info!(
         instance = settings.instance_id,
         ue_facing = %settings.ue_facing,
@@ -110,11 +118,35 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         backend_group = %edge_cfg.backend_group,
         "edge addresses"
     );
+    let mut tasks = vec![tokio::spawn(check_tcp(
+        udp_backends,
+        config.limits.udp_max_request(),
+        config.limits.tcp_connect_timeout(),
+    ))];
+    let relay = match &config.relay {
+        Some(rc) => {
+            let (link, serve) = start_relay(config, rc, settings.instance_id, &outbox, &shared)?;
+            tasks.push(serve);
+            Some(link)
+        }
+        None => None,
+    };
+    let edge = Arc::new(ArcSwap::from_pointee(Edge::new(
+        codec,
+        settings,
+        sip_limits(config),
+    )));
+    let reload = Reloadable::Edge(Arc::new(keys::Keys::new(
+        config,
+        edge.clone(),
+        sip_limits(config),
+    )));
     let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
-        edge: Edge::new(codec, settings, sip_limits(config)),
+        edge,
         shared: shared.clone(),
         backend_index,
         dial_from: facing.probe.ip(),
+        relay,
     });
     dialer.attach(dispatch.clone());
     Ok(Prepared {
@@ -124,13 +156,70 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         conns,
         sockets: udp.sockets,
         probe: Some(facing.probe),
-        tasks: vec![tokio::spawn(check_tcp(
-            udp_backends,
-            config.limits.udp_max_request(),
-            config.limits.tcp_connect_timeout(),
-        ))],
+        tasks,
         running: Running::Edge,
+        reload,
     })
+}
+
+/// Binds the relay (`relay:`) and starts serving the peers' messages.
+fn start_relay(
+    config: &Config,
+    rc: &relay::RelayConfig,
+    instance: u16,
+    outbox: &Outbox,
+    shared: &Arc<Shared>,
+) -> Result<(relayed::RelayLink, tokio::task::JoinHandle<()>), Error> {
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::Startup(format!("relay.{key}: {}: {e}", path.display())))
+    };
+    let (ca, cert, key) = (
+        read("ca", &rc.ca)?,
+        read("cert", &rc.cert)?,
+        read("key", &rc.key)?,
+    );
+    let settings = relay::Settings::from_config(rc, instance, config.limits.max_message_size);
+    let r = relay::Relay::bind(
+        settings,
+        &ca,
+        &cert,
+        &key,
+        Arc::new(relayed::Counting(shared.clone())),
+    )
+    .map_err(|e| Error::Startup(format!("relay: {e}")))?;
+    tracing::info!(listen = %rc.listen, peers = rc.peers.len(), "relay between instances");
+    let _ = shared.relay.set(r.clone());
+    let owner = Arc::new(relayed::Owner {
+        outbox: outbox.clone(),
+        shared: shared.clone(),
+        limits: sip_limits(config),
+    });
+    let relay_task = r.clone();
+    let serve = match &rc.dns {
+        None => tokio::spawn(relay_task.serve(owner)),
+        Some(name) => {
+            let resolver = crate::role::core::resolver(config)?;
+            let discover = relayed::discover(
+                r.clone(),
+                resolver,
+                name.clone(),
+                rc.listen.port(),
+                Duration::from_secs(rc.dns_refresh_secs),
+            );
+            tokio::spawn(async move {
+                tokio::join!(relay_task.serve(owner), discover);
+            })
+        }
+    };
+    Ok((
+        relayed::RelayLink {
+            relay: r,
+            outbox: outbox.clone(),
+            shared: shared.clone(),
+        },
+        serve,
+    ))
 }
 
 /// Says at start which UDP backends do not take TCP: a request too large

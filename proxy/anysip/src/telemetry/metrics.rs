@@ -314,6 +314,8 @@ enum_labels!(
         SendFailed => "send_failed",
         StrayProbeAnswer => "stray_probe_answer",
         FlowOnOtherInstance => "flow_on_other_instance",
+        RelayFailed => "relay_failed",
+        RelayedFlowGone => "relayed_flow_gone",
     }
 );
 
@@ -322,6 +324,7 @@ enum_labels!(
     Peer, "to", {
         Backend => "backend",
         Ue => "ue",
+        Relay => "relay",
     }
 );
 
@@ -374,6 +377,81 @@ pub(crate) struct TransitionLabels {
     pub(crate) to: &'static str,
 }
 
+/// `anysip_relay_messages_total`: messages relayed to (`out`) or from
+/// (`in`) a peer instance.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct RelayLabels {
+    pub(crate) direction: &'static str,
+    pub(crate) peer: u16,
+}
+
+enum_labels!(
+    /// `reason` of `anysip_relay_failures_total` (`relay::Failure`).
+    RelayFailure, "reason", {
+        UnknownPeer => "unknown_peer",
+        Full => "full",
+        TooLarge => "too_large",
+        Unreachable => "unreachable",
+        Handshake => "handshake",
+        ConnectionLost => "connection_lost",
+        Timeout => "timeout",
+        Refused => "refused",
+        BadHeader => "bad_header",
+        WrongInstance => "wrong_instance",
+        NotFleet => "not_fleet",
+        PeersLimit => "peers_limit",
+    }
+);
+
+impl From<relay::Failure> for RelayFailure {
+    fn from(f: relay::Failure) -> Self {
+        use relay::Failure as F;
+        match f {
+            F::UnknownPeer => RelayFailure::UnknownPeer,
+            F::Full => RelayFailure::Full,
+            F::TooLarge => RelayFailure::TooLarge,
+            F::Unreachable => RelayFailure::Unreachable,
+            F::Handshake => RelayFailure::Handshake,
+            F::ConnectionLost => RelayFailure::ConnectionLost,
+            F::Timeout => RelayFailure::Timeout,
+            F::Refused => RelayFailure::Refused,
+            F::BadHeader => RelayFailure::BadHeader,
+            F::WrongInstance => RelayFailure::WrongInstance,
+            F::NotFleet => RelayFailure::NotFleet,
+            F::PeersLimit => RelayFailure::PeersLimit,
+        }
+    }
+}
+
+/// `anysip_relay_peer_transitions_total`: a relay connection up or down.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct RelayPeerLabels {
+    pub(crate) peer: u16,
+    pub(crate) to: &'static str,
+}
+
+/// The relay's counters (a message relayed takes a lock on its family:
+/// the relay path is not the hot path).
+#[derive(Debug)]
+pub(crate) struct RelayMetrics {
+    pub(crate) messages: Family<RelayLabels, Counter>,
+    pub(crate) failures: Counters<RelayFailure>,
+    pub(crate) peer_transitions: Family<RelayPeerLabels, Counter>,
+    /// From a relayed message's stream opened to its owner's answer.
+    pub(crate) round_trip: Histogram,
+}
+
+impl Default for RelayMetrics {
+    fn default() -> Self {
+        RelayMetrics {
+            messages: Family::default(),
+            failures: Counters::new(),
+            peer_transitions: Family::default(),
+            round_trip: Histogram::new(BUCKETS),
+        }
+    }
+}
+
 /// Every counter of the process.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -393,6 +471,10 @@ pub(crate) struct Metrics {
     pub(crate) backend_transitions: Family<TransitionLabels, Counter>,
     /// Time from receiving a message to knowing what to send.
     pub(crate) forwarding: Histogram,
+    /// The relay between instances.
+    pub(crate) relay: RelayMetrics,
+    /// The HEP capture's messages sent and dropped.
+    pub(crate) hep: super::hep::HepCounters,
 }
 
 impl Default for Metrics {
@@ -408,6 +490,8 @@ impl Default for Metrics {
             probe_answers: Counters::new(),
             backend_transitions: Family::default(),
             forwarding: Histogram::new(BUCKETS),
+            relay: RelayMetrics::default(),
+            hep: super::hep::HepCounters::default(),
         }
     }
 }
@@ -453,6 +537,36 @@ impl Metrics {
             "anysip_backend_transitions",
             "Backend health changes, by group and the state entered",
             self.backend_transitions.clone(),
+        );
+        r.register(
+            "anysip_relay_messages",
+            "Messages relayed to (out, answered by the owner) or from (in) a peer instance",
+            self.relay.messages.clone(),
+        );
+        self.relay.failures.register(
+            r,
+            "anysip_relay_failures",
+            "Relay failures and refused relay input, by reason",
+        );
+        r.register(
+            "anysip_relay_round_trip_seconds",
+            "From a relayed message's stream opened to its owner's answer (the relay hop there and back)",
+            self.relay.round_trip.clone(),
+        );
+        r.register(
+            "anysip_relay_peer_transitions",
+            "Relay connections to or from a peer coming up or going down",
+            self.relay.peer_transitions.clone(),
+        );
+        r.register(
+            "anysip_hep_sent",
+            "SIP messages sent to the HEP collector (telemetry.hep)",
+            self.hep.sent.clone(),
+        );
+        r.register(
+            "anysip_hep_dropped",
+            "SIP messages not captured: the capture queue was full or the send failed",
+            self.hep.dropped.clone(),
         );
         r.register(
             "anysip_forwarding_seconds",
@@ -507,6 +621,13 @@ impl Metrics {
                 self.replies.value(&Status(s)),
             );
         }
+        for f in RelayFailure::ALL {
+            add(
+                "anysip_relay_failures_total",
+                format!("reason=\"{}\"", f.as_str()),
+                self.relay.failures.value(f),
+            );
+        }
         add(
             "anysip_stun_total",
             "result=\"answered\"".into(),
@@ -542,6 +663,13 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), MessageLabels::COUNT);
+    }
+
+    #[test]
+    fn relay_failures_keep_the_relay_crate_names() {
+        for f in relay::Failure::ALL {
+            assert_eq!(RelayFailure::from(f).as_str(), f.as_str());
+        }
     }
 
     #[test]

@@ -148,3 +148,30 @@ pub fn http(addr: &str, method: &str, path: &str, json: Option<&str>) -> Option<
     let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
     Some((status, body))
 }
+
+/// The edge's ledger from its `/metrics` at `admin`: every message received
+/// is accounted for exactly once, dropped by the filter, dropped for a
+/// reason, answered by the edge (its reply, STUN, a probe's answer taken),
+/// or passed on. Returns (received, accounted).
+pub fn ledger(admin: &str) -> (u64, u64) {
+    let (_, body) = http(admin, "GET", "/metrics", None).expect("/metrics");
+    let value = |l: &str| -> u64 {
+        l.rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let sum = |prefix: &str| -> u64 {
+        body.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(value)
+            .sum()
+    };
+    let accounted = sum("anysip_filter_packets_total{path=\"user_space\",verdict=\"drop")
+        + sum("anysip_drops_total{")
+        + sum("anysip_replies_total{")
+        + sum("anysip_forwarded_total{")
+        + sum("anysip_stun_total{")
+        + sum("anysip_probe_answers_total{");
+    (sum("anysip_messages_received_total"), accounted)
+}

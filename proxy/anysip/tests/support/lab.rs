@@ -28,6 +28,11 @@ pub fn keys(dir: &Path) -> PathBuf {
 /// `anysip run -c <dir>/<name>.yaml` with `yaml`, logging to
 /// `<dir>/<name>.log`.
 pub fn start(dir: &Path, name: &str, yaml: &str) -> Proc {
+    start_env(dir, name, yaml, &[])
+}
+
+/// [`start`] with environment variables added.
+pub fn start_env(dir: &Path, name: &str, yaml: &str, env: &[(&str, &Path)]) -> Proc {
     let cfg = dir.join(format!("{name}.yaml"));
     std::fs::write(&cfg, yaml).expect("config");
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log");
@@ -36,6 +41,7 @@ pub fn start(dir: &Path, name: &str, yaml: &str) -> Proc {
             .args(["run", "-c"])
             .arg(&cfg)
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

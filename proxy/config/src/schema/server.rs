@@ -62,6 +62,14 @@ pub struct ServerConfig {
     /// listener), 1–1024; 0 (the default) means one per CPU.
     #[serde(default)]
     pub workers: usize,
+    /// The `Server` header of the responses this node makes itself
+    /// (SIPhon's key). Default none.
+    #[serde(default)]
+    pub server_header: Option<String>,
+    /// The `User-Agent` header of the requests this node makes itself,
+    /// such as gateway probes (SIPhon's key). Default `anysip`.
+    #[serde(default)]
+    pub user_agent_header: Option<String>,
 }
 
 impl ServerConfig {
@@ -137,8 +145,22 @@ impl<'de> Deserialize<'de> for InstanceId {
             Raw::Number(n) => n.to_string(),
             Raw::Text(t) => t,
         };
+        if text.trim().is_empty() {
+            // An unset `${VAR}` (SIPhon falls back to the host's name).
+            return Ok(host_name()
+                .and_then(|h| InstanceId::parse(&h).ok())
+                .unwrap_or_default());
+        }
         InstanceId::parse(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// The kernel's host name.
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
 }
 
 impl Default for ServerConfig {
@@ -147,6 +169,8 @@ impl Default for ServerConfig {
             instance_id: InstanceId::default(),
             drain_secs: default_drain_secs(),
             workers: 0,
+            server_header: None,
+            user_agent_header: None,
         }
     }
 }
@@ -161,13 +185,34 @@ pub struct MetricsConfig {
 }
 
 /// `metrics.prometheus:`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusConfig {
     /// A separate listener for `GET /metrics`. Default none: metrics are
     /// served by the admin listener at `/metrics`.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
+    /// The path of the metrics on `listen` (SIPhon's key). Default
+    /// `/metrics`. The admin listener serves them at `/metrics` too.
+    #[serde(default = "default_metrics_path")]
+    pub path: String,
+    /// SIPhon's browser CORS policy for the metrics listener.
+    #[serde(default)]
+    pub cors: Option<super::siphon::CorsConfig>,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            listen: None,
+            path: default_metrics_path(),
+            cors: None,
+        }
+    }
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".to_owned()
 }
 
 /// `admin:`.
@@ -178,12 +223,26 @@ pub struct AdminConfig {
     /// who can reach it can drain the node: keep it local.
     #[serde(default = "default_admin_listen")]
     pub listen: SocketAddr,
+    /// A bearer token (SIPhon's `admin.auth`): the mutating routes (and,
+    /// with `protect_reads`, every route) need `Authorization: Bearer`.
+    #[serde(default)]
+    pub auth: Option<super::siphon::AdminAuthConfig>,
+    /// SIPhon's browser CORS policy for the admin API.
+    #[serde(default)]
+    pub cors: Option<super::siphon::CorsConfig>,
+    /// SIPhon's embedded dashboard. Read; not served (a warning when
+    /// enabled).
+    #[serde(default)]
+    pub ui: Option<super::siphon::AdminUiConfig>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: default_admin_listen(),
+            auth: None,
+            cors: None,
+            ui: None,
         }
     }
 }

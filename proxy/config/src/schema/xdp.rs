@@ -23,8 +23,8 @@ pub struct XdpConfig {
     /// `listen.udp`.
     #[serde(default)]
     pub ports: Vec<u16>,
-    /// TCP/TLS ports (blocklist check only), at most 8. Default: the ports
-    /// of `listen.tcp` and `listen.tls`.
+    /// TCP/TLS/WS/WSS ports (blocklist check only), at most 8. Default:
+    /// the ports of `listen.tcp`, `listen.tls`, `listen.ws` and `listen.wss`.
     #[serde(default)]
     pub tcp_ports: Vec<u16>,
     /// Destination addresses judged, at most 8 per family. Default: the

@@ -28,6 +28,7 @@ pub(super) fn role(config: &Config) -> Check {
             for (key, set) in [
                 ("edge", config.edge.is_some()),
                 ("xdp", config.xdp.is_some()),
+                ("relay", config.relay.is_some()),
             ] {
                 if set {
                     return fail(key, "only used by role: edge (this file has role: core)");
@@ -119,6 +120,19 @@ fn edge(config: &Config, edge: &EdgeConfig) -> Check {
         3600,
     )?;
     range("edge.retry_after_secs", edge.retry_after_secs, 0, 3600)?;
+    if let Some(r) = &config.relay {
+        let sip: Vec<std::net::SocketAddr> = config
+            .listen
+            .udp
+            .iter()
+            .chain(&config.listen.tcp)
+            .chain(&config.listen.tls)
+            .copied()
+            .collect();
+        if let Err(p) = r.validate(&sip) {
+            return fail(p.key, p.message);
+        }
+    }
     Ok(())
 }
 
@@ -189,6 +203,10 @@ fn registrar(r: &RegistrarConfig) -> Check {
             Ok(())
         }
         (RegistrarBackend::Memory, None) => Ok(()),
+        (RegistrarBackend::Postgres | RegistrarBackend::Python, _) => fail(
+            "registrar.backend",
+            "not served by anysip: use memory or redis",
+        ),
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::host::{parse_host, parse_host_port};
 use super::{fail, range, Check};
-use crate::schema::{Config, Limits, TelemetryConfig};
+use crate::schema::{Config, Limits, WebSocketConfig};
 
 /// SIP listeners exist, have ports and do not collide with each other or
 /// with the admin and metrics listeners.
@@ -14,7 +14,7 @@ pub(super) fn listeners(config: &Config) -> Check {
     if listen.is_empty() {
         return fail(
             "listen",
-            "no SIP listener: give at least one address in listen.udp, listen.tcp or listen.tls",
+            "no SIP listener: give at least one address in listen.udp, listen.tcp, listen.tls, listen.ws or listen.wss",
         );
     }
     let mut datagram: HashMap<SocketAddr, String> = HashMap::new();
@@ -23,6 +23,8 @@ pub(super) fn listeners(config: &Config) -> Check {
         ("listen.udp", &listen.udp, true),
         ("listen.tcp", &listen.tcp, false),
         ("listen.tls", &listen.tls, false),
+        ("listen.ws", &listen.ws, false),
+        ("listen.wss", &listen.wss, false),
     ];
     let mut http = vec![("admin.listen".to_owned(), config.admin.listen)];
     if let Some(addr) = config.metrics.prometheus.listen {
@@ -47,22 +49,60 @@ pub(super) fn listeners(config: &Config) -> Check {
     Ok(())
 }
 
-/// TLS listeners need a certificate and a key.
+/// TLS and WSS listeners need a certificate and a key.
 pub(super) fn tls(config: &Config) -> Check {
-    if config.listen.tls.is_empty() {
+    let by = if !config.listen.tls.is_empty() {
+        "listen.tls"
+    } else if !config.listen.wss.is_empty() {
+        "listen.wss"
+    } else {
         return Ok(());
-    }
+    };
     let Some(tls) = &config.tls else {
         return fail(
             "tls",
-            "required because listen.tls has listeners: set tls.cert and tls.key",
+            format!("required because {by} has listeners: set tls.cert and tls.key"),
         );
     };
     if tls.cert.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
-        return fail("tls.cert", "required because listen.tls has listeners");
+        return fail("tls.cert", format!("required because {by} has listeners"));
     }
     if tls.key.as_ref().is_none_or(|p| p.as_os_str().is_empty()) {
-        return fail("tls.key", "required because listen.tls has listeners");
+        return fail("tls.key", format!("required because {by} has listeners"));
+    }
+    Ok(())
+}
+
+/// `websocket`: origins as browsers send them, bounded timers.
+pub(super) fn websocket(ws: &WebSocketConfig) -> Check {
+    range(
+        "websocket.handshake_timeout_ms",
+        ws.handshake_timeout_ms,
+        100,
+        60_000,
+    )?;
+    range("websocket.ping_secs", ws.ping_secs, 0, 3600)?;
+    for (i, origin) in ws.allowed_origins.iter().enumerate() {
+        let key = format!("websocket.allowed_origins[{i}]");
+        let Some((scheme, rest)) = origin.split_once("://") else {
+            return fail(
+                key,
+                format!("{origin:?}: expected scheme://host[:port], e.g. https://app.example.com"),
+            );
+        };
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return fail(key, format!("{origin:?}: {scheme:?} is not a URI scheme"));
+        }
+        if rest.contains('/') || rest.contains('?') || rest.contains('#') {
+            return fail(key, format!("{origin:?}: an origin has no path, query or fragment (browsers send scheme://host[:port])"));
+        }
+        if let Err(e) = parse_host_port(rest) {
+            return fail(key, format!("{origin:?}: {e}"));
+        }
     }
     Ok(())
 }
@@ -125,22 +165,40 @@ pub(super) fn limits(limits: &Limits) -> Check {
     Ok(())
 }
 
-/// `telemetry`.
-pub(super) fn telemetry(telemetry: &TelemetryConfig) -> Check {
+/// `telemetry` (and SIPhon's `log`).
+pub(super) fn telemetry(config: &Config) -> Check {
     const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
-    let level = telemetry.log.level.trim();
+    let telemetry = &config.telemetry;
+    let key = if config.log.is_some() {
+        "log.level"
+    } else {
+        "telemetry.log.level"
+    };
+    let log = config.log_config();
+    let level = log.level.trim();
     if level.is_empty() {
-        return fail("telemetry.log.level", "must not be empty");
+        return fail(key, "must not be empty");
+    }
+    if log.file.as_ref().is_some_and(|f| f.as_os_str().is_empty()) {
+        return fail(key.replace("level", "file"), "must not be empty");
     }
     for directive in level.split(',') {
         let lvl = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
         if !LEVELS.contains(&lvl.trim().to_ascii_lowercase().as_str()) {
             return fail(
-                "telemetry.log.level",
+                key,
                 format!(
                     "{directive:?}: expected a level ({}) or target=level",
                     LEVELS.join(", ")
                 ),
+            );
+        }
+    }
+    if let Some(hep) = &telemetry.hep {
+        if hep.endpoint.port() == 0 || hep.endpoint.ip().is_unspecified() {
+            return fail(
+                "telemetry.hep.endpoint",
+                format!("{}: expected the collector's IP:port", hep.endpoint),
             );
         }
     }

@@ -54,6 +54,8 @@ pub(super) struct Branch {
     pub(super) cancel: CancelState,
     /// Timer C, or the wait for a CANCELled INVITE's final response.
     pub(super) timer_c: Option<Instant>,
+    /// Where its latest response came from.
+    pub(super) source: Option<std::net::SocketAddr>,
 }
 
 impl Branch {
@@ -66,6 +68,7 @@ impl Branch {
             uri: String::new(),
             phase: BranchPhase::Trying,
             cancel: CancelState::No,
+            source: None,
             timer_c: None,
         }
     }

@@ -163,8 +163,14 @@ fn hop_request(req: &Message, method: &str, to: Option<&str>) -> Bytes {
     out.freeze()
 }
 
-/// A response to `req` from a router's [`Reply`] (or a bare status).
-pub(super) fn reply(req: &Message, r: &Reply, to_tag: &str) -> Result<Bytes, CoreError> {
+/// A response to `req` from a router's [`Reply`] (or a bare status), with
+/// `server` as its `Server` header unless the reply brings its own.
+pub(super) fn reply(
+    req: &Message,
+    r: &Reply,
+    to_tag: &str,
+    server: Option<&str>,
+) -> Result<Bytes, CoreError> {
     let mut b = sip::response::response(req, r.status)?;
     if let Some(reason) = &r.reason {
         b = b.reason(reason);
@@ -173,8 +179,23 @@ pub(super) fn reply(req: &Message, r: &Reply, to_tag: &str) -> Result<Bytes, Cor
         b = b.to_tag(to_tag);
     }
     for (n, v) in &r.headers {
-        if valid_header(n, v) {
-            b = b.header(n, v);
+        if !valid_header(n, v) {
+            continue;
+        }
+        // A router's To (its own tag, §12.1.1) replaces the copied one.
+        b = if n.eq_ignore_ascii_case("To") || n == "t" {
+            b.to_value(v)
+        } else {
+            b.header(n, v)
+        };
+    }
+    if let Some(server) = server {
+        if !r
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Server"))
+        {
+            b = b.header("Server", server);
         }
     }
     if let Some((ct, body)) = &r.body {

@@ -193,6 +193,7 @@ mod tests {
             source: addr,
             local: addr,
             route_consumed: false,
+            consumed_routes: Vec::new(),
         });
         let mut tx: super::super::ids::Table<TxId, ()> = Default::default();
         let mut c = Context::new(req, tx.insert(()), String::new(), tracing::Span::none());

@@ -88,7 +88,8 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
-            route_consumed: consumed,
+            route_consumed: !consumed.is_empty(),
+            consumed_routes: consumed,
         });
         let span = self
             .txs
@@ -145,7 +146,7 @@ impl Proxy {
     /// A response sent on a server transaction.
     pub(super) fn reply_tx(&mut self, tx: TxId, req: &Message, r: &Reply, now: Instant) {
         let tag = self.new_tag();
-        let bytes = match build::reply(req, r, &tag) {
+        let bytes = match build::reply(req, r, &tag, self.settings.server_header.as_deref()) {
             Ok(b) => b,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot build a response");
@@ -196,7 +197,7 @@ impl Proxy {
             body: None,
         };
         let tag = self.new_tag();
-        match build::reply(req, &r, &tag) {
+        match build::reply(req, &r, &tag, self.settings.server_header.as_deref()) {
             Ok(bytes) => {
                 self.stats.replies[crate::stats::Stats::class(status)] += 1;
                 self.transmits.push_back(Transmit {
@@ -241,6 +242,7 @@ impl Proxy {
         let req = c.req.clone();
         self.reply_ctx(ctx, &req.message, &Reply::status(487), now);
         self.cancel_branches(ctx, None, now);
+        self.notify_cancelled(req);
         self.maybe_cleanup(ctx);
     }
 
@@ -270,7 +272,8 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
-            route_consumed: consumed,
+            route_consumed: !consumed.is_empty(),
+            consumed_routes: consumed,
         });
         self.call(Pending::Ack(req.clone()), RouterCallKind::Request(req));
     }

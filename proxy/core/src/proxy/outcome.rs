@@ -22,7 +22,14 @@ impl Proxy {
         };
         let req = c.req.clone();
         let tag = self.new_tag();
-        match build::reply(&req.message, &Reply::status(status), &tag).and_then(build::reparse) {
+        match build::reply(
+            &req.message,
+            &Reply::status(status),
+            &tag,
+            self.settings.server_header.as_deref(),
+        )
+        .and_then(build::reparse)
+        {
             Ok(resp) => self.final_response(b, resp, true, now),
             Err(_) => self.branch_finished(b, now),
         }
@@ -71,6 +78,7 @@ impl Proxy {
             return;
         };
         let uri = br.uri.clone();
+        let source = if local { None } else { br.source };
         let ctx = br.ctx;
         let six_xx = (600..700).contains(&status);
         if six_xx {
@@ -87,6 +95,7 @@ impl Proxy {
             msg: resp,
             uri,
             local,
+            source,
         });
         if six_xx {
             let forwarding = c.is_forwarding();
@@ -102,9 +111,14 @@ impl Proxy {
     fn timeout_response(&mut self, ctx: super::CtxId) -> Option<sip::Message> {
         let req = self.contexts.get(ctx)?.req.clone();
         let tag = self.new_tag();
-        build::reply(&req.message, &Reply::status(408), &tag)
-            .and_then(build::reparse)
-            .ok()
+        build::reply(
+            &req.message,
+            &Reply::status(408),
+            &tag,
+            self.settings.server_header.as_deref(),
+        )
+        .and_then(build::reparse)
+        .ok()
     }
 
     /// Branch `b` ended: the next sequential target, or, once every branch
@@ -134,7 +148,7 @@ impl Proxy {
             return;
         }
         let req = c.req.clone();
-        let Some((best, uri)) = self.best_response(ctx) else {
+        let Some((best, uri, source)) = self.best_response(ctx) else {
             return self.reply_ctx(ctx, &req.message, &Reply::status(408), now);
         };
         let Some(c) = self.contexts.get_mut(ctx) else {
@@ -144,6 +158,7 @@ impl Proxy {
         let rc = ResponseContext {
             message: best,
             branch_uri: uri,
+            source,
         };
         self.call(Pending::Failure(ctx), RouterCallKind::Failure(req, rc));
     }

@@ -3,6 +3,7 @@
 //! once; stray responses (§16.11-like). Final non-2xx responses go on in
 //! `outcome.rs`.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use crate::decision::{HeaderEdit, ReplyDecision};
 use crate::router::ResponseContext;
 
 impl Proxy {
-    pub(super) fn handle_response(&mut self, msg: Message, now: Instant) {
+    pub(super) fn handle_response(&mut self, msg: Message, source: SocketAddr, now: Instant) {
         let status = msg.status().unwrap_or(0);
         self.stats.responses[crate::stats::Stats::class(status)] += 1;
         let Ok(key) = ClientKey::for_response(&msg) else {
@@ -50,6 +51,9 @@ impl Proxy {
         let (true, Some(b)) = (disposition.is_deliver(), branch) else {
             return;
         };
+        if let Some(br) = self.branches.get_mut(b) {
+            br.source = Some(source);
+        }
         self.branch_response(b, id, msg, now);
     }
 
@@ -181,14 +185,15 @@ impl Proxy {
             return;
         };
         let req = c.req.clone();
-        let branch_uri = self
+        let (branch_uri, source) = self
             .branches
             .get(branch)
-            .map(|br| br.uri.clone())
+            .map(|br| (br.uri.clone(), br.source))
             .unwrap_or_default();
         let rc = ResponseContext {
             message: resp.clone(),
             branch_uri,
+            source,
         };
         self.call(
             Pending::Reply {
@@ -220,8 +225,36 @@ impl Proxy {
                 self.stats.drop("router_dropped_response");
                 self.response_dropped(branch, &resp, now);
             }
+            ReplyDecision::Reject(r) => self.reject_on_provisional(ctx, branch, resp, &r, now),
         }
         self.next_reply_call(ctx);
+    }
+
+    /// A router's `Reject` for `resp`: on a provisional response of a
+    /// request not answered yet, `r` answers it (a final status, not
+    /// 2xx) and every branch is CANCELled (§16.10 as for a CANCEL); on
+    /// anything else the response goes on as `Forward`.
+    fn reject_on_provisional(
+        &mut self,
+        ctx: CtxId,
+        branch: BranchId,
+        resp: Message,
+        r: &crate::decision::Reply,
+        now: Instant,
+    ) {
+        let provisional = resp.status().is_some_and(|s| s < 200);
+        let rejectable = (300..700).contains(&r.status);
+        let Some(c) = self.contexts.get_mut(ctx) else {
+            return;
+        };
+        if !provisional || !rejectable || c.is_answered() {
+            return self.process_response(branch, resp, &[], now);
+        }
+        c.end_fork();
+        let req = c.req.clone();
+        self.reply_ctx(ctx, &req.message, r, now);
+        self.cancel_branches(ctx, None, now);
+        self.maybe_cleanup(ctx);
     }
 
     /// §16.7 for one response (our Via removed), after `on_reply`.

@@ -130,12 +130,12 @@ fn uri_is_own(settings: &Settings, uri: &SipUri<'_>, aliases: bool) -> bool {
 
 /// §16.4: the strict-route fix (our Record-Route URI as Request-URI with a
 /// Route set: the last Route becomes the Request-URI) and the removal of
-/// our own Route(s) at the top. Returns the routed request and whether a
-/// Route naming this proxy was removed.
+/// our own Route(s) at the top. Returns the routed request and the URIs of
+/// the Routes naming this proxy that were removed, top first.
 pub(super) fn process_routes(
     settings: &Settings,
     msg: &Message,
-) -> Result<(Message, bool), CoreError> {
+) -> Result<(Message, Vec<String>), CoreError> {
     let routes: Vec<NameAddr<'_>> = msg.routes().collect::<Result<_, _>>()?;
     let mut ed = Editor::new(msg);
     let mut edited = false;
@@ -148,7 +148,7 @@ pub(super) fn process_routes(
             edited = true;
         }
     }
-    let mut consumed = false;
+    let mut consumed = Vec::new();
     // Ours at the top, at most two (a double Record-Route, RFC 5658).
     for (i, r) in routes.iter().take(remaining.min(2)).enumerate() {
         let own = matches!(r.uri()?, Uri::Sip(u) if uri_is_own(settings, &u, true));
@@ -156,11 +156,11 @@ pub(super) fn process_routes(
             break;
         }
         ed.remove_value(HeaderName::Route, i)?;
-        consumed = true;
+        consumed.push(r.uri_raw.to_owned());
         edited = true;
     }
     if !edited {
-        return Ok((msg.clone(), false));
+        return Ok((msg.clone(), consumed));
     }
     Ok((reparse(ed.finish()?)?, consumed))
 }

@@ -13,7 +13,10 @@ impl Proxy {
     /// §16.7 step 6: a 6xx if any, else the lowest class, preferring
     /// 401/407/415/420/484 among 4xx; 503 becomes 500; the challenges of
     /// every 401/407 are gathered into the chosen one.
-    pub(super) fn best_response(&self, ctx: CtxId) -> Option<(Message, String)> {
+    pub(super) fn best_response(
+        &self,
+        ctx: CtxId,
+    ) -> Option<(Message, String, Option<std::net::SocketAddr>)> {
         let c = self.contexts.get(ctx)?;
         let rank = |m: &Message| {
             let s = m.status().unwrap_or(699);
@@ -52,7 +55,7 @@ impl Proxy {
         }
         let new_status = (status == 503 && !chosen.local).then_some(500);
         let out = build::rewrite_response(best, new_status, &[], &extra).unwrap_or(best.clone());
-        Some((out, chosen.uri.clone()))
+        Some((out, chosen.uri.clone(), chosen.source))
     }
 
     /// Sends the best response upstream.
@@ -70,7 +73,7 @@ impl Proxy {
         // started before ours).
         let status = best
             .as_ref()
-            .map_or(408, |(m, _)| m.status().unwrap_or(500));
+            .map_or(408, |(m, _, _)| m.status().unwrap_or(500));
         let invite = matches!(req.message.method(), Some(sip::Method::Invite));
         if status == 408 && !invite {
             self.stats.drop("non_invite_408");
@@ -81,7 +84,7 @@ impl Proxy {
             return;
         }
         match (best, server) {
-            (Some((m, _)), Some(tx)) => {
+            (Some((m, _, _)), Some(tx)) => {
                 let status = m.status().unwrap_or(500);
                 self.send_on_server_tx(tx, status, m.as_bytes().clone(), now);
             }

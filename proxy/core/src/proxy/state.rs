@@ -123,4 +123,6 @@ pub(super) struct Final {
     /// Made here (timeout, unreachable) rather than received: a 503 of
     /// ours is not turned into 500.
     pub(super) local: bool,
+    /// Where it came from (`None` when made here).
+    pub(super) source: Option<std::net::SocketAddr>,
 }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::task::Answer;
 use crate::decision::{Decision, ReplyDecision};
 use crate::proxy::{RouterCall, RouterCallKind};
-use crate::router::Router;
+use crate::router::{RequestContext, Router};
 
 /// The sending side of the pool; dropping it stops the threads once the
 /// calls queued are done.
@@ -22,9 +22,18 @@ pub(super) struct RouterPool {
     queue: SyncSender<Job>,
 }
 
-/// A call and when the core task gives up on it: a call still queued
-/// then is skipped (its answer would be dropped).
-type Job = (RouterCall, Instant);
+/// What a pool thread runs.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a call is as big as before; boxing it would allocate once per router call"
+)]
+enum Job {
+    /// A call and when the core task gives up on it: a call still queued
+    /// then is skipped (its answer would be dropped).
+    Call(RouterCall, Instant),
+    /// `on_cancel`: a notification, nothing answered.
+    Cancelled(Arc<RequestContext>),
+}
 
 impl RouterPool {
     /// Starts `threads` threads taking calls from a queue of `capacity`.
@@ -57,7 +66,13 @@ impl RouterPool {
     /// Queues a call due by `deadline`: false when the queue is full (or
     /// the pool is gone).
     pub(super) fn submit(&self, call: RouterCall, deadline: Instant) -> bool {
-        self.queue.try_send((call, deadline)).is_ok()
+        self.queue.try_send(Job::Call(call, deadline)).is_ok()
+    }
+
+    /// Queues an `on_cancel` notification: false when the queue is full
+    /// (it is then not made).
+    pub(super) fn submit_cancelled(&self, req: Arc<RequestContext>) -> bool {
+        self.queue.try_send(Job::Cancelled(req)).is_ok()
     }
 }
 
@@ -68,8 +83,15 @@ fn serve(router: &dyn Router, rx: &Mutex<Receiver<Job>>, answers: &mpsc::Sender<
             let rx = rx.lock().unwrap_or_else(PoisonError::into_inner);
             rx.recv()
         };
-        let Ok((call, deadline)) = job else {
-            return;
+        let (call, deadline) = match job {
+            Ok(Job::Call(call, deadline)) => (call, deadline),
+            Ok(Job::Cancelled(req)) => {
+                if catch_unwind(AssertUnwindSafe(|| router.on_cancel(&req))).is_err() {
+                    tracing::warn!("router on_cancel panicked");
+                }
+                continue;
+            }
+            Err(_) => return,
         };
         if Instant::now() >= deadline {
             continue;

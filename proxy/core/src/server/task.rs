@@ -183,6 +183,12 @@ impl Core {
                 busy = true;
                 self.router_call(call);
             }
+            while let Some(req) = self.proxy.poll_cancelled() {
+                busy = true;
+                if !self.pool.submit_cancelled(req) {
+                    tracing::debug!("router queue full: on_cancel not made");
+                }
+            }
             while let Some(r) = self.proxy.poll_resolve() {
                 busy = true;
                 self.resolve(r);

@@ -119,6 +119,24 @@ impl ProbeConfig {
         if self.success_threshold == 0 {
             push(errors, format!("{path}.success_threshold"), "must be > 0");
         }
+        for (key, value) in [
+            ("from_user", &self.from_user),
+            ("from_domain", &self.from_domain),
+        ] {
+            let bad = value.as_deref().is_some_and(|v| {
+                v.is_empty()
+                    || v.bytes().any(|b| {
+                        b.is_ascii_whitespace() || b.is_ascii_control() || b"@<>\";:,".contains(&b)
+                    })
+            });
+            if bad {
+                push(
+                    errors,
+                    format!("{path}.{key}"),
+                    "must be a plain URI user or host (no spaces, `@`, `<`, `>`, `;`, `:`, `,` or quotes)",
+                );
+            }
+        }
         if let Some(codes) = &self.healthy_codes {
             if codes.is_empty() {
                 push(

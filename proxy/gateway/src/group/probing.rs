@@ -40,6 +40,8 @@ impl GatewayGroup {
             address: m.dest.address,
             transport: m.dest.transport,
             deadline: now + timeout,
+            from_user: self.probe.from_user.clone(),
+            from_domain: self.probe.from_domain.clone(),
         })
     }
 

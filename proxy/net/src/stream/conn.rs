@@ -71,6 +71,9 @@ struct Conn<S> {
     /// Written bytes may sit in a buffer of the stream (TLS records).
     unflushed: bool,
     writing: Writing,
+    /// Where a copy of each message written goes (captures), with the
+    /// connection's flow.
+    tap: Option<(Arc<dyn crate::Tap>, Flow)>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -149,7 +152,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 }
             }
             match self.queue.poll_recv(cx) {
-                Poll::Ready(Some(ToWriter::Bytes(b))) => self.out = b,
+                Poll::Ready(Some(ToWriter::Bytes(b))) => {
+                    if let Some((tap, flow)) = &self.tap {
+                        if !crate::tap::is_keepalive(&b) {
+                            tap.capture(crate::tap::Direction::Out, flow, &b);
+                        }
+                    }
+                    self.out = b;
+                }
                 Poll::Ready(Some(ToWriter::Close)) => self.writing = Writing::Closing,
                 // Closed and drained (the connection is finishing): nothing
                 // more can come, shut down.
@@ -262,6 +272,7 @@ pub(crate) async fn serve_registered<S>(
         out: Bytes::new(),
         unflushed: false,
         writing: Writing::Open,
+        tap: outbox.tap_handle().map(|t| (t, origin)),
     };
     let idle = tokio::time::sleep(limits.idle);
     tokio::pin!(idle);
@@ -289,6 +300,7 @@ pub(crate) async fn serve_registered<S>(
                 }
                 Ok(Some(Frame::Pong)) => {}
                 Ok(Some(Frame::Message(m))) => {
+                    outbox.tap(crate::tap::Direction::In, &origin, &m);
                     let sends = dispatch.on_message(m, origin);
                     Box::pin(outbox.deliver(&*dispatch, sends)).await;
                 }

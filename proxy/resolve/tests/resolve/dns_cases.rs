@@ -264,3 +264,29 @@ fn bad_target_is_an_error_not_a_panic() {
         Err(ResolveError::BadTarget(_))
     ));
 }
+
+#[tokio::test]
+async fn socket_addrs_by_srv_or_by_address() {
+    let Some((_server, r)) = setup() else { return };
+    // A service name: its SRV targets and ports, lower priority first.
+    let by_srv = r.socket_addrs("_sip._udp.srv.test", 9).await.unwrap();
+    assert_eq!(by_srv.len(), 4, "{by_srv:?}");
+    assert!(by_srv[..2].contains(&"192.0.2.10:5060".parse().unwrap()));
+    assert!(by_srv[..2].contains(&"192.0.2.11:5060".parse().unwrap()));
+    assert!(by_srv[2..].contains(&"192.0.2.12:5062".parse().unwrap()));
+    assert!(by_srv[2..].contains(&"[2001:db8::12]:5062".parse().unwrap()));
+    // Any other name: A and AAAA with the given port.
+    let plain = r.socket_addrs("plain.test", 5071).await.unwrap();
+    assert_eq!(
+        plain,
+        vec![
+            "192.0.2.30:5071".parse().unwrap(),
+            "[2001:db8::30]:5071".parse().unwrap()
+        ]
+    );
+    assert!(matches!(
+        r.socket_addrs("nothing.test", 5071).await,
+        Err(ResolveError::NotFound(_))
+    ));
+    assert!(r.socket_addrs("_sip._udp.dangling.test", 1).await.is_err());
+}

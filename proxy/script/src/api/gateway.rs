@@ -6,7 +6,7 @@ use pyo3::types::{PyDict, PyString};
 
 use super::objects::Destination;
 use super::{host, host_err};
-use crate::host::GatewayDest;
+use crate::host::{GatewayDest, HostError};
 
 /// The `gateway` object of the `anysip` module.
 #[pyclass(module = "anysip", name = "Gateway", frozen)]
@@ -67,10 +67,25 @@ fn wrap(list: Vec<GatewayDest>) -> Vec<Destination> {
     list.into_iter().map(|dest| Destination { dest }).collect()
 }
 
+/// A host error of a gateway call: an unknown group is SIPhon's "nothing"
+/// (`None`), anything else raises.
+fn unknown_is_none<T>(r: Result<T, HostError>) -> PyResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(HostError::Invalid(_)) => Ok(None),
+        Err(e) => Err(host_err(e)),
+    }
+}
+
 #[pymethods]
 impl Gateway {
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "gateway", "gateway", name)
+    }
+
     /// A healthy destination of `group` (sticky for `key` with the `hash`
-    /// algorithm, filtered by `attrs`), or None.
+    /// algorithm, filtered by `attrs`), or None (also for an unknown
+    /// group, as in SIPhon).
     #[pyo3(signature = (group, key=None, attrs=None))]
     fn select(
         &self,
@@ -84,55 +99,87 @@ impl Gateway {
             None => None,
         };
         let attrs = attr_pairs(attrs)?;
-        let dest = host
-            .gateway_select(group, key.as_deref(), &attrs)
-            .map_err(host_err)?;
+        let dest = unknown_is_none(host.gateway_select(group, key.as_deref(), &attrs))?.flatten();
         Ok(dest.map(|dest| Destination { dest }))
     }
 
-    /// Every destination of `group`, with its health.
+    /// Every destination of `group`, with its health ([] for an unknown
+    /// group).
     fn list(&self, group: &str) -> PyResult<Vec<Destination>> {
-        Ok(wrap(host()?.gateway_list(group).map_err(host_err)?))
+        let list = unknown_is_none(host()?.gateway_list(group))?.unwrap_or_default();
+        Ok(wrap(list))
     }
 
-    /// `{group: [destination, ...]}` for every group.
-    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// `status(group)`: `[(uri, healthy), ...]` (SIPhon); `status()`:
+    /// `{group: [destination, ...]}` for every group (anysip).
+    #[pyo3(signature = (group=None))]
+    fn status<'py>(&self, py: Python<'py>, group: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
+        let host = host()?;
+        if let Some(g) = group {
+            let list = unknown_is_none(host.gateway_list(g))?.unwrap_or_default();
+            let pairs: Vec<(String, bool)> = list.into_iter().map(|d| (d.uri, d.healthy)).collect();
+            return Ok(pairs.into_pyobject(py)?.into_any());
+        }
         let d = PyDict::new(py);
-        for (name, list) in host()?.gateway_status() {
+        for (name, list) in host.gateway_status() {
             d.set_item(name, wrap(list))?;
         }
-        Ok(d)
+        Ok(d.into_any())
     }
 
-    /// Marks a destination up.
-    fn mark_up(&self, group: &str, uri: &str) -> PyResult<()> {
-        host()?.gateway_mark(group, uri, true).map_err(host_err)
+    /// The names of every group.
+    fn groups(&self) -> PyResult<Vec<String>> {
+        Ok(host()?
+            .gateway_status()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
     }
 
-    /// Marks a destination down.
-    fn mark_down(&self, group: &str, uri: &str) -> PyResult<()> {
-        host()?.gateway_mark(group, uri, false).map_err(host_err)
+    /// Marks a destination up; False when the group or URI is unknown.
+    fn mark_up(&self, group: &str, uri: &str) -> PyResult<bool> {
+        Ok(unknown_is_none(host()?.gateway_mark(group, uri, true))?.is_some())
     }
 
-    /// Adds (or replaces) a group: `algorithm` is `weighted`,
-    /// `round_robin` or `hash`; `destinations` are URIs or dicts.
+    /// Marks a destination down; False when the group or URI is unknown.
+    fn mark_down(&self, group: &str, uri: &str) -> PyResult<bool> {
+        Ok(unknown_is_none(host()?.gateway_mark(group, uri, false))?.is_some())
+    }
+
+    /// Adds (or replaces) a group: SIPhon's
+    /// `add_group(name, destinations, algorithm="weighted", probe=False)`
+    /// (anysip's older `add_group(name, algorithm, destinations)` works
+    /// too). Destinations are URIs or dicts with `uri` and optional
+    /// `address`, `weight`, `attrs`; `probe=True` probes them with OPTIONS.
+    #[pyo3(signature = (name, destinations, algorithm=None, probe=false))]
     fn add_group(
         &self,
         name: &str,
-        algorithm: &str,
         destinations: &Bound<'_, PyAny>,
+        algorithm: Option<&Bound<'_, PyAny>>,
+        probe: bool,
     ) -> PyResult<()> {
+        // The older order: add_group(name, "round_robin", [...]).
+        let (destinations, algorithm) = match algorithm {
+            Some(a)
+                if destinations.is_instance_of::<PyString>() && !a.is_instance_of::<PyString>() =>
+            {
+                (a.clone(), destinations.str()?.to_string())
+            }
+            Some(a) => (destinations.clone(), a.str()?.to_string()),
+            None => (destinations.clone(), "weighted".to_owned()),
+        };
         let dests = destinations
             .try_iter()?
             .map(|d| dest_of(&d?))
             .collect::<PyResult<Vec<_>>>()?;
         host()?
-            .gateway_add_group(name, algorithm, dests)
+            .gateway_add_group(name, &algorithm, dests, probe)
             .map_err(host_err)
     }
 
-    /// Removes a group.
-    fn remove_group(&self, name: &str) -> PyResult<()> {
-        host()?.gateway_remove_group(name).map_err(host_err)
+    /// Removes a group; False when there was none.
+    fn remove_group(&self, name: &str) -> PyResult<bool> {
+        Ok(unknown_is_none(host()?.gateway_remove_group(name))?.is_some())
     }
 }

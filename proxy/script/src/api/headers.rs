@@ -52,6 +52,56 @@ pub(crate) fn current<'a>(
     value
 }
 
+/// Every value of `name` once `edits` are applied to `msg`, each header
+/// line's comma-separated list split (quotes and `<>` respected).
+pub(crate) fn all_values(msg: &Message, edits: &[HeaderEdit], name: &str) -> Vec<String> {
+    let mut lines: Vec<String> = msg
+        .headers()
+        .filter(|h| same_name(h.name.canonical().unwrap_or(h.raw_name), name))
+        .map(|h| h.value.to_owned())
+        .collect();
+    for edit in edits {
+        match edit {
+            HeaderEdit::Set(n, v) if same_name(n, name) => lines = vec![v.clone()],
+            HeaderEdit::Remove(n) if same_name(n, name) => lines.clear(),
+            HeaderEdit::Append(n, v) if same_name(n, name) => lines.push(v.clone()),
+            _ => {}
+        }
+    }
+    lines
+        .iter()
+        .flat_map(|l| split_list(l))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The comma-separated elements of a header value, trimmed; commas inside
+/// quotes or `<...>` do not split.
+pub(crate) fn split_list(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut angle, mut escaped) = (0, false, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' if quoted => escaped = true,
+            b'"' if !angle => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out.retain(|v| !v.is_empty());
+    out
+}
+
 /// Checks a header name and value a script wants to write; the error says
 /// why they cannot be used.
 pub(crate) fn check_edit(name: &str, value: Option<&str>) -> Result<String, String> {
@@ -115,6 +165,22 @@ mod tests {
         assert_eq!(current(&m, &edits, "X-Foo"), Some("three"));
         assert_eq!(current(&m, &edits, "From"), None);
         assert_eq!(current(&m, &edits, "x-new"), Some("n"));
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(
+            split_list(r#""a, b" <sip:x@y;p=1,2>;q=1 , <sip:z>,"#),
+            vec![r#""a, b" <sip:x@y;p=1,2>;q=1"#, "<sip:z>"]
+        );
+        let m = msg();
+        let edits = vec![HeaderEdit::Append("X-Foo".into(), "three, four".into())];
+        assert_eq!(
+            all_values(&m, &edits, "x-foo"),
+            vec!["one", "two", "three", "four"]
+        );
+        let edits = vec![HeaderEdit::Set("X-Foo".into(), "only".into())];
+        assert_eq!(all_values(&m, &edits, "X-Foo"), vec!["only"]);
     }
 
     #[test]

@@ -23,6 +23,10 @@ fn text(args: &Bound<'_, PyTuple>) -> PyResult<String> {
 
 #[pymethods]
 impl Log {
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "log", "log", name)
+    }
+
     /// A debug message.
     #[pyo3(signature = (*args))]
     fn debug(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {

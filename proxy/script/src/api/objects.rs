@@ -71,6 +71,65 @@ fn received_uri(received: &str) -> Option<String> {
 
 #[pymethods]
 impl Binding {
+    /// The Contact URI.
+    #[getter]
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The stored Path, top first.
+    #[getter]
+    fn path(&self) -> Vec<String> {
+        self.path.clone()
+    }
+
+    /// `q` (0.0–1.0); 1.0 when the contact gave none (SIPhon's default).
+    #[getter]
+    fn q(&self) -> f32 {
+        self.q.unwrap_or(1.0)
+    }
+
+    /// Seconds until it expires.
+    #[getter]
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+
+    /// Seconds since it was created or last refreshed.
+    #[getter]
+    fn age_secs(&self) -> u64 {
+        self.age_secs
+    }
+
+    /// Where the REGISTER came from, as SIPhon gives it: a SIP URI
+    /// (`sip:192.0.2.1:5060;transport=udp`) that `fork()`/`relay()` take.
+    #[getter]
+    fn received(&self) -> Option<String> {
+        self.received.as_deref().and_then(received_uri)
+    }
+
+    /// `+sip.instance` (RFC 5626), if given (anysip).
+    #[getter]
+    fn instance(&self) -> Option<&str> {
+        self.instance.as_deref()
+    }
+
+    /// `reg-id` (RFC 5626), if given (anysip).
+    #[getter]
+    fn reg_id(&self) -> Option<u32> {
+        self.reg_id
+    }
+
+    /// The User-Agent of the REGISTER (anysip).
+    #[getter]
+    fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "Contact", "Contact", name)
+    }
+
     fn __str__(&self) -> String {
         self.uri.clone()
     }
@@ -126,6 +185,10 @@ impl Destination {
 
     fn __bool__(&self) -> bool {
         self.dest.healthy
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "Destination", "Destination", name)
     }
 
     fn __str__(&self) -> String {

@@ -47,7 +47,7 @@ fn parse_methods(arg: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 }
 
 /// Inspects and registers `func`.
-fn add(
+pub(crate) fn register_handler(
     py: Python<'_>,
     kind: Kind,
     methods: Option<Vec<String>>,
@@ -86,7 +86,7 @@ fn add(
 fn decorate(py: Python<'_>, kind: Kind, arg: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
     match arg {
         Some(f) if f.is_callable() => {
-            add(py, kind, None, f)?;
+            register_handler(py, kind, None, f)?;
             Ok(f.clone().unbind())
         }
         Some(m) if !m.is_none() => {
@@ -106,6 +106,10 @@ fn decorate(py: Python<'_>, kind: Kind, arg: Option<&Bound<'_, PyAny>>) -> PyRes
 
 #[pymethods]
 impl Proxy {
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        super::compat::missing(py, "proxy", "proxy", name)
+    }
+
     /// Registers a request handler: `@proxy.on_request` or
     /// `@proxy.on_request("INVITE|SUBSCRIBE")`.
     #[pyo3(signature = (arg=None, /))]
@@ -120,6 +124,22 @@ impl Proxy {
         decorate(py, Kind::Reply, arg)
     }
 
+    /// Registers a clean-up handler called as `f(request)` with an INVITE
+    /// CANCELled before its final response (the core answered it 487).
+    /// What it decides is ignored.
+    fn on_cancel(&self, py: Python<'_>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        register_handler(py, Kind::Cancel, None, func)?;
+        Ok(func.clone().unbind())
+    }
+
+    /// Registers a handler for the responses to REGISTER requests this
+    /// proxy forwarded, called as `f(request, reply)` (SIPhon's
+    /// `on_register_reply`: an `on_reply` handler for REGISTER).
+    fn on_register_reply(&self, py: Python<'_>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        register_handler(py, Kind::Reply, Some(vec!["REGISTER".to_owned()]), func)?;
+        Ok(func.clone().unbind())
+    }
+
     /// Registers a failure handler, called as `f(request, reply)` when
     /// every branch failed.
     #[pyo3(signature = (arg=None, /))]
@@ -131,7 +151,7 @@ impl Proxy {
 #[pymethods]
 impl Decorator {
     fn __call__(&self, py: Python<'_>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        add(py, self.kind, self.methods.clone(), func)?;
+        register_handler(py, self.kind, self.methods.clone(), func)?;
         Ok(func.clone().unbind())
     }
 }

@@ -31,6 +31,11 @@ pub struct Request {
     pub(crate) edits: Edits,
     pub(crate) verdict: Option<Verdict>,
     pub(crate) auth_user: Option<String>,
+    /// `set_reply_header` (true) / `add_reply_header` (false) operations,
+    /// applied to whatever reply the request gets.
+    pub(crate) reply_headers: Vec<(bool, String, String)>,
+    /// `set_reply_body`: content type and bytes.
+    pub(crate) reply_body: Option<(String, Bytes)>,
 }
 
 impl Request {
@@ -41,6 +46,8 @@ impl Request {
             edits: Edits::default(),
             verdict: None,
             auth_user: None,
+            reply_headers: Vec::new(),
+            reply_body: None,
         }
     }
 
@@ -53,7 +60,7 @@ impl Request {
     pub(crate) fn decision(&self) -> Decision {
         match &self.verdict {
             None => Decision::Drop,
-            Some(Verdict::Reply(r)) => Decision::Reply(r.clone()),
+            Some(Verdict::Reply(r)) => Decision::Reply(self.with_reply_extras(r.clone())),
             Some(Verdict::Relay(next_hop)) => Decision::Relay {
                 edits: self.edits.clone(),
                 next_hop: next_hop.clone(),
@@ -71,17 +78,31 @@ impl Request {
         self.verdict = Some(Verdict::Reply(reply));
     }
 
-    fn header_now(&self, name: &str) -> Option<&str> {
+    /// `reply` with the script's reply headers and body.
+    fn with_reply_extras(&self, mut reply: Reply) -> Reply {
+        for (replace, name, value) in &self.reply_headers {
+            if *replace {
+                reply.headers.retain(|(n, _)| !headers::same_name(n, name));
+            }
+            reply.headers.push((name.clone(), value.clone()));
+        }
+        if reply.body.is_none() {
+            reply.body.clone_from(&self.reply_body);
+        }
+        reply
+    }
+
+    pub(crate) fn header_now(&self, name: &str) -> Option<&str> {
         headers::current(&self.ctx.message, &self.edits.headers, name)
     }
 
-    fn name_addr_uri(&self, name: &str) -> Option<Uri> {
+    pub(crate) fn name_addr_uri(&self, name: &str) -> Option<Uri> {
         let v = self.header_now(name)?;
         let na = NameAddr::parse("name-addr", v).ok()?;
         Some(Uri::new(na.uri().ok()?.as_str()))
     }
 
-    fn push_edit(&mut self, edit: HeaderEdit) {
+    pub(crate) fn push_edit(&mut self, edit: HeaderEdit) {
         self.edits.headers.push(edit);
     }
 }
@@ -95,7 +116,7 @@ fn target_of(obj: &Bound<'_, PyAny>) -> PyResult<Target> {
     let uri = if let Ok(s) = obj.cast::<PyString>() {
         s.to_string()
     } else if let Ok(u) = obj.cast::<Uri>() {
-        u.get().as_str().to_owned()
+        u.borrow().as_str().to_owned()
     } else {
         obj.getattr("uri")?.str()?.to_string()
     };
@@ -176,10 +197,14 @@ impl Request {
         self.ctx.message.call_id().ok()
     }
 
-    /// The CSeq number.
+    /// The CSeq as SIPhon gives it: `(number, method)`.
     #[getter]
-    fn cseq(&self) -> Option<u32> {
-        self.ctx.message.cseq().ok().map(|c| c.seq)
+    fn cseq(&self) -> Option<(u32, String)> {
+        self.ctx
+            .message
+            .cseq()
+            .ok()
+            .map(|c| (c.seq, c.method.to_owned()))
     }
 
     /// The CSeq method.
@@ -236,13 +261,14 @@ impl Request {
         self.header_now("User-Agent")
     }
 
-    /// The body (after `set_body`), as bytes.
+    /// The body (after `set_body`), as bytes; None when empty.
     #[getter]
-    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match &self.edits.body {
-            Some((_, b)) => PyBytes::new(py, b),
-            None => PyBytes::new(py, self.ctx.message.body()),
-        }
+    fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        let body: &[u8] = match &self.edits.body {
+            Some((_, b)) => b,
+            None => self.ctx.message.body(),
+        };
+        (!body.is_empty()).then(|| PyBytes::new(py, body))
     }
 
     /// The Content-Type (after `set_body`).
@@ -333,13 +359,22 @@ impl Request {
     }
 
     /// Answers the request with `code` (and `reason`, extra `headers`).
-    #[pyo3(signature = (code, reason=None, headers=None))]
+    /// `reliable=True` (RFC 3262) is not served: the provisional response
+    /// goes out unreliably, as SIPhon does for a UAC without 100rel.
+    #[pyo3(signature = (code, reason=None, reliable=false, headers=None))]
     fn reply(
         &mut self,
         code: u16,
         reason: Option<String>,
+        reliable: bool,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        if reliable && (101..200).contains(&code) {
+            super::compat::warn_once(
+                "request.reply(reliable=True)",
+                "reliable provisional responses (RFC 3262) are not served by anysip: sent unreliably",
+            );
+        }
         if !(100..=699).contains(&code) {
             return Err(PyValueError::new_err(format!(
                 "status {code} is not 100-699"
@@ -360,8 +395,23 @@ impl Request {
     /// Forwards the request: to `next_hop` (a URI, `host[:port]`, a
     /// gateway destination or a binding) when given, otherwise by the
     /// Route set / Request-URI.
-    #[pyo3(signature = (next_hop=None))]
-    fn relay(&mut self, next_hop: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    #[pyo3(signature = (next_hop=None, on_reply=None, on_failure=None, flow=None))]
+    fn relay(
+        &mut self,
+        next_hop: Option<&Bound<'_, PyAny>>,
+        on_reply: Option<&Bound<'_, PyAny>>,
+        on_failure: Option<&Bound<'_, PyAny>>,
+        flow: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        for (given, what) in [
+            (on_reply, "request.relay(on_reply=)"),
+            (on_failure, "request.relay(on_failure=)"),
+            (flow, "request.relay(flow=)"),
+        ] {
+            if given.is_some_and(|g| !g.is_none()) {
+                return Err(super::compat::not_served(what));
+            }
+        }
         let hop = match next_hop {
             None => None,
             Some(h) if h.is_none() => None,

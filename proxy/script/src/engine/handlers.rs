@@ -19,6 +19,10 @@ pub(crate) enum Kind {
     Reply,
     /// `@proxy.on_failure`.
     Failure,
+    /// `@registrar.on_change`.
+    RegistrarChange,
+    /// `@proxy.on_cancel`.
+    Cancel,
 }
 
 /// One registered handler.
@@ -43,6 +47,19 @@ impl Handler {
     }
 }
 
+/// A `@timer.every` callback.
+#[derive(Debug)]
+pub(crate) struct TimerSpec {
+    /// The callback (called with no argument).
+    pub(crate) handler: Handler,
+    /// Its name (for logs).
+    pub(crate) name: String,
+    /// The interval.
+    pub(crate) every: std::time::Duration,
+    /// Up to this much is added to each interval, at random.
+    pub(crate) jitter: std::time::Duration,
+}
+
 /// Every handler of one loaded script, in registration order, and the
 /// namespace that keeps its globals alive.
 #[derive(Debug, Default)]
@@ -50,6 +67,9 @@ pub(crate) struct Handlers {
     pub(crate) on_request: Vec<Handler>,
     pub(crate) on_reply: Vec<Handler>,
     pub(crate) on_failure: Vec<Handler>,
+    pub(crate) on_change: Vec<Handler>,
+    pub(crate) on_cancel: Vec<Handler>,
+    pub(crate) timers: Vec<TimerSpec>,
     pub(crate) namespace: Option<Py<PyAny>>,
     /// Modules first imported by this load from the script's directory:
     /// dropped from `sys.modules` before a reload so that they (and their
@@ -63,6 +83,8 @@ impl Handlers {
             Kind::Request => self.on_request.push(h),
             Kind::Reply => self.on_reply.push(h),
             Kind::Failure => self.on_failure.push(h),
+            Kind::RegistrarChange => self.on_change.push(h),
+            Kind::Cancel => self.on_cancel.push(h),
         }
     }
 }
@@ -72,6 +94,8 @@ thread_local! {
     static LOADING: RefCell<Option<Handlers>> = const { RefCell::new(None) };
     /// The host of the engine this thread is running a script for.
     static HOST: RefCell<Option<Arc<dyn Host>>> = const { RefCell::new(None) };
+    /// The handlers of the script version this thread is running.
+    static CURRENT: RefCell<Option<Arc<Handlers>>> = const { RefCell::new(None) };
 }
 
 /// Starts collecting the handlers of a script being executed on this thread.
@@ -90,6 +114,17 @@ pub(crate) fn register(kind: Kind, h: Handler) -> bool {
     LOADING.with(|l| match l.borrow_mut().as_mut() {
         Some(reg) => {
             reg.push(kind, h);
+            true
+        }
+        None => false,
+    })
+}
+
+/// Adds a timer to the script being loaded; false outside a load.
+pub(crate) fn register_timer(t: TimerSpec) -> bool {
+    LOADING.with(|l| match l.borrow_mut().as_mut() {
+        Some(reg) => {
+            reg.timers.push(t);
             true
         }
         None => false,
@@ -125,4 +160,36 @@ impl Drop for HostGuard {
 /// The current host of this thread, if a script call is in progress.
 pub(crate) fn current_host() -> Option<Arc<dyn Host>> {
     HOST.with(|h| h.borrow().clone())
+}
+
+/// Makes `handlers` the running version of this thread until the guard
+/// drops (what `registrar.save` reaches for `@registrar.on_change`).
+pub(crate) struct HandlersGuard {
+    previous: Option<Arc<Handlers>>,
+}
+
+impl HandlersGuard {
+    /// Enters `handlers`.
+    pub(crate) fn enter(handlers: &Arc<Handlers>) -> Self {
+        let previous = CURRENT.with(|h| h.borrow_mut().replace(Arc::clone(handlers)));
+        HandlersGuard { previous }
+    }
+}
+
+impl std::fmt::Debug for HandlersGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandlersGuard")
+    }
+}
+
+impl Drop for HandlersGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|h| *h.borrow_mut() = previous);
+    }
+}
+
+/// The running version's handlers on this thread, if any.
+pub(crate) fn current_handlers() -> Option<Arc<Handlers>> {
+    CURRENT.with(|h| h.borrow().clone())
 }

@@ -189,11 +189,14 @@ fn add_to_sys_path(py: Python<'_>, path: &Path) {
         return;
     };
     let dir = if dir.is_empty() { ".".to_owned() } else { dir };
-    let _ = (|| -> PyResult<()> {
-        let sys_path = py.import("sys")?.getattr("path")?;
-        if !sys_path.contains(&dir)? {
-            sys_path.call_method1("append", (dir,))?;
-        }
-        Ok(())
-    })();
+    let _ = append_sys_path(py, dir);
+}
+
+/// Appends `dir` to `sys.path` unless it is there.
+pub(super) fn append_sys_path(py: Python<'_>, dir: String) -> PyResult<()> {
+    let sys_path = py.import("sys")?.getattr("path")?;
+    if !sys_path.contains(&dir)? {
+        sys_path.call_method1("append", (dir,))?;
+    }
+    Ok(())
 }

@@ -46,14 +46,14 @@ fn request_attributes() {
         "str(request.from_uri) == 'sip:alice@domain.local' and request.from_uri.user == 'alice'",
         "str(request.to_uri) == 'sip:bob@domain.local' and request.to_uri.port is None",
         "request.call_id == 'a84b4c76e66710@pc33'",
-        "request.cseq == 314159 and request.cseq_method == 'INVITE'",
+        "request.cseq == (314159, 'INVITE') and request.cseq_method == 'INVITE'",
         "request.in_dialog is False and request.to_tag is None and request.from_tag == '1928301774'",
         "request.max_forwards == 70",
         "request.transport == 'udp'",
         "request.source_ip == '192.0.2.7' and request.source_port == 5062",
         "request.local_ip == '192.0.2.1' and request.local_port == 5060",
         "request.user_agent == 'softphone/1.0'",
-        "request.body == b'' and request.content_type == 'application/sdp'",
+        "request.body is None and request.content_type == 'application/sdp'",
         "request.auth_user is None and request.decided is False",
         "request.ruri == 'sip:bob@domain.local:5070;transport=tcp'",
         "request.ruri.aor == 'sip:bob@domain.local'",
@@ -85,7 +85,13 @@ fn in_dialog_and_routes() {
     check("request.loose_route() is True", &req);
     let mut consumed = request("BYE", "sip:bob@192.0.2.20", "");
     consumed.route_consumed = true;
+    consumed.consumed_routes = vec!["sip:orig@core.example;lr".into()];
     check("request.loose_route() is True", &consumed);
+    check(
+        "request.consumed_routes == ['sip:orig@core.example;lr'] and request.consumed_route_user == 'orig' \
+         and request.consumed_route.host == 'core.example'",
+        &consumed,
+    );
 }
 
 #[test]
@@ -237,6 +243,8 @@ fn decisions_carry_edits() {
 
 #[test]
 fn decorators_filters_and_order() {
+    // SIPhon's dispatcher: every handler whose filter matches runs, in
+    // registration order, and the last decision wins.
     let (e, _) = engine(
         "from siphon import proxy\n\
          seen = []\n\
@@ -248,17 +256,28 @@ fn decorators_filters_and_order() {
          \x20   request.set('X-First', '1')\n\
          @proxy.on_request()\n\
          def second(request):\n\
-         \x20   request.reply(200, request.get('X-First'))\n\
-         @proxy.on_request\n\
-         def never(request):\n\
-         \x20   raise RuntimeError('not reached')\n",
+         \x20   if request.method != 'SUBSCRIBE':\n\
+         \x20       request.reply(200, request.get('X-First'))\n\
+         @proxy.on_request('MESSAGE')\n\
+         def last(request):\n\
+         \x20   if request.get('X-Boom'):\n\
+         \x20       raise RuntimeError('boom')\n",
     );
-    let decision = |m: &str| e.on_request(&request(m, "sip:bob@domain.local", ""));
-    assert!(matches!(decision("INVITE"), Decision::Reply(r) if r.status == 480));
-    assert!(matches!(decision("SUBSCRIBE"), Decision::Reply(r) if r.status == 480));
+    let decision = |m: &str, extra: &str| e.on_request(&request(m, "sip:bob@domain.local", extra));
+    // The catch-all after the INVITE handler decides last.
     assert!(
-        matches!(decision("MESSAGE"), Decision::Reply(r) if r.status == 200 && r.reason.as_deref() == Some("1"))
+        matches!(decision("INVITE", ""), Decision::Reply(r) if r.status == 200 && r.reason.as_deref() == Some("1"))
     );
+    // The catch-all leaves SUBSCRIBE alone: the filtered handler's 480.
+    assert!(matches!(decision("SUBSCRIBE", ""), Decision::Reply(r) if r.status == 480));
+    assert!(
+        matches!(decision("MESSAGE", ""), Decision::Reply(r) if r.status == 200 && r.reason.as_deref() == Some("1"))
+    );
+    // A later handler that raises fails the request even after a decision.
+    assert!(matches!(
+        decision("MESSAGE", "X-Boom: 1\n"),
+        Decision::Failed(_)
+    ));
 }
 
 #[test]

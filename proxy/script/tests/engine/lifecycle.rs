@@ -30,7 +30,8 @@ fn siphon_alias_and_engines_are_separate() {
         TestHost::new(),
     )
     .unwrap();
-    assert_eq!(status(&c), None);
+    // No handler at all: SIPhon's 500 "No Script Handler".
+    assert_eq!(status(&c), Some(500));
 }
 
 #[test]

@@ -6,5 +6,6 @@ mod support;
 
 mod api;
 mod auth;
+mod compat;
 mod deploy;
 mod lifecycle;

@@ -103,6 +103,7 @@ pub fn binding(uri: &str, path: &[&str]) -> Binding {
         reg_id: None,
         received: Some("udp:192.0.2.10:5060".into()),
         user_agent: Some("test".into()),
+        age_secs: 5,
     }
 }
 
@@ -153,6 +154,16 @@ impl Host for TestHost {
             .get(aor)
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn registrar_list(&self) -> Result<Vec<(String, Vec<Binding>)>, HostError> {
+        self.log("registrar_list");
+        self.down()?;
+        let all = self.bindings.lock().unwrap();
+        let mut out: Vec<(String, Vec<Binding>)> =
+            all.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     fn registrar_remove(&self, aor: &str) -> Result<usize, HostError> {
@@ -239,11 +250,14 @@ impl Host for TestHost {
     fn gateway_mark(&self, group: &str, uri: &str, up: bool) -> Result<(), HostError> {
         self.log(format!("gateway_mark {group} {uri} {up}"));
         let mut groups = self.groups.lock().unwrap();
-        for g in groups.iter_mut().filter(|g| g.0 == group) {
-            for d in g.2.iter_mut().filter(|d| d.uri == uri) {
-                d.healthy = up;
-            }
-        }
+        // As the core's host: an unknown group or URI is an error.
+        let d = groups
+            .iter_mut()
+            .filter(|g| g.0 == group)
+            .flat_map(|g| g.2.iter_mut())
+            .find(|d| d.uri == uri)
+            .ok_or_else(|| HostError::Invalid(format!("no {uri} in {group}")))?;
+        d.healthy = up;
         Ok(())
     }
 
@@ -252,10 +266,12 @@ impl Host for TestHost {
         name: &str,
         algorithm: &str,
         destinations: Vec<GatewayDest>,
+        probe: bool,
     ) -> Result<(), HostError> {
         self.log(format!(
-            "gateway_add_group {name} {algorithm} {}",
-            destinations.len()
+            "gateway_add_group {name} {algorithm} {}{}",
+            destinations.len(),
+            if probe { " probe" } else { "" }
         ));
         self.groups
             .lock()
@@ -266,7 +282,12 @@ impl Host for TestHost {
 
     fn gateway_remove_group(&self, name: &str) -> Result<(), HostError> {
         self.log(format!("gateway_remove_group {name}"));
-        self.groups.lock().unwrap().retain(|g| g.0 != name);
+        let mut groups = self.groups.lock().unwrap();
+        let before = groups.len();
+        groups.retain(|g| g.0 != name);
+        if groups.len() == before {
+            return Err(HostError::Invalid(format!("no gateway group {name:?}")));
+        }
         Ok(())
     }
 }
@@ -285,6 +306,7 @@ pub fn ctx(text: &str) -> RequestContext {
         source: "192.0.2.7:5062".parse::<SocketAddr>().unwrap(),
         local: "192.0.2.1:5060".parse::<SocketAddr>().unwrap(),
         route_consumed: false,
+        consumed_routes: Vec::new(),
     }
 }
 
@@ -316,6 +338,7 @@ pub fn response(status: u16, reason: &str) -> ResponseContext {
              Content-Length: 0\n\n"
         )),
         branch_uri: "sip:bob@192.0.2.20".into(),
+        source: Some("192.0.2.20:5060".parse::<SocketAddr>().unwrap()),
     }
 }
 

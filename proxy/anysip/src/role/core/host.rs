@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use anysip_config::{DestinationConfig, GroupConfig};
 use anysip_core::{Reply, RequestContext};
-use script::{Binding, Credential, GatewayDest, Host, HostError, SaveOutcome};
+use script::{
+    Binding, CacheAnswer, CacheOp, Credential, GatewayDest, Host, HostError, SaveOutcome,
+};
 
 use super::users::Users;
 use crate::shared::{now_unix, Shared};
@@ -24,6 +26,10 @@ pub(crate) struct CoreHost {
     pub(crate) algorithms: Vec<String>,
     pub(crate) nonce_ttl_secs: u64,
     pub(crate) nonce_secret: Vec<u8>,
+    /// What makes a URI local to scripts (`SipUri.is_local`).
+    pub(crate) local_domains: Vec<String>,
+    /// The named caches of scripts (`cache:`).
+    pub(crate) caches: super::cache::Caches,
 }
 
 /// A registrar failure as scripts see it (Redis down: 503).
@@ -45,6 +51,21 @@ fn dest(d: &gateway::Destination, healthy: bool) -> GatewayDest {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         address: Some(d.address.to_string()),
+    }
+}
+
+/// A registrar binding as scripts see it.
+fn binding(b: registrar::Binding, now: u64) -> Binding {
+    Binding {
+        expires: b.expires_in(now),
+        q: b.q.map(|_| b.q_value()),
+        age_secs: now.saturating_sub(b.updated_at),
+        uri: b.uri,
+        path: b.path,
+        instance: b.instance,
+        reg_id: b.reg_id,
+        received: b.received,
+        user_agent: b.user_agent,
     }
 }
 
@@ -72,18 +93,18 @@ impl Host for CoreHost {
             .rt
             .block_on(self.registrar.lookup(aor, now))
             .map_err(store_error)?;
-        Ok(found
+        Ok(found.into_iter().map(|b| binding(b, now)).collect())
+    }
+
+    fn registrar_list(&self) -> Result<Vec<(String, Vec<Binding>)>, HostError> {
+        let now = now_unix();
+        let all = self
+            .rt
+            .block_on(self.registrar.list(now))
+            .map_err(store_error)?;
+        Ok(all
             .into_iter()
-            .map(|b| Binding {
-                expires: b.expires_in(now),
-                q: b.q.map(|_| b.q_value()),
-                uri: b.uri,
-                path: b.path,
-                instance: b.instance,
-                reg_id: b.reg_id,
-                received: b.received,
-                user_agent: b.user_agent,
-            })
+            .map(|(aor, list)| (aor, list.into_iter().map(|b| binding(b, now)).collect()))
             .collect())
     }
 
@@ -112,6 +133,18 @@ impl Host for CoreHost {
 
     fn digest_algorithms(&self) -> Vec<String> {
         self.algorithms.clone()
+    }
+
+    fn local_domains(&self) -> Vec<String> {
+        self.local_domains.clone()
+    }
+
+    fn cache_names(&self) -> Vec<String> {
+        self.caches.names()
+    }
+
+    fn cache(&self, name: &str, op: CacheOp) -> Result<CacheAnswer, HostError> {
+        self.caches.run(&self.rt, name, op)
     }
 
     fn gateway_select(
@@ -174,6 +207,7 @@ impl Host for CoreHost {
         name: &str,
         algorithm: &str,
         destinations: Vec<GatewayDest>,
+        probe: bool,
     ) -> Result<(), HostError> {
         let algorithm = serde_json::from_value(serde_json::Value::String(algorithm.to_owned()))
             .map_err(|_| {
@@ -209,7 +243,10 @@ impl Host for CoreHost {
             name: name.to_owned(),
             algorithm,
             hash_key: Default::default(),
-            probe: Default::default(),
+            probe: gateway::ProbeConfig {
+                enabled: probe,
+                ..Default::default()
+            },
             destinations: dests,
         });
         gw.reload(&config, Instant::now())

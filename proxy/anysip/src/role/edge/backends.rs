@@ -55,7 +55,7 @@ impl BackendIndex {
                 return Some(*b);
             }
         }
-        if transport.is_stream() {
+        if backend_stream(transport) {
             return self.stream_ips.get(&source.ip()).copied();
         }
         None
@@ -68,7 +68,7 @@ impl BackendIndex {
         source: SocketAddr,
         transport: Transport,
     ) -> Option<Backend> {
-        if !transport.is_stream() {
+        if !backend_stream(transport) {
             return None;
         }
         self.udp_ips.get(&source.ip()).copied()
@@ -79,6 +79,13 @@ impl BackendIndex {
     pub(crate) fn server_name(&self, addr: SocketAddr) -> Option<Arc<str>> {
         self.by_addr.get(&addr).and_then(|e| e.server_name.clone())
     }
+}
+
+/// A stream a backend may open toward the edge: TCP or TLS. A WebSocket
+/// connection (WS, WSS) is a browser's or a WebRTC client's, never a
+/// backend's, whatever its address.
+fn backend_stream(transport: Transport) -> bool {
+    matches!(transport, Transport::Tcp | Transport::Tls)
 }
 
 #[cfg(test)]
@@ -130,6 +137,14 @@ mod tests {
             index.backend_of("10.0.0.9:5060".parse().unwrap(), Transport::Tcp),
             None
         );
+        // A WebSocket from a backend's IP is a UE.
+        for t in [Transport::Ws, Transport::Wss] {
+            assert_eq!(index.backend_of("10.0.0.2:40000".parse().unwrap(), t), None);
+            assert_eq!(
+                index.maybe_backend("10.0.0.1:40000".parse().unwrap(), t),
+                None
+            );
+        }
         assert_eq!(index.server_name(tls).as_deref(), Some("core.example.net"));
         assert_eq!(index.server_name(tcp), None);
     }

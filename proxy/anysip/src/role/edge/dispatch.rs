@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use edge::{Action, Backends, Edge, MessageKind, Target};
 use gateway::GroupView;
@@ -13,6 +14,7 @@ use sip::{Flow, Limits, Message, Transport};
 use tokencodec::Backend;
 
 use super::backends::BackendIndex;
+use super::relayed::RelayLink;
 use super::tag::Sent;
 use crate::probe::{self, ProbeAnswer};
 use crate::shared::Shared;
@@ -23,7 +25,9 @@ use crate::telemetry::metrics::{
 /// The edge as a [`Dispatch`].
 #[derive(Debug)]
 pub(crate) struct EdgeDispatch {
-    pub(crate) edge: Edge,
+    /// The decisions, with the key ring: swapped whole when SIGHUP
+    /// reloads the ring (`keys.rs`).
+    pub(crate) edge: Arc<ArcSwap<Edge>>,
     pub(crate) shared: Arc<Shared>,
     /// The backends: who is one, and their TLS names.
     pub(crate) backend_index: BackendIndex,
@@ -31,6 +35,8 @@ pub(crate) struct EdgeDispatch {
     /// address (`edge.probe_address`), so that the connection's packets
     /// come back to this instance when the backend-facing address is shared.
     pub(crate) dial_from: IpAddr,
+    /// The relay to the other instances (`relay:`), if configured.
+    pub(crate) relay: Option<RelayLink>,
 }
 
 /// The backend group as `edge` sees it: the view of its last change, no
@@ -119,7 +125,10 @@ impl Dispatch for EdgeDispatch {
             view: self.shared.backends(),
             index: &self.backend_index,
         };
-        let (action, notes) = self.edge.handle_noted(bytes, &origin, &mut backends, now);
+        let (action, notes) = self
+            .edge
+            .load()
+            .handle_noted(bytes, &origin, &mut backends, now);
         m.messages.inc(MessageLabels {
             direction: Direction::In,
             transport: TransportLabel(origin.transport),
@@ -168,7 +177,8 @@ impl Dispatch for EdgeDispatch {
 impl EdgeDispatch {
     fn to_sends(&self, action: Action, origin: &Flow, kind: MessageKind) -> Vec<Outgoing> {
         let m = &self.shared.metrics;
-        let settings = self.edge.settings();
+        let edge = self.edge.load();
+        let settings = edge.settings();
         let out = |transport: Transport| MessageLabels {
             direction: Direction::Out,
             transport: TransportLabel(transport),
@@ -232,9 +242,15 @@ impl EdgeDispatch {
                     }];
                 }
                 if flow.instance != settings.instance_id {
-                    // Held by another instance: the relay between instances is
-                    // a later step; a request is answered 430 (Flow Failed),
-                    // a response is dropped.
+                    if let Some(relay) = &self.relay {
+                        tracing::debug!(action = "relay", instance = flow.instance, "decided");
+                        let request =
+                            matches!(kind, MessageKind::Request(_) | MessageKind::OtherRequest);
+                        return relay.send(&flow, bytes, failed, origin, request);
+                    }
+                    // Held by another instance and no relay configured: a
+                    // request is answered 430 (Flow Failed), a response is
+                    // dropped.
                     tracing::debug!(
                         action = "flow on another instance",
                         instance = flow.instance,
@@ -264,7 +280,7 @@ impl EdgeDispatch {
 }
 
 /// A send back to where a message came from.
-fn reply(origin: &Flow, bytes: Bytes, close: bool, tag: SendTag) -> Outgoing {
+pub(crate) fn reply(origin: &Flow, bytes: Bytes, close: bool, tag: SendTag) -> Outgoing {
     if origin.is_stream() {
         Outgoing::Conn {
             id: origin.connection,

@@ -69,24 +69,44 @@ pub(crate) fn algorithms(host: &dyn Host) -> Vec<Algorithm> {
     out
 }
 
-/// Checks the `Authorization` (or `Proxy-Authorization` when `proxy`) of
-/// `msg` for `realm`.
+/// Which credentials headers a check reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// `Authorization`.
+    Www,
+    /// `Proxy-Authorization`.
+    Proxy,
+    /// Either (SIPhon's `require_digest`).
+    Either,
+}
+
+impl Source {
+    fn reads(self, name: HeaderName) -> bool {
+        match self {
+            Source::Www => name == HeaderName::Authorization,
+            Source::Proxy => name == HeaderName::ProxyAuthorization,
+            Source::Either => {
+                name == HeaderName::Authorization || name == HeaderName::ProxyAuthorization
+            }
+        }
+    }
+}
+
+/// Checks the credentials `source` names in `msg` for `realm`, against
+/// `supplied` when the script gave the secret (`password=` / `ha1=`),
+/// else the host's users.
 pub(crate) fn verify(
     host: &dyn Host,
     msg: &Message,
     realm: &str,
-    proxy: bool,
+    source: Source,
+    supplied: Option<&Credential>,
     now: u64,
 ) -> Verdict {
-    let header = if proxy {
-        HeaderName::ProxyAuthorization
-    } else {
-        HeaderName::Authorization
-    };
     let method = msg.method().map(|m| m.as_str()).unwrap_or("");
     let Some(creds) = msg
         .headers()
-        .filter(|h| h.name == header)
+        .filter(|h| source.reads(h.name))
         .filter_map(|h| Credentials::parse(h.value).ok())
         .find(|c| c.realm == realm)
     else {
@@ -106,7 +126,11 @@ pub(crate) fn verify(
         Ok(s) => s,
         Err(_) => return Verdict::Challenge { stale: false },
     };
-    let secret = match host.credentials(&creds.username, realm) {
+    let looked_up = match supplied {
+        Some(s) => Ok(Some(s.clone())),
+        None => host.credentials(&creds.username, realm),
+    };
+    let secret = match looked_up {
         Ok(Some(s)) => s,
         Ok(None) => return Verdict::Challenge { stale: false },
         Err(HostError::Unavailable(e)) => return Verdict::Unavailable(e),
@@ -144,6 +168,15 @@ fn same_uri(digest_uri: &str, request_uri: &str) -> bool {
         )
 }
 
+/// A fresh stateless nonce.
+pub(crate) fn fresh_nonce(host: &dyn Host, now: u64) -> String {
+    let mut random = [0u8; 16];
+    // A failing system RNG leaves zeros: the nonce stays unforgeable (HMAC)
+    // and time-bound, only less unique.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random);
+    Nonce::issue(&host.nonce_secret(), now, &random)
+}
+
 /// The `WWW-Authenticate` (or `Proxy-Authenticate`) headers of a
 /// challenge: one per algorithm, sharing a fresh nonce.
 pub(crate) fn challenge(
@@ -153,11 +186,7 @@ pub(crate) fn challenge(
     proxy: bool,
     now: u64,
 ) -> Vec<(String, String)> {
-    let mut random = [0u8; 16];
-    // A failing system RNG leaves zeros: the nonce stays unforgeable (HMAC)
-    // and time-bound, only less unique.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random);
-    let nonce = Nonce::issue(&host.nonce_secret(), now, &random);
+    let nonce = fresh_nonce(host, now);
     let name = if proxy {
         "Proxy-Authenticate"
     } else {

@@ -1,0 +1,144 @@
+//! The owner's side: connections from peers, one stream per message.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use rustls::pki_types::CertificateDer;
+
+use crate::error::Failure;
+use crate::header::{self, Ack, Header};
+use crate::{Deliver, Inner};
+
+/// QUIC application error codes this side closes with.
+const CLOSE_BAD_INPUT: u32 = 1;
+const CLOSE_NOT_FLEET: u32 = 2;
+
+pub(crate) async fn accept_loop(inner: Arc<Inner>, deliver: Arc<dyn Deliver>) {
+    while let Some(incoming) = inner.endpoint.accept().await {
+        if inner.inbound.load(Ordering::Relaxed) >= inner.settings.max_peers {
+            inner.observer.failure(Failure::PeersLimit);
+            incoming.refuse();
+            continue;
+        }
+        let (inner, deliver) = (inner.clone(), deliver.clone());
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            let handshake =
+                tokio::time::timeout(inner.settings.connect_timeout * 4, incoming).await;
+            let conn = match handshake {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    inner.observer.failure(Failure::Handshake);
+                    tracing::warn!(%remote, error = %e, "relay: peer refused (handshake)");
+                    return;
+                }
+                Err(_) => {
+                    inner.observer.failure(Failure::Handshake);
+                    tracing::warn!(%remote, "relay: handshake timed out");
+                    return;
+                }
+            };
+            inner.inbound.fetch_add(1, Ordering::Relaxed);
+            serve_connection(&inner, &deliver, conn).await;
+            inner.inbound.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// The instance a connection's certificate names, learned from its first
+/// message and checked against the certificate.
+struct Identity {
+    cert: Option<CertificateDer<'static>>,
+    instance: OnceLock<u16>,
+}
+
+impl Identity {
+    fn check(&self, source: u16) -> bool {
+        if let Some(&known) = self.instance.get() {
+            return known == source;
+        }
+        let ok = self
+            .cert
+            .as_ref()
+            .is_some_and(|c| crate::tls::names_instance(c, source).is_ok());
+        if ok {
+            let _ = self.instance.set(source);
+            return self.instance.get() == Some(&source);
+        }
+        false
+    }
+}
+
+async fn serve_connection(inner: &Arc<Inner>, deliver: &Arc<dyn Deliver>, conn: quinn::Connection) {
+    let cert = conn
+        .peer_identity()
+        .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .and_then(|certs| certs.first().cloned());
+    let identity = Arc::new(Identity {
+        cert,
+        instance: OnceLock::new(),
+    });
+    let remote = conn.remote_address();
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        let (inner, deliver, identity, conn) = (
+            inner.clone(),
+            deliver.clone(),
+            identity.clone(),
+            conn.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err((f, code)) = serve_stream(&inner, &*deliver, &identity, send, recv).await {
+                inner.observer.failure(f);
+                tracing::warn!(%remote, reason = f.as_str(), "relay: input refused, connection closed");
+                conn.close(code.into(), f.as_str().as_bytes());
+            }
+        });
+    }
+    if let Some(&peer) = identity.instance.get() {
+        inner.observer.peer_state(peer, false);
+    }
+}
+
+async fn serve_stream(
+    inner: &Inner,
+    deliver: &dyn Deliver,
+    identity: &Identity,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) -> Result<(), (Failure, u32)> {
+    let limit = header::LEN + inner.settings.max_message;
+    let read = tokio::time::timeout(inner.settings.answer_timeout, recv.read_to_end(limit)).await;
+    let refuse = |send: &mut quinn::SendStream, f: Failure, code: u32| {
+        let _ = send.reset(quinn::VarInt::from_u32(code));
+        Err((f, code))
+    };
+    let bytes = match read {
+        Ok(Ok(b)) => b,
+        // Over the limit, reset, or too slow: a broken or hostile peer.
+        _ => return refuse(&mut send, Failure::BadHeader, CLOSE_BAD_INPUT),
+    };
+    let h = match Header::decode(&bytes) {
+        Ok(h) if h.body_len as usize == bytes.len() - header::LEN => h,
+        _ => return refuse(&mut send, Failure::BadHeader, CLOSE_BAD_INPUT),
+    };
+    if !identity.check(h.source) {
+        return refuse(&mut send, Failure::NotFleet, CLOSE_NOT_FLEET);
+    }
+    if h.target != inner.settings.instance {
+        // Not ours: never relayed on (a relayed message crosses one hop).
+        inner.observer.failure(Failure::WrongInstance);
+        let _ = send.write_all(&[Ack::Refused.octet()]).await;
+        let _ = send.finish();
+        return Ok(());
+    }
+    if let Some(p) = inner.peer(h.source) {
+        p.received.fetch_add(1, Ordering::Relaxed);
+    }
+    inner.observer.relayed_in(h.source);
+    let sip = Bytes::from(bytes).slice(header::LEN..);
+    let ack = deliver.deliver(h, sip).await;
+    let _ = send.write_all(&[ack.octet()]).await;
+    let _ = send.finish();
+    Ok(())
+}
