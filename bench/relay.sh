@@ -201,6 +201,9 @@ hist_pct() {
 # measure MODE: "<cpu_us_per_call> <p50_ms> <p99_ms> <relay_rtt_p50_ms> <relay_rtt_p99_ms>".
 measure() {
   local mode=$1 before after dir
+  # measure runs in a subshell (process substitution): its edges are
+  # stopped when it exits, whatever way.
+  trap 'stop_fleet' EXIT
   start_fleet "$mode"
   dir=$tmp/run-$mode-$RANDOM
   mkdir -p "$dir"

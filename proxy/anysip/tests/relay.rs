@@ -1,11 +1,12 @@
 //! The relay between edge instances (issue 11), with real processes: three
 //! edges on 127.0.0.1/.2/.3 (relay ports on each), one core, one key ring,
 //! a fleet CA made with `anysip fleet ca|cert`. A TCP UE (sipp `-t t1`) and
-//! a TLS UE (rustls, `relay/tls_ue.rs`) register through edge 1, the
+//! a TLS UE (rustls) and a WebSocket UE (`relay/stream_ue.rs`) register
+//! through edge 1, the
 //! instance that holds their connections; the core reaches the fleet
 //! through edge 2 (edge 1's backend-facing address is edge 2's, as an
 //! anycast address would be another instance's), so every call to them
-//! (200 each) crosses the relay from edge 2 to edge 1. A caller enters
+//! (200 each to the TCP and TLS UEs, 50 to the WebSocket UE) crosses the relay from edge 2 to edge 1. A caller enters
 //! through edge 3. Edge 2 finds its peers in DNS (SRV records). Then: a
 //! peer with another CA's certificate is refused and nothing it sends is
 //! delivered; garbage on the relay port changes nothing and service goes
@@ -20,8 +21,10 @@ mod dnsmasq;
 mod harness;
 #[path = "support/lab.rs"]
 mod lab;
-#[path = "relay/tls_ue.rs"]
-mod tls_ue;
+#[path = "relay/stream_ue.rs"]
+mod stream_ue;
+#[path = "support/ws.rs"]
+mod ws;
 
 use std::net::UdpSocket;
 use std::path::Path;
@@ -35,6 +38,7 @@ use lab::{core_yaml, deploy_script, dump_logs, keys, scratch, sipp_ok, start, AU
 const SIP_PORT: u16 = 16160;
 const RELAY_PORT: u16 = 16161;
 const TLS_PORT: u16 = 16162;
+const WS_PORT: u16 = 16163;
 const CORE: &str = "127.0.0.5:16170";
 const CORE_ADMIN: &str = "127.0.0.1:19671";
 const ALICE: &str = "16180";
@@ -90,9 +94,9 @@ fn edge(dir: &Path, n: u16, keys: &Path, dns: std::net::SocketAddr) -> String {
     } else {
         (format!("127.0.0.{n}:{SIP_PORT}"), String::new())
     };
-    // Edge 1 also takes TLS (carol).
+    // Edge 1 also takes TLS (carol) and WebSocket (dave).
     let tls = if n == 1 {
-        format!("  tls: [127.0.0.1:{TLS_PORT}]\ntls:\n  cert: {d}/edge-tls.pem\n  key: {d}/edge-tls.key\n")
+        format!("  tls: [127.0.0.1:{TLS_PORT}]\n  ws: [127.0.0.1:{WS_PORT}]\ntls:\n  cert: {d}/edge-tls.pem\n  key: {d}/edge-tls.key\n")
     } else {
         String::new()
     };
@@ -200,6 +204,40 @@ fn registered(dir: &Path, user: &str, old: Option<&str>) -> String {
     }
 }
 
+/// `calls` calls from alice to `user` through edge 3 at `rate` per second
+/// (sipp `core-uac.xml`: INVITE, ACK and BYE through edge 3), all of them
+/// completed within `secs` seconds.
+fn call(sipp_bin: &Path, dir: &Path, user: &str, calls: u64, rate: u64, secs: u64, what: &str) {
+    let uac = repo_tests().join("sipp").join("core-uac.xml");
+    let edge3 = format!("127.0.0.3:{SIP_PORT}");
+    let (calls, rate, port) = (calls.to_string(), rate.to_string(), SIP_PORT.to_string());
+    let timeout = format!("{secs}s");
+    let args = [
+        "-sf",
+        uac.to_str().unwrap(),
+        &edge3,
+        "-s",
+        user,
+        "-key",
+        "other_ip",
+        "127.0.0.3",
+        "-key",
+        "other_port",
+        &port,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        ALICE,
+        "-m",
+        &calls,
+        "-r",
+        &rate,
+        "-timeout",
+        &timeout,
+    ];
+    sipp_ok(sipp_bin, dir, &args, Duration::from_secs(secs + 10), what);
+}
+
 #[test]
 fn calls_to_tcp_and_tls_ues_cross_the_relay() {
     let Some(sipp_bin) = tool("sipp") else { return };
@@ -235,7 +273,7 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
             ],
         );
     }
-    let (tls_ca, tls_cert, tls_key) = tls_ue::certificates();
+    let (tls_ca, tls_cert, tls_key) = stream_ue::certificates();
     std::fs::write(dir.join("edge-tls.pem"), &tls_cert).unwrap();
     std::fs::write(dir.join("edge-tls.key"), &tls_key).unwrap();
     let _core = start(
@@ -322,70 +360,52 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
     let first_path = registered(&dir, "bob", None);
     // carol registers over TLS through edge 1 and answers on that connection.
     let carol_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let carol = tls_ue::run(tls_ca, format!("127.0.0.1:{TLS_PORT}"), carol_stop.clone());
+    let carol = stream_ue::run(
+        "carol",
+        stream_ue::Via::Tls(tls_ca),
+        format!("127.0.0.1:{TLS_PORT}"),
+        carol_stop.clone(),
+    );
     registered(&dir, "carol", None);
+    // dave registers over WebSocket through edge 1 (RFC 7118).
+    let dave = stream_ue::run(
+        "dave",
+        stream_ue::Via::Ws,
+        format!("127.0.0.1:{WS_PORT}"),
+        carol_stop.clone(),
+    );
+    registered(&dir, "dave", None);
 
     // alice calls bob through edge 3, ACK and BYE through edge 3 too; the
     // core sends every request to bob to edge 2, which relays it to edge 1.
-    let uac = sc.join("core-uac.xml");
-    sipp_ok(
+    call(
         &sipp_bin,
         &dir,
-        &[
-            "-sf",
-            uac.to_str().unwrap(),
-            &format!("127.0.0.3:{SIP_PORT}"),
-            "-s",
-            "bob",
-            "-key",
-            "other_ip",
-            "127.0.0.3",
-            "-key",
-            "other_port",
-            &SIP_PORT.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            ALICE,
-            "-m",
-            &CALLS.to_string(),
-            "-r",
-            "50",
-            "-timeout",
-            "90s",
-        ],
-        Duration::from_secs(100),
+        "bob",
+        CALLS,
+        50,
+        90,
         &format!("{CALLS} calls to a TCP UE across the relay, zero failures"),
     );
     // The same to carol over TLS.
-    sipp_ok(
+    call(
         &sipp_bin,
         &dir,
-        &[
-            "-sf",
-            uac.to_str().unwrap(),
-            &format!("127.0.0.3:{SIP_PORT}"),
-            "-s",
-            "carol",
-            "-key",
-            "other_ip",
-            "127.0.0.3",
-            "-key",
-            "other_port",
-            &SIP_PORT.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            ALICE,
-            "-m",
-            &CALLS.to_string(),
-            "-r",
-            "50",
-            "-timeout",
-            "90s",
-        ],
-        Duration::from_secs(100),
+        "carol",
+        CALLS,
+        50,
+        90,
         &format!("{CALLS} calls to a TLS UE across the relay, zero failures"),
+    );
+    // And 50 to dave over WebSocket.
+    call(
+        &sipp_bin,
+        &dir,
+        "dave",
+        50,
+        50,
+        60,
+        "50 calls to a WebSocket UE across the relay, zero failures",
     );
     let (e1, e2) = (scrape(1), scrape(2));
     let out_2 = sum(
@@ -459,6 +479,7 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
                     sip: bytes::Bytes::from_static(
                         b"OPTIONS sip:bob@domain.local SIP/2.0\r\nContent-Length: 0\r\n\r\n",
                     ),
+                    answer: true,
                 },
                 Box::new(move |o| {
                     let _ = tx.send(o);
@@ -489,33 +510,13 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
         "nothing from the stranger was taken\n{e2}"
     );
     // Service goes on: ten more calls across the relay.
-    sipp_ok(
+    call(
         &sipp_bin,
         &dir,
-        &[
-            "-sf",
-            uac.to_str().unwrap(),
-            &format!("127.0.0.3:{SIP_PORT}"),
-            "-s",
-            "bob",
-            "-key",
-            "other_ip",
-            "127.0.0.3",
-            "-key",
-            "other_port",
-            &SIP_PORT.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            ALICE,
-            "-m",
-            "10",
-            "-r",
-            "10",
-            "-timeout",
-            "30s",
-        ],
-        Duration::from_secs(40),
+        "bob",
+        10,
+        10,
+        30,
         "calls across the relay after the stranger and the garbage",
     );
 
@@ -570,33 +571,13 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
     // (connect_timeout_ms), which the core's retransmissions of the last
     // INVITE may have started.
     std::thread::sleep(Duration::from_millis(700));
-    sipp_ok(
+    call(
         &sipp_bin,
         &dir,
-        &[
-            "-sf",
-            uac.to_str().unwrap(),
-            &format!("127.0.0.3:{SIP_PORT}"),
-            "-s",
-            "bob",
-            "-key",
-            "other_ip",
-            "127.0.0.3",
-            "-key",
-            "other_port",
-            &SIP_PORT.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            ALICE,
-            "-m",
-            "10",
-            "-r",
-            "10",
-            "-timeout",
-            "30s",
-        ],
-        Duration::from_secs(40),
+        "bob",
+        10,
+        10,
+        30,
         "calls across the relay after the owner restarted",
     );
     let e2 = scrape(2);
@@ -610,9 +591,10 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
     balanced(1);
     balanced(2);
     carol_stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    // carol's connection went with the first edge 1: she answered every
-    // call before.
+    // carol's and dave's connections went with the first edge 1: they
+    // answered every call before.
     assert!(carol.join().unwrap() >= CALLS as u32);
+    assert!(dave.join().unwrap() >= 50);
     drop(edges);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,9 @@
 //! mutual TLS under the fleet CA (each certificate names
 //! `instance-<id>.anysip.invalid`), one bidirectional stream per message
 //! (a [`header::Header`] and the SIP bytes), answered by the owner with one
-//! [`header::Ack`] octet. No 0-RTT. Every wait is bounded (connect,
+//! [`header::Ack`] octet — bidirectional for a request that must be
+//! answered 430 when it cannot be delivered, unidirectional (no answer)
+//! for a response or an ACK. No 0-RTT. Every wait is bounded (connect,
 //! answer, idle), and so is every queue (in flight per peer, peers, size).
 //!
 //! The crate decides nothing about SIP: the role hands it messages with
@@ -101,6 +103,12 @@ pub struct Message {
     pub ue: SocketAddr,
     /// The SIP message, ready to be written to the connection.
     pub sip: Bytes,
+    /// Whether the sender waits for the owner's answer (a request that is
+    /// answered 430 when it cannot be delivered). A message without one (a
+    /// response, an ACK) goes one way, on a unidirectional stream: the
+    /// owner counts what it cannot deliver, and the outcome is known once
+    /// the message is written.
+    pub answer: bool,
 }
 
 /// What became of a relayed message: the owner's answer, or why there was
@@ -122,8 +130,9 @@ pub trait Deliver: Send + Sync + 'static {
 pub trait Observer: Send + Sync + 'static {
     /// A message was answered by its owner (delivered or not), `rtt`
     /// after its stream was opened (the relay hop there and back, the
-    /// owner's write included; the connection already open).
-    fn relayed_out(&self, _peer: u16, _rtt: Duration) {}
+    /// owner's write included; the connection already open); `None` for a
+    /// one-way message, once written.
+    fn relayed_out(&self, _peer: u16, _rtt: Option<Duration>) {}
     /// A message from `peer` was taken (its header checked out).
     fn relayed_in(&self, _peer: u16) {}
     /// A failure, in or out.

@@ -25,7 +25,14 @@ pub(crate) fn transport(s: &Settings) -> Result<quinn::TransportConfig, RelayErr
     t.max_idle_timeout(Some(idle));
     t.keep_alive_interval(Some(s.keep_alive));
     t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(s.max_in_flight));
-    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(s.max_in_flight));
+    // Acknowledge every 8th packet or within 5 ms (the ACK frequency
+    // extension; both ends are anysip): on a busy relay most packets then
+    // carry data, not acknowledgements alone.
+    let mut ack = quinn::AckFrequencyConfig::default();
+    ack.ack_eliciting_threshold(quinn::VarInt::from_u32(8))
+        .max_ack_delay(Some(std::time::Duration::from_millis(5)));
+    t.ack_frequency_config(Some(ack));
     Ok(t)
 }
 
@@ -187,7 +194,13 @@ impl Peer {
     }
 }
 
-/// Relays one message and waits for the owner's answer.
+/// Any stream error: the connection (or the stream) is gone.
+fn lost<E>(_: E) -> Failure {
+    Failure::ConnectionLost
+}
+
+/// Relays one message and, when it wants one, waits for the owner's answer
+/// (a one-way message is `Delivered` once written).
 pub(crate) async fn relay_one(
     inner: &Arc<Inner>,
     peer: &Arc<Peer>,
@@ -204,22 +217,24 @@ pub(crate) async fn relay_one(
         ue: msg.ue,
         body_len: u32::try_from(msg.sip.len()).map_err(|_| Failure::TooLarge)?,
     };
+    // Header and message in one write, then the end of the stream: one
+    // packet for a message that fits.
+    let mut chunks = [
+        bytes::Bytes::copy_from_slice(&header.encode()),
+        msg.sip.clone(),
+    ];
     let exchange = async {
-        let (mut send, mut recv) = conn.open_bi().await.map_err(|_| Failure::ConnectionLost)?;
-        // Header and message in one write, then the end of the stream: one
-        // packet for a message that fits.
-        let mut chunks = [
-            bytes::Bytes::copy_from_slice(&header.encode()),
-            msg.sip.clone(),
-        ];
-        send.write_all_chunks(&mut chunks)
-            .await
-            .map_err(|_| Failure::ConnectionLost)?;
-        send.finish().map_err(|_| Failure::ConnectionLost)?;
+        if !msg.answer {
+            let mut send = conn.open_uni().await.map_err(lost)?;
+            send.write_all_chunks(&mut chunks).await.map_err(lost)?;
+            send.finish().map_err(lost)?;
+            return Ok(Ack::Delivered);
+        }
+        let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
+        send.write_all_chunks(&mut chunks).await.map_err(lost)?;
+        send.finish().map_err(lost)?;
         let mut ack = [0u8; 1];
-        recv.read_exact(&mut ack)
-            .await
-            .map_err(|_| Failure::ConnectionLost)?;
+        recv.read_exact(&mut ack).await.map_err(lost)?;
         Ack::from_octet(ack[0]).ok_or(Failure::ConnectionLost)
     };
     let started = Instant::now();
@@ -227,6 +242,7 @@ pub(crate) async fn relay_one(
         .await
         .map_err(|_| Failure::Timeout)??;
     peer.sent.fetch_add(1, Ordering::Relaxed);
-    inner.observer.relayed_out(peer.instance, started.elapsed());
+    let rtt = msg.answer.then(|| started.elapsed());
+    inner.observer.relayed_out(peer.instance, rtt);
     Ok(ack)
 }

@@ -80,7 +80,19 @@ async fn serve_connection(inner: &Arc<Inner>, deliver: &Arc<dyn Deliver>, conn: 
         instance: OnceLock::new(),
     });
     let remote = conn.remote_address();
-    while let Ok((send, recv)) = conn.accept_bi().await {
+    loop {
+        // A bidirectional stream is a message its sender waits an answer
+        // for; a unidirectional one is not answered.
+        let (send, recv) = tokio::select! {
+            bi = conn.accept_bi() => match bi {
+                Ok((send, recv)) => (Some(send), recv),
+                Err(_) => break,
+            },
+            uni = conn.accept_uni() => match uni {
+                Ok(recv) => (None, recv),
+                Err(_) => break,
+            },
+        };
         let (inner, deliver, identity, conn) = (
             inner.clone(),
             deliver.clone(),
@@ -104,13 +116,15 @@ async fn serve_stream(
     inner: &Inner,
     deliver: &dyn Deliver,
     identity: &Identity,
-    mut send: quinn::SendStream,
+    mut send: Option<quinn::SendStream>,
     mut recv: quinn::RecvStream,
 ) -> Result<(), (Failure, u32)> {
     let limit = header::LEN + inner.settings.max_message;
     let read = tokio::time::timeout(inner.settings.answer_timeout, recv.read_to_end(limit)).await;
-    let refuse = |send: &mut quinn::SendStream, f: Failure, code: u32| {
-        let _ = send.reset(quinn::VarInt::from_u32(code));
+    let refuse = |send: &mut Option<quinn::SendStream>, f: Failure, code: u32| {
+        if let Some(s) = send {
+            let _ = s.reset(quinn::VarInt::from_u32(code));
+        }
         Err((f, code))
     };
     let bytes = match read {
@@ -128,8 +142,7 @@ async fn serve_stream(
     if h.target != inner.settings.instance {
         // Not ours: never relayed on (a relayed message crosses one hop).
         inner.observer.failure(Failure::WrongInstance);
-        let _ = send.write_all(&[Ack::Refused.octet()]).await;
-        let _ = send.finish();
+        answer(send, Ack::Refused).await;
         return Ok(());
     }
     if let Some(p) = inner.peer(h.source) {
@@ -138,7 +151,14 @@ async fn serve_stream(
     inner.observer.relayed_in(h.source);
     let sip = Bytes::from(bytes).slice(header::LEN..);
     let ack = deliver.deliver(h, sip).await;
-    let _ = send.write_all(&[ack.octet()]).await;
-    let _ = send.finish();
+    answer(send, ack).await;
     Ok(())
+}
+
+/// Answers a message whose sender waits (a bidirectional stream).
+async fn answer(send: Option<quinn::SendStream>, ack: Ack) {
+    if let Some(mut s) = send {
+        let _ = s.write_all(&[ack.octet()]).await;
+        let _ = s.finish();
+    }
 }

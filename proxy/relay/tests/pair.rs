@@ -98,6 +98,18 @@ fn settings(instance: u16, listen: SocketAddr, peers: Vec<(u16, SocketAddr)>) ->
 }
 
 async fn send(r: &Relay, target: u16, connection: u32, sip: &'static [u8]) -> Result<Ack, Failure> {
+    send_as(r, target, connection, sip, true).await
+}
+
+/// Sends a message that waits for its owner's answer (`answer`), or one
+/// that goes one way.
+async fn send_as(
+    r: &Relay,
+    target: u16,
+    connection: u32,
+    sip: &'static [u8],
+    answer: bool,
+) -> Result<Ack, Failure> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     r.send(
         Message {
@@ -107,6 +119,7 @@ async fn send(r: &Relay, target: u16, connection: u32, sip: &'static [u8]) -> Re
             connection,
             ue: "192.0.2.1:5060".parse().unwrap(),
             sip: Bytes::from_static(sip),
+            answer,
         },
         Box::new(move |o| {
             let _ = tx.send(o);
@@ -163,6 +176,38 @@ async fn messages_cross_and_strangers_are_refused() {
         assert_eq!(&got[0].1[..], b"OPTIONS sip:x SIP/2.0\r\n\r\n");
     }
     assert_eq!(seen_b.ins.lock().unwrap().as_slice(), &[1, 1]);
+    // One way (a unidirectional stream, no answer): done once written,
+    // delivered by the owner all the same; to a gone flow too (the owner
+    // counts it, the sender does not learn it).
+    assert_eq!(
+        send_as(&a, 2, 1, b"ACK sip:x SIP/2.0\r\n\r\n", false).await,
+        Ok(Ack::Delivered)
+    );
+    assert_eq!(
+        send_as(&a, 2, 7, b"ACK sip:y SIP/2.0\r\n\r\n", false).await,
+        Ok(Ack::Delivered)
+    );
+    let t0 = Instant::now();
+    while owner.got.lock().unwrap().len() < 4 && t0.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    {
+        let got = owner.got.lock().unwrap();
+        assert_eq!(got.len(), 4, "both one-way messages reached the owner");
+        // Two streams: either may arrive first.
+        let mut one_way: Vec<(u32, &[u8])> = got[2..]
+            .iter()
+            .map(|(h, b)| (h.connection, &b[..]))
+            .collect();
+        one_way.sort();
+        assert_eq!(
+            one_way,
+            [
+                (1, &b"ACK sip:x SIP/2.0\r\n\r\n"[..]),
+                (7, &b"ACK sip:y SIP/2.0\r\n\r\n"[..])
+            ]
+        );
+    }
     let peers = a.peers();
     assert_eq!(peers.iter().find(|p| p.instance == 2).unwrap().state, "up");
 

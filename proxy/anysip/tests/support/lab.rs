@@ -92,7 +92,7 @@ pub fn core_yaml(listen: &str, admin: &str, script: &Path, extra: &str) -> Strin
 
 /// The digest users of the tests (MD5 only: sipp answers MD5 challenges).
 pub const AUTH: &str =
-    "auth:\n  realm: domain.local\n  algorithms: [md5]\n  users:\n    alice: alice\n    bob: bob\n    carol: carol\n";
+    "auth:\n  realm: domain.local\n  algorithms: [md5]\n  users:\n    alice: alice\n    bob: bob\n    carol: carol\n    dave: dave\n";
 
 /// Prints the logs of a test's processes (call before failing).
 pub fn dump_logs(dir: &Path) {

@@ -50,6 +50,7 @@ impl RelayLink {
             connection: flow.connection,
             ue: flow.ue,
             sip: bytes,
+            answer: failed.is_some(),
         };
         let (link, answer, origin2) = (self.clone(), failed.clone(), *origin);
         let done: relay::Done = Box::new(move |outcome| {
@@ -205,8 +206,10 @@ pub(crate) async fn discover(
 pub(crate) struct Counting(pub(crate) Arc<Shared>);
 
 impl relay::Observer for Counting {
-    fn relayed_out(&self, peer: u16, rtt: std::time::Duration) {
-        self.0.metrics.relay.round_trip.observe(rtt.as_secs_f64());
+    fn relayed_out(&self, peer: u16, rtt: Option<std::time::Duration>) {
+        if let Some(rtt) = rtt {
+            self.0.metrics.relay.round_trip.observe(rtt.as_secs_f64());
+        }
         self.0
             .metrics
             .relay
