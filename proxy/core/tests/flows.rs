@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
+#[allow(dead_code)]
 mod harness;
 
 use std::time::Duration;

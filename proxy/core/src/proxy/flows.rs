@@ -163,9 +163,7 @@ impl Proxy {
             br.finish();
             br.timer_c = None;
         }
-        let Some(req) = self.contexts.get(ctx).map(|c| c.req.clone()) else {
-            return None;
-        };
+        let req = self.contexts.get(ctx).map(|c| c.req.clone())?;
         let next = Self::planned(&req.message, target, rest, &edits);
         let nb = self.add_branch(ctx, next);
         self.launch(nb, now);
