@@ -12,7 +12,8 @@
 //! next call is answered 480 within 2 s (edge 2's 430 ends her only
 //! flow's binding) and she is no longer registered; dave's next 20 calls
 //! are all answered over flow 2, each within 2 s, and flow 1's binding is
-//! gone from Redis.
+//! gone from Redis. dave then registers flow 1 again through edge 3 and
+//! calls take it.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -364,6 +365,20 @@ fn a_dead_flow_fails_over_to_the_instances_next_flow() {
         keys.sort_unstable();
         assert_eq!(keys, ["_v", &format!("flow:2:{DAVE}")], "in Redis");
     }
+    // dave recovers flow 1 through a live edge (RFC 5626 §4.5): the new,
+    // most recent binding takes the calls again.
+    let recovered = ue::Ua::start("dave", DAVE, &[(1, &edge_tcp(3))], Duration::ZERO);
+    assert_eq!(reg_ids("dave"), [1, 2]);
+    for i in 0..3 {
+        let (ok, took) = call(&sipp_bin, "dave");
+        assert!(
+            ok && took < CALL_LIMIT,
+            "call {i} after recovery ({took:?})"
+        );
+    }
+    assert_eq!(recovered.invites(1), 3, "over the recovered flow 1");
+    assert_eq!(dave.invites(2), CALLS);
+    drop(recovered);
     // The core failed over once for dave and gave up once for erin.
     assert!(
         core_metric("anysip_core_flow_failures_total{outcome=\"next_flow\"}") >= 1,
