@@ -45,7 +45,7 @@ use std::time::Instant;
 /// CANCELled INVITEs waiting for `Router::on_cancel` at most.
 pub const MAX_CANCELLED: usize = 1024;
 
-pub use flows::{failure as flow_failure, MAX_FAILED_FLOWS};
+pub use flows::MAX_FAILED_FLOWS;
 
 use bytes::Bytes;
 use resolve::Destination;

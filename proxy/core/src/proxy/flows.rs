@@ -83,7 +83,7 @@ pub(super) fn group(targets: Vec<Target>) -> Vec<(Target, VecDeque<Target>)> {
 /// false), a timeout (408) or no destination reachable (503). A 408
 /// received, or made here after a provisional response, means the UA was
 /// reached.
-pub fn failure(status: u16, made_here: bool, answered: bool) -> Option<FlowFailure> {
+pub(super) fn failure(status: u16, made_here: bool, answered: bool) -> Option<FlowFailure> {
     match (status, made_here, answered) {
         (430, false, _) => Some(FlowFailure::FlowFailed),
         (408, true, false) => Some(FlowFailure::Timeout),
