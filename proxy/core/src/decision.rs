@@ -37,7 +37,7 @@ pub enum Decision {
 }
 
 /// One fork target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
     /// The Request-URI of this branch (e.g. a registered Contact).
     pub uri: String,
@@ -47,6 +47,24 @@ pub struct Target {
     /// Where to send it regardless of `route` and `uri` (a registered
     /// flow's source address, `host:port` or a SIP URI), if known.
     pub next_hop: Option<String>,
+    /// The RFC 5626 flow this target is, when it is a registered binding
+    /// with `+sip.instance` and `reg-id`: the core then sends to one flow
+    /// per instance at a time and, when that flow fails, to the
+    /// instance's next one (`proxy/flows.rs`).
+    pub flow: Option<RegisteredFlow>,
+}
+
+/// A registered RFC 5626 flow: one binding of an AoR for one instance
+/// and `reg-id` (RFC 5626 §6).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RegisteredFlow {
+    /// The AoR the binding belongs to (canonical, as the registrar keeps
+    /// it).
+    pub aor: String,
+    /// `+sip.instance`, without its quotes (`<urn:uuid:...>`).
+    pub instance: String,
+    /// `reg-id`.
+    pub reg_id: u32,
 }
 
 /// Parallel or sequential forking (§16.6, §16.7).

@@ -34,6 +34,7 @@
 //! | ACK of a 2xx | to the router, forwarded statelessly (no transaction) |
 //! | response to a branch | 1xx (not 100) and 2xx forwarded at once (every 2xx of a fork), 6xx answers and CANCELs the rest, others wait for §16.7 best-response selection and `on_failure` |
 //! | stray response | a 2xx to an INVITE goes on per the next Via; anything else dropped |
+//! | targets that are RFC 5626 flows of one instance | one flow at a time; on 430, or a timeout / transport error with no response, the flow is reported dead (`Router::on_flow_failed`) and the instance's next flow tried; none left: 480 |
 //!
 //! Branches try the destinations of RFC 3263 in order on a transport
 //! error, a timeout or a 503; Timer C (default 3 minutes) CANCELs a ringing
@@ -49,13 +50,15 @@ pub mod server;
 pub mod settings;
 pub mod stats;
 
-pub use decision::{Decision, Edits, ForkStrategy, HeaderEdit, Reply, ReplyDecision, Target};
+pub use decision::{
+    Decision, Edits, ForkStrategy, HeaderEdit, RegisteredFlow, Reply, ReplyDecision, Target,
+};
 pub use error::CoreError;
 pub use proxy::{
     Flow, Proxy, ResolveCall, ResolveId, RouterCall, RouterCallId, RouterCallKind, SendRef,
     Transmit,
 };
-pub use router::{RequestContext, ResponseContext, Router};
+pub use router::{FailedFlow, FlowFailure, RequestContext, ResponseContext, Router};
 pub use server::{CoreDispatch, DriverSettings, Server, ServerHandle};
 pub use settings::{Listener, Settings};
 pub use sip::Transport;

@@ -12,7 +12,8 @@
 //! | [`Proxy::handle_timeout`]               | the clock, at `poll_timeout`  |
 //!
 //! and drained with [`Proxy::poll_transmit`], [`Proxy::poll_router_call`],
-//! [`Proxy::poll_resolve`] and [`Proxy::poll_timeout`].
+//! [`Proxy::poll_resolve`] and [`Proxy::poll_timeout`] (and the
+//! notifications [`Proxy::poll_cancelled`] and [`Proxy::poll_flow_failed`]).
 //!
 //! Inside: server transactions (one per received request, matched by
 //! §17.2.3 keys), a *context* per request being routed (the response
@@ -23,6 +24,7 @@ mod branch;
 mod build;
 mod cancel;
 mod context;
+mod flows;
 mod forward;
 mod ids;
 mod incoming;
@@ -43,13 +45,15 @@ use std::time::Instant;
 /// CANCELled INVITEs waiting for `Router::on_cancel` at most.
 pub const MAX_CANCELLED: usize = 1024;
 
+pub use flows::MAX_FAILED_FLOWS;
+
 use bytes::Bytes;
 use resolve::Destination;
 use sip::matching::{ClientKey, ServerKey};
 use sip::{Framing, Message};
 
 use crate::decision::{Decision, ReplyDecision};
-use crate::router::{RequestContext, ResponseContext};
+use crate::router::{FailedFlow, RequestContext, ResponseContext};
 use crate::settings::Settings;
 use crate::stats::Stats;
 
@@ -141,6 +145,8 @@ pub struct Proxy {
     router_calls: VecDeque<RouterCall>,
     /// INVITEs CANCELled before a final response, for `Router::on_cancel`.
     cancelled: VecDeque<Arc<RequestContext>>,
+    /// Registered flows found dead, for `Router::on_flow_failed`.
+    failed_flows: VecDeque<FailedFlow>,
     resolve_calls: VecDeque<ResolveCall>,
     stats: Stats,
     draining: bool,
@@ -168,6 +174,7 @@ impl Proxy {
             transmits: VecDeque::new(),
             router_calls: VecDeque::new(),
             cancelled: VecDeque::new(),
+            failed_flows: VecDeque::new(),
             resolve_calls: VecDeque::new(),
             stats: Stats::default(),
             draining: false,
@@ -334,6 +341,13 @@ impl Proxy {
     /// (`Router::on_cancel`); at most [`MAX_CANCELLED`] wait.
     pub fn poll_cancelled(&mut self) -> Option<Arc<RequestContext>> {
         self.cancelled.pop_front()
+    }
+
+    /// The next registered flow found dead (RFC 5626 §5.3), to tell the
+    /// router about (`Router::on_flow_failed`, which ends its binding); at
+    /// most [`MAX_FAILED_FLOWS`] wait.
+    pub fn poll_flow_failed(&mut self) -> Option<FailedFlow> {
+        self.failed_flows.pop_front()
     }
 
     /// The next resolution to perform. A target whose host is an IP

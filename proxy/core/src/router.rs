@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use sip::Message;
 use sip::Transport;
 
-use crate::decision::{Decision, ReplyDecision};
+use crate::decision::{Decision, RegisteredFlow, ReplyDecision};
 
 /// A request as the router sees it.
 #[derive(Debug, Clone)]
@@ -36,6 +36,46 @@ pub struct ResponseContext {
     /// Where the response came from (`None` for one the proxy made
     /// itself: a timeout, an unreachable destination).
     pub source: Option<SocketAddr>,
+}
+
+/// How a registered flow was found dead (RFC 5626 §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowFailure {
+    /// The edge holding it answered 430 Flow Failed.
+    FlowFailed,
+    /// No response at all before the transaction timed out (408).
+    Timeout,
+    /// The request could not be sent to any destination (a transport
+    /// error, 503 made here).
+    Unreachable,
+}
+
+impl FlowFailure {
+    /// A name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowFailure::FlowFailed => "flow_failed",
+            FlowFailure::Timeout => "timeout",
+            FlowFailure::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// A registered flow a request was sent over and found dead: its binding
+/// should end (the registrar removes it, so that later requests do not
+/// try it). The binding is named as the target carried it, so that a
+/// binding the UA registered again meanwhile (same instance and reg-id,
+/// another Path) is left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedFlow {
+    /// The flow.
+    pub flow: RegisteredFlow,
+    /// The target's URI (the binding's Contact URI).
+    pub uri: String,
+    /// The target's route set (the binding's Path).
+    pub route: Vec<String>,
+    /// How it failed.
+    pub failure: FlowFailure,
 }
 
 /// Decides what happens to requests and responses. Called on a blocking
@@ -71,5 +111,14 @@ pub trait Router: Send + Sync + 'static {
     /// branches. A notification for clean-up; nothing is decided.
     fn on_cancel(&self, req: &RequestContext) {
         let _ = req;
+    }
+
+    /// A request sent over a registered RFC 5626 flow found it dead (430,
+    /// or no response at all): the core has already moved on to the
+    /// instance's next flow, or answered 480. A notification whose job is
+    /// to end the flow's binding (RFC 5626 §5.3; Kamailio's `unregister`
+    /// on 430); nothing is decided. Default: nothing.
+    fn on_flow_failed(&self, failed: &FailedFlow) {
+        let _ = failed;
     }
 }

@@ -16,6 +16,7 @@
 //! | received messages → core task | [`DriverSettings::queue`] | dropped and counted (`queue_full`, `queue_full_response`), as a full socket buffer would: UDP peers retransmit |
 //! | router calls → pool | [`DriverSettings::router_queue`] | answered at once: a new request gets 503 with Retry-After, `on_failure` sends the best response, `on_reply` forwards (`router_queue_full`) |
 //! | CANCELled INVITEs → `on_cancel` | [`crate::proxy::MAX_CANCELLED`] waiting, then the router calls' queue | the oldest waiting is forgotten; a full router queue skips the notification (logged at debug) |
+//! | dead RFC 5626 flows → `on_flow_failed` | [`crate::proxy::MAX_FAILED_FLOWS`] waiting, then the router calls' queue | the oldest waiting is forgotten (`drops{reason="failed_flow_not_reported"}`); a full router queue skips it (`router_queue_full`, logged): the binding stays and the next request to it fails over again |
 //! | resolutions in flight | [`DriverSettings::max_resolutions`] | the target counts as unresolved: its branch ends with 503 (`resolutions_refused`) |
 //! | answers → core task | the sum of the three above | never full; a sender would wait, answers are never lost |
 //! | handle requests (stats) | 16 | the caller waits |

@@ -27,6 +27,9 @@ pub struct Stats {
     pub retransmissions: u64,
     /// Loops detected (482).
     pub loops: u64,
+    /// Registered flows found dead (RFC 5626 §5.3), by what followed:
+    /// `next_flow` (the instance's next flow tried), `none_left` (480).
+    pub flow_failures: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -42,6 +45,10 @@ impl Stats {
 
     pub(crate) fn drop(&mut self, reason: &'static str) {
         *self.drops.entry(reason).or_default() += 1;
+    }
+
+    pub(crate) fn flow(&mut self, then: &'static str) {
+        *self.flow_failures.entry(then).or_default() += 1;
     }
 
     pub(crate) fn class(status: u16) -> usize {

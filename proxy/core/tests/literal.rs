@@ -48,6 +48,7 @@ fn ip_literal_targets_are_sent_at_once() {
                 uri: u.clone(),
                 route: vec![],
                 next_hop: None,
+                flow: None,
             })
             .collect(),
         strategy: ForkStrategy::Parallel,

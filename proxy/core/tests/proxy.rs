@@ -23,6 +23,7 @@ fn fork(strategy: ForkStrategy, uris: &[&str]) -> Decision {
                 uri: u.to_string(),
                 route: vec![],
                 next_hop: None,
+                flow: None,
             })
             .collect(),
         strategy,
@@ -642,6 +643,7 @@ fn route_set_of_a_target_goes_in_front() {
             uri: "sip:bob@198.51.100.7".into(),
             route: vec![format!("<sip:{UAS2};lr>")],
             next_hop: None,
+            flow: None,
         }],
         strategy: ForkStrategy::Parallel,
     }));
@@ -910,6 +912,7 @@ fn a_strict_router_next_gets_the_route_as_request_uri() {
             uri: "sip:bob@198.51.100.7".into(),
             route: vec![format!("sip:{UAS2}"), "sip:198.51.100.8;lr".into()],
             next_hop: None,
+            flow: None,
         }],
         strategy: ForkStrategy::Parallel,
     }));

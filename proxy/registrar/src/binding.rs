@@ -88,6 +88,33 @@ impl Binding {
     }
 }
 
+/// An RFC 5626 flow binding as a proxy sent a request over it: the
+/// instance and reg-id, and the Contact URI and Path the binding had
+/// then. A flow found dead ends only while its binding is still that one
+/// (the UA may have registered the same reg-id again over a new flow,
+/// with another Path, meanwhile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TriedFlow<'a> {
+    /// `+sip.instance`, without quotes.
+    pub instance: &'a str,
+    /// `reg-id`.
+    pub reg_id: u32,
+    /// The Contact URI tried.
+    pub uri: &'a str,
+    /// The Path (route set) tried, top first.
+    pub path: &'a [String],
+}
+
+impl TriedFlow<'_> {
+    /// Whether `b` is the binding that was tried.
+    pub fn is(&self, b: &Binding) -> bool {
+        b.instance.as_deref() == Some(self.instance)
+            && b.reg_id == Some(self.reg_id)
+            && b.uri == self.uri
+            && b.path == self.path
+    }
+}
+
 /// Thousandths as a qvalue: 1000 → `1`, 500 → `0.5`, 125 → `0.125`.
 fn qvalue(q: u16) -> String {
     let s = format!("{}.{:03}", q / 1000, q % 1000);
@@ -143,5 +170,42 @@ mod tests {
         assert_eq!(qvalue(70), "0.07");
         let json = serde_json::to_string(&b).unwrap();
         assert_eq!(serde_json::from_str::<Binding>(&json).unwrap(), b);
+    }
+
+    #[test]
+    fn tried_flows() {
+        let mut b = b();
+        b.path = vec!["<sip:edge;lr;ob>".into()];
+        let path = b.path.clone();
+        let tried = TriedFlow {
+            instance: "<urn:uuid:1>",
+            reg_id: 1,
+            uri: "sip:a@192.0.2.1",
+            path: &path,
+        };
+        assert!(tried.is(&b));
+        for other in [
+            TriedFlow { reg_id: 2, ..tried },
+            TriedFlow {
+                instance: "<urn:uuid:2>",
+                ..tried
+            },
+            TriedFlow {
+                uri: "sip:a@192.0.2.2",
+                ..tried
+            },
+            TriedFlow { path: &[], ..tried },
+        ] {
+            assert!(!other.is(&b), "{other:?}");
+        }
+        // Registered again over another flow (a new Path): not the one tried.
+        b.path = vec!["<sip:other-edge;lr;ob>".into()];
+        assert!(!tried.is(&b));
+        b.reg_id = None;
+        assert!(!TriedFlow {
+            path: &b.path.clone(),
+            ..tried
+        }
+        .is(&b));
     }
 }

@@ -4,7 +4,7 @@ use crate::config::{RegistrarBackend, RegistrarConfig};
 
 use crate::binding;
 use crate::{aor_of, process, Binding, MemoryStore, Outcome, Policy, RedisStore, Register};
-use crate::{RegistrarError, Source, Store};
+use crate::{RegistrarError, Source, Store, TriedFlow};
 
 /// Bindings and the rules for changing them.
 #[derive(Debug)]
@@ -111,6 +111,31 @@ impl Registrar {
         let mut bindings = self.store.load(&aor, now_unix).await?;
         binding::sort(&mut bindings);
         Ok(bindings)
+    }
+
+    /// Ends the binding of an RFC 5626 flow found dead (§5.3), when it is
+    /// still the binding that was tried ([`TriedFlow`]), in one atomic
+    /// read-modify-write. The AoR's remaining live bindings (best first)
+    /// when it was removed; `None` when no binding matched.
+    pub async fn remove_flow(
+        &self,
+        aor: &str,
+        tried: &TriedFlow<'_>,
+        now_unix: u64,
+    ) -> Result<Option<Vec<Binding>>, RegistrarError> {
+        let aor = aor_of(aor)?;
+        self.store
+            .update(&aor, now_unix, |current| {
+                let before = current.len();
+                let rest: Vec<Binding> = current.into_iter().filter(|b| !tried.is(b)).collect();
+                if rest.len() == before {
+                    return (None, None);
+                }
+                let mut sorted = rest.clone();
+                binding::sort(&mut sorted);
+                (Some(rest), Some(sorted))
+            })
+            .await
     }
 
     /// Removes every binding of an AoR; returns how many there were.

@@ -73,3 +73,52 @@ async fn save_lookup_remove_list_sweep() {
     assert!(r.lookup("tel:+1555", NOW).await.is_err());
     assert_eq!(r.policy(), &Policy::default());
 }
+
+/// RFC 5626 §5.3: a dead flow's binding ends; the instance's other flow
+/// stays; a binding registered again over a new flow (another Path) is not
+/// the one tried and stays too.
+#[tokio::test]
+async fn a_dead_flow_ends_its_binding_only() {
+    let r = Registrar::from_config(&RegistrarConfig::default())
+        .await
+        .unwrap();
+    let aor = "sip:dave@example.com";
+    let inst = "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>";
+    let flow = |reg_id: u32, edge: &str| {
+        format!(
+            "Supported: outbound, path\r\nPath: <sip:{edge};lr;ob>\r\n\
+             Contact: <sip:dave@192.0.2.1;ob>;+sip.instance=\"{inst}\";reg-id={reg_id};expires=600\r\n"
+        )
+    };
+    for (reg_id, edge) in [(1, "edge1"), (2, "edge2")] {
+        let msg = register(aor, &format!("f{reg_id}"), 1, &flow(reg_id, edge));
+        let o = r.save(&msg, &source(), NOW).await.unwrap();
+        assert_eq!(o.status, 200, "{o:?}");
+    }
+    assert_eq!(r.lookup(aor, NOW).await.unwrap().len(), 2);
+    let path = vec!["<sip:edge1;lr;ob>".to_string()];
+    let tried = registrar::TriedFlow {
+        instance: inst,
+        reg_id: 1,
+        uri: "sip:dave@192.0.2.1;ob",
+        path: &path,
+    };
+    // Registered again over another edge before the failure was reported:
+    // that binding is not the one tried.
+    let again = register(aor, "f1", 2, &flow(1, "edge3"));
+    assert_eq!(r.save(&again, &source(), NOW).await.unwrap().status, 200);
+    assert_eq!(r.remove_flow(aor, &tried, NOW).await.unwrap(), None);
+    assert_eq!(r.lookup(aor, NOW).await.unwrap().len(), 2);
+    // The flow over edge 3 fails: it ends, reg-id 2 remains.
+    let path3 = vec!["<sip:edge3;lr;ob>".to_string()];
+    let tried3 = registrar::TriedFlow {
+        path: &path3,
+        ..tried
+    };
+    let rest = r.remove_flow(aor, &tried3, NOW).await.unwrap().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].reg_id, Some(2));
+    assert_eq!(r.lookup(aor, NOW).await.unwrap(), rest);
+    // Reported twice (two cores, two requests): the second finds nothing.
+    assert_eq!(r.remove_flow(aor, &tried3, NOW).await.unwrap(), None);
+}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Instant, SystemTime};
 
-use anysip_core::{Decision, ReplyDecision, RequestContext, ResponseContext, Router};
+use anysip_core::{Decision, FailedFlow, ReplyDecision, RequestContext, ResponseContext, Router};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -318,6 +318,45 @@ impl Router for Engine {
                     self.failed(py, "on_cancel", &e);
                 }
             }
+        });
+    }
+
+    /// RFC 5626 §5.3: the dead flow's binding ends (when it is still the
+    /// one that was tried), and `@registrar.on_change` handlers hear
+    /// `deregistered` with the AoR's remaining contacts (as SIPhon's
+    /// flow-failure deregistration says it).
+    fn on_flow_failed(&self, failed: &FailedFlow) {
+        let flow = &failed.flow;
+        let remaining = match self.host.registrar_remove_flow(failed) {
+            Ok(Some(remaining)) => remaining,
+            Ok(None) => {
+                tracing::debug!(
+                    aor = %flow.aor, instance = %flow.instance, reg_id = flow.reg_id,
+                    "failed flow: its binding is already gone or was registered again"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    aor = %flow.aor, instance = %flow.instance, reg_id = flow.reg_id, error = %e,
+                    "failed flow: its binding could not be removed"
+                );
+                return;
+            }
+        };
+        tracing::info!(
+            aor = %flow.aor, instance = %flow.instance, reg_id = flow.reg_id,
+            failure = failed.failure.as_str(), remaining = remaining.len(),
+            "failed flow: binding removed"
+        );
+        let handlers = self.current();
+        if handlers.on_change.is_empty() {
+            return;
+        }
+        Python::attach(|py| {
+            let _host = HostGuard::enter(&self.host);
+            let _running = HandlersGuard::enter(&handlers);
+            crate::api::registrar::notify(py, &flow.aor, "deregistered", remaining);
         });
     }
 

@@ -2,7 +2,7 @@
 //! credential store and gateway groups. The anysip binary implements
 //! [`Host`]; tests use an in-memory one. Every method may block (Redis).
 
-use anysip_core::{Reply, RequestContext};
+use anysip_core::{FailedFlow, Reply, RequestContext};
 
 /// A host call that failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub struct SaveOutcome {
 #[pyo3::pyclass(module = "anysip", name = "Binding", frozen)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
+    /// The AoR it is bound to (canonical).
+    pub aor: String,
     /// The Contact URI.
     pub uri: String,
     /// The stored Path (RFC 3327), top first: the route set to the contact.
@@ -80,6 +82,13 @@ pub trait Host: Send + Sync + 'static {
     /// Every AoR with its live bindings (`registrar.lookup_contact`,
     /// `aor_count`): with Redis, every core's.
     fn registrar_list(&self) -> Result<Vec<(String, Vec<Binding>)>, HostError>;
+    /// Ends the binding of a registered flow found dead (RFC 5626 §5.3):
+    /// the binding of `failed.flow` (AoR, instance, reg-id) when it is
+    /// still the one the request was sent over (same Contact URI and
+    /// Path). The AoR's remaining bindings when one was removed, `None`
+    /// when none matched (gone, or registered again over another flow).
+    fn registrar_remove_flow(&self, failed: &FailedFlow)
+        -> Result<Option<Vec<Binding>>, HostError>;
 
     /// The secret of `user` in `realm` (from `auth.users`, a users file or
     /// Redis); `None` when the user is unknown.

@@ -278,5 +278,13 @@ fn core(e: &mut DescriptorEncoder<'_>, s: &anysip_core::Stats) -> fmt::Result {
         "Retransmissions absorbed",
         s.retransmissions,
     )?;
+    counters(
+        e,
+        "anysip_core_flow_failures",
+        "Registered RFC 5626 flows found dead, by what followed (next_flow, none_left)",
+        s.flow_failures
+            .iter()
+            .map(|(r, n)| (One("outcome", (*r).to_owned()), *n)),
+    )?;
     counter(e, "anysip_core_loops", "Loops detected (482)", s.loops)
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use resolve::Destination;
 
+use super::flows::FlowBranch;
 use super::ids::{CtxId, TxId};
 use super::plan::Plan;
 
@@ -56,10 +57,13 @@ pub(super) struct Branch {
     pub(super) timer_c: Option<Instant>,
     /// Where its latest response came from.
     pub(super) source: Option<std::net::SocketAddr>,
+    /// The registered flow it goes over and the instance's other flows
+    /// (RFC 5626 §5.3), when its target is one.
+    pub(super) flow: Option<FlowBranch>,
 }
 
 impl Branch {
-    pub(super) fn new(ctx: CtxId, plan: Option<Plan>) -> Self {
+    pub(super) fn new(ctx: CtxId, plan: Option<Plan>, flow: Option<FlowBranch>) -> Self {
         Branch {
             ctx,
             plan,
@@ -70,6 +74,7 @@ impl Branch {
             cancel: CancelState::No,
             source: None,
             timer_c: None,
+            flow,
         }
     }
 

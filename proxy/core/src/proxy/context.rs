@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use sip::Message;
 
+use super::flows::Planned;
 use super::ids::{BranchId, TxId};
-use super::plan::Plan;
 use super::state::Final;
-use crate::error::CoreError;
 use crate::router::RequestContext;
 
 /// Where a context is in its life.
@@ -46,7 +45,7 @@ pub(super) struct Context {
     pub(super) branches: Vec<BranchId>,
     /// Targets of a sequential fork not tried yet (a target that did not
     /// parse counts as a branch answered 500 when its turn comes).
-    queued: VecDeque<Result<Plan, CoreError>>,
+    queued: VecDeque<Planned>,
     /// Final non-2xx responses (our Via removed), for §16.7 selection.
     pub(super) finals: Vec<Final>,
     /// Responses waiting for `on_reply`.
@@ -116,12 +115,12 @@ impl Context {
     }
 
     /// Queues the targets of a sequential fork after the first.
-    pub(super) fn queue(&mut self, plans: impl IntoIterator<Item = Result<Plan, CoreError>>) {
+    pub(super) fn queue(&mut self, plans: impl IntoIterator<Item = Planned>) {
         self.queued.extend(plans);
     }
 
     /// The next sequential target.
-    pub(super) fn next_queued(&mut self) -> Option<Result<Plan, CoreError>> {
+    pub(super) fn next_queued(&mut self) -> Option<Planned> {
         self.queued.pop_front()
     }
 

@@ -12,6 +12,7 @@ use sip::matching::ClientKey;
 use sip::transaction::{ClientInvite, ClientNonInvite, Reliability, Transaction};
 use sip::{HeaderName, Message, Method, Transport};
 
+use super::flows::{self, Planned};
 use super::ids::{BranchId, CtxId};
 use super::plan::{self, without_headers};
 use super::{
@@ -65,7 +66,7 @@ impl Proxy {
                     next_hop.as_deref(),
                     Arc::new(edits),
                 );
-                let b = self.add_branch(ctx, plan);
+                let b = self.add_branch(ctx, Planned { plan, flow: None });
                 self.launch(b, now);
             }
             Decision::Fork {
@@ -77,11 +78,11 @@ impl Proxy {
                     return self.reply_ctx(ctx, &req.message, &Reply::status(480), now);
                 }
                 let edits = Arc::new(edits);
-                let mut plans = targets.into_iter().take(room).map(|t| {
-                    let uri = without_headers(t.uri);
-                    let hop = t.next_hop.as_deref();
-                    Plan::new(&req.message, Some(uri), &t.route, hop, edits.clone())
-                });
+                // RFC 5626 §5.3: one flow per instance at a time.
+                let mut plans = flows::group(targets)
+                    .into_iter()
+                    .take(room)
+                    .map(|(t, next)| Self::planned(&req.message, t, next, &edits));
                 match strategy {
                     ForkStrategy::Parallel => {
                         // Every branch exists before the first is sent, so
@@ -112,11 +113,12 @@ impl Proxy {
     }
 
     /// A new branch of `ctx` (not started: see [`Proxy::launch`]).
-    pub(super) fn add_branch(&mut self, ctx: CtxId, plan: Result<Plan, CoreError>) -> BranchId {
-        let plan = plan
+    pub(super) fn add_branch(&mut self, ctx: CtxId, planned: Planned) -> BranchId {
+        let plan = planned
+            .plan
             .inspect_err(|e| tracing::debug!(error = %e, "bad branch target"))
             .ok();
-        let b = self.branches.insert(Branch::new(ctx, plan));
+        let b = self.branches.insert(Branch::new(ctx, plan, planned.flow));
         if let Some(c) = self.contexts.get_mut(ctx) {
             c.branches.push(b);
         }

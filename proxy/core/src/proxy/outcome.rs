@@ -67,6 +67,13 @@ impl Proxy {
         if br.is_done() {
             return;
         }
+        // RFC 5626 §5.3: a dead flow is replaced by the instance's next.
+        let Some((resp, local)) = self.flow_outcome(b, resp, local, now) else {
+            return;
+        };
+        let Some(br) = self.branches.get(b) else {
+            return;
+        };
         let status = resp.status().unwrap_or(500);
         let resp = if br.cancel == super::CancelState::TimedOut && status != 408 {
             // Timer C fired: the branch counts as 408 (§16.8).

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::task::Answer;
 use crate::decision::{Decision, ReplyDecision};
 use crate::proxy::{RouterCall, RouterCallKind};
-use crate::router::{RequestContext, Router};
+use crate::router::{FailedFlow, RequestContext, Router};
 
 /// The sending side of the pool; dropping it stops the threads once the
 /// calls queued are done.
@@ -33,6 +33,8 @@ enum Job {
     Call(RouterCall, Instant),
     /// `on_cancel`: a notification, nothing answered.
     Cancelled(Arc<RequestContext>),
+    /// `on_flow_failed`: a notification, nothing answered.
+    FlowFailed(FailedFlow),
 }
 
 impl RouterPool {
@@ -74,6 +76,12 @@ impl RouterPool {
     pub(super) fn submit_cancelled(&self, req: Arc<RequestContext>) -> bool {
         self.queue.try_send(Job::Cancelled(req)).is_ok()
     }
+
+    /// Queues an `on_flow_failed` notification: false when the queue is
+    /// full (it is then not made).
+    pub(super) fn submit_flow_failed(&self, failed: FailedFlow) -> bool {
+        self.queue.try_send(Job::FlowFailed(failed)).is_ok()
+    }
 }
 
 /// One pool thread: calls until the pool or the core task is gone.
@@ -88,6 +96,13 @@ fn serve(router: &dyn Router, rx: &Mutex<Receiver<Job>>, answers: &mpsc::Sender<
             Ok(Job::Cancelled(req)) => {
                 if catch_unwind(AssertUnwindSafe(|| router.on_cancel(&req))).is_err() {
                     tracing::warn!("router on_cancel panicked");
+                }
+                continue;
+            }
+            Ok(Job::FlowFailed(failed)) => {
+                let ran = catch_unwind(AssertUnwindSafe(|| router.on_flow_failed(&failed)));
+                if ran.is_err() {
+                    tracing::warn!("router on_flow_failed panicked");
                 }
                 continue;
             }

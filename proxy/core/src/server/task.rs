@@ -189,6 +189,17 @@ impl Core {
                     tracing::debug!("router queue full: on_cancel not made");
                 }
             }
+            while let Some(failed) = self.proxy.poll_flow_failed() {
+                busy = true;
+                if !self.pool.submit_flow_failed(failed) {
+                    // The binding stays: the next request to it fails
+                    // over again (a 430 comes at once).
+                    tracing::warn!("router queue full: a failed flow's binding is not ended");
+                    self.shared
+                        .router_queue_full
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
             while let Some(r) = self.proxy.poll_resolve() {
                 busy = true;
                 self.resolve(r);

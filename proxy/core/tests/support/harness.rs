@@ -95,6 +95,8 @@ pub struct Sim {
     /// Keep router calls instead of answering them (see [`Sim::release`]).
     pub hold_router: bool,
     pub held: Vec<anysip_core::RouterCall>,
+    /// Registered flows the proxy reported dead (`poll_flow_failed`).
+    pub failed_flows: Vec<anysip_core::FailedFlow>,
 }
 
 pub fn parse(b: Bytes) -> Message {
@@ -116,6 +118,7 @@ impl Sim {
             router_calls: 0,
             hold_router: false,
             held: Vec::new(),
+            failed_flows: Vec::new(),
         }
     }
 
@@ -202,6 +205,10 @@ impl Sim {
                     }
                 }
                 self.proxy.handle_resolved(r.id, dests, self.now);
+            }
+            while let Some(f) = self.proxy.poll_flow_failed() {
+                busy = true;
+                self.failed_flows.push(f);
             }
             while let Some(t) = self.proxy.poll_transmit() {
                 busy = true;

@@ -21,10 +21,21 @@ impl Binding {
         } else {
             None
         };
+        // An RFC 5626 flow: the core tries one flow of an instance at a
+        // time, the next when it fails.
+        let flow = match (&self.instance, self.reg_id) {
+            (Some(instance), Some(reg_id)) => Some(anysip_core::RegisteredFlow {
+                aor: self.aor.clone(),
+                instance: instance.clone(),
+                reg_id,
+            }),
+            _ => None,
+        };
         anysip_core::Target {
             uri: self.uri.clone(),
             route: self.path.clone(),
             next_hop,
+            flow,
         }
     }
 }

@@ -63,7 +63,7 @@ fn by_contact(py: Python<'_>, host: &dyn Host, uri: &str) -> PyResult<Vec<Bindin
 }
 
 /// Calls the `@registrar.on_change` handlers; an exception is logged.
-fn notify(py: Python<'_>, aor: &str, event: &str, contacts: Vec<Binding>) {
+pub(crate) fn notify(py: Python<'_>, aor: &str, event: &str, contacts: Vec<Binding>) {
     let Some(running) = handlers::current_handlers() else {
         return;
     };
@@ -227,6 +227,7 @@ mod tests {
 
     fn b(uri: &str) -> Binding {
         Binding {
+            aor: "sip:a@x".into(),
             uri: uri.into(),
             path: Vec::new(),
             q: None,

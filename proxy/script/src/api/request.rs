@@ -127,6 +127,7 @@ fn target_of(obj: &Bound<'_, PyAny>) -> PyResult<Target> {
         uri,
         route: Vec::new(),
         next_hop: None,
+        flow: None,
     })
 }
 

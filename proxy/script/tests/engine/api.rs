@@ -216,17 +216,20 @@ fn decisions_carry_edits() {
                     Target {
                         uri: "sip:bob@192.0.2.20:5060".into(),
                         route: vec!["<sip:edge1;lr>".into()],
-                        next_hop: None
+                        next_hop: None,
+                        flow: None
                     },
                     Target {
                         uri: "sip:bob@192.0.2.21:5060".into(),
                         route: vec![],
-                        next_hop: Some("sip:192.0.2.10:5060;transport=udp".into())
+                        next_hop: Some("sip:192.0.2.10:5060;transport=udp".into()),
+                        flow: None
                     },
                     Target {
                         uri: "sip:bob@198.51.100.9".into(),
                         route: vec![],
-                        next_hop: None
+                        next_hop: None,
+                        flow: None
                     },
                 ]
             );
@@ -421,4 +424,73 @@ fn registrar_and_gateway_reach_the_host() {
     host.unavailable
         .store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(matches!(e.on_request(&reg), Decision::Reply(r) if r.status == 503));
+}
+
+/// RFC 5626 flows: a binding with `+sip.instance` and `reg-id` becomes a
+/// target that names its flow (the core tries one flow per instance at a
+/// time); a flow found dead ends its binding, and `@registrar.on_change`
+/// hears `deregistered` with the contacts left.
+#[test]
+fn flows_are_targets_and_a_dead_one_ends_its_binding() {
+    let (e, host) = engine(
+        "from anysip import proxy, registrar\n\
+         seen = []\n\
+         @registrar.on_change\n\
+         def changed(aor, event, contacts):\n\
+         \x20   seen.append((aor, event, [c.reg_id for c in contacts]))\n\
+         @proxy.on_request('INVITE')\n\
+         def r(request):\n\
+         \x20   request.fork(registrar.lookup('sip:dave@domain.local'), strategy='parallel')\n\
+         @proxy.on_request('OPTIONS')\n\
+         def info(request):\n\
+         \x20   request.reply(200, repr(seen))\n",
+    );
+    let aor = "sip:dave@domain.local";
+    let inst = "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>";
+    for (reg_id, edge) in [(1, "<sip:edge1;lr;ob>"), (2, "<sip:edge2;lr;ob>")] {
+        let mut b = binding(aor, "sip:dave@192.0.2.40;ob", &[edge]);
+        b.instance = Some(inst.into());
+        b.reg_id = Some(reg_id);
+        host.bindings
+            .lock()
+            .unwrap()
+            .entry(aor.into())
+            .or_default()
+            .push(b);
+    }
+    let flow = |reg_id| anysip_core::RegisteredFlow {
+        aor: aor.into(),
+        instance: inst.into(),
+        reg_id,
+    };
+    let req = request("INVITE", "sip:dave@domain.local", "");
+    match e.on_request(&req) {
+        Decision::Fork { targets, .. } => {
+            let flows: Vec<_> = targets.iter().map(|t| t.flow.clone()).collect();
+            assert_eq!(flows, [Some(flow(1)), Some(flow(2))]);
+            assert_eq!(targets[0].route, ["<sip:edge1;lr;ob>"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let failed = anysip_core::FailedFlow {
+        flow: flow(1),
+        uri: "sip:dave@192.0.2.40;ob".into(),
+        route: vec!["<sip:edge1;lr;ob>".into()],
+        failure: anysip_core::FlowFailure::FlowFailed,
+    };
+    e.on_flow_failed(&failed);
+    assert!(host.called(&format!("registrar_remove_flow {aor} {inst} 1")));
+    let left = host.bindings.lock().unwrap()[aor].clone();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].reg_id, Some(2));
+    // Reported again (the binding is gone): nothing changes, no event.
+    e.on_flow_failed(&failed);
+    let info = request("OPTIONS", "sip:domain.local", "");
+    match e.on_request(&info) {
+        Decision::Reply(r) => assert_eq!(
+            r.reason.as_deref(),
+            Some("[('sip:dave@domain.local', 'deregistered', [2])]")
+        ),
+        other => panic!("{other:?}"),
+    }
 }

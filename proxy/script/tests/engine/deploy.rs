@@ -70,7 +70,8 @@ fn proxy_default_registers_and_routes() {
                 Target {
                     uri: "sip:carol@192.0.2.30".into(),
                     route: vec!["<sip:edge;lr>".into()],
-                    next_hop: None
+                    next_hop: None,
+                    flow: None
                 }
             );
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use anysip_core::{Reply, RequestContext, ResponseContext};
+use anysip_core::{FailedFlow, Reply, RequestContext, ResponseContext};
 use bytes::Bytes;
 use script::{Binding, Credential, GatewayDest, Host, HostError, SaveOutcome};
 use sip::{Framing, Limits, Message};
@@ -56,7 +56,7 @@ impl TestHost {
             .unwrap()
             .entry(aor.to_owned())
             .or_default()
-            .push(binding(uri, path));
+            .push(binding(aor, uri, path));
     }
 
     pub fn add_group(&self, name: &str, uris: &[(&str, bool)]) {
@@ -93,8 +93,9 @@ impl TestHost {
     }
 }
 
-pub fn binding(uri: &str, path: &[&str]) -> Binding {
+pub fn binding(aor: &str, uri: &str, path: &[&str]) -> Binding {
     Binding {
+        aor: aor.to_owned(),
         uri: uri.to_owned(),
         path: path.iter().map(|p| (*p).to_owned()).collect(),
         q: Some(1.0),
@@ -175,6 +176,30 @@ impl Host for TestHost {
             .unwrap()
             .remove(aor)
             .map_or(0, |v| v.len()))
+    }
+
+    fn registrar_remove_flow(
+        &self,
+        failed: &FailedFlow,
+    ) -> Result<Option<Vec<Binding>>, HostError> {
+        let f = &failed.flow;
+        self.log(format!(
+            "registrar_remove_flow {} {} {}",
+            f.aor, f.instance, f.reg_id
+        ));
+        self.down()?;
+        let mut all = self.bindings.lock().unwrap();
+        let Some(list) = all.get_mut(&f.aor) else {
+            return Ok(None);
+        };
+        let before = list.len();
+        list.retain(|b| {
+            !(b.instance.as_deref() == Some(f.instance.as_str())
+                && b.reg_id == Some(f.reg_id)
+                && b.uri == failed.uri
+                && b.path == failed.route)
+        });
+        Ok((list.len() < before).then(|| list.clone()))
     }
 
     fn credentials(&self, user: &str, realm: &str) -> Result<Option<Credential>, HostError> {

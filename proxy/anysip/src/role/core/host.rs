@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anysip_config::{DestinationConfig, GroupConfig};
-use anysip_core::{Reply, RequestContext};
+use anysip_core::{FailedFlow, Reply, RequestContext};
 use script::{
     Binding, CacheAnswer, CacheOp, Credential, GatewayDest, Host, HostError, SaveOutcome,
 };
@@ -57,6 +57,7 @@ fn dest(d: &gateway::Destination, healthy: bool) -> GatewayDest {
 /// A registrar binding as scripts see it.
 fn binding(b: registrar::Binding, now: u64) -> Binding {
     Binding {
+        aor: b.aor.clone(),
         expires: b.expires_in(now),
         q: b.q.map(|_| b.q_value()),
         age_secs: now.saturating_sub(b.updated_at),
@@ -113,6 +114,24 @@ impl Host for CoreHost {
         self.rt
             .block_on(self.registrar.remove(&aor))
             .map_err(store_error)
+    }
+
+    fn registrar_remove_flow(
+        &self,
+        failed: &FailedFlow,
+    ) -> Result<Option<Vec<Binding>>, HostError> {
+        let now = now_unix();
+        let tried = registrar::TriedFlow {
+            instance: &failed.flow.instance,
+            reg_id: failed.flow.reg_id,
+            uri: &failed.uri,
+            path: &failed.route,
+        };
+        let rest = self
+            .rt
+            .block_on(self.registrar.remove_flow(&failed.flow.aor, &tried, now))
+            .map_err(store_error)?;
+        Ok(rest.map(|list| list.into_iter().map(|b| binding(b, now)).collect()))
     }
 
     fn credentials(&self, user: &str, realm: &str) -> Result<Option<Credential>, HostError> {
