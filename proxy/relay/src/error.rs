@@ -50,11 +50,14 @@ pub enum Failure {
     NotFleet,
     /// In: a connection over `max_peers`.
     PeersLimit,
+    /// In: a datagram on the relay port that cannot be a QUIC version 1
+    /// packet (garbage; quinn drops it).
+    NotQuic,
 }
 
 impl Failure {
     /// Every reason, for rendering.
-    pub const ALL: [Failure; 12] = [
+    pub const ALL: [Failure; 13] = [
         Failure::UnknownPeer,
         Failure::Full,
         Failure::TooLarge,
@@ -67,6 +70,7 @@ impl Failure {
         Failure::WrongInstance,
         Failure::NotFleet,
         Failure::PeersLimit,
+        Failure::NotQuic,
     ];
 
     /// The label value.
@@ -84,6 +88,7 @@ impl Failure {
             Failure::WrongInstance => "wrong_instance",
             Failure::NotFleet => "not_fleet",
             Failure::PeersLimit => "peers_limit",
+            Failure::NotQuic => "not_quic",
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod header;
 mod link;
 mod serve;
+mod socket;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -229,12 +230,27 @@ impl Relay {
             .map_err(|e| quic_err(&e))?;
         let mut discovery_client = quinn::ClientConfig::new(Arc::new(discovery_crypto));
         discovery_client.transport_config(transport);
-        let mut endpoint = quinn::Endpoint::server(server, settings.listen).map_err(|source| {
-            RelayError::Bind {
-                addr: settings.listen,
-                source,
-            }
-        })?;
+        let bind_err = |source| RelayError::Bind {
+            addr: settings.listen,
+            source,
+        };
+        let udp = std::net::UdpSocket::bind(settings.listen).map_err(bind_err)?;
+        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+        let socket = Arc::new(socket::Screened {
+            inner: runtime.wrap_udp_socket(udp).map_err(bind_err)?,
+            observer: observer.clone(),
+        });
+        // Peers are anysip instances: none greases the fixed bit, so a
+        // datagram without it is garbage (counted by the socket).
+        let mut endpoint_config = quinn::EndpointConfig::default();
+        endpoint_config.grease_quic_bit(false);
+        let mut endpoint = quinn::Endpoint::new_with_abstract_socket(
+            endpoint_config,
+            Some(server),
+            socket,
+            runtime,
+        )
+        .map_err(bind_err)?;
         endpoint.set_default_client_config(client);
         let peers = settings
             .peers

@@ -28,6 +28,13 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>, deliver: Arc<dyn Deliver>) {
                 tokio::time::timeout(inner.settings.connect_timeout * 4, incoming).await;
             let conn = match handshake {
                 Ok(Ok(c)) => c,
+                // The dialler gave up or closed on purpose (its connect
+                // timeout while this instance was starting, a discovery
+                // dial that found the instance known): not a failure here.
+                Ok(Err(e)) if dialler_closed(&e) => {
+                    tracing::debug!(%remote, error = %e, "relay: peer closed during the handshake");
+                    return;
+                }
                 Ok(Err(e)) => {
                     inner.observer.failure(Failure::Handshake);
                     tracing::warn!(%remote, error = %e, "relay: peer refused (handshake)");
@@ -43,6 +50,19 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>, deliver: Arc<dyn Deliver>) {
             serve_connection(&inner, &deliver, conn).await;
             inner.inbound.fetch_sub(1, Ordering::Relaxed);
         });
+    }
+}
+
+/// Whether a handshake ended because the dialler closed the connection
+/// itself (an application close, sent during the handshake as the
+/// transport error APPLICATION_ERROR), not because a certificate failed.
+fn dialler_closed(e: &quinn::ConnectionError) -> bool {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(_) => true,
+        quinn::ConnectionError::ConnectionClosed(c) => {
+            c.error_code == quinn::TransportErrorCode::APPLICATION_ERROR
+        }
+        _ => false,
     }
 }
 

@@ -400,6 +400,7 @@ enum_labels!(
         WrongInstance => "wrong_instance",
         NotFleet => "not_fleet",
         PeersLimit => "peers_limit",
+        NotQuic => "not_quic",
     }
 );
 
@@ -419,6 +420,7 @@ impl From<relay::Failure> for RelayFailure {
             F::WrongInstance => RelayFailure::WrongInstance,
             F::NotFleet => RelayFailure::NotFleet,
             F::PeersLimit => RelayFailure::PeersLimit,
+            F::NotQuic => RelayFailure::NotQuic,
         }
     }
 }
