@@ -17,6 +17,30 @@ def is_local(uri):
     return uri is not None and (uri.host or "").lower() in LOCAL_DOMAINS
 
 
+def one_flow_per_instance(contacts):
+    """RFC 5626 §5.3: of one instance's flows (bindings with the same
+    `+sip.instance`, each with its `reg-id`) a request takes one, the most
+    recently registered (`registrar.lookup` lists it first), and the next
+    only when that one fails (430 Flow Failed from an edge that lost the
+    flow, 408 when nothing answers). Returns the targets and the fork
+    strategy: the instance's flows one after another when all the contacts
+    are flows of one instance; otherwise one flow per instance (and every
+    contact without flows) at once."""
+    flows = {}
+    targets = []
+    for c in contacts:
+        if c.instance is None or c.reg_id is None:
+            targets.append(c)
+        elif c.instance in flows:
+            flows[c.instance].append(c)
+        else:
+            flows[c.instance] = [c]
+            targets.append(c)
+    if len(targets) == 1 and targets[0].instance in flows:
+        return flows[targets[0].instance], "sequential"
+    return targets, "parallel"
+
+
 @proxy.on_request
 def route(request):
     # Requests inside a dialog follow their Route set (Record-Route).
@@ -65,9 +89,10 @@ def route(request):
     if not contacts:
         request.reply(404, "Not Found")
         return
+    targets, strategy = one_flow_per_instance(contacts)
     request.record_route()
-    if len(contacts) == 1:
-        request.relay(contacts[0])
+    if len(targets) == 1:
+        request.relay(targets[0])
     else:
-        request.fork(contacts, strategy="parallel")
-    log.debug("routing", request.method, request.ruri, "to", len(contacts), "contact(s)")
+        request.fork(targets, strategy=strategy)
+    log.debug("routing", request.method, request.ruri, "to", len(targets), "target(s)", strategy)
