@@ -322,30 +322,37 @@ scenario_core() {
 
 # --- tcp: stream UEs (dave over TCP, erin over TLS) -------------------------
 
-# The stream UEs: user, how sipp reaches the edge (erin through the lab's
-# stunnel, which holds the TLS connection), first local port, instance.
-STREAM_UES=(dave erin)
-ue_target() { [ "$1" = dave ] && echo "$ANYCAST:5060" || echo "$UE1_IP:15061"; }
-ue_port() { [ "$1" = dave ] && echo 5100 || echo 5130; }
+# The stream UEs' flows: dave's two (reg-id 1 and 2, one instance, two TCP
+# connections) and erin's one (TLS). Per flow: the user, its reg-id, how
+# sipp reaches the edge (erin through the lab's stunnel, which holds the TLS
+# connection), the first of its 20 local ports; per user the instance.
+STREAM_FLOWS=(dave1 dave2 erin)
+STREAM_USERS=(dave erin)
+ue_user() { echo "${1%[0-9]}"; }
+ue_regid() { case $1 in dave2) echo 2 ;; *) echo 1 ;; esac; }
+ue_target() { [ "$(ue_user "$1")" = dave ] && echo "$ANYCAST:5060" || echo "$UE1_IP:15061"; }
+ue_port() { case $1 in dave1) echo 5100 ;; dave2) echo 5120 ;; *) echo 5140 ;; esac; }
 ue_uuid() { [ "$1" = dave ] && echo 00000000-0000-4000-8000-00000000da7e || echo 00000000-0000-4000-8000-0000000e4140; }
 
-# ue_loop USER DIR DEADLINE: the UE. sipp registers (ue-outbound.xml) and
-# holds the flow until it breaks; then the UE connects and registers again
-# (at most 60 times, not past DEADLINE, until DIR/stop exists). Each end of
-# a flow is appended to DIR/USER.down, each registration to DIR/USER.reg.
+# ue_loop FLOW DIR DEADLINE: one flow of a UE. sipp registers it
+# (ue-outbound.xml) and holds it until it breaks; then the UE connects and
+# registers again (at most 60 times, not past DEADLINE, until DIR/stop
+# exists). Each end of the flow is appended to DIR/FLOW.down, each
+# registration to DIR/FLOW.reg.
 ue_loop() {
-    local user=$1 d=$2 deadline=$3 i=0 left
+    local flow=$1 d=$2 deadline=$3 i=0 left user
+    user=$(ue_user "$flow")
     while [ ! -e "$d/stop" ] && [ $i -lt 60 ]; do
         left=$((deadline - $(date +%s)))
         [ "$left" -gt 0 ] || break
-        in_ns ue1 timeout "$left" sipp -sf "$SIPP_DIR/ue-outbound.xml" "$(ue_target "$user")" -t t1 \
+        in_ns ue1 timeout "$left" sipp -sf "$SIPP_DIR/ue-outbound.xml" "$(ue_target "$flow")" -t t1 \
             -s "$user" -au "$user" -ap "$user" -auth_uri domain.local -i "$UE1_IP" \
-            -p $(($(ue_port "$user") + i % 20)) -oocsf "$SIPP_DIR/uas.xml" \
-            -key instance "$(ue_uuid "$user")" -key regid 1 -key reglog "$d/$user.reg" \
-            -m 1 -nostdin -nd -trace_err -error_file "$d/$user-$i.err" >"$d/$user-$i.out" 2>&1 &
-        echo $! >"$d/$user.sipp"
+            -p $(($(ue_port "$flow") + i % 20)) -oocsf "$SIPP_DIR/uas.xml" \
+            -key instance "$(ue_uuid "$user")" -key regid "$(ue_regid "$flow")" -key reglog "$d/$flow.reg" \
+            -m 1 -nostdin -nd -trace_err -error_file "$d/$flow-$i.err" >"$d/$flow-$i.out" 2>&1 &
+        echo $! >"$d/$flow.sipp"
         wait $! 2>/dev/null || true
-        now_ms >>"$d/$user.down"
+        now_ms >>"$d/$flow.down"
         i=$((i + 1))
         sleep 0.1
     done
@@ -367,37 +374,45 @@ checkIP = $ANYCAST
 EOF
     start ue1-stunnel ue1 stunnel "$d/stunnel.conf"
     wait_until 10 "stunnel in ue1" in_ns ue1 bash -c "exec 3<>/dev/tcp/$UE1_IP/15061" || true
-    for user in "${STREAM_UES[@]}"; do
-        : >"$d/$user.reg"
-        : >"$d/$user.down"
-        ue_loop "$user" "$d" "$deadline" &
-        echo $! >"$d/$user.loop"
+    local flow
+    for flow in "${STREAM_FLOWS[@]}"; do
+        : >"$d/$flow.reg"
+        : >"$d/$flow.down"
+        ue_loop "$flow" "$d" "$deadline" &
+        echo $! >"$d/$flow.loop"
+        # dave's second flow registers later: the core calls the most recent.
+        sleep 1.1
     done
 }
 
 stream_ues_stop() {
-    local d=$1 user
+    local d=$1 flow
     touch "$d/stop"
-    for user in "${STREAM_UES[@]}"; do
-        kill "$(cat "$d/$user.sipp" 2>/dev/null)" 2>/dev/null || true
-        wait "$(cat "$d/$user.loop")" 2>/dev/null || true
+    for flow in "${STREAM_FLOWS[@]}"; do
+        kill "$(cat "$d/$flow.sipp" 2>/dev/null)" 2>/dev/null || true
+        wait "$(cat "$d/$flow.loop")" 2>/dev/null || true
     done
     stop ue1-stunnel
 }
 
-# The first registration of USER in DIR after T (ms), or nothing.
+# The first registration of FLOW in DIR after T (ms), or nothing.
 registered_after() {
     awk -v t="$3" '$1 > t { print $1; exit }' "$2/$1.reg"
 }
-# The last end of USER's flow after T, or nothing.
+# The last end of FLOW after T, or nothing.
 broke_after() {
     awk -v t="$3" '$1 > t { last = $1 } END { if (last) print last }' "$2/$1.down"
 }
 all_registered_after() {
-    local user
-    for user in "${STREAM_UES[@]}"; do
-        [ -n "$(registered_after "$user" "$1" "$2")" ] || return 1
+    local flow
+    for flow in "${STREAM_FLOWS[@]}"; do
+        [ -n "$(registered_after "$flow" "$1" "$2")" ] || return 1
     done
+}
+
+# The INVITEs FLOW's sipps took (their error traces log each one).
+ooc_invites() {
+    cat "$1/$2"-*.err 2>/dev/null | grep -o 'out-of-call INVITE' | wc -l
 }
 
 # Relayed messages so far, summed over the edges ($1: out or in).
@@ -420,7 +435,7 @@ stream_calls() {
     local tag=$1 n=$2 flip=${3:-} half=$(($2 / 2)) d=$LAB_DIR/calls/tcp/$1 limit user i=0
     limit=$((n / 4 + HOLD_MS / 1000 + 30))
     mkdir -p "$d"
-    for user in "${STREAM_UES[@]}"; do
+    for user in "${STREAM_USERS[@]}"; do
         in_ns ue2 timeout $((limit + 10)) sipp -sf "$SIPP_DIR/uac-bye.xml" "$ANYCAST:5060" -s "$user" \
             -i "$UE2_IP" -p "$([ "$user" = dave ] && echo 5083 || echo 5084)" -d "$HOLD_MS" -m "$half" \
             -r 2 -timeout "${limit}s" -nostdin -trace_stat -stf "$d/$user.csv" -fd 1 \
@@ -437,7 +452,7 @@ stream_calls() {
         i=$((i + 1))
         sleep 0.3
     done
-    for user in "${STREAM_UES[@]}"; do
+    for user in "${STREAM_USERS[@]}"; do
         wait "$(cat "$d/$user.pid")" 2>/dev/null || true
         OK=$((OK + $(stat_col "$d/$user.csv" 'SuccessfulCall(C)')))
     done
@@ -452,22 +467,24 @@ stream_calls() {
 
 callers_running() {
     local user
-    for user in "${STREAM_UES[@]}"; do
+    for user in "${STREAM_USERS[@]}"; do
         kill -0 "$(cat "$1/$user.pid")" 2>/dev/null && return 0
     done
     return 1
 }
 
-# tcp: dave (TCP) and erin (TLS through stunnel) register with RFC 5626
-# outbound through the anycast address and keep their flows. 40 calls to
-# them while the backend routes flip (the cores' requests land on any edge;
-# the relay carries them to the edge holding the flow). Then three route
-# changes of the UE-facing address (PoP A only, PoP B only, PoP A with one
-# edge): a change that moves a UE's flow to another edge breaks it (RST
-# from the new edge), the UE connects and registers again (recovery: from
-# the change to the new registration), and 10 calls reach the UEs again.
+# tcp: dave (two flows, reg-id 1 and 2, over TCP) and erin (one flow over
+# TLS, through stunnel) register with RFC 5626 outbound through the anycast
+# address and keep their flows. 40 calls to them while the backend routes
+# flip (the cores' requests land on any edge; the relay carries them to the
+# edge holding the flow; the core calls one flow of dave's at a time). Then
+# three route changes of the UE-facing address (PoP A only, PoP B only,
+# PoP A with one edge): a change that moves a flow to another edge breaks
+# it (RST from the new edge), the UE connects and registers that flow again
+# (recovery: from the change to the new registration), and 10 calls reach
+# the UEs again.
 scenario_tcp() {
-    local d=$LAB_DIR/calls/tcp deadline t0 user r out0 in0 invites byes
+    local d=$LAB_DIR/calls/tcp deadline t0 flow r out0 in0 invites byes
     rm -rf "$d"
     mkdir -p "$d"
     OK=0
@@ -480,7 +497,7 @@ scenario_tcp() {
     out0=$(relayed out)
     in0=$(relayed in)
     stream_ues_start "$d" "$deadline"
-    if ! wait_until 30 "dave and erin registered" all_registered_after "$d" 0; then
+    if ! wait_until 30 "dave's two flows and erin's registered" all_registered_after "$d" 0; then
         stream_ues_stop "$d"
         route_watch_stop >/dev/null
         result tcp 0 70 "the stream UEs did not register (see $d)"
@@ -499,12 +516,12 @@ scenario_tcp() {
         sleep 4
         # Recovered: registered after the flow's last break (a UE that
         # reconnected while the routes were still moving may break twice).
-        for user in "${STREAM_UES[@]}"; do
-            last=$(broke_after "$user" "$d" "$t0")
+        for flow in "${STREAM_FLOWS[@]}"; do
+            last=$(broke_after "$flow" "$d" "$t0")
             [ -n "$last" ] || continue
             breaks=$((breaks + 1))
-            if wait_until 20 "$user registered again" registered_after "$user" "$d" "$last"; then
-                took=$(($(registered_after "$user" "$d" "$last") - t0))
+            if wait_until 20 "$flow registered again" registered_after "$flow" "$d" "$last"; then
+                took=$(($(registered_after "$flow" "$d" "$last") - t0))
                 rec+=("$took")
             fi
         done
@@ -520,7 +537,10 @@ scenario_tcp() {
     done
     [ ${#rec[@]} -gt 0 ] && avg=$((sum / ${#rec[@]}))
     [ ${#rec[@]} -eq "$breaks" ] || max="${max}(${#rec[@]}_of_${breaks}_recovered)"
-    result tcp "$OK" "$N_ALL" "relayed=$(($(relayed out) - out0)) relayed_in=$(($(relayed in) - in0)) backend_flips=$BACKEND_FLIPS flow_breaks=$breaks recovery_ms_avg=$avg recovery_ms_max=$max upstream_route_changes=$n_changes invites: $(messages_delta "$invites" "$(edge_messages INVITE)") byes: $(messages_delta "$byes" "$(edge_messages BYE)")"
+    # The INVITEs each of dave's flows took (each call: one flow).
+    local per_flow
+    per_flow=$(ooc_invites "$d" dave1)+$(ooc_invites "$d" dave2)
+    result tcp "$OK" "$N_ALL" "relayed=$(($(relayed out) - out0)) relayed_in=$(($(relayed in) - in0)) backend_flips=$BACKEND_FLIPS dave_invites_by_flow=$per_flow flow_breaks=$breaks recovery_ms_avg=$avg recovery_ms_max=$max upstream_route_changes=$n_changes invites: $(messages_delta "$invites" "$(edge_messages INVITE)") byes: $(messages_delta "$byes" "$(edge_messages BYE)")"
 }
 
 lab_run() {

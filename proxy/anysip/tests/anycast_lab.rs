@@ -1,10 +1,10 @@
 //! The anycast lab (deploy/lab): `lab up`, `lab run all`, `lab down`, in
 //! network namespaces of its own (prefix `alabt`), as root. Every scenario
 //! must complete all its calls: the UDP ones (flip, drain, kill, pop, core)
-//! and `tcp` (a TCP and a TLS UE registered with RFC 5626 outbound, called
-//! while the backend routes flip, the relay carrying the cores' requests to
-//! the edge holding the flow; route changes that break the flows, the UEs
-//! registering again). The drain must show the graceful-shutdown community
+//! and `tcp` (a TCP UE with two RFC 5626 outbound flows and a TLS UE with
+//! one, called while the backend routes flip, the relay carrying the cores'
+//! requests to the edge holding the flow; route changes that break the
+//! flows, the UEs registering again). The drain must show the graceful-shutdown community
 //! at the upstream before the withdrawal, the flips must have moved routes,
 //! messages must have crossed the relay and every broken flow must have
 //! recovered. `lab down` must remove everything. Under CI=true missing root
@@ -172,10 +172,18 @@ fn every_call_survives_flips_drains_kills_a_pop_a_core_and_broken_stream_flows()
         relayed,
         "every relayed message arrived"
     );
+    // dave registered two flows (reg-id 1 and 2): each call to him (half of
+    // tcp's) reached exactly one of them.
+    let (_, tcp_n) = score(summary, "tcp");
+    let by_flow: u32 = detail(&out, "tcp", "dave_invites_by_flow")
+        .split('+')
+        .map(|v| v.parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(by_flow, tcp_n / 2, "INVITEs to dave's flows, one per call");
     // PoP B only, then PoP A only: every flow broke at least twice, and every
     // broken flow was registered again (a number, not "N_of_M_recovered").
     let breaks = num("tcp", "flow_breaks");
-    assert!(breaks >= 4, "tcp: the route changes broke {breaks} flows");
+    assert!(breaks >= 6, "tcp: the route changes broke {breaks} flows");
     let recovery = num("tcp", "recovery_ms_max");
     assert!(
         recovery < 10_000,

@@ -102,7 +102,11 @@ fn a_probe_address_that_is_not_a_listener_is_refused() {
     // Other ports than the first test's (they run in parallel).
     let cfg = config(&dir, "127.0.0.4:15560");
     let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, text.replace(":15460", ":15560").replace(":15491", ":15591")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(":15460", ":15560").replace(":15491", ":15591"),
+    )
+    .unwrap();
     let mut p = Proc(
         Command::new(env!("CARGO_BIN_EXE_anysip"))
             .args(["run", "-c"])
