@@ -309,10 +309,13 @@ lab_status() {
     done
     echo "== edges"
     for e in "${EDGES[@]}"; do
-        local ready=no announce
+        local ready=no announce relay
         edge_ready "$e" && ready=yes
         announce=$(in_ns "$e" "$ROUTERD_BIN" status 2>/dev/null |
             grep -o '"state":"[a-z_]*"' | head -1 | cut -d'"' -f4 || true)
-        echo "  $e $(edge_ip "$e"): ready=$ready routerd=${announce:-unreachable}"
+        # Relay peers this edge has a connection to (dialled on demand).
+        relay=$(in_ns "$e" curl -sf -m 1 http://127.0.0.1:9091/admin/relay 2>/dev/null |
+            grep -o '"state":"up"' | wc -l || true)
+        echo "  $e $(edge_ip "$e"): ready=$ready routerd=${announce:-unreachable} relay_peers_up=${relay:-0}"
     done
 }

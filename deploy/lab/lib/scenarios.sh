@@ -286,16 +286,19 @@ core_invites() {
         awk '/^anysip_core_requests_total/ && /method="INVITE"/ { s += $NF } END { print s + 0 }'
 }
 
-# Backend health changes of the edges so far ($1: down or up).
-edge_transitions() {
+# The samples of metric $1 whose labels hold $2, summed over the edges.
+edges_sum() {
     local e s=0 v
     for e in "${EDGES[@]}"; do
         v=$(in_ns "$e" curl -sf -m 1 http://127.0.0.1:9091/metrics 2>/dev/null |
-            awk -v t="$1" '/^anysip_backend_transitions_total/ && index($0, "\"" t "\"") { s += $NF } END { print s + 0 }')
+            awk -v m="$1{" -v l="$2" 'index($0, m) == 1 && index($0, l) { s += $NF } END { print s + 0 }')
         s=$((s + v))
     done
     echo "$s"
 }
+
+# Backend health changes of the edges so far ($1: down or up).
+edge_transitions() { edges_sum anysip_backend_transitions_total "\"$1\""; }
 
 transitions_at_least() { [ "$(edge_transitions "$1")" -ge "$2" ]; }
 
@@ -416,15 +419,7 @@ ooc_invites() {
 }
 
 # Relayed messages so far, summed over the edges ($1: out or in).
-relayed() {
-    local e s=0 v
-    for e in "${EDGES[@]}"; do
-        v=$(in_ns "$e" curl -sf -m 1 http://127.0.0.1:9091/metrics 2>/dev/null |
-            awk -v d="direction=\"$1\"" '/^anysip_relay_messages_total/ && index($0, d) { s += $NF } END { print s + 0 }')
-        s=$((s + v))
-    done
-    echo "$s"
-}
+relayed() { edges_sum anysip_relay_messages_total "direction=\"$1\""; }
 
 # stream_calls TAG N [flip]: N calls from alice (UDP), half to dave, half
 # to erin, each held HOLD_MS, alice hangs up; with flip, the PoP routers
