@@ -47,11 +47,11 @@ need_root() {
 
 need_tools() {
     local missing=()
-    for t in ip bird birdc sipp redis-server curl bridge; do
+    for t in ip bird birdc sipp redis-server curl bridge openssl stunnel; do
         command -v "$t" >/dev/null || missing+=("$t")
     done
     if [ ${#missing[@]} -gt 0 ]; then
-        echo "lab: missing ${missing[*]} (scripts/test installs them: bird2 sipp redis-server curl iproute2)" >&2
+        echo "lab: missing ${missing[*]} (scripts/test installs them: bird2 sipp redis-server curl iproute2 openssl stunnel4)" >&2
         exit 1
     fi
 }
@@ -142,9 +142,16 @@ lab_namespaces() {
     ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PFX-" || true
 }
 
+# Deletes the lab's namespaces; fails naming those that stay (and why).
 net_down() {
-    local n
+    local n err left=()
     for n in $(lab_namespaces); do
-        ip netns del "$n" 2>/dev/null || true
+        if ! err=$(ip netns del "$n" 2>&1); then
+            left+=("$n (${err:-ip netns del failed})")
+        fi
     done
+    if [ ${#left[@]} -gt 0 ]; then
+        echo "lab: could not remove namespaces: ${left[*]}" >&2
+        return 1
+    fi
 }

@@ -36,20 +36,41 @@ stop() {
     rm -f "$LAB_DIR/pids/$name.pid"
 }
 
+# Every process of the lab at once: SIGTERM, 5 s for all of them together
+# (an edge drains for drain_secs on SIGTERM: it is not waited for), then
+# SIGKILL. One by one, 5 s each, took longer than a minute.
 stop_all() {
-    local f
+    local f p i pids=()
     for f in "$LAB_DIR"/pids/*.pid; do
         [ -e "$f" ] || continue
-        stop "$(basename "$f" .pid)"
+        p=$(cat "$f" 2>/dev/null || true)
+        if [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; then
+            pids+=("$p")
+        fi
     done
+    for i in $(seq 50); do
+        alive_any "${pids[@]}" || break
+        sleep 0.1
+    done
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    rm -f "$LAB_DIR"/pids/*.pid
     # Whatever still runs inside the lab's namespaces (a crashed run's
-    # daemons) belongs to the lab.
-    local n p
+    # daemons, a UE's sipp) belongs to the lab.
+    local n
     for n in $(lab_namespaces); do
         for p in $(ip netns pids "$n" 2>/dev/null); do
             kill -KILL "$p" 2>/dev/null || true
         done
     done
+}
+
+# True when one of the pids still runs.
+alive_any() {
+    local p
+    for p in "$@"; do
+        kill -0 "$p" 2>/dev/null && return 0
+    done
+    return 1
 }
 
 # wait_until SECONDS WHAT CMD...: polls CMD every 0.2 s; fails naming WHAT.

@@ -93,7 +93,7 @@ render_routers() {
         local i
         for i in 1 2; do
             bgp "e$pop$i" "10.$n.$i.1" "6500$n" "10.$n.$i.2" 64512 \
-                "if ACCEPT_$i = 0 then reject; if !(net ~ [ $ANYCAST/32, $BACKEND_ANYCAST/32 ]) then reject; $GSHUT accept;" \
+                "if ACCEPT_$i = 0 then reject; if net = $BACKEND_ANYCAST/32 && BACKEND_$i = 0 then reject; if !(net ~ [ $ANYCAST/32, $BACKEND_ANYCAST/32 ]) then reject; $GSHUT accept;" \
                 'reject;' >>"$f"
         done
         flip_pop "$pop" 1 1
@@ -101,12 +101,14 @@ render_routers() {
 }
 
 # The flip's knobs: the upstream's preference per PoP, the PoP routers'
-# acceptance per edge. Applied by `birdc configure` (a soft reload).
+# acceptance per edge (both anycast addresses, or, with $4 $5, the backend
+# anycast address on its own). Applied by `birdc configure` (a soft reload).
 flip_up() {
     printf 'define PREF_A = %s;\ndefine PREF_B = %s;\n' "$1" "$2" >"$LAB_DIR/up/flip.conf"
 }
 flip_pop() {
-    printf 'define ACCEPT_1 = %s;\ndefine ACCEPT_2 = %s;\n' "$2" "$3" >"$LAB_DIR/r$1/flip.conf"
+    printf 'define ACCEPT_1 = %s;\ndefine ACCEPT_2 = %s;\ndefine BACKEND_1 = %s;\ndefine BACKEND_2 = %s;\n' \
+        "$2" "$3" "${4:-1}" "${5:-1}" >"$LAB_DIR/r$1/flip.conf"
 }
 
 # An edge host: the shipped templates and examples with the lab's addresses.
@@ -123,11 +125,28 @@ render_edge() {
     sed -e "s|neighbor 198.51.100.2 as 64513;|neighbor $gw as 6500$n;|" \
         -e '/^protocol bgp uplink6/,/^}/d' \
         "$TEMPLATES/anysip-peers.conf" >"$d/bird/anysip-peers.conf"
+    # The relay: this host's unicast address, the lab's four instances as
+    # the static peer list (the lab has no DNS server: the example's
+    # `relay.dns` is dropped), the fleet certificates made by `up`. A TLS
+    # listener on the anycast address for the TLS UE.
+    local peers="" p
+    for p in "${EDGES[@]}"; do
+        peers+="    - { instance_id: $(edge_instance "$p"), address: $(edge_ip "$p"):5071 }\\n"
+    done
+    peers=${peers%\\n}
     sed -e "s|10\.0\.0\.11|$ip|g" \
         -e "s|10\.0\.1\.1|$(core_ip ca)|g" -e "s|10\.0\.1\.2|$(core_ip cb)|g" \
         -e "s|sip\.example\.com|domain.local|g" \
         -e "s|/etc/anysip/keys.yaml|$LAB_DIR/keys.yaml|" \
+        -e '/^    - { instance_id: [0-9]*, address: /d' \
+        -e "s|^  peers:\$|  peers:\\n$peers|" \
+        -e '/^relay:/,/^$/{/^  dns:/d;/^  dns_refresh_secs:/d}' \
+        -e "s|/etc/anysip/fleet-ca.pem|$LAB_DIR/fleet/ca.pem|" \
+        -e "s|/etc/anysip/fleet-edge.pem|$d/fleet-edge.pem|" \
+        -e "s|/etc/anysip/fleet-edge.key|$d/fleet-edge.key|" \
+        -e "s|^  tcp: \[\(.*\)\]\$|  tcp: [\\1]\\n  tls: [$ANYCAST:5061]|" \
         "$EXAMPLES/edge.yaml" >"$d/edge.yaml"
+    printf 'tls:\n  cert: %s\n  key: %s\n' "$LAB_DIR/tls/edge.pem" "$LAB_DIR/tls/edge.key" >>"$d/edge.yaml"
     sed -e "s|/run/bird/bird.ctl|$d/bird.ctl|" \
         -e "s|/etc/anysip/routerd.disable|$d/routerd.disable|" \
         -e "s|grace_secs: 30|grace_secs: $LAB_GRACE|" \
@@ -145,8 +164,31 @@ render_core() {
         -e "s|instance_id: 101|instance_id: $id|" \
         -e "s|/etc/anysip/core.py|$REPO/deploy/scripts/proxy_default.py|" \
         -e "s|algorithms: \[sha256, md5\]|algorithms: [md5]|" \
-        -e "s|  nonce_ttl_secs: 300|  nonce_ttl_secs: 300\n  users: {bob: bob, carol: carol, dave: dave}|" \
+        -e "s|  nonce_ttl_secs: 300|  nonce_ttl_secs: 300\n  users: {bob: bob, carol: carol, dave: dave, erin: erin}|" \
         "$EXAMPLES/core.yaml" >"$d/core.yaml"
+}
+
+# The relay's fleet CA and one certificate per edge instance, made as an
+# operator makes them (docs/relay.md); and the UE-facing TLS certificate of
+# the anycast address (a lab CA the TLS UE trusts).
+certificates() {
+    local e t=$LAB_DIR/tls
+    mkdir -p "$LAB_DIR/fleet" "$t"
+    "$ANYSIP_BIN" fleet ca --cert "$LAB_DIR/fleet/ca.pem" --key "$LAB_DIR/fleet/ca.key" >/dev/null
+    for e in "${EDGES[@]}"; do
+        mkdir -p "$LAB_DIR/$e"
+        "$ANYSIP_BIN" fleet cert --instance "$(edge_instance "$e")" --ca "$LAB_DIR/fleet/ca.pem" \
+            --ca-key "$LAB_DIR/fleet/ca.key" --cert "$LAB_DIR/$e/fleet-edge.pem" \
+            --key "$LAB_DIR/$e/fleet-edge.key" >/dev/null
+    done
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=anysip lab CA" -keyout "$t/ca.key" -out "$t/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=domain.local" \
+        -keyout "$t/edge.key" -out "$t/edge.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:domain.local,IP:%s\n' "$ANYCAST" >"$t/ext.cnf"
+    openssl x509 -req -in "$t/edge.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+        -days 2 -extfile "$t/ext.cnf" -out "$t/edge.pem" 2>/dev/null
+    chmod 600 "$t/ca.key" "$t/edge.key"
 }
 
 start_bird() {
@@ -196,6 +238,7 @@ lab_up() {
     net_up
     "$ANYSIP_BIN" token keygen >"$LAB_DIR/keys.yaml"
     chmod 600 "$LAB_DIR/keys.yaml"
+    certificates
     render_routers
     local n
     for n in up bb ra rb; do start_bird "$n" "$LAB_DIR/$n/bird.conf"; done
@@ -220,13 +263,24 @@ lab_up() {
     echo "lab: up ($LAB_DIR)"
 }
 
+# Stops every process, removes every namespace and $LAB_DIR; fails saying
+# what stays.
 lab_down() {
+    local failed=0 err
     stop_all
-    net_down
+    net_down || failed=1
     case $LAB_DIR in
-        /run/* | /tmp/* | /var/tmp/*) rm -rf "$LAB_DIR" ;;
+        /run/* | /tmp/* | /var/tmp/*)
+            if ! err=$(rm -rf "$LAB_DIR" 2>&1); then
+                echo "lab: could not remove $LAB_DIR: $err" >&2
+                failed=1
+            fi
+            ;;
         *) echo "lab: left $LAB_DIR in place (not under /run, /tmp or /var/tmp)" >&2 ;;
     esac
+    if [ "$failed" = 1 ]; then
+        return 1
+    fi
     [ "${1:-}" = quiet ] || echo "lab: down"
 }
 
@@ -255,10 +309,13 @@ lab_status() {
     done
     echo "== edges"
     for e in "${EDGES[@]}"; do
-        local ready=no announce
+        local ready=no announce relay
         edge_ready "$e" && ready=yes
         announce=$(in_ns "$e" "$ROUTERD_BIN" status 2>/dev/null |
             grep -o '"state":"[a-z_]*"' | head -1 | cut -d'"' -f4 || true)
-        echo "  $e $(edge_ip "$e"): ready=$ready routerd=${announce:-unreachable}"
+        # Relay peers this edge has a connection to (dialled on demand).
+        relay=$(in_ns "$e" curl -sf -m 1 http://127.0.0.1:9091/admin/relay 2>/dev/null |
+            grep -o '"state":"up"' | wc -l || true)
+        echo "  $e $(edge_ip "$e"): ready=$ready routerd=${announce:-unreachable} relay_peers_up=${relay:-0}"
     done
 }

@@ -12,7 +12,6 @@ RATE=${LAB_RATE:-10}
 # The callees' ports in ue1.
 BOB_PORT=5071
 CAROL_PORT=5072
-DAVE_PORT=5073
 
 register_ues() {
     local user port tries
@@ -101,14 +100,17 @@ calls_wait() {
 # forwarding table): `ip monitor` from now until route_watch_stop.
 route_watch_start() {
     mkdir -p "$LAB_DIR/calls"
+    # In the pid directory: `down` stops it if a run is interrupted.
+    mkdir -p "$LAB_DIR/pids"
     timeout 600 ip -n "$(ns up)" monitor route >"$LAB_DIR/calls/routes.log" 2>/dev/null &
-    echo $! >"$LAB_DIR/calls/routes.pid"
+    echo $! >"$LAB_DIR/pids/route-watch.pid"
 }
 route_watch_stop() {
     local p
-    p=$(cat "$LAB_DIR/calls/routes.pid")
+    p=$(pid_of route-watch)
     kill "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
+    rm -f "$LAB_DIR/pids/route-watch.pid"
     grep -c "$ANYCAST" "$LAB_DIR/calls/routes.log" || true
 }
 
@@ -284,16 +286,19 @@ core_invites() {
         awk '/^anysip_core_requests_total/ && /method="INVITE"/ { s += $NF } END { print s + 0 }'
 }
 
-# Backend health changes of the edges so far ($1: down or up).
-edge_transitions() {
+# The samples of metric $1 whose labels hold $2, summed over the edges.
+edges_sum() {
     local e s=0 v
     for e in "${EDGES[@]}"; do
         v=$(in_ns "$e" curl -sf -m 1 http://127.0.0.1:9091/metrics 2>/dev/null |
-            awk -v t="$1" '/^anysip_backend_transitions_total/ && index($0, "\"" t "\"") { s += $NF } END { print s + 0 }')
+            awk -v m="$1{" -v l="$2" 'index($0, m) == 1 && index($0, l) { s += $NF } END { print s + 0 }')
         s=$((s + v))
     done
     echo "$s"
 }
+
+# Backend health changes of the edges so far ($1: down or up).
+edge_transitions() { edges_sum anysip_backend_transitions_total "\"$1\""; }
 
 transitions_at_least() { [ "$(edge_transitions "$1")" -ge "$2" ]; }
 
@@ -318,35 +323,219 @@ scenario_core() {
     result core "$ok" "$n" "kill_to_edges_marking_down_ms=${t_down:-never} core_b_invites=$((b1 - b0))"
 }
 
-# tcp: TCP callers through the anycast address while routes flip. Without
-# the relay and RFC 5626 flow recovery, a route change that moves a TCP
-# connection to another edge breaks it; this reports what happens (not a gate).
-scenario_tcp() {
-    local d=$LAB_DIR/calls/tcp n=40 i=0
-    rm -rf "$d"
+# --- tcp: stream UEs (dave over TCP, erin over TLS) -------------------------
+
+# The stream UEs' flows: dave's two (reg-id 1 and 2, one instance, two TCP
+# connections) and erin's one (TLS). Per flow: the user, its reg-id, how
+# sipp reaches the edge (erin through the lab's stunnel, which holds the TLS
+# connection), the first of its 20 local ports; per user the instance.
+STREAM_FLOWS=(dave1 dave2 erin)
+STREAM_USERS=(dave erin)
+ue_user() { echo "${1%[0-9]}"; }
+ue_regid() { case $1 in dave2) echo 2 ;; *) echo 1 ;; esac; }
+ue_target() { [ "$(ue_user "$1")" = dave ] && echo "$ANYCAST:5060" || echo "$UE1_IP:15061"; }
+ue_port() { case $1 in dave1) echo 5100 ;; dave2) echo 5120 ;; *) echo 5140 ;; esac; }
+ue_uuid() { [ "$1" = dave ] && echo 00000000-0000-4000-8000-00000000da7e || echo 00000000-0000-4000-8000-0000000e4140; }
+
+# ue_loop FLOW DIR DEADLINE: one flow of a UE. sipp registers it
+# (ue-outbound.xml) and holds it until it breaks; then the UE connects and
+# registers again (at most 60 times, not past DEADLINE, until DIR/stop
+# exists). Each end of the flow is appended to DIR/FLOW.down, each
+# registration to DIR/FLOW.reg.
+ue_loop() {
+    local flow=$1 d=$2 deadline=$3 i=0 left user
+    user=$(ue_user "$flow")
+    while [ ! -e "$d/stop" ] && [ $i -lt 60 ]; do
+        left=$((deadline - $(date +%s)))
+        [ "$left" -gt 0 ] || break
+        in_ns ue1 timeout "$left" sipp -sf "$SIPP_DIR/ue-outbound.xml" "$(ue_target "$flow")" -t t1 \
+            -s "$user" -au "$user" -ap "$user" -auth_uri domain.local -i "$UE1_IP" \
+            -p $(($(ue_port "$flow") + i % 20)) -oocsf "$SIPP_DIR/uas.xml" \
+            -key instance "$(ue_uuid "$user")" -key regid "$(ue_regid "$flow")" -key reglog "$d/$flow.reg" \
+            -m 1 -nostdin -nd -trace_err -error_file "$d/$flow-$i.err" >"$d/$flow-$i.out" 2>&1 &
+        echo $! >"$d/$flow.sipp"
+        wait $! 2>/dev/null || true
+        now_ms >>"$d/$flow.down"
+        i=$((i + 1))
+        sleep 0.1
+    done
+}
+
+stream_ues_start() {
+    local d=$1 deadline=$2 user
+    cat >"$d/stunnel.conf" <<EOF
+foreground = yes
+pid =
+debug = notice
+[erin]
+client = yes
+accept = $UE1_IP:15061
+connect = $ANYCAST:5061
+CAfile = $LAB_DIR/tls/ca.pem
+verifyChain = yes
+checkIP = $ANYCAST
+EOF
+    start ue1-stunnel ue1 stunnel "$d/stunnel.conf"
+    wait_until 10 "stunnel in ue1" in_ns ue1 bash -c "exec 3<>/dev/tcp/$UE1_IP/15061" || true
+    local flow
+    for flow in "${STREAM_FLOWS[@]}"; do
+        : >"$d/$flow.reg"
+        : >"$d/$flow.down"
+        ue_loop "$flow" "$d" "$deadline" &
+        echo $! >"$d/$flow.loop"
+        # dave's second flow registers later: the core calls the most recent.
+        sleep 1.1
+    done
+}
+
+stream_ues_stop() {
+    local d=$1 flow
+    touch "$d/stop"
+    for flow in "${STREAM_FLOWS[@]}"; do
+        kill "$(cat "$d/$flow.sipp" 2>/dev/null)" 2>/dev/null || true
+        wait "$(cat "$d/$flow.loop")" 2>/dev/null || true
+    done
+    stop ue1-stunnel
+}
+
+# The first registration of FLOW in DIR after T (ms), or nothing.
+registered_after() {
+    awk -v t="$3" '$1 > t { print $1; exit }' "$2/$1.reg"
+}
+# The last end of FLOW after T, or nothing.
+broke_after() {
+    awk -v t="$3" '$1 > t { last = $1 } END { if (last) print last }' "$2/$1.down"
+}
+all_registered_after() {
+    local flow
+    for flow in "${STREAM_FLOWS[@]}"; do
+        [ -n "$(registered_after "$flow" "$1" "$2")" ] || return 1
+    done
+}
+
+# The INVITEs FLOW's sipps took (their error traces log each one).
+ooc_invites() {
+    cat "$1/$2"-*.err 2>/dev/null | grep -o 'out-of-call INVITE' | wc -l
+}
+
+# Relayed messages so far, summed over the edges ($1: out or in).
+relayed() { edges_sum anysip_relay_messages_total "direction=\"$1\""; }
+
+# stream_calls TAG N [flip]: N calls from alice (UDP), half to dave, half
+# to erin, each held HOLD_MS, alice hangs up; with flip, the PoP routers
+# drop one edge or the other from the backend anycast ECMP every 300 ms
+# meanwhile (the cores' requests land on changing edges; the UEs' routes
+# do not move). Adds to OK and N_ALL.
+stream_calls() {
+    local tag=$1 n=$2 flip=${3:-} half=$(($2 / 2)) d=$LAB_DIR/calls/tcp/$1 limit user i=0
+    limit=$((n / 4 + HOLD_MS / 1000 + 30))
     mkdir -p "$d"
-    in_ns ue1 timeout 120 sipp -sf "$SIPP_DIR/uas.xml" -s bob -i "$UE1_IP" -p $BOB_PORT \
-        -m "$n" -timeout 100s -nostdin >"$d/bob.out" 2>&1 &
-    local uas=$!
-    sleep 0.3
-    in_ns ue2 timeout 120 sipp -sf "$SIPP_DIR/uac-bye.xml" "$ANYCAST:5060" -t t1 -s bob -i "$UE2_IP" \
-        -p 5083 -d "$HOLD_MS" -m "$n" -r 5 -timeout 100s -nostdin -max_reconnect 20 -reconnect_sleep 200 \
-        -trace_stat -stf "$d/tcp.csv" -fd 1 >"$d/tcp.out" 2>&1 &
-    local uac=$!
-    while kill -0 $uac 2>/dev/null && [ $i -lt 400 ]; do
-        if [ $((i % 10)) = 5 ]; then flip_up 200 100; else flip_up 100 200; fi
-        [ $((i % 10)) = 0 ] && flip_up 100 100
-        reconfigure up
+    for user in "${STREAM_USERS[@]}"; do
+        in_ns ue2 timeout $((limit + 10)) sipp -sf "$SIPP_DIR/uac-bye.xml" "$ANYCAST:5060" -s "$user" \
+            -i "$UE2_IP" -p "$([ "$user" = dave ] && echo 5083 || echo 5084)" -d "$HOLD_MS" -m "$half" \
+            -r 2 -timeout "${limit}s" -nostdin -trace_stat -stf "$d/$user.csv" -fd 1 \
+            -trace_err -error_file "$d/$user.err" >"$d/$user.out" 2>&1 &
+        echo $! >"$d/$user.pid"
+    done
+    local pops=("1 1" "1 0" "1 1" "0 1")
+    while [ -n "$flip" ] && [ $i -lt 400 ] && callers_running "$d"; do
+        # shellcheck disable=SC2086
+        flip_pop a 1 1 ${pops[$((i % 4))]}
+        # shellcheck disable=SC2086
+        flip_pop b 1 1 ${pops[$(((i + 1) % 4))]}
+        reconfigure ra rb
         i=$((i + 1))
         sleep 0.3
     done
-    wait $uac 2>/dev/null || true
-    kill $uas 2>/dev/null || true
-    wait $uas 2>/dev/null || true
+    for user in "${STREAM_USERS[@]}"; do
+        wait "$(cat "$d/$user.pid")" 2>/dev/null || true
+        OK=$((OK + $(stat_col "$d/$user.csv" 'SuccessfulCall(C)')))
+    done
+    N_ALL=$((N_ALL + half * 2))
+    if [ -n "$flip" ]; then
+        BACKEND_FLIPS=$((BACKEND_FLIPS + i))
+        flip_pop a 1 1
+        flip_pop b 1 1
+        reconfigure ra rb
+    fi
+}
+
+callers_running() {
+    local user
+    for user in "${STREAM_USERS[@]}"; do
+        kill -0 "$(cat "$1/$user.pid")" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+# tcp: dave (two flows, reg-id 1 and 2, over TCP) and erin (one flow over
+# TLS, through stunnel) register with RFC 5626 outbound through the anycast
+# address and keep their flows. 40 calls to them while the backend routes
+# flip (the cores' requests land on any edge; the relay carries them to the
+# edge holding the flow; the core calls one flow of dave's at a time). Then
+# three route changes of the UE-facing address (PoP A only, PoP B only,
+# PoP A with one edge): a change that moves a flow to another edge breaks
+# it (RST from the new edge), the UE connects and registers that flow again
+# (recovery: from the change to the new registration), and 10 calls reach
+# the UEs again.
+scenario_tcp() {
+    local d=$LAB_DIR/calls/tcp deadline t0 flow r out0 in0 invites byes
+    rm -rf "$d"
+    mkdir -p "$d"
+    OK=0
+    N_ALL=0
+    BACKEND_FLIPS=0
+    deadline=$(($(date +%s) + 240))
+    route_watch_start
+    invites=$(edge_messages INVITE)
+    byes=$(edge_messages BYE)
+    out0=$(relayed out)
+    in0=$(relayed in)
+    stream_ues_start "$d" "$deadline"
+    if ! wait_until 30 "dave's two flows and erin's registered" all_registered_after "$d" 0; then
+        stream_ues_stop "$d"
+        route_watch_stop >/dev/null
+        result tcp 0 70 "the stream UEs did not register (see $d)"
+        return
+    fi
+    stream_calls deliver 40 flip
+    local changes=("200 100|1 1" "100 200|1 1" "200 100|0 1") breaks=0 rec=() took last
+    for r in "${!changes[@]}"; do
+        t0=$(now_ms)
+        # shellcheck disable=SC2086
+        flip_up ${changes[$r]%|*}
+        # shellcheck disable=SC2086
+        flip_pop a ${changes[$r]#*|}
+        reconfigure up ra
+        # A broken flow is noticed at the next keepalive (1 s) at the latest.
+        sleep 4
+        # Recovered: registered after the flow's last break (a UE that
+        # reconnected while the routes were still moving may break twice).
+        for flow in "${STREAM_FLOWS[@]}"; do
+            last=$(broke_after "$flow" "$d" "$t0")
+            [ -n "$last" ] || continue
+            breaks=$((breaks + 1))
+            if wait_until 20 "$flow registered again" registered_after "$flow" "$d" "$last"; then
+                took=$(($(registered_after "$flow" "$d" "$last") - t0))
+                rec+=("$took")
+            fi
+        done
+        stream_calls "after-$r" 10
+    done
+    stream_ues_stop "$d"
     restore_flips
-    local ok
-    ok=$(stat_col "$d/tcp.csv" 'SuccessfulCall(C)')
-    result tcp "$ok" "$n" "TCP callers under upstream flips; relay not in this build's lab: not a gate"
+    local n_changes max=0 sum=0 v avg=none
+    n_changes=$(route_watch_stop)
+    for v in "${rec[@]}"; do
+        sum=$((sum + v))
+        [ "$v" -gt "$max" ] && max=$v
+    done
+    [ ${#rec[@]} -gt 0 ] && avg=$((sum / ${#rec[@]}))
+    [ ${#rec[@]} -eq "$breaks" ] || max="${max}(${#rec[@]}_of_${breaks}_recovered)"
+    # The INVITEs each of dave's flows took (each call: one flow).
+    local per_flow
+    per_flow=$(ooc_invites "$d" dave1)+$(ooc_invites "$d" dave2)
+    result tcp "$OK" "$N_ALL" "relayed=$(($(relayed out) - out0)) relayed_in=$(($(relayed in) - in0)) backend_flips=$BACKEND_FLIPS dave_invites_by_flow=$per_flow flow_breaks=$breaks recovery_ms_avg=$avg recovery_ms_max=$max upstream_route_changes=$n_changes invites: $(messages_delta "$invites" "$(edge_messages INVITE)") byes: $(messages_delta "$byes" "$(edge_messages BYE)")"
 }
 
 lab_run() {
