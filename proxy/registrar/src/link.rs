@@ -15,6 +15,7 @@
 //! is down.
 
 mod conn;
+mod scan;
 mod target;
 
 pub use self::conn::Conn;

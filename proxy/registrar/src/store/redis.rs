@@ -136,6 +136,11 @@ impl RedisStore {
         self.link.is_cluster()
     }
 
+    /// True with `wait:`.
+    pub fn waits(&self) -> bool {
+        self.wait.is_some()
+    }
+
     /// What `wait:` saw so far (zeros without it).
     pub fn wait_stats(&self) -> WaitStats {
         WaitStats {
