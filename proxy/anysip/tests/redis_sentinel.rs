@@ -125,8 +125,13 @@ fn calls(sipp_bin: &Path, port: &str, calls: &str, rate: &str) -> Proc {
 }
 
 fn registered(aor: &str) -> bool {
-    http(CORE_ADMIN, "GET", &format!("/admin/registrations/{aor}"), None)
-        .is_some_and(|(s, _)| s == 200)
+    http(
+        CORE_ADMIN,
+        "GET",
+        &format!("/admin/registrations/{aor}"),
+        None,
+    )
+    .is_some_and(|(s, _)| s == 200)
 }
 
 /// A counter of the core's `/metrics` (0 when absent).
@@ -152,9 +157,17 @@ fn sentinel_failover_keeps_registrations_and_calls_and_waited_bindings() {
         auth_yaml()
     );
     let script = deploy_script("proxy_default.py");
-    let _core = start(&dir, "core", &core_yaml(CORE, CORE_ADMIN, &script, &registrar));
+    let _core = start(
+        &dir,
+        "core",
+        &core_yaml(CORE, CORE_ADMIN, &script, &registrar),
+    );
     let keys = keys(&dir);
-    let _edge = start(&dir, "edge", &edge_yaml(EDGE, EDGE_ADMIN, 1, &keys, &[CORE]));
+    let _edge = start(
+        &dir,
+        "edge",
+        &edge_yaml(EDGE, EDGE_ADMIN, 1, &keys, &[CORE]),
+    );
     for a in [CORE_ADMIN, EDGE_ADMIN] {
         wait_for("admin", Duration::from_secs(20), || {
             http(a, "GET", "/admin/ready", None).is_some_and(|(s, _)| s == 200)
@@ -185,7 +198,10 @@ fn sentinel_failover_keeps_registrations_and_calls_and_waited_bindings() {
         panic!("{BEFORE} registrations before the kill: {st:?}");
     }
     let waited = metric("anysip_registrar_redis_waits_total");
-    assert!(waited > BEFORE as u64, "WAIT after every binding write: {waited}");
+    assert!(
+        waited > BEFORE as u64,
+        "WAIT after every binding write: {waited}"
+    );
     assert_eq!(
         metric("anysip_registrar_redis_wait_short_total"),
         0,
@@ -197,9 +213,11 @@ fn sentinel_failover_keeps_registrations_and_calls_and_waited_bindings() {
     std::thread::sleep(Duration::from_secs(2));
     let killed = Instant::now();
     redis.kill(SERVERS[0]);
-    wait_for("the sentinels promote a replica", Duration::from_secs(30), || {
-        redis.master_port().is_some_and(|p| p != SERVERS[0])
-    });
+    wait_for(
+        "the sentinels promote a replica",
+        Duration::from_secs(30),
+        || redis.master_port().is_some_and(|p| p != SERVERS[0]),
+    );
     let promoted = redis.master_port().unwrap();
     eprintln!("new master {promoted} after {:?}", killed.elapsed());
 
@@ -215,7 +233,10 @@ fn sentinel_failover_keeps_registrations_and_calls_and_waited_bindings() {
             Duration::from_secs(40),
         );
         if st.is_some_and(|s| s.success()) {
-            eprintln!("registering again after {:?} ({attempt} retries)", killed.elapsed());
+            eprintln!(
+                "registering again after {:?} ({attempt} retries)",
+                killed.elapsed()
+            );
             ok = true;
             break;
         }

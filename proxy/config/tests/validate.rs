@@ -406,7 +406,8 @@ fn sections_of_the_other_role() {
 #[test]
 fn redis_sentinel_cluster_and_wait() {
     let redis = |body: &str| format!("{CORE}registrar:\n  backend: redis\n  redis:\n{body}");
-    let sentinel = "    sentinel:\n      master_name: m1\n      sentinels: [\"127.0.0.1:26379\", \"[::1]\"]\n";
+    let sentinel =
+        "    sentinel:\n      master_name: m1\n      sentinels: [\"127.0.0.1:26379\", \"[::1]\"]\n";
     let c = parse(&redis(sentinel)).unwrap();
     let r = c.registrar.unwrap().redis.unwrap();
     assert_eq!(r.sentinel.unwrap().sentinels.len(), 2);
@@ -459,7 +460,8 @@ fn redis_sentinel_cluster_and_wait() {
         "must not contain { or }",
     );
     // The caches: memory, a URL, Sentinel or Cluster, each checked.
-    let cache = |body: &str| format!("{CORE}cache:\n  - name: a\n    url: memory://\n  - name: b\n{body}");
+    let cache =
+        |body: &str| format!("{CORE}cache:\n  - name: a\n    url: memory://\n  - name: b\n{body}");
     parse(&cache("    url: \"rediss+sentinel://s1,s2/m\"\n")).unwrap();
     parse(&cache("    cluster:\n      nodes: [\"h:7000\"]\n")).unwrap();
     invalid(

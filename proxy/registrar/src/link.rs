@@ -65,7 +65,9 @@ impl Link {
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
         let kind = match target {
-            Target::Server(url) => Kind::Server(Client::open(url.as_str()).map_err(|e| e.to_string())?),
+            Target::Server(url) => {
+                Kind::Server(Client::open(url.as_str()).map_err(|e| e.to_string())?)
+            }
             Target::Sentinel(s) => {
                 let tls = s.tls.then_some(TlsMode::Secure);
                 let nodes = s.sentinels.iter().filter_map(|n| {

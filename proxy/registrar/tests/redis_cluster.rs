@@ -74,9 +74,13 @@ async fn a_cluster_serves_a_thousand_aors_across_slots() {
                 tokio::spawn(async move {
                     let expires = if i < SHORT { ";expires=1" } else { "" };
                     let extra = format!("Contact: <sip:u{i}@192.0.2.1:{}>{expires}\r\n", 5000 + i);
-                    r.save(&register(&aor(i), &format!("c{i}"), 1, &extra), &source(), now())
-                        .await
-                        .map(|o| o.status)
+                    r.save(
+                        &register(&aor(i), &format!("c{i}"), 1, &extra),
+                        &source(),
+                        now(),
+                    )
+                    .await
+                    .map(|o| o.status)
                 })
             })
             .collect();
@@ -115,7 +119,11 @@ async fn a_cluster_serves_a_thousand_aors_across_slots() {
     // The short ones expire.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     for i in 0..SHORT {
-        assert!(r.lookup(&aor(i), now()).await.unwrap().is_empty(), "{}", aor(i));
+        assert!(
+            r.lookup(&aor(i), now()).await.unwrap().is_empty(),
+            "{}",
+            aor(i)
+        );
     }
     assert_eq!(r.lookup(&aor(SHORT), now()).await.unwrap().len(), 1);
     let all = r.list(now()).await.unwrap();

@@ -60,7 +60,12 @@ impl Sentinel {
             let mut cmd = Command::new(&server_bin);
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no"])
-                .args(["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"])
+                .args([
+                    "--repl-diskless-sync",
+                    "yes",
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ])
                 .arg("--dir")
                 .arg(&data)
                 .stdout(log)
@@ -94,8 +99,7 @@ impl Sentinel {
                 ),
             )
             .expect("sentinel config");
-            let log =
-                std::fs::File::create(dir.join(format!("sentinel-{port}.log"))).expect("log");
+            let log = std::fs::File::create(dir.join(format!("sentinel-{port}.log"))).expect("log");
             let p = Command::new(&sentinel_bin)
                 .arg(&conf)
                 .stdout(log)
@@ -105,15 +109,19 @@ impl Sentinel {
             out.sentinels.push((port, Proc(p)));
         }
         let first = sentinels[0];
-        wait_for("sentinels able to fail over", Duration::from_secs(30), || {
-            out.cli(first, &["SENTINEL", "CKQUORUM", MASTER])
-                .starts_with(&format!("OK {} usable", sentinels.len()))
-                && out
-                    .cli(first, &["SENTINEL", "REPLICAS", MASTER])
-                    .matches("slave")
-                    .count()
-                    >= replicas
-        });
+        wait_for(
+            "sentinels able to fail over",
+            Duration::from_secs(30),
+            || {
+                out.cli(first, &["SENTINEL", "CKQUORUM", MASTER])
+                    .starts_with(&format!("OK {} usable", sentinels.len()))
+                    && out
+                        .cli(first, &["SENTINEL", "REPLICAS", MASTER])
+                        .matches("slave")
+                        .count()
+                        >= replicas
+            },
+        );
         Some(out)
     }
 

@@ -210,7 +210,10 @@ impl std::fmt::Debug for CacheConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CacheConfig")
             .field("name", &self.name)
-            .field("url", &self.url.as_deref().map(registrar::config::redacted_url))
+            .field(
+                "url",
+                &self.url.as_deref().map(registrar::config::redacted_url),
+            )
             .field("sentinel", &self.sentinel)
             .field("cluster", &self.cluster)
             .field("local_ttl_secs", &self.local_ttl_secs)

@@ -120,11 +120,7 @@ impl RedisConfig {
 impl SentinelConfig {
     /// `sentinel:mymaster@host:port,host:port`, for logs.
     pub fn describe(&self) -> String {
-        format!(
-            "sentinel:{}@{}",
-            self.master_name,
-            self.sentinels.join(",")
-        )
+        format!("sentinel:{}@{}", self.master_name, self.sentinels.join(","))
     }
 }
 

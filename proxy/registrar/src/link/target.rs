@@ -57,14 +57,8 @@ impl Target {
                 check_cluster(c)?;
                 Ok(Target::Cluster(c.clone()))
             }
-            (None, None, None) => Err(wrong(
-                "url",
-                "set one of url, sentinel and cluster",
-            )),
-            _ => Err(wrong(
-                "url",
-                "set only one of url, sentinel and cluster",
-            )),
+            (None, None, None) => Err(wrong("url", "set one of url, sentinel and cluster")),
+            _ => Err(wrong("url", "set only one of url, sentinel and cluster")),
         }
     }
 
@@ -263,7 +257,8 @@ mod tests {
         assert_eq!(s.username, None);
         assert_eq!(s.db, 2);
         assert!(!s.tls);
-        let t = Target::from_url("rediss+sentinel://u:x@[::1]:26379/m").unwrap_or_else(|e| panic!("{e:?}"));
+        let t = Target::from_url("rediss+sentinel://u:x@[::1]:26379/m")
+            .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(t.tls());
         assert_eq!(t.describe(), "sentinel:m@[::1]:26379");
         for bad in [
@@ -274,7 +269,9 @@ mod tests {
             "redis+sentinel:///m",
             "redis+sentinel://:pw@a,,b/m",
         ] {
-            let e = Target::from_url(bad).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            let e = Target::from_url(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
             assert_eq!(e.key, "url");
             assert!(!e.message.contains("pw"), "{e:?}");
         }
@@ -289,8 +286,14 @@ mod tests {
             tls: false,
         };
         assert!(Target::new(Some("redis://h"), None, Some(&c)).is_err());
-        assert_eq!(Target::new(None, None, None).err().map(|e| e.key), Some("url".into()));
-        assert!(matches!(Target::new(None, None, Some(&c)), Ok(Target::Cluster(_))));
+        assert_eq!(
+            Target::new(None, None, None).err().map(|e| e.key),
+            Some("url".into())
+        );
+        assert!(matches!(
+            Target::new(None, None, Some(&c)),
+            Ok(Target::Cluster(_))
+        ));
         let bad = ClusterConfig {
             nodes: vec!["127.0.0.1:7000".into(), "h:x".into()],
             ..c

@@ -113,9 +113,8 @@ impl RedisStore {
                     .into(),
             ));
         }
-        let link = Link::new(&target).map_err(|e| {
-            RegistrarError::Config(format!("redis at {}: {e}", target.describe()))
-        })?;
+        let link = Link::new(&target)
+            .map_err(|e| RegistrarError::Config(format!("redis at {}: {e}", target.describe())))?;
         Ok(RedisStore {
             link,
             prefix: config.key_prefix.clone(),
@@ -280,7 +279,11 @@ impl RedisStore {
     /// The compare-and-set write of `args` (see [`CAS`]), then, with
     /// `wait:`, `WAIT` on the same connection. Returns the script's answer
     /// and how many replicas acknowledged.
-    async fn write(&self, aor: &str, args: Vec<String>) -> Result<(i64, Option<i64>), RegistrarError> {
+    async fn write(
+        &self,
+        aor: &str,
+        args: Vec<String>,
+    ) -> Result<(i64, Option<i64>), RegistrarError> {
         let key = self.aor_key(aor);
         let wait = self.wait;
         self.run("update", |mut c| async move {

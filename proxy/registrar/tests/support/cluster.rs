@@ -27,9 +27,13 @@ pub fn available(test: &str) -> bool {
     });
     if !found {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("redis-server or redis-cli not found: install the Debian package `redis-server`");
+            panic!(
+                "redis-server or redis-cli not found: install the Debian package `redis-server`"
+            );
         }
-        eprintln!("skipping {test}: redis-server/redis-cli not found (Debian package `redis-server`)");
+        eprintln!(
+            "skipping {test}: redis-server/redis-cli not found (Debian package `redis-server`)"
+        );
     }
     found
 }
@@ -84,7 +88,9 @@ impl Cluster {
             cluster.nodes.push(child);
         }
         for port in ports {
-            wait("a cluster node", 10, || cli(port, &["PING"]).trim() == "PONG");
+            wait("a cluster node", 10, || {
+                cli(port, &["PING"]).trim() == "PONG"
+            });
         }
         let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let out = Command::new("redis-cli")

@@ -68,9 +68,8 @@ impl Caches {
                     c.local_ttl_secs.map(Duration::from_secs),
                 ))
             } else {
-                let target =
-                    Target::new(c.url.as_deref(), c.sentinel.as_ref(), c.cluster.as_ref())
-                        .map_err(|e| format!("cache[{i}].{}: {}", e.key, e.message))?;
+                let target = Target::new(c.url.as_deref(), c.sentinel.as_ref(), c.cluster.as_ref())
+                    .map_err(|e| format!("cache[{i}].{}: {}", e.key, e.message))?;
                 let link = Link::new(&target)
                     .map_err(|e| format!("cache[{i}]: {}: {e}", target.describe()))?;
                 let local = c.local_ttl_secs.filter(|t| *t > 0).map(|ttl| {
