@@ -40,6 +40,9 @@ pub struct Link {
     name: String,
     kind: Kind,
     conn: Mutex<Option<Conn>>,
+    /// Held while connecting, so that the operations waiting for a
+    /// connection share one instead of each making its own.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 enum Kind {
@@ -139,6 +142,7 @@ impl Link {
             name,
             kind,
             conn: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -159,6 +163,10 @@ impl Link {
 
     /// The connection, made when there is none.
     async fn connection(&self) -> RedisResult<Conn> {
+        if let Some(c) = self.slot().clone() {
+            return Ok(c);
+        }
+        let _connecting = self.connecting.lock().await;
         if let Some(c) = self.slot().clone() {
             return Ok(c);
         }

@@ -21,8 +21,9 @@ use sipmsg::{now, register, source};
 
 const PORTS: [u16; 3] = [16841, 16842, 16843];
 const AORS: usize = 1000;
-/// AoRs whose binding expires after a second.
+/// AoRs whose binding expires after EXPIRES seconds.
 const SHORT: usize = 100;
+const EXPIRES: u64 = 5;
 
 fn cluster_config() -> ClusterConfig {
     ClusterConfig {
@@ -65,40 +66,68 @@ async fn a_cluster_serves_a_thousand_aors_across_slots() {
     let redis = Cluster::start(PORTS);
     let r = Arc::new(registrar(None).await);
 
-    // 1,000 AoRs, 16 at a time; the first SHORT expire after a second.
-    for batch in (0..AORS).collect::<Vec<_>>().chunks(16) {
-        let tasks: Vec<_> = batch
-            .iter()
-            .map(|&i| {
-                let r = r.clone();
-                tokio::spawn(async move {
-                    let expires = if i < SHORT { ";expires=1" } else { "" };
-                    let extra = format!("Contact: <sip:u{i}@192.0.2.1:{}>{expires}\r\n", 5000 + i);
-                    r.save(
-                        &register(&aor(i), &format!("c{i}"), 1, &extra),
-                        &source(),
-                        now(),
-                    )
-                    .await
-                    .map(|o| o.status)
-                })
-            })
-            .collect();
-        for t in tasks {
-            assert_eq!(t.await.unwrap().unwrap(), 200);
+    // 1,000 AoRs, 16 at a time: first those that stay, then SHORT that
+    // expire after EXPIRES seconds.
+    let save_all = |range: std::ops::Range<usize>| {
+        let r = r.clone();
+        async move {
+            for batch in range.collect::<Vec<_>>().chunks(16) {
+                let tasks: Vec<_> = batch
+                    .iter()
+                    .map(|&i| {
+                        let r = r.clone();
+                        tokio::spawn(async move {
+                            let expires = if i < SHORT {
+                                format!(";expires={EXPIRES}")
+                            } else {
+                                String::new()
+                            };
+                            let extra =
+                                format!("Contact: <sip:u{i}@192.0.2.1:{}>{expires}\r\n", 5000 + i);
+                            r.save(
+                                &register(&aor(i), &format!("c{i}"), 1, &extra),
+                                &source(),
+                                now(),
+                            )
+                            .await
+                            .map(|o| o.status)
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    assert_eq!(t.await.unwrap().unwrap(), 200);
+                }
+            }
         }
-    }
+    };
+    save_all(SHORT..AORS).await;
     // Spread over the three masters, one hash per AoR.
     let per_node: Vec<usize> = PORTS.iter().map(|p| redis.keys_on(*p, "c:aor:*")).collect();
-    assert_eq!(per_node.iter().sum::<usize>(), AORS, "{per_node:?}");
+    assert_eq!(per_node.iter().sum::<usize>(), AORS - SHORT, "{per_node:?}");
     assert!(per_node.iter().all(|n| *n > AORS / 6), "{per_node:?}");
+    let short_saved = std::time::Instant::now();
+    save_all(0..SHORT).await;
+    let short_done = std::time::Instant::now();
+    for i in 0..SHORT {
+        assert_eq!(
+            r.lookup(&aor(i), now()).await.unwrap().len(),
+            1,
+            "{}",
+            aor(i)
+        );
+    }
+    assert!(
+        short_saved.elapsed() < Duration::from_secs(EXPIRES - 1),
+        "registering and looking up {SHORT} AoRs took {:?}",
+        short_saved.elapsed()
+    );
     // An AoR's key is its hash tag: its slot is the AoR's.
     let slot = |key: &str| cluster::cli(PORTS[0], &["CLUSTER", "KEYSLOT", key]);
     assert_eq!(slot(&format!("c:aor:{{{}}}", aor(7))), slot(&aor(7)));
 
-    // Every AoR is found, by a second registrar too.
+    // Every AoR that stays is found, by a second registrar too.
     let other = registrar(None).await;
-    for i in 0..AORS {
+    for i in SHORT..AORS {
         let seen = other.lookup(&aor(i), now()).await.unwrap();
         assert_eq!(seen.len(), 1, "{}", aor(i));
         assert_eq!(seen[0].uri, format!("sip:u{i}@192.0.2.1:{}", 5000 + i));
@@ -117,7 +146,8 @@ async fn a_cluster_serves_a_thousand_aors_across_slots() {
     assert!(r.lookup(&aor(501), now()).await.unwrap().is_empty());
 
     // The short ones expire.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let left = Duration::from_secs(EXPIRES + 1).saturating_sub(short_done.elapsed());
+    tokio::time::sleep(left).await;
     for i in 0..SHORT {
         assert!(
             r.lookup(&aor(i), now()).await.unwrap().is_empty(),
