@@ -1,7 +1,8 @@
 //! The scripts' named caches (`cache:`) on a three-master Redis Cluster
 //! (`cluster:`) and on a Sentinel-watched master (`redis+sentinel://`):
 //! values stored and read through a core's script, lists in many slots
-//! summed by `list_len_sum` (a scan of every master), and a cached value
+//! summed by `list_len_sum` (a scan of every master) and one taken by
+//! `list_pop_all` (a transaction on its node), and a cached value
 //! read again after the sentinels have promoted a replica.
 #![allow(clippy::unwrap_used)]
 
@@ -47,6 +48,8 @@ async def options(request):
         for i in range(int(request.get_header("X-Lists"))):
             total += await cache.list_push(name, f"q:{i}", "x") or 0
         request.reply(200, f"pushed {total}")
+    elif op == "pop":
+        request.reply(200, f"popped {await cache.list_pop_all(name, 'q:0')}")
     elif op == "sum":
         request.reply(200, f"sum {await cache.list_len_sum(name, 'q:')}")
 "#;
@@ -119,10 +122,16 @@ fn caches_on_a_cluster_and_through_sentinel() {
         ask(4, "X-Cache: cl\r\nX-Op: sum\r\n"),
         format!("sum {LISTS}")
     );
+    // Read and cleared in one transaction, on the list's node.
+    assert_eq!(ask(6, "X-Cache: cl\r\nX-Op: pop\r\n"), "popped ['x']");
+    assert_eq!(
+        ask(7, "X-Cache: cl\r\nX-Op: sum\r\n"),
+        format!("sum {}", LISTS - 1)
+    );
 
     // Sentinel: a value on the master, read back after a failover.
     assert_eq!(
-        ask(5, "X-Cache: se\r\nX-Op: store\r\nX-Value: v2\r\n"),
+        ask(8, "X-Cache: se\r\nX-Op: store\r\nX-Value: v2\r\n"),
         "stored True"
     );
     assert_eq!(sentinel.cli(SERVERS[0], &["GET", "k"]), "v2");
