@@ -242,12 +242,15 @@ impl RedisStore {
                 args.push(b.key());
                 args.push(json);
             }
-            if !new.is_empty() {
-                // Listed before it is written: the index holds every AoR
-                // that has bindings.
+            // Listed before it is written: the index holds every AoR that
+            // has bindings. On one server in the write's own round trip; on
+            // a Cluster the index is in another slot, so on its own.
+            let listed = !new.is_empty();
+            if listed && self.link.is_cluster() {
                 self.index_add(aor).await?;
             }
-            let (result, acked) = self.write(aor, args).await?;
+            let index = (listed && !self.link.is_cluster()).then(|| self.index_key());
+            let (result, acked) = self.write(aor, index, args).await?;
             if result < 0 {
                 continue;
             }
@@ -276,18 +279,23 @@ impl RedisStore {
         )))
     }
 
-    /// The compare-and-set write of `args` (see [`CAS`]), then, with
-    /// `wait:`, `WAIT` on the same connection. Returns the script's answer
-    /// and how many replicas acknowledged.
+    /// The compare-and-set write of `args` (see [`CAS`]), preceded by
+    /// `SADD index aor` when `index` is given and followed, with `wait:`,
+    /// by `WAIT`, in one pipeline on one connection. Returns the script's
+    /// answer and how many replicas acknowledged.
     async fn write(
         &self,
         aor: &str,
+        index: Option<String>,
         args: Vec<String>,
     ) -> Result<(i64, Option<i64>), RegistrarError> {
         let key = self.aor_key(aor);
         let wait = self.wait;
         self.run("update", |mut c| async move {
             let mut pipe = redis::pipe();
+            if let Some(index) = &index {
+                pipe.cmd("SADD").arg(index).arg(aor).ignore();
+            }
             pipe.cmd("EVAL").arg(CAS).arg(1).arg(&key).arg(&args);
             match wait {
                 Some(w) => {
