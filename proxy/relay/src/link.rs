@@ -248,6 +248,8 @@ pub(crate) async fn relay_one(
         // frame, most often a packet of its own.
         let ack = recv.read_to_end(1).await.map_err(lost)?;
         match ack.as_slice() {
+            // The end of the stream alone: delivered.
+            [] => Ok(Ack::Delivered),
             [octet] => Ack::from_octet(*octet).ok_or(Failure::ConnectionLost),
             _ => Err(Failure::ConnectionLost),
         }
