@@ -29,7 +29,7 @@ mod request;
 mod store;
 
 pub use aor::aor_of;
-pub use binding::{Binding, TriedFlow};
+pub use binding::{Accepted, Binding, StoredFlow, TriedFlow};
 pub use config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use date::http_date;
 pub use error::RegistrarError;

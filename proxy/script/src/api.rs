@@ -9,6 +9,7 @@
 pub(crate) mod auth;
 pub(crate) mod cache;
 pub(crate) mod compat;
+pub(crate) mod flow;
 pub(crate) mod gateway;
 pub(crate) mod headers;
 pub(crate) mod log;
@@ -82,6 +83,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add_class::<crate::host::Binding>()?;
     m.add("Contact", py.get_type::<crate::host::Binding>())?;
     m.add_class::<objects::Destination>()?;
+    m.add_class::<flow::Flow>()?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("proxy", Py::new(py, proxy::Proxy)?)?;
     m.add("registrar", Py::new(py, registrar::Registrar)?)?;

@@ -52,6 +52,16 @@ pub struct Binding {
     pub user_agent: Option<String>,
     /// Seconds since the binding was created or last refreshed.
     pub age_secs: u64,
+    /// The Contact's other parameters, as SIPhon's `Contact.params`.
+    pub params: Vec<(String, Option<String>)>,
+    /// The flow the REGISTER arrived on, when known.
+    pub flow: Option<sip::Flow>,
+    /// `server.instance_id` of the core that accepted the REGISTER.
+    pub instance_id: Option<String>,
+    /// The epoch of the process that accepted it.
+    pub instance_epoch: Option<String>,
+    /// The token of `registrar.save(flow_token=)`.
+    pub flow_token: Option<String>,
 }
 
 /// A gateway destination, as `gateway.select` and `gateway.list` return it.
@@ -72,9 +82,14 @@ pub struct GatewayDest {
 
 /// The process's services, as scripts see them.
 pub trait Host: Send + Sync + 'static {
-    /// `registrar.save(request)`: applies the REGISTER (RFC 3261 §10.3)
-    /// and says what to answer.
-    fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError>;
+    /// `registrar.save(request, flow_token=)`: applies the REGISTER (RFC
+    /// 3261 §10.3) and says what to answer; the bindings keep the flow it
+    /// arrived on, this core's `server.instance_id` and `flow_token`.
+    fn registrar_save(
+        &self,
+        req: &RequestContext,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError>;
     /// `registrar.lookup(aor)`: the live bindings of an AoR, best q first.
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError>;
     /// `registrar.remove(aor)`: removes every binding; how many there were.
@@ -136,6 +151,18 @@ pub trait Host: Send + Sync + 'static {
     fn cache(&self, name: &str, op: CacheOp) -> Result<CacheAnswer, HostError> {
         let _ = op;
         Err(HostError::Invalid(format!("no cache named {name:?}")))
+    }
+
+    /// Whether a flow can still be used (`Flow.is_alive`): a stream
+    /// connection is still open with this id to that peer; UDP always.
+    fn flow_alive(&self, flow: &sip::Flow) -> bool {
+        !flow.transport.is_stream()
+    }
+
+    /// This process's `server.instance_id` and epoch (a random id drawn at
+    /// start), which make a binding local (`Contact.is_local`).
+    fn instance(&self) -> Option<(String, String)> {
+        None
     }
 
     /// The names that make a URI local (`SipUri.is_local`): the local

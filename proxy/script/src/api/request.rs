@@ -407,11 +407,20 @@ impl Request {
         for (given, what) in [
             (on_reply, "request.relay(on_reply=)"),
             (on_failure, "request.relay(on_failure=)"),
-            (flow, "request.relay(flow=)"),
         ] {
             if given.is_some_and(|g| !g.is_none()) {
                 return Err(super::compat::not_served(what));
             }
+        }
+        // SIPhon: a flow wins over `next_hop`.
+        if let Some(f) = flow.filter(|f| !f.is_none()) {
+            let f = f.cast::<super::flow::Flow>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "flow= takes a Flow (request.flow, Contact.flow)",
+                )
+            })?;
+            self.verdict = Some(Verdict::Relay(Some(f.get().next_hop())));
+            return Ok(());
         }
         let hop = match next_hop {
             None => None,

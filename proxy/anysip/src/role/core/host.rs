@@ -30,6 +30,12 @@ pub(crate) struct CoreHost {
     pub(crate) local_domains: Vec<String>,
     /// The named caches of scripts (`cache:`).
     pub(crate) caches: super::cache::Caches,
+    /// `server.instance_id` and this process's epoch, stamped on the
+    /// bindings this core accepts.
+    pub(crate) instance_id: String,
+    pub(crate) epoch: String,
+    /// The stream connections (`Flow.is_alive`).
+    pub(crate) conns: net::Connections,
 }
 
 /// A registrar failure as scripts see it (Redis down: 503).
@@ -67,12 +73,33 @@ fn binding(b: registrar::Binding, now: u64) -> Binding {
         reg_id: b.reg_id,
         received: b.received,
         user_agent: b.user_agent,
+        params: b.params,
+        flow: b.accepted.flow.and_then(|f| {
+            Some(sip::Flow {
+                transport: f.transport.parse().ok()?,
+                remote: f.remote,
+                local: f.local,
+                connection: f.connection,
+            })
+        }),
+        instance_id: b.accepted.by,
+        instance_epoch: b.accepted.epoch,
+        flow_token: b.accepted.flow_token,
     }
 }
 
 impl Host for CoreHost {
-    fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError> {
-        let source = registrar::Source::new(req.transport.as_str(), req.source);
+    fn registrar_save(
+        &self,
+        req: &RequestContext,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError> {
+        let source = registrar::Source::new(req.transport.as_str(), req.source)
+            .arrived_on(req.local, req.connection)
+            .accepted_by(
+                Some((self.instance_id.clone(), self.epoch.clone())),
+                flow_token.map(str::to_owned),
+            );
         let out = self
             .rt
             .block_on(self.registrar.save(&req.message, &source, now_unix()))
@@ -156,6 +183,14 @@ impl Host for CoreHost {
 
     fn local_domains(&self) -> Vec<String> {
         self.local_domains.clone()
+    }
+
+    fn instance(&self) -> Option<(String, String)> {
+        Some((self.instance_id.clone(), self.epoch.clone()))
+    }
+
+    fn flow_alive(&self, flow: &sip::Flow) -> bool {
+        !flow.transport.is_stream() || self.conns.get(flow.connection, flow.remote).is_some()
     }
 
     fn cache_names(&self) -> Vec<String> {

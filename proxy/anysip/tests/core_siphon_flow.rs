@@ -1,0 +1,201 @@
+//! SIPhon's flow API in a running core, driven by a test UA over TCP: the
+//! REGISTER is saved with `registrar.save(flow_token=)`, the binding
+//! reads back SIPhon's `Contact` fields (`params`, `instance_id`,
+//! `flow_token`, `flow`, `kind`, `is_local`), `request.flow` equals the
+//! binding's flow, and `request.relay(flow=contact.flow)` reaches the UA
+//! over the very connection it registered on although its Contact URI
+//! points nowhere. Once the UA has gone, `Contact.flow.is_alive` is false.
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/lab.rs"]
+mod lab;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::time::Duration;
+
+use harness::{http, wait_for};
+use lab::{dump_logs, scratch, start};
+
+const CORE: &str = "127.0.0.1:16940";
+const ADMIN: &str = "127.0.0.1:16941";
+
+const SCRIPT: &str = r#"
+from siphon import proxy, registrar, log
+
+
+@proxy.on_request
+def route(request):
+    if request.method == "REGISTER":
+        if registrar.save(request, flow_token="tok-" + request.call_id):
+            c = registrar.lookup("sip:ue@domain.local")[0]
+            f = request.flow
+            request.set_reply_header("X-Same-Flow", str(c.flow == request.flow and hash(c.flow) == hash(f)))
+            request.set_reply_header("X-Flow", f"{f.transport} {f.remote_addr} {f.local_addr} {f.connection_id > 0} {f.is_alive}")
+        return
+    contacts = registrar.lookup(f"sip:{request.ruri.user}@{request.ruri.host}")
+    if not contacts:
+        request.reply(404, "Not Found")
+        return
+    c = contacts[0]
+    if request.method == "OPTIONS":
+        request.reply(200, f"alive={c.flow.is_alive} local={c.is_local}")
+        return
+    request.set_header("X-Params", repr(c.params))
+    request.set_header("X-Instance", f"{c.instance_id} {c.kind} {c.is_local}")
+    request.set_header("X-Token", c.flow_token)
+    request.relay(flow=c.flow)
+"#;
+
+/// Reads one SIP message from a stream.
+fn read_message(r: &mut BufReader<TcpStream>) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let n = r.read_line(&mut line).expect("a line from the core");
+        assert!(n > 0, "the core closed the connection; so far: {head}");
+        if line == "\r\n" && head.is_empty() {
+            continue; // a keepalive
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            (n.eq_ignore_ascii_case("content-length") || n == "l").then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    head + &String::from_utf8_lossy(&body)
+}
+
+/// A header's value in a message.
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Sends a request over UDP to the core and gives its final answer.
+fn ask(method: &str, n: u32) -> String {
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let local = ua.local_addr().unwrap();
+    let msg = format!(
+        "{method} sip:ue@domain.local SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKflow{n}\r\nMax-Forwards: 70\r\n\
+         From: <sip:caller@domain.local>;tag=f{n}\r\nTo: <sip:ue@domain.local>\r\nCall-ID: flow-{n}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+    );
+    ua.send_to(msg.as_bytes(), CORE).unwrap();
+    let mut buf = [0u8; 4096];
+    for _ in 0..10 {
+        let (len, _) = ua.recv_from(&mut buf).expect("an answer from the core");
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        if !text.starts_with("SIP/2.0 1") {
+            return text;
+        }
+    }
+    panic!("no final answer to {method}");
+}
+
+#[test]
+fn relay_over_the_registered_flow() {
+    let dir = scratch("core-siphon-flow");
+    let script = dir.join("flow_route.py");
+    std::fs::write(&script, SCRIPT).unwrap();
+    let yaml = format!(
+        "role: core\nlisten:\n  udp: [{CORE}]\n  tcp: [{CORE}]\nadmin:\n  listen: {ADMIN}\nserver:\n  instance_id: core-flow\n  drain_secs: 2\n\
+         domain:\n  local: [domain.local]\nscript:\n  path: {}\n",
+        script.display()
+    );
+    let _core = start(&dir, "core", &yaml);
+    wait_for("core admin", Duration::from_secs(20), || {
+        http(ADMIN, "GET", "/admin/health", None).is_some()
+    });
+
+    // The UA registers over TCP; its Contact names a port nobody listens
+    // on, so only its flow reaches it.
+    let tcp = TcpStream::connect(CORE).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let ua = tcp.local_addr().unwrap();
+    let mut w = tcp.try_clone().unwrap();
+    let mut r = BufReader::new(tcp);
+    let register = format!(
+        "REGISTER sip:domain.local SIP/2.0\r\nVia: SIP/2.0/TCP {ua};branch=z9hG4bKreg1\r\nMax-Forwards: 70\r\n\
+         From: <sip:ue@domain.local>;tag=r1\r\nTo: <sip:ue@domain.local>\r\nCall-ID: reg-1\r\nCSeq: 1 REGISTER\r\n\
+         Contact: <sip:ue@127.0.0.1:9;transport=tcp>;expires=600;+g.3gpp.smsip;+G.3gpp.icsi-ref=\"urn%3Aurn-7\";q=0.5\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    w.write_all(register.as_bytes()).unwrap();
+    let answer = read_message(&mut r);
+    if !answer.starts_with("SIP/2.0 200 ") {
+        dump_logs(&dir);
+    }
+    assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
+    assert_eq!(header(&answer, "X-Same-Flow"), Some("True"), "{answer}");
+    assert_eq!(
+        header(&answer, "X-Flow"),
+        Some(format!("tcp {ua} {CORE} True True").as_str()),
+        "{answer}"
+    );
+
+    // A MESSAGE to the UA: relayed over its flow, with the binding's
+    // fields as the script read them.
+    let caller = std::thread::spawn(|| ask("MESSAGE", 1));
+    let got = read_message(&mut r);
+    assert!(
+        got.starts_with("MESSAGE sip:ue@domain.local SIP/2.0\r\n"),
+        "{got}"
+    );
+    assert_eq!(
+        header(&got, "X-Params"),
+        Some("[('+g.3gpp.smsip', None), ('+g.3gpp.icsi-ref', '\"urn%3Aurn-7\"')]"),
+        "{got}"
+    );
+    assert_eq!(
+        header(&got, "X-Instance"),
+        Some("core-flow ue True"),
+        "{got}"
+    );
+    assert_eq!(header(&got, "X-Token"), Some("tok-reg-1"), "{got}");
+    // The UA answers on the same connection; the caller gets the 200.
+    let mut answer = String::from("SIP/2.0 200 OK\r\n");
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        for l in got.lines().filter(|l| {
+            l.split_once(':')
+                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        }) {
+            answer.push_str(l);
+            answer.push_str("\r\n");
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    w.write_all(answer.as_bytes()).unwrap();
+    let final_answer = caller.join().unwrap();
+    assert!(
+        final_answer.starts_with("SIP/2.0 200 OK\r\n"),
+        "{final_answer}"
+    );
+
+    // The flow is alive while the connection is open, and not once the
+    // UA has closed it.
+    assert!(
+        ask("OPTIONS", 2).starts_with("SIP/2.0 200 alive=True local=True\r\n"),
+        "alive"
+    );
+    drop(w);
+    drop(r);
+    let mut n = 2;
+    wait_for("the closed flow", Duration::from_secs(5), || {
+        n += 1;
+        ask("OPTIONS", n).starts_with("SIP/2.0 200 alive=False local=True\r\n")
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
