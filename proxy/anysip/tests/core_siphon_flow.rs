@@ -5,6 +5,8 @@
 //! binding's flow, and `request.relay(flow=contact.flow)` reaches the UA
 //! over the very connection it registered on although its Contact URI
 //! points nowhere. Once the UA has gone, `Contact.flow.is_alive` is false.
+//! `request.force_send_via` sends over the transport it names with the
+//! Via sent-by it gives, and the answer still finds its way back.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -40,6 +42,12 @@ def route(request):
         request.reply(404, "Not Found")
         return
     c = contacts[0]
+    if request.method == "INFO":
+        # force_send_via: over TCP, with another sent-by, to a next hop
+        # whose URI names no transport (UDP by default).
+        request.force_send_via("TCP", "proxy.example.net:5070")
+        request.relay("sip:127.0.0.1:16942")
+        return
     if request.method == "OPTIONS":
         request.reply(200, f"alive={c.flow.is_alive} local={c.is_local}")
         return
@@ -74,6 +82,22 @@ fn read_message(r: &mut BufReader<TcpStream>) -> String {
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).unwrap();
     head + &String::from_utf8_lossy(&body)
+}
+
+/// A 200 to `req` (its Via, From, To, Call-ID and CSeq).
+fn ok_to(req: &str) -> String {
+    let mut answer = String::from("SIP/2.0 200 OK\r\n");
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        for l in req.lines().filter(|l| {
+            l.split_once(':')
+                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        }) {
+            answer.push_str(l);
+            answer.push_str("\r\n");
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    answer
 }
 
 /// A header's value in a message.
@@ -166,18 +190,29 @@ fn relay_over_the_registered_flow() {
     );
     assert_eq!(header(&got, "X-Token"), Some("tok-reg-1"), "{got}");
     // The UA answers on the same connection; the caller gets the 200.
-    let mut answer = String::from("SIP/2.0 200 OK\r\n");
-    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
-        for l in got.lines().filter(|l| {
-            l.split_once(':')
-                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        }) {
-            answer.push_str(l);
-            answer.push_str("\r\n");
-        }
-    }
-    answer.push_str("Content-Length: 0\r\n\r\n");
-    w.write_all(answer.as_bytes()).unwrap();
+    w.write_all(ok_to(&got).as_bytes()).unwrap();
+    let final_answer = caller.join().unwrap();
+    assert!(
+        final_answer.starts_with("SIP/2.0 200 OK\r\n"),
+        "{final_answer}"
+    );
+
+    // force_send_via: the INFO leaves over TCP with the script's sent-by;
+    // the answer on that connection reaches the caller.
+    let uas = std::net::TcpListener::bind("127.0.0.1:16942").unwrap();
+    let caller = std::thread::spawn(|| ask("INFO", 100));
+    uas.set_nonblocking(false).unwrap();
+    let (conn, _) = uas.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut uw = conn.try_clone().unwrap();
+    let mut ur = BufReader::new(conn);
+    let info = read_message(&mut ur);
+    let via = header(&info, "Via").unwrap_or_default();
+    assert!(
+        via.starts_with("SIP/2.0/TCP proxy.example.net:5070;branch=z9hG4bK"),
+        "{info}"
+    );
+    uw.write_all(ok_to(&info).as_bytes()).unwrap();
     let final_answer = caller.join().unwrap();
     assert!(
         final_answer.starts_with("SIP/2.0 200 OK\r\n"),

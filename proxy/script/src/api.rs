@@ -23,6 +23,7 @@ pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod request_rewrite;
 pub(crate) mod request_siphon;
+pub(crate) mod request_via;
 pub(crate) mod timer;
 pub(crate) mod uri;
 
