@@ -6,7 +6,9 @@
 //! over the very connection it registered on although its Contact URI
 //! points nowhere. Once the UA has gone, `Contact.flow.is_alive` is false.
 //! `request.force_send_via` sends over the transport it names with the
-//! Via sent-by it gives, and the answer still finds its way back.
+//! Via sent-by it gives, and the answer still finds its way back. A proxy
+//! in front of a registrar of record caches the bindings it granted with
+//! `registrar.save_proxy` and routes to them.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -110,6 +112,11 @@ fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
 
 /// Sends a request over UDP to the core and gives its final answer.
 fn ask(method: &str, n: u32) -> String {
+    ask_at(CORE, method, n)
+}
+
+/// [`ask`] to the core at `core`.
+fn ask_at(core: &str, method: &str, n: u32) -> String {
     let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
     ua.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let local = ua.local_addr().unwrap();
@@ -117,7 +124,7 @@ fn ask(method: &str, n: u32) -> String {
         "{method} sip:ue@domain.local SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKflow{n}\r\nMax-Forwards: 70\r\n\
          From: <sip:caller@domain.local>;tag=f{n}\r\nTo: <sip:ue@domain.local>\r\nCall-ID: flow-{n}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
     );
-    ua.send_to(msg.as_bytes(), CORE).unwrap();
+    ua.send_to(msg.as_bytes(), core).unwrap();
     let mut buf = [0u8; 4096];
     for _ in 0..10 {
         let (len, _) = ua.recv_from(&mut buf).expect("an answer from the core");
@@ -232,5 +239,135 @@ fn relay_over_the_registered_flow() {
         n += 1;
         ask("OPTIONS", n).starts_with("SIP/2.0 200 alive=False local=True\r\n")
     });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const PROXY: &str = "127.0.0.1:16943";
+const PROXY_ADMIN: &str = "127.0.0.1:16944";
+const RECORD: &str = "127.0.0.1:16945";
+const RECORD_ADMIN: &str = "127.0.0.1:16946";
+
+/// The proxy: REGISTERs go to the registrar of record, whose 200 it
+/// caches with `registrar.save_proxy`; other requests go to the cached
+/// bindings.
+const PROXY_SCRIPT: &str = r#"
+from siphon import proxy, registrar
+
+
+@proxy.on_request
+def route(request):
+    if request.method == "REGISTER":
+        request.relay("sip:RECORD")
+        return
+    contacts = registrar.lookup(f"sip:{request.ruri.user}@{request.ruri.host}")
+    if not contacts:
+        request.reply(404, "Not Cached")
+        return
+    request.set_header("X-Expires", str(contacts[0].expires))
+    request.relay(contacts[0])
+
+
+@proxy.on_register_reply
+def cache(request, reply):
+    if reply.status_code == 200:
+        registrar.save_proxy(request, reply)
+"#;
+
+const RECORD_SCRIPT: &str = r#"
+from siphon import proxy, registrar
+
+
+@proxy.on_request("REGISTER")
+def register(request):
+    registrar.save(request)
+"#;
+
+/// One request from `ua` to `to` and its final answer.
+fn exchange(ua: &UdpSocket, to: &str, msg: &str) -> String {
+    ua.send_to(msg.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 4096];
+    for _ in 0..10 {
+        let (len, _) = ua.recv_from(&mut buf).expect("an answer");
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        if !text.starts_with("SIP/2.0 1") {
+            return text;
+        }
+    }
+    panic!("no final answer");
+}
+
+fn register(ua: &UdpSocket, cseq: u32, expires: u32) -> String {
+    let local = ua.local_addr().unwrap();
+    let msg = format!(
+        "REGISTER sip:domain.local SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKsp{cseq}\r\nMax-Forwards: 70\r\n\
+         From: <sip:ue@domain.local>;tag=sp\r\nTo: <sip:ue@domain.local>\r\nCall-ID: sp-reg\r\nCSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:ue@{local}>\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n"
+    );
+    exchange(ua, PROXY, &msg)
+}
+
+#[test]
+fn save_proxy_caches_what_the_registrar_of_record_granted() {
+    let dir = scratch("core-siphon-save-proxy");
+    let yaml = |listen: &str, admin: &str, name: &str, script: &str, extra: &str| {
+        let path = dir.join(format!("{name}.py"));
+        std::fs::write(&path, script.replace("RECORD", RECORD)).unwrap();
+        format!(
+            "role: core\nlisten:\n  udp: [{listen}]\nadmin:\n  listen: {admin}\nserver:\n  instance_id: {name}\n  drain_secs: 2\n\
+             domain:\n  local: [domain.local]\nscript:\n  path: {}\n{extra}",
+            path.display()
+        )
+    };
+    let _record = start(
+        &dir,
+        "record",
+        &yaml(
+            RECORD,
+            RECORD_ADMIN,
+            "record",
+            RECORD_SCRIPT,
+            "registrar:\n  max_expires: 300\n  default_expires: 300\n",
+        ),
+    );
+    let _proxy = start(
+        &dir,
+        "proxy",
+        &yaml(PROXY, PROXY_ADMIN, "proxy", PROXY_SCRIPT, ""),
+    );
+    for admin in [RECORD_ADMIN, PROXY_ADMIN] {
+        wait_for("core admin", Duration::from_secs(20), || {
+            http(admin, "GET", "/admin/health", None).is_some()
+        });
+    }
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+
+    // The UA asks for an hour; the registrar of record grants 300 s and the
+    // proxy relays its 200.
+    let ok = register(&ua, 1, 3600);
+    if !ok.starts_with("SIP/2.0 200 ") {
+        dump_logs(&dir);
+    }
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    assert!(ok.contains(";expires=300"), "{ok}");
+
+    // A MESSAGE through the proxy reaches the UA from the cache, which keeps
+    // the grant plus 32 s (not the proxy's own max_expires of 3600).
+    let caller = std::thread::spawn(|| ask_at(PROXY, "MESSAGE", 50));
+    let mut buf = [0u8; 4096];
+    let (len, from) = ua.recv_from(&mut buf).expect("the MESSAGE");
+    let got = String::from_utf8_lossy(&buf[..len]).into_owned();
+    assert!(got.starts_with("MESSAGE sip:ue@"), "{got}");
+    let left: u32 = header(&got, "X-Expires").unwrap().parse().unwrap();
+    assert!((325..=332).contains(&left), "{got}");
+    ua.send_to(ok_to(&got).as_bytes(), from).unwrap();
+    let answer = caller.join().unwrap();
+    assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
+
+    // Deregistered at the registrar of record: gone from the cache too.
+    let ok = register(&ua, 2, 0);
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    let answer = ask_at(PROXY, "MESSAGE", 51);
+    assert!(answer.starts_with("SIP/2.0 404 Not Cached\r\n"), "{answer}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,6 +36,6 @@ pub use error::RegistrarError;
 pub use outcome::Outcome;
 pub use policy::{Policy, Source};
 pub use process::{process, Decision};
-pub use registrar::Registrar;
+pub use registrar::{Registrar, PROXY_GRACE_SECS};
 pub use request::{ContactSpec, Contacts, Register};
 pub use store::{MemoryStore, RedisStore, Store};

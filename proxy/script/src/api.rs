@@ -19,6 +19,7 @@ pub(crate) mod proxy;
 pub(crate) mod proxy_utils;
 pub(crate) mod ready;
 pub(crate) mod registrar;
+pub(crate) mod registrar_proxy;
 pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod request_rewrite;

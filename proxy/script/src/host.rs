@@ -90,6 +90,16 @@ pub trait Host: Send + Sync + 'static {
         req: &RequestContext,
         flow_token: Option<&str>,
     ) -> Result<SaveOutcome, HostError>;
+    /// `registrar.save_proxy(request, reply)`: caches the bindings of a
+    /// REGISTER that the registrar of record accepted for `granted`
+    /// seconds (its 200's Expires); the outcome's reply is not sent, its
+    /// status says why nothing was stored.
+    fn registrar_save_proxy(
+        &self,
+        req: &RequestContext,
+        granted: u32,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError>;
     /// `registrar.lookup(aor)`: the live bindings of an AoR, best q first.
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError>;
     /// `registrar.remove(aor)`: removes every binding; how many there were.

@@ -62,6 +62,16 @@ fn by_contact(py: Python<'_>, host: &dyn Host, uri: &str) -> PyResult<Vec<Bindin
         .collect())
 }
 
+/// A `flow_token=` must be a non-empty line.
+pub(crate) fn check_flow_token(token: Option<&str>) -> PyResult<()> {
+    if token.is_some_and(|t| t.is_empty() || t.contains(['\r', '\n'])) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "flow_token must be a non-empty line",
+        ));
+    }
+    Ok(())
+}
+
 /// Calls the `@registrar.on_change` handlers; an exception is logged.
 pub(crate) fn notify(py: Python<'_>, aor: &str, event: &str, contacts: Vec<Binding>) {
     let Some(running) = handlers::current_handlers() else {
@@ -97,14 +107,7 @@ impl Registrar {
         if aliases.is_some_and(|a| !a.is_empty()) {
             return Err(super::compat::not_served("registrar.save(aliases=)"));
         }
-        if flow_token
-            .as_deref()
-            .is_some_and(|t| t.is_empty() || t.contains(['\r', '\n']))
-        {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "flow_token must be a non-empty line",
-            ));
-        }
+        check_flow_token(flow_token.as_deref())?;
         let host = host()?;
         let (ctx, aor) = {
             let req = request.try_borrow()?;

@@ -55,8 +55,8 @@ fn every_siphon_module_imports_and_unserved_calls_name_themselves() {
             "siphon.rtpengine.instance_count is not served by anysip",
         ),
         (
-            "registrar.save_proxy(request, None)",
-            "registrar.save_proxy() is not served by anysip",
+            "registrar.lookup_by_token('t')",
+            "registrar.lookup_by_token() is not served by anysip",
         ),
         (
             "request.add_pcscf_path('t')",

@@ -154,6 +154,16 @@ impl Host for TestHost {
         Ok(SaveOutcome { reply, saved: true })
     }
 
+    fn registrar_save_proxy(
+        &self,
+        req: &RequestContext,
+        granted: u32,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError> {
+        self.log(format!("registrar_save_proxy {granted}"));
+        self.registrar_save(req, flow_token)
+    }
+
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError> {
         self.log(format!("registrar_lookup {aor}"));
         self.down()?;

@@ -88,31 +88,61 @@ fn binding(b: registrar::Binding, now: u64) -> Binding {
     }
 }
 
+impl CoreHost {
+    /// Where a REGISTER came from, as the registrar stores it: the flow,
+    /// this core and the script's flow token.
+    fn source(&self, req: &RequestContext, flow_token: Option<&str>) -> registrar::Source {
+        registrar::Source::new(req.transport.as_str(), req.source)
+            .arrived_on(req.local, req.connection)
+            .accepted_by(
+                Some((self.instance_id.clone(), self.epoch.clone())),
+                flow_token.map(str::to_owned),
+            )
+    }
+}
+
+/// A registrar outcome as scripts see it.
+fn save_outcome(out: registrar::Outcome) -> SaveOutcome {
+    SaveOutcome {
+        saved: out.saved,
+        reply: Reply {
+            status: out.status,
+            reason: out.reason,
+            headers: out.headers,
+            body: None,
+        },
+    }
+}
+
 impl Host for CoreHost {
     fn registrar_save(
         &self,
         req: &RequestContext,
         flow_token: Option<&str>,
     ) -> Result<SaveOutcome, HostError> {
-        let source = registrar::Source::new(req.transport.as_str(), req.source)
-            .arrived_on(req.local, req.connection)
-            .accepted_by(
-                Some((self.instance_id.clone(), self.epoch.clone())),
-                flow_token.map(str::to_owned),
-            );
+        let source = self.source(req, flow_token);
         let out = self
             .rt
             .block_on(self.registrar.save(&req.message, &source, now_unix()))
             .map_err(store_error)?;
-        Ok(SaveOutcome {
-            saved: out.saved,
-            reply: Reply {
-                status: out.status,
-                reason: out.reason,
-                headers: out.headers,
-                body: None,
-            },
-        })
+        Ok(save_outcome(out))
+    }
+
+    fn registrar_save_proxy(
+        &self,
+        req: &RequestContext,
+        granted: u32,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError> {
+        let source = self.source(req, flow_token);
+        let out = self
+            .rt
+            .block_on(
+                self.registrar
+                    .save_granted(&req.message, &source, granted, now_unix()),
+            )
+            .map_err(store_error)?;
+        Ok(save_outcome(out))
     }
 
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError> {
