@@ -25,6 +25,7 @@ pub(crate) mod request;
 pub(crate) mod request_rewrite;
 pub(crate) mod request_siphon;
 pub(crate) mod request_via;
+pub(crate) mod send_request;
 pub(crate) mod timer;
 pub(crate) mod uri;
 

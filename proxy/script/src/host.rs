@@ -2,7 +2,7 @@
 //! credential store and gateway groups. The anysip binary implements
 //! [`Host`]; tests use an in-memory one. Every method may block (Redis).
 
-use anysip_core::{FailedFlow, Reply, RequestContext};
+use anysip_core::{FailedFlow, Reply, RequestContext, ResponseContext};
 
 /// A host call that failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -62,6 +62,26 @@ pub struct Binding {
     pub instance_epoch: Option<String>,
     /// The token of `registrar.save(flow_token=)`.
     pub flow_token: Option<String>,
+}
+
+/// A request a script originates (`proxy.send_request`): checked by the
+/// script API (a SIP Request-URI, a method other than INVITE, ACK and
+/// CANCEL, header lines without CR/LF, no Via or Content-Length).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Originate {
+    /// The method.
+    pub method: String,
+    /// The Request-URI.
+    pub ruri: String,
+    /// Headers to add; a From, To, Call-ID, CSeq or Max-Forwards given
+    /// replaces the one the host makes.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: bytes::Bytes,
+    /// Where to send it instead of the first Route or the Request-URI.
+    pub next_hop: Option<String>,
+    /// How long to wait for the final response.
+    pub timeout: std::time::Duration,
 }
 
 /// A gateway destination, as `gateway.select` and `gateway.list` return it.
@@ -162,6 +182,16 @@ pub trait Host: Send + Sync + 'static {
         let _ = op;
         Err(HostError::Invalid(format!("no cache named {name:?}")))
     }
+
+    /// `proxy.send_request`: sends `req` in a non-INVITE client
+    /// transaction. With `wait`, blocks until its final response (`None`
+    /// after `req.timeout` or the transaction's own timeout); without,
+    /// returns `None` at once and the request goes on in the background.
+    fn send_request(
+        &self,
+        req: Originate,
+        wait: bool,
+    ) -> Result<Option<ResponseContext>, HostError>;
 
     /// Whether a flow can still be used (`Flow.is_alive`): a stream
     /// connection is still open with this id to that peer; UDP always.

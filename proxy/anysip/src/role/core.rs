@@ -4,6 +4,7 @@
 
 mod cache;
 mod host;
+mod originate;
 mod reload;
 mod users;
 
@@ -226,6 +227,14 @@ fn core_host(
             .map_err(Error::Startup)?,
         instance_id: config.server.instance_id.name.clone(),
         epoch: epoch()?,
+        resolver: resolver(config)?,
+        origin_ip: config
+            .listen
+            .udp
+            .first()
+            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| {
+                a.ip()
+            }),
         conns: conns.clone(),
     }))
 }

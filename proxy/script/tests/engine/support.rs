@@ -154,6 +154,15 @@ impl Host for TestHost {
         Ok(SaveOutcome { reply, saved: true })
     }
 
+    fn send_request(
+        &self,
+        req: script::Originate,
+        wait: bool,
+    ) -> Result<Option<anysip_core::ResponseContext>, HostError> {
+        self.log(format!("send_request {} {} {wait}", req.method, req.ruri));
+        Ok(None)
+    }
+
     fn registrar_save_proxy(
         &self,
         req: &RequestContext,

@@ -36,6 +36,10 @@ pub(crate) struct CoreHost {
     pub(crate) epoch: String,
     /// The stream connections (`Flow.is_alive`).
     pub(crate) conns: net::Connections,
+    /// `proxy.send_request`: the resolver and the address it sends from
+    /// (the first UDP listener's).
+    pub(crate) resolver: resolve::Resolver,
+    pub(crate) origin_ip: std::net::IpAddr,
 }
 
 /// A registrar failure as scripts see it (Redis down: 503).
@@ -213,6 +217,28 @@ impl Host for CoreHost {
 
     fn local_domains(&self) -> Vec<String> {
         self.local_domains.clone()
+    }
+
+    fn send_request(
+        &self,
+        req: script::Originate,
+        wait: bool,
+    ) -> Result<Option<anysip_core::ResponseContext>, HostError> {
+        if wait {
+            return self
+                .rt
+                .block_on(super::originate::send(req, self.origin_ip, &self.resolver));
+        }
+        let (ip, resolver) = (self.origin_ip, self.resolver.clone());
+        self.rt.spawn(async move {
+            let (method, ruri) = (req.method.clone(), req.ruri.clone());
+            match super::originate::send(req, ip, &resolver).await {
+                Ok(Some(r)) => tracing::debug!(target: "script", %method, %ruri, status = r.message.status().unwrap_or(0), "send_request answered"),
+                Ok(None) => tracing::debug!(target: "script", %method, %ruri, "send_request: no final response"),
+                Err(e) => tracing::warn!(target: "script", %method, %ruri, error = %e, "send_request failed"),
+            }
+        });
+        Ok(None)
     }
 
     fn instance(&self) -> Option<(String, String)> {
