@@ -66,6 +66,10 @@ fn every_siphon_module_imports_and_unserved_calls_name_themselves() {
             "request.is_ipsec_protected",
             "request.is_ipsec_protected is not served by anysip",
         ),
+        (
+            "request.relay(send_socket='udp:127.0.0.1:5060')",
+            "request.relay(send_socket=) is not served by anysip",
+        ),
     ] {
         let req = request(
             "OPTIONS",
