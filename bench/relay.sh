@@ -198,7 +198,25 @@ hist_pct() {
     }'
 }
 
-# measure MODE: "<cpu_us_per_call> <p50_ms> <p99_ms> <relay_rtt_p50_ms> <relay_rtt_p99_ms>".
+# quic_counts: "<messages> <datagrams sent> <datagrams received>" of edge
+# 2's connection to edge 1 (zeros before any).
+quic_counts() {
+  curl -sf "http://$(admin 2)/admin/relay" | python3 -c '
+import json, sys
+p = [p for p in json.load(sys.stdin)["peers"] if p["instance_id"] == 1]
+p = p[0] if p else {}
+print(p.get("sent", 0), p.get("datagrams_sent") or 0, p.get("datagrams_received") or 0)'
+}
+
+# per_message BEFORE AFTER: QUIC datagrams edge 2 sent and received per
+# relayed message between two quic_counts ("-" when none was relayed).
+per_message() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x); split(b, y); n = y[1] - x[1]
+    if (n <= 0) { print "- -"; exit } printf "%.2f %.2f\n", (y[2] - x[2]) / n, (y[3] - x[3]) / n }'
+}
+
+# measure MODE: "<cpu_us_per_call> <p50_ms> <p99_ms> <relay_rtt_p50_ms>
+# <relay_rtt_p99_ms> <datagrams out per message> <datagrams in per message>".
 measure() {
   local mode=$1 before after dir
   # measure runs in a subshell (process substitution): its edges are
@@ -212,17 +230,20 @@ measure() {
     -key other_ip 127.0.0.3 -key other_port $SIP -i 127.0.0.1 -p $ALICE \
     -m 20 -r 20 -timeout 30s >/dev/null 2>&1) || { echo "$mode: warm-up calls failed" >&2; exit 1; }
   rm -f "$dir"/*
+  local q0 q1
+  q0=$(quic_counts)
   before=$(ticks "${edge_pids[@]}")
   (cd "$dir" && sipp -sf "$ROOT/tests/sipp/core-uac.xml" 127.0.0.3:$SIP -s bob \
     -key other_ip 127.0.0.3 -key other_port $SIP -i 127.0.0.1 -p $ALICE \
     -m "$CALLS" -r "$RATE" -timeout 300s -trace_rtt -rtt_freq 1 >/dev/null 2>&1) \
     || { echo "$mode: not all $CALLS calls succeeded" >&2; exit 1; }
   after=$(ticks "${edge_pids[@]}")
+  q1=$(quic_counts)
   local h50 h99
   h50=$(hist_pct "$(admin 2)" 50); h99=$(hist_pct "$(admin 2)" 99)
   stop_fleet
   tail -n +2 "$dir"/*_rtt.csv | awk -F';' 'NF>=2 {print $2}' > "$dir/rt"
-  echo "$(( (after - before) * 1000000 / TCK / CALLS )) $(percentile "$dir/rt" 50) $(percentile "$dir/rt" 99) $h50 $h99"
+  echo "$(( (after - before) * 1000000 / TCK / CALLS )) $(percentile "$dir/rt" 50) $(percentile "$dir/rt" 99) $h50 $h99 $(per_message "$q0" "$q1")"
 }
 
 d_cpu=0; r_cpu=0
@@ -231,8 +252,8 @@ for round in $(seq "$ROUNDS"); do
   read -r c p50 p99 _ _ < <(measure direct)
   echo "round $round direct:  $CALLS calls at $RATE/s, edges cpu_us_per_call=$c, INVITE->200 p50=${p50}ms p99=${p99}ms" >&2
   d_cpu=$((d_cpu + c)); d50+=("$p50"); d99+=("$p99")
-  read -r c p50 p99 h50 h99 < <(measure relayed)
-  echo "round $round relayed: $CALLS calls at $RATE/s, edges cpu_us_per_call=$c, INVITE->200 p50=${p50}ms p99=${p99}ms, relay round trip (bucket bound) p50=${h50}ms p99=${h99}ms" >&2
+  read -r c p50 p99 h50 h99 dout din < <(measure relayed)
+  echo "round $round relayed: $CALLS calls at $RATE/s, edges cpu_us_per_call=$c, INVITE->200 p50=${p50}ms p99=${p99}ms, relay round trip (bucket bound) p50=${h50}ms p99=${h99}ms, QUIC datagrams per relayed message out=$dout in=$din" >&2
   r_cpu=$((r_cpu + c)); r50+=("$p50"); r99+=("$p99")
 done
 avg() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.3f", s/NR}'; }

@@ -1,5 +1,6 @@
 //! The admin API: `GET /status` (JSON), `POST /drain`, `POST /undrain`,
-//! `GET /metrics` (Prometheus text).
+//! `GET /metrics` (Prometheus text); and the metrics alone
+//! (`admin.metrics_listen`).
 
 use std::sync::Arc;
 
@@ -31,6 +32,13 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/drain", post(drain))
         .route("/undrain", post(undrain))
+        .with_state(state)
+}
+
+/// `GET /metrics` alone, for `admin.metrics_listen`.
+pub fn metrics_router(state: AdminState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
         .with_state(state)
 }
 

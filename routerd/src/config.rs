@@ -71,12 +71,18 @@ pub struct AdminConfig {
     /// Listen address of the admin API. Default `127.0.0.1:9180`.
     #[serde(default = "default_admin_listen")]
     pub listen: SocketAddr,
+    /// A second listener serving only `GET /metrics`, for a Prometheus
+    /// that cannot reach the admin API's loopback address (Kubernetes).
+    /// Read-only: nothing there can drain the node. Default none.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: default_admin_listen(),
+            metrics_listen: None,
         }
     }
 }

@@ -81,11 +81,23 @@ async fn run(path: &Path) -> Result<(), Error> {
             addr: listen,
             source,
         })?;
-    let app = admin::router(AdminState {
+    let state = AdminState {
         status: status.clone(),
         metrics: metrics.clone(),
         requests: tx,
-    });
+    };
+    if let Some(at) = config.admin.metrics_listen {
+        let l = tokio::net::TcpListener::bind(at)
+            .await
+            .map_err(|source| Error::Bind { addr: at, source })?;
+        let app = admin::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        });
+    }
+    let app = admin::router(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "admin API stopped");

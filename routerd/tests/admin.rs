@@ -251,3 +251,42 @@ async fn metrics_page_parses_with_every_family() {
         BTreeSet::from(["disable_file", "admin", "shutdown"])
     );
 }
+
+#[tokio::test]
+async fn the_metrics_listener_serves_the_metrics_and_nothing_else() {
+    let config = Config::parse(
+        &format!("admin:\n  listen: 127.0.0.1:9180\n  metrics_listen: 0.0.0.0:9181\n{CONFIG}"),
+        "t.yaml",
+    )
+    .unwrap();
+    assert_eq!(
+        config.admin.metrics_listen,
+        Some("0.0.0.0:9181".parse().unwrap())
+    );
+    let status = Arc::new(Mutex::new(initial_status(&config)));
+    let metrics = Arc::new(Metrics::new(&config));
+    let (tx, _rx) = tokio::sync::mpsc::channel::<routerd::engine::AdminRequest>(4);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = routerd::admin::metrics_router(AdminState {
+        status,
+        metrics,
+        requests: tx,
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = Api {
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let (status, text) = api.call(Method::GET, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("routerd_service_state{service=\"edge\",state=\"init\"} 1"));
+    // Nothing there can drain the node or read its status.
+    for (m, path) in [
+        (Method::POST, "/drain"),
+        (Method::POST, "/undrain"),
+        (Method::GET, "/status"),
+    ] {
+        assert_eq!(api.call(m, path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+}

@@ -148,6 +148,7 @@ render_edge() {
         "$EXAMPLES/edge.yaml" >"$d/edge.yaml"
     printf 'tls:\n  cert: %s\n  key: %s\n' "$LAB_DIR/tls/edge.pem" "$LAB_DIR/tls/edge.key" >>"$d/edge.yaml"
     sed -e "s|/run/bird/bird.ctl|$d/bird.ctl|" \
+        -e "s|10\.0\.0\.11|$ip|g" \
         -e "s|/etc/anysip/routerd.disable|$d/routerd.disable|" \
         -e "s|grace_secs: 30|grace_secs: $LAB_GRACE|" \
         "$EXAMPLES/routerd.yaml" >"$d/routerd.yaml"

@@ -154,6 +154,8 @@ async fn relay(State(a): State<Admin>) -> Response {
                 "address": p.address.to_string(),
                 "state": p.state,
                 "rtt_us": p.rtt.map(|d| d.as_micros() as u64),
+                "datagrams_sent": p.datagrams.map(|d| d.0),
+                "datagrams_received": p.datagrams.map(|d| d.1),
                 "sent": p.sent,
                 "received": p.received,
                 "last_error": p.last_error,

@@ -77,6 +77,7 @@ pub(crate) fn stream_limits(config: &Config) -> StreamLimits {
         max_connections: config.limits.max_connections,
         idle: Duration::from_secs(config.limits.tcp_idle_secs),
         sip: sip_limits(config),
+        user_timeout: Some(config.limits.tcp_user_timeout()),
         ..StreamLimits::default()
     }
 }

@@ -350,7 +350,7 @@ fn a_dead_flow_fails_over_to_the_instances_next_flow() {
     if let Some(cli) = tool("redis-cli") {
         let out = Command::new(cli)
             .args(["-p", &REDIS_PORT.to_string()])
-            .args(["HKEYS", "flows:aor:sip:dave@domain.local"])
+            .args(["HKEYS", "flows:aor:{sip:dave@domain.local}"])
             .output()
             .unwrap();
         let keys = String::from_utf8_lossy(&out.stdout);

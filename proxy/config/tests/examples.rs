@@ -90,7 +90,8 @@ fn core_example() {
         .as_ref()
         .unwrap()
         .url
-        .starts_with("redis://"));
+        .as_deref()
+        .is_some_and(|u| u.starts_with("redis://")));
     assert_eq!(
         c.script.as_ref().unwrap().reload,
         anysip_config::ReloadMode::Auto

@@ -98,6 +98,22 @@ fn unknown_key_in_the_default_and_minimal_configs() {
     check_every_mapping(CORE, "core-min.yaml");
 }
 
+/// Redis through Sentinel and Cluster, and `wait`, for the registrar and a
+/// cache.
+#[test]
+fn unknown_key_in_the_redis_sections() {
+    let sentinel = format!(
+        "{CORE}registrar:\n  backend: redis\n  redis:\n    sentinel:\n      master_name: m1\n      \
+         sentinels: [\"10.0.0.1:26379\"]\n      password: x\n    wait: {{replicas: 1, timeout_ms: 100}}\n\
+         cache:\n  - name: c\n    cluster:\n      nodes: [\"10.0.0.1:7000\"]\n"
+    );
+    check_every_mapping(&sentinel, "redis.yaml");
+    let cluster = format!(
+        "{CORE}registrar:\n  backend: redis\n  redis:\n    cluster:\n      nodes: [\"10.0.0.1:7000\"]\n      tls: true\n"
+    );
+    check_every_mapping(&cluster, "cluster.yaml");
+}
+
 #[test]
 fn unknown_key_shows_line_and_column() {
     let e = parse(&format!("{EDGE}edge:\n  token_max_age: 60\n")).unwrap_err();

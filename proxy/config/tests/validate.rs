@@ -404,6 +404,79 @@ fn sections_of_the_other_role() {
 }
 
 #[test]
+fn redis_sentinel_cluster_and_wait() {
+    let redis = |body: &str| format!("{CORE}registrar:\n  backend: redis\n  redis:\n{body}");
+    let sentinel =
+        "    sentinel:\n      master_name: m1\n      sentinels: [\"127.0.0.1:26379\", \"[::1]\"]\n";
+    let c = parse(&redis(sentinel)).unwrap();
+    let r = c.registrar.unwrap().redis.unwrap();
+    assert_eq!(r.sentinel.unwrap().sentinels.len(), 2);
+    parse(&redis("    url: \"redis+sentinel://:pw@a:26379,b/m1/2\"\n")).unwrap();
+    parse(&redis(
+        "    cluster:\n      nodes: [\"10.0.0.1:7000\"]\n    wait: {replicas: 1, timeout_ms: 50}\n",
+    ))
+    .unwrap();
+    invalid(
+        &redis("    url: \"redis://h\"\n    cluster:\n      nodes: [h]\n"),
+        "registrar.redis.url",
+        "only one of url, sentinel and cluster",
+    );
+    invalid(
+        &redis("    wait: {replicas: 1, timeout_ms: 50}\n"),
+        "registrar.redis.url",
+        "set one of url, sentinel and cluster",
+    );
+    invalid(
+        &redis("    sentinel:\n      master_name: \"\"\n      sentinels: [h]\n"),
+        "registrar.redis.sentinel.master_name",
+        "must be non-empty",
+    );
+    invalid(
+        &redis("    sentinel:\n      master_name: m\n      sentinels: [h, \"h:port\"]\n"),
+        "registrar.redis.sentinel.sentinels[1]",
+        "is not host:port",
+    );
+    invalid(
+        &redis("    cluster:\n      nodes: []\n"),
+        "registrar.redis.cluster.nodes",
+        "at least one seed node",
+    );
+    let e = error(&redis("    url: \"redis+sentinel://:s3cret@h/\"\n"));
+    assert_eq!(key_path(&e), "registrar.redis.url");
+    assert!(!e.to_string().contains("s3cret"), "{e}");
+    invalid(
+        &redis("    url: \"redis://h\"\n    wait: {replicas: 0, timeout_ms: 50}\n"),
+        "registrar.redis.wait.replicas",
+        "out of range 1..=64",
+    );
+    invalid(
+        &redis("    url: \"redis://h\"\n    wait: {replicas: 1, timeout_ms: 0}\n"),
+        "registrar.redis.wait.timeout_ms",
+        "out of range 1..=10000",
+    );
+    invalid(
+        &redis("    url: \"redis://h\"\n    key_prefix: \"{a}:\"\n"),
+        "registrar.redis.key_prefix",
+        "must not contain { or }",
+    );
+    // The caches: memory, a URL, Sentinel or Cluster, each checked.
+    let cache =
+        |body: &str| format!("{CORE}cache:\n  - name: a\n    url: memory://\n  - name: b\n{body}");
+    parse(&cache("    url: \"rediss+sentinel://s1,s2/m\"\n")).unwrap();
+    parse(&cache("    cluster:\n      nodes: [\"h:7000\"]\n")).unwrap();
+    invalid(
+        &cache("    local_ttl_secs: 5\n"),
+        "cache[1].url",
+        "set one of url, sentinel and cluster",
+    );
+    invalid(
+        &cache("    sentinel:\n      master_name: m\n      sentinels: []\n"),
+        "cache[1].sentinel.sentinels",
+        "at least one sentinel",
+    );
+}
+
+#[test]
 fn core_sections() {
     invalid(
         &CORE.replace("script:\n  path: /etc/anysip/core.py\n", ""),

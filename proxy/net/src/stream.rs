@@ -52,6 +52,9 @@ pub struct StreamLimits {
     pub sip: sip::Limits,
     /// Depth of each connection's send queue.
     pub send_queue: usize,
+    /// Sent data unacknowledged this long closes the connection
+    /// (`TCP_USER_TIMEOUT`); `None` leaves the kernel's default.
+    pub user_timeout: Option<Duration>,
 }
 
 impl Default for StreamLimits {
@@ -61,6 +64,19 @@ impl Default for StreamLimits {
             idle: Duration::from_secs(3600),
             sip: sip::Limits::default(),
             send_queue: 256,
+            user_timeout: None,
+        }
+    }
+}
+
+/// Sets what every stream connection gets: no Nagle delay, and the
+/// configured `TCP_USER_TIMEOUT` so that a peer gone silently (its route
+/// moved elsewhere) is noticed by the first unacknowledged write.
+pub(crate) fn tune(stream: &tokio::net::TcpStream, limits: &StreamLimits) {
+    let _ = stream.set_nodelay(true);
+    if let Some(t) = limits.user_timeout {
+        if let Err(e) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(t)) {
+            tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
         }
     }
 }
@@ -123,7 +139,7 @@ where
             drop(stream);
             continue;
         };
-        let _ = stream.set_nodelay(true);
+        tune(&stream, &limits);
         let accepted = Accepted {
             peer,
             local,
@@ -163,4 +179,34 @@ pub async fn serve_tls(
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn tune_sets_nodelay_and_the_user_timeout() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let limits = StreamLimits {
+            user_timeout: Some(Duration::from_millis(7000)),
+            ..StreamLimits::default()
+        };
+        tune(&c, &limits);
+        assert!(c.nodelay().unwrap());
+        assert_eq!(
+            socket2::SockRef::from(&c).tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(7000))
+        );
+        // Without one, the kernel's default stays.
+        let d = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        tune(&d, &StreamLimits::default());
+        assert_eq!(socket2::SockRef::from(&d).tcp_user_timeout().unwrap(), None);
+    }
 }

@@ -1,6 +1,9 @@
 //! `registrar:` — the registrar's configuration section, owned by this
 //! crate; `anysip-config` reads it as part of a `role: core` file.
 
+mod redis;
+
+pub use self::redis::{redacted_url, ClusterConfig, RedisConfig, SentinelConfig, WaitConfig};
 use serde::Deserialize;
 
 /// `registrar:`.
@@ -117,48 +120,6 @@ pub enum RegistrarBackend {
     Python,
 }
 
-/// `registrar.redis:`. Its `Debug` hides the URL's password.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisConfig {
-    /// `redis://[user:password@]host[:port][/db]`, `rediss://...` or
-    /// `unix:///path`. Use `${VAR}` for a password.
-    pub url: String,
-    /// Prefix of every key written. Default `anysip:`.
-    #[serde(default = "default_key_prefix")]
-    pub key_prefix: String,
-    /// SIPhon's extra seconds a key outlives its binding. Bindings here
-    /// expire exactly; a value is read and has no effect.
-    #[serde(default)]
-    pub ttl_slack_secs: Option<u32>,
-}
-
-impl RedisConfig {
-    /// The URL with any password replaced by `***`, for logs.
-    pub fn redacted_url(&self) -> String {
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return self.url.clone();
-        };
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        match rest[..authority_end].rfind('@') {
-            Some(at) => {
-                let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
-                format!("{scheme}://{user}:***@{}", &rest[at + 1..])
-            }
-            None => self.url.clone(),
-        }
-    }
-}
-
-impl std::fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &self.redacted_url())
-            .field("key_prefix", &self.key_prefix)
-            .finish()
-    }
-}
-
 fn default_min_expires() -> u32 {
     60
 }
@@ -170,7 +131,4 @@ fn default_default_expires() -> u32 {
 }
 fn default_max_contacts() -> u32 {
     10
-}
-fn default_key_prefix() -> String {
-    "anysip:".to_owned()
 }

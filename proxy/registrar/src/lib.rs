@@ -21,6 +21,7 @@ mod binding;
 pub mod config;
 mod date;
 mod error;
+pub mod link;
 mod outcome;
 mod policy;
 mod process;
@@ -30,7 +31,9 @@ mod store;
 
 pub use aor::aor_of;
 pub use binding::{Accepted, Binding, StoredFlow, TriedFlow};
-pub use config::{RedisConfig, RegistrarBackend, RegistrarConfig};
+pub use config::{
+    ClusterConfig, RedisConfig, RegistrarBackend, RegistrarConfig, SentinelConfig, WaitConfig,
+};
 pub use date::http_date;
 pub use error::RegistrarError;
 pub use outcome::Outcome;
@@ -38,4 +41,4 @@ pub use policy::{Policy, Source};
 pub use process::{process, Decision};
 pub use registrar::{Registrar, PROXY_GRACE_SECS};
 pub use request::{ContactSpec, Contacts, Register};
-pub use store::{MemoryStore, RedisStore, Store};
+pub use store::{MemoryStore, RedisStore, Store, WaitStats};

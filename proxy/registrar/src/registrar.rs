@@ -47,7 +47,7 @@ impl Registrar {
                 )))
             }
             (RegistrarBackend::Redis, None) => Err(RegistrarError::Config(
-                "backend: redis needs registrar.redis.url".into(),
+                "backend: redis needs registrar.redis (url, sentinel or cluster)".into(),
             )),
             (RegistrarBackend::Redis, Some(redis)) => {
                 let store = RedisStore::new(redis)?;

@@ -8,7 +8,7 @@ mod memory;
 mod redis;
 
 pub use self::memory::MemoryStore;
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisStore, WaitStats};
 
 use crate::{Binding, RegistrarError};
 

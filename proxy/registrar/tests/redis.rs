@@ -19,9 +19,8 @@ fn config(url: &str) -> RegistrarConfig {
     RegistrarConfig {
         backend: RegistrarBackend::Redis,
         redis: Some(RedisConfig {
-            url: url.to_string(),
             key_prefix: "test:".to_string(),
-            ttl_slack_secs: None,
+            ..RedisConfig::url(url)
         }),
         min_expires: 1,
         ..RegistrarConfig::default()

@@ -1,8 +1,11 @@
 //! The header in front of every relayed SIP message (sans-IO).
 //!
 //! A relayed message is one QUIC bidirectional stream: this header, then
-//! the SIP bytes, then the end of the stream. The owner answers with one
-//! [`Ack`] octet on the same stream. All integers are big-endian.
+//! the SIP bytes, then the end of the stream. The owner answers on the
+//! same stream: delivered is the end of the stream alone; flow gone and
+//! refused are one [`Ack`] octet, then the end. (A response or an ACK goes
+//! on a unidirectional stream and gets no answer.) All integers are
+//! big-endian.
 //!
 //! ```text
 //!  0      4        5     6     7          8       10      12        16     17         33     35        39      43
@@ -202,7 +205,8 @@ impl Header {
     }
 }
 
-/// The owner's answer to one relayed message: one octet on the stream.
+/// The owner's answer to one relayed message: the end of the stream alone
+/// (delivered) or one octet, then the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ack {
     /// Written to the flow's connection.

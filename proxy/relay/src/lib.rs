@@ -153,6 +153,10 @@ pub struct PeerStatus {
     pub state: &'static str,
     /// Round-trip time of the connection, when up.
     pub rtt: Option<Duration>,
+    /// UDP datagrams sent and received on the connection to the peer (the
+    /// one this instance dialled), when up: with `sent`, what a relayed
+    /// message costs in packets.
+    pub datagrams: Option<(u64, u64)>,
     /// Messages relayed to it and answered.
     pub sent: u64,
     /// Messages it relayed to this instance.

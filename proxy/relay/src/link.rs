@@ -71,11 +71,20 @@ impl Peer {
     }
 
     pub(crate) fn status(&self) -> PeerStatus {
-        let rtt = self.conn.try_lock().ok().and_then(|c| {
-            c.as_ref()
-                .filter(|c| c.close_reason().is_none())
-                .map(quinn::Connection::rtt)
-        });
+        let (rtt, datagrams) = self
+            .conn
+            .try_lock()
+            .ok()
+            .and_then(|c| {
+                c.as_ref().filter(|c| c.close_reason().is_none()).map(|c| {
+                    let st = c.stats();
+                    (
+                        Some(c.rtt()),
+                        Some((st.udp_tx.datagrams, st.udp_rx.datagrams)),
+                    )
+                })
+            })
+            .unwrap_or((None, None));
         PeerStatus {
             instance: self.instance,
             address: self.address,
@@ -86,6 +95,7 @@ impl Peer {
                 _ => "down",
             },
             rtt,
+            datagrams,
             sent: self.sent.load(Ordering::Relaxed),
             received: self.received.load(Ordering::Relaxed),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
@@ -233,9 +243,16 @@ pub(crate) async fn relay_one(
         let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
         send.write_all_chunks(&mut chunks).await.map_err(lost)?;
         send.finish().map_err(lost)?;
-        let mut ack = [0u8; 1];
-        recv.read_exact(&mut ack).await.map_err(lost)?;
-        Ack::from_octet(ack[0]).ok_or(Failure::ConnectionLost)
+        // To the end of the stream (the owner finishes it after its
+        // octet): a stream dropped before its end would cost a STOP_SENDING
+        // frame, most often a packet of its own.
+        let ack = recv.read_to_end(1).await.map_err(lost)?;
+        match ack.as_slice() {
+            // The end of the stream alone: delivered.
+            [] => Ok(Ack::Delivered),
+            [octet] => Ack::from_octet(*octet).ok_or(Failure::ConnectionLost),
+            _ => Err(Failure::ConnectionLost),
+        }
     };
     let started = Instant::now();
     let ack = tokio::time::timeout(inner.settings.answer_timeout, exchange)

@@ -175,10 +175,14 @@ async fn serve_stream(
     Ok(())
 }
 
-/// Answers a message whose sender waits (a bidirectional stream).
+/// Answers a message whose sender waits (a bidirectional stream):
+/// delivered is the end of the stream alone, one frame; anything else is
+/// its octet, then the end.
 async fn answer(send: Option<quinn::SendStream>, ack: Ack) {
     if let Some(mut s) = send {
-        let _ = s.write_all(&[ack.octet()]).await;
+        if ack != Ack::Delivered {
+            let _ = s.write_all(&[ack.octet()]).await;
+        }
         let _ = s.finish();
     }
 }

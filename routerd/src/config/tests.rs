@@ -28,8 +28,10 @@ fn parses_the_shipped_example() {
     let c = Config::load(&example_path()).expect("example parses");
     assert_eq!(c.services.len(), 1);
     let s = &c.services[0];
-    assert_eq!(s.prefixes.len(), 2);
+    // The UE-facing anycast address (v4, v6) and the backend-facing one.
+    assert_eq!(s.prefixes.len(), 3);
     assert_eq!(s.prefixes[1].prefix.to_string(), "2001:db8::1/128");
+    assert_eq!(s.prefixes[2].prefix.to_string(), "10.0.0.10/32");
     assert!(matches!(s.checks[0].kind(), Some(CheckKind::Http(_))));
     assert!(matches!(s.checks[1].kind(), Some(CheckKind::SipOptions(_))));
     assert_eq!(c.on_shutdown, OnShutdown::Withdraw);

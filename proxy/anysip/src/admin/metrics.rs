@@ -35,6 +35,8 @@ struct Snapshot {
     core: Option<anysip_core::Stats>,
     /// WebSocket refusals, by reason.
     ws: Vec<(net::WsRefusal, u64)>,
+    /// The registrar's `WAIT`s, on Redis with `registrar.redis.wait`.
+    wait: Option<registrar::WaitStats>,
 }
 
 /// The whole `/metrics` page of a role.
@@ -65,6 +67,10 @@ pub(crate) async fn render(shared: &Shared, connections: usize) -> String {
         blocklist: f.blocklist_len(),
         auto_blocked: f.auto_blocked(),
         core,
+        wait: shared.registrar().and_then(|r| match r.store() {
+            registrar::Store::Redis(s) if s.waits() => Some(s.wait_stats()),
+            _ => None,
+        }),
         ws: net::WsRefusal::ALL
             .into_iter()
             .map(|r| (r, shared.ws.refused(r)))
@@ -202,6 +208,20 @@ impl Collector for Snapshot {
         )?;
         if let Some(s) = &self.core {
             core(&mut e, s)?;
+        }
+        if let Some(w) = &self.wait {
+            counter(
+                &mut e,
+                "anysip_registrar_redis_waits",
+                "Binding writes followed by WAIT (registrar.redis.wait)",
+                w.waited,
+            )?;
+            counter(
+                &mut e,
+                "anysip_registrar_redis_wait_short",
+                "Binding writes acknowledged by fewer replicas than registrar.redis.wait.replicas in time",
+                w.short,
+            )?;
         }
         Ok(())
     }

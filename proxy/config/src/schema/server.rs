@@ -271,6 +271,14 @@ pub struct Limits {
     /// included), in ms, at least 1. Default 2000.
     #[serde(default = "default_tcp_connect_timeout_ms")]
     pub tcp_connect_timeout_ms: u64,
+    /// A TCP/TLS/WebSocket connection whose sent data stays unacknowledged
+    /// this long is closed by the kernel (`TCP_USER_TIMEOUT`), in ms,
+    /// 1000–3600000. Default 10000: a UE whose connection died silently (a
+    /// route change moved it to another instance) is noticed in seconds,
+    /// and later messages to that flow get 430, not the kernel's 15 minutes
+    /// of retransmissions.
+    #[serde(default = "default_tcp_user_timeout_ms")]
+    pub tcp_user_timeout_ms: u64,
     /// Most bytes queued for sending on one connection; past it the
     /// connection is closed, at least `max_message_size`. Default 1048576.
     #[serde(default = "default_write_queue_bytes")]
@@ -294,6 +302,11 @@ impl Limits {
         Duration::from_secs(self.tcp_idle_secs)
     }
 
+    /// `tcp_user_timeout_ms` as a duration.
+    pub fn tcp_user_timeout(&self) -> Duration {
+        Duration::from_millis(self.tcp_user_timeout_ms)
+    }
+
     /// `tcp_connect_timeout_ms` as a duration.
     pub fn tcp_connect_timeout(&self) -> Duration {
         Duration::from_millis(self.tcp_connect_timeout_ms)
@@ -309,6 +322,7 @@ impl Default for Limits {
             max_transactions: default_max_transactions(),
             tcp_idle_secs: default_tcp_idle_secs(),
             tcp_connect_timeout_ms: default_tcp_connect_timeout_ms(),
+            tcp_user_timeout_ms: default_tcp_user_timeout_ms(),
             write_queue_bytes: default_write_queue_bytes(),
             udp_mtu: default_udp_mtu(),
         }
@@ -349,6 +363,9 @@ fn default_tcp_idle_secs() -> u64 {
 }
 fn default_tcp_connect_timeout_ms() -> u64 {
     2_000
+}
+fn default_tcp_user_timeout_ms() -> u64 {
+    10_000
 }
 fn default_write_queue_bytes() -> usize {
     1 << 20

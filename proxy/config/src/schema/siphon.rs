@@ -173,19 +173,53 @@ pub struct KeepaliveConfig {
 }
 
 /// `cache:` entries (SIPhon's named caches for scripts' `cache` module).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
     /// The name scripts use (`cache.fetch(name, key)`).
     pub name: String,
-    /// The Redis URL.
-    pub url: String,
+    /// The Redis URL (`redis://`, `rediss://`, `unix://`,
+    /// `redis+sentinel://`), or `memory://` for this process only. Exactly
+    /// one of `url`, `sentinel` and `cluster`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A master found through Sentinel (anysip's key).
+    #[serde(default)]
+    pub sentinel: Option<registrar::SentinelConfig>,
+    /// A Redis Cluster (anysip's key).
+    #[serde(default)]
+    pub cluster: Option<registrar::ClusterConfig>,
     /// Lifetime of a local copy, seconds.
     #[serde(default)]
     pub local_ttl_secs: Option<u64>,
     /// Most local copies.
     #[serde(default)]
     pub local_max_entries: Option<usize>,
+}
+
+impl CacheConfig {
+    /// True for `url: memory://` (this process only).
+    pub fn is_memory(&self) -> bool {
+        self.url
+            .as_deref()
+            .is_some_and(|u| u.trim_end_matches('/') == "memory:")
+    }
+}
+
+impl std::fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheConfig")
+            .field("name", &self.name)
+            .field(
+                "url",
+                &self.url.as_deref().map(registrar::config::redacted_url),
+            )
+            .field("sentinel", &self.sentinel)
+            .field("cluster", &self.cluster)
+            .field("local_ttl_secs", &self.local_ttl_secs)
+            .field("local_max_entries", &self.local_max_entries)
+            .finish()
+    }
 }
 
 /// `cors:` of `metrics.prometheus` and `admin` (SIPhon's schema).

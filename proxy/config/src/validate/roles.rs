@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use super::host::parse_host_port;
 use super::{fail, range, Check};
 use crate::schema::{AuthConfig, Config, EdgeConfig, RegistrarBackend, RegistrarConfig, Role};
+use registrar::{ClusterConfig, RedisConfig, SentinelConfig};
 
 /// Dispatches on `role`.
 pub(super) fn role(config: &Config) -> Check {
@@ -149,6 +150,16 @@ fn core(config: &Config) -> Check {
     if let Some(registrar) = &config.registrar {
         self::registrar(registrar)?;
     }
+    for (i, cache) in config.cache.iter().flatten().enumerate() {
+        if !cache.is_memory() {
+            redis_target(
+                &format!("cache[{i}]"),
+                cache.url.as_deref(),
+                cache.sentinel.as_ref(),
+                cache.cluster.as_ref(),
+            )?;
+        }
+    }
     if let Some(auth) = &config.auth {
         self::auth(auth)?;
         let redis = config.registrar.as_ref().is_some_and(|r| r.redis.is_some());
@@ -183,30 +194,53 @@ fn registrar(r: &RegistrarConfig) -> Check {
     match (r.backend, &r.redis) {
         (RegistrarBackend::Redis, None) => fail(
             "registrar.redis",
-            "required by backend: redis (set redis.url)",
+            "required by backend: redis (set redis.url, redis.sentinel or redis.cluster)",
         ),
         (RegistrarBackend::Memory, Some(_)) => fail(
             "registrar.redis",
             "set but registrar.backend is memory (set backend: redis, or remove redis)",
         ),
-        (RegistrarBackend::Redis, Some(redis)) => {
-            let ok = ["redis://", "rediss://", "unix://"]
-                .iter()
-                .any(|s| redis.url.len() > s.len() && redis.url.starts_with(s));
-            if !ok {
-                // Never echo the URL: it may hold a password.
-                return fail(
-                    "registrar.redis.url",
-                    "expected a redis://, rediss:// or unix:// URL",
-                );
-            }
-            Ok(())
-        }
+        (RegistrarBackend::Redis, Some(redis)) => registrar_redis(redis),
         (RegistrarBackend::Memory, None) => Ok(()),
         (RegistrarBackend::Postgres | RegistrarBackend::Python, _) => fail(
             "registrar.backend",
             "not served by anysip: use memory or redis",
         ),
+    }
+}
+
+/// `registrar.redis`: where Redis is, the key prefix, `wait`.
+fn registrar_redis(redis: &RedisConfig) -> Check {
+    redis_target(
+        "registrar.redis",
+        redis.url.as_deref(),
+        redis.sentinel.as_ref(),
+        redis.cluster.as_ref(),
+    )?;
+    if redis.key_prefix.contains(['{', '}']) {
+        return fail(
+            "registrar.redis.key_prefix",
+            "must not contain { or } (the registrar makes each AoR a hash tag of its own)",
+        );
+    }
+    if let Some(w) = &redis.wait {
+        range("registrar.redis.wait.replicas", w.replicas, 1, 64)?;
+        range("registrar.redis.wait.timeout_ms", w.timeout_ms, 1, 10_000)?;
+    }
+    Ok(())
+}
+
+/// One of `url`, `sentinel` and `cluster` under `section`, usable. The
+/// message never echoes a URL (it may hold a password).
+pub(super) fn redis_target(
+    section: &str,
+    url: Option<&str>,
+    sentinel: Option<&SentinelConfig>,
+    cluster: Option<&ClusterConfig>,
+) -> Check {
+    match registrar::link::Target::new(url, sentinel, cluster) {
+        Ok(_) => Ok(()),
+        Err(e) => fail(format!("{section}.{}", e.key), e.message),
     }
 }
 

@@ -153,6 +153,12 @@ pub(super) fn limits(limits: &Limits) -> Check {
         1,
         u64::MAX,
     )?;
+    range(
+        "limits.tcp_user_timeout_ms",
+        limits.tcp_user_timeout_ms,
+        1000,
+        3_600_000,
+    )?;
     if limits.write_queue_bytes < limits.max_message_size {
         return fail(
             "limits.write_queue_bytes",

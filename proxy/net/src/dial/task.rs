@@ -36,7 +36,7 @@ pub(super) async fn dial(
             return failed(&dialer, &key, id, &outbox, &*dispatch, e).await;
         }
     };
-    let _ = stream.set_nodelay(true);
+    crate::stream::tune(&stream, &settings.limits);
     let local = stream
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::new(key.to.ip(), 0));

@@ -1,26 +1,23 @@
 //! The named caches of scripts (`cache:` in the configuration, SIPhon's
-//! `cache.fetch(name, key)`): each in Redis, shared by every core using
-//! the same URL (with an optional local copy, `local_ttl_secs`), or, with
-//! the URL `memory://`, in this process only.
+//! `cache.fetch(name, key)`): each in Redis — one server, a master found
+//! through Sentinel, or a Cluster (`registrar::link::Link`) — shared by
+//! every core using the same Redis (with an optional local copy,
+//! `local_ttl_secs`), or, with the URL `memory://`, in this process only.
 //!
 //! Keys are used as the script gives them (as in SIPhon), so cores and
-//! SIPhon nodes on one Redis share them. Every Redis operation has a
-//! deadline; a failure is `HostError::Unavailable` (scripts get SIPhon's
-//! "nothing" answers and a warning) and the connection is replaced.
+//! SIPhon nodes on one Redis share them. Every operation is on one key, so
+//! a Cluster routes it to that key's node (`list_len_sum` scans every
+//! master). Every Redis operation has a deadline; a failure is
+//! `HostError::Unavailable` (scripts get SIPhon's "nothing" answers and a
+//! warning) and the next operation connects afresh.
 
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anysip_config::CacheConfig;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisResult};
+use redis::RedisResult;
+use registrar::link::{Conn, Link, Target};
 use script::{CacheAnswer, CacheOp, HostError, MemoryCache};
-
-/// The deadline of one cache operation (all its round trips).
-const DEADLINE: Duration = Duration::from_millis(1500);
-/// Connecting and each response.
-const IO_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Keys of an in-process cache without `local_max_entries`.
 const MEMORY_MAX: usize = 100_000;
 /// Local copies of a Redis cache without `local_max_entries`.
@@ -41,43 +38,16 @@ enum Backend {
 }
 
 struct RedisCache {
-    client: Client,
-    conn: Mutex<ConnectionManager>,
-    url: String,
+    link: Link,
     local: Option<MemoryCache>,
 }
 
 impl std::fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCache")
-            .field("url", &self.url)
+            .field("redis", &self.link.name())
             .finish()
     }
-}
-
-/// `redis://user:secret@host` → `redis://user:***@host`.
-fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
-            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
-        }
-        None => url.to_owned(),
-    }
-}
-
-fn manager(client: &Client) -> RedisResult<ConnectionManager> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(IO_TIMEOUT))
-        .set_response_timeout(Some(IO_TIMEOUT))
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_millis(200));
-    ConnectionManager::new_lazy_with_config(client.clone(), config)
 }
 
 impl Caches {
@@ -92,31 +62,23 @@ impl Caches {
                     c.name
                 ));
             }
-            let backend = if c.url.trim_end_matches('/') == "memory:" {
+            let backend = if c.is_memory() {
                 Backend::Memory(MemoryCache::new(
                     c.local_max_entries.unwrap_or(MEMORY_MAX),
                     c.local_ttl_secs.map(Duration::from_secs),
                 ))
             } else {
-                let url = redacted(&c.url);
-                if c.url.starts_with("rediss://") {
-                    let _ = rustls::crypto::ring::default_provider().install_default();
-                }
-                let client = Client::open(c.url.as_str())
-                    .map_err(|e| format!("cache[{i}].url: {url}: {e}"))?;
-                let conn = manager(&client).map_err(|e| format!("cache[{i}].url: {url}: {e}"))?;
+                let target = Target::new(c.url.as_deref(), c.sentinel.as_ref(), c.cluster.as_ref())
+                    .map_err(|e| format!("cache[{i}].{}: {}", e.key, e.message))?;
+                let link = Link::new(&target)
+                    .map_err(|e| format!("cache[{i}]: {}: {e}", target.describe()))?;
                 let local = c.local_ttl_secs.filter(|t| *t > 0).map(|ttl| {
                     MemoryCache::new(
                         c.local_max_entries.unwrap_or(LOCAL_MAX),
                         Some(Duration::from_secs(ttl)),
                     )
                 });
-                Backend::Redis(Box::new(RedisCache {
-                    client,
-                    conn: Mutex::new(conn),
-                    url,
-                    local,
-                }))
+                Backend::Redis(Box::new(RedisCache { link, local }))
             };
             by_name.push((c.name.clone(), backend));
         }
@@ -146,30 +108,17 @@ impl Caches {
 }
 
 impl RedisCache {
-    /// Runs one command sequence with the deadline; a failure replaces the
+    /// Runs one command sequence with the deadline; a failure drops the
     /// connection.
     async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T, HostError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let err = match tokio::time::timeout(DEADLINE, op(conn)).await {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", DEADLINE.as_millis()),
-        };
-        if let Ok(fresh) = manager(&self.client) {
-            *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
-        }
-        Err(HostError::Unavailable(format!(
-            "redis at {} ({what}): {err}",
-            self.url
-        )))
+        self.link
+            .run(what, op)
+            .await
+            .map_err(HostError::Unavailable)
     }
 
     async fn apply(&self, op: CacheOp) -> Result<CacheAnswer, HostError> {
@@ -282,37 +231,23 @@ impl RedisCache {
             }
             CacheOp::ListLenSum(prefix) => {
                 let pattern = format!("{}*", glob_escape(&prefix));
-                self.run("SCAN+LLEN", |mut c| async move {
-                    let mut keys: Vec<String> = Vec::new();
-                    let mut cursor: u64 = 0;
-                    for _ in 0..SCAN_ROUNDS {
-                        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(&pattern)
-                            .arg("COUNT")
-                            .arg(512)
-                            .query_async(&mut c)
-                            .await?;
-                        keys.extend(batch);
-                        cursor = next;
-                        if cursor == 0 {
-                            break;
+                let keys = self
+                    .link
+                    .scan(&pattern, SCAN_ROUNDS)
+                    .await
+                    .map_err(HostError::Unavailable)?;
+                // One key per command: on a Cluster the keys are in many
+                // slots, which one pipeline may not span.
+                let total = self
+                    .run("LLEN", |mut c| async move {
+                        let mut total = 0u64;
+                        for k in &keys {
+                            total += redis::cmd("LLEN").arg(k).query_async::<u64>(&mut c).await?;
                         }
-                    }
-                    keys.sort();
-                    keys.dedup();
-                    if keys.is_empty() {
-                        return Ok(CacheAnswer::Count(0));
-                    }
-                    let mut pipe = redis::pipe();
-                    for k in &keys {
-                        pipe.cmd("LLEN").arg(k);
-                    }
-                    let lens: Vec<u64> = pipe.query_async(&mut c).await?;
-                    Ok(CacheAnswer::Count(lens.iter().sum()))
-                })
-                .await
+                        Ok(total)
+                    })
+                    .await?;
+                Ok(CacheAnswer::Count(total))
             }
         }
     }
@@ -335,20 +270,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_and_redacts() {
+    fn escapes() {
         assert_eq!(glob_escape("q_*[x]"), "q_\\*\\[x\\]");
-        assert_eq!(
-            redacted("redis://u:secret@h:6379/0"),
-            "redis://u:***@h:6379/0"
-        );
-        assert_eq!(redacted("redis://h:6379"), "redis://h:6379");
     }
 
     #[test]
     fn names_are_checked() {
         let c = |name: &str| CacheConfig {
             name: name.into(),
-            url: "memory://".into(),
+            url: Some("memory://".into()),
+            sentinel: None,
+            cluster: None,
             local_ttl_secs: None,
             local_max_entries: None,
         };
