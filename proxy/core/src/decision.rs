@@ -88,6 +88,21 @@ pub struct Edits {
     pub headers: Vec<HeaderEdit>,
     /// A new body (content type, bytes); Content-Length follows.
     pub body: Option<(String, Bytes)>,
+    /// SIPhon's `force_send_via`: the transport to send over and the
+    /// sent-by (`host[:port]`) of this proxy's Via, instead of the
+    /// listener's.
+    pub via: Option<ViaOverride>,
+}
+
+/// A script's override of the transport and of the Via sent-by
+/// (SIPhon's `request.force_send_via(transport, target)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViaOverride {
+    /// The transport the request leaves over (UDP, TCP or TLS).
+    pub transport: sip::Transport,
+    /// The Via sent-by, `host[:port]` (an IPv6 host in brackets),
+    /// checked by whoever builds it.
+    pub sent_by: String,
 }
 
 /// One header change.

@@ -52,6 +52,7 @@ pub mod stats;
 
 pub use decision::{
     Decision, Edits, ForkStrategy, HeaderEdit, RegisteredFlow, Reply, ReplyDecision, Target,
+    ViaOverride,
 };
 pub use error::CoreError;
 pub use proxy::{

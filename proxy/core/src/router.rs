@@ -19,6 +19,8 @@ pub struct RequestContext {
     pub source: SocketAddr,
     /// The local address it arrived on.
     pub local: SocketAddr,
+    /// The stream connection it arrived on (0 for UDP).
+    pub connection: u32,
     /// Whether §16.4 removed a Route header naming this proxy.
     pub route_consumed: bool,
     /// The URIs of the Routes naming this proxy that §16.4 removed, top

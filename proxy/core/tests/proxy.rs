@@ -694,6 +694,7 @@ fn request_edits_change_uri_headers_and_body() {
                 anysip_core::HeaderEdit::Remove("Contact".into()),
             ],
             body: Some(("text/plain".into(), bytes::Bytes::from_static(b"hi there"))),
+            via: None,
         },
         next_hop: None,
     }));

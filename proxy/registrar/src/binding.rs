@@ -1,5 +1,7 @@
 //! A binding: one contact registered for an address-of-record.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 
 /// One contact bound to an AoR, as stored (JSON in Redis).
@@ -38,6 +40,46 @@ pub struct Binding {
     pub user_agent: Option<String>,
     /// When the binding was last written, in seconds since the epoch.
     pub updated_at: u64,
+    /// The Contact's other parameters (not `q`, `expires`,
+    /// `+sip.instance`, `reg-id`), names lower-cased, in order: `None` for
+    /// a flag (`+g.3gpp.smsip`), else the value as written.
+    #[serde(default)]
+    pub params: Vec<(String, Option<String>)>,
+    /// Who accepted the REGISTER and over which flow.
+    #[serde(default)]
+    pub accepted: Accepted,
+}
+
+/// Who accepted a REGISTER, and over what: SIPhon's `Contact.flow`,
+/// `instance_id` and `flow_token`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The flow the REGISTER arrived on.
+    #[serde(default)]
+    pub flow: Option<StoredFlow>,
+    /// `server.instance_id` of the core that accepted it.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// The start of that core's process that accepted it (a random id
+    /// drawn at start): with `by`, which process holds the flow.
+    #[serde(default)]
+    pub epoch: Option<String>,
+    /// The opaque token the script gave (`registrar.save(flow_token=)`).
+    #[serde(default)]
+    pub flow_token: Option<String>,
+}
+
+/// A flow as stored with a binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFlow {
+    /// The transport, lower case (`udp`, `tcp`, `tls`, `ws`, `wss`).
+    pub transport: String,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// The local address (the listener).
+    pub local: SocketAddr,
+    /// The stream connection id (0 for UDP).
+    pub connection: u32,
 }
 
 impl Binding {
@@ -150,6 +192,8 @@ mod tests {
             received: None,
             user_agent: None,
             updated_at: 100,
+            params: Vec::new(),
+            accepted: Accepted::default(),
         }
     }
 

@@ -30,7 +30,7 @@ mod request;
 mod store;
 
 pub use aor::aor_of;
-pub use binding::{Binding, TriedFlow};
+pub use binding::{Accepted, Binding, StoredFlow, TriedFlow};
 pub use config::{
     ClusterConfig, RedisConfig, RegistrarBackend, RegistrarConfig, SentinelConfig, WaitConfig,
 };
@@ -39,6 +39,6 @@ pub use error::RegistrarError;
 pub use outcome::Outcome;
 pub use policy::{Policy, Source};
 pub use process::{process, Decision};
-pub use registrar::Registrar;
+pub use registrar::{Registrar, PROXY_GRACE_SECS};
 pub use request::{ContactSpec, Contacts, Register};
 pub use store::{MemoryStore, RedisStore, Store, WaitStats};

@@ -50,6 +50,14 @@ pub struct Source {
     pub transport: String,
     /// The source address and port.
     pub addr: SocketAddr,
+    /// The local address and stream connection (0: none) it arrived on,
+    /// when known: stored as the binding's flow.
+    pub local: Option<(SocketAddr, u32)>,
+    /// The core that accepts it (`server.instance_id`) and its process's
+    /// epoch.
+    pub by: Option<(String, String)>,
+    /// A token the script tags every saved contact with.
+    pub flow_token: Option<String>,
 }
 
 impl Source {
@@ -58,6 +66,44 @@ impl Source {
         Source {
             transport: transport.to_ascii_lowercase(),
             addr,
+            local: None,
+            by: None,
+            flow_token: None,
+        }
+    }
+
+    /// The same source, with the local address and connection it arrived
+    /// on.
+    pub fn arrived_on(mut self, local: SocketAddr, connection: u32) -> Source {
+        self.local = Some((local, connection));
+        self
+    }
+
+    /// The same source, accepted by the core `by` (its
+    /// `server.instance_id` and process epoch), its contacts tagged with
+    /// `flow_token`.
+    pub fn accepted_by(
+        mut self,
+        by: Option<(String, String)>,
+        flow_token: Option<String>,
+    ) -> Source {
+        self.by = by;
+        self.flow_token = flow_token;
+        self
+    }
+
+    /// What a binding stores of this source ([`crate::Binding::accepted`]).
+    pub fn accepted(&self) -> crate::Accepted {
+        crate::Accepted {
+            flow: self.local.map(|(local, connection)| crate::StoredFlow {
+                transport: self.transport.clone(),
+                remote: self.addr,
+                local,
+                connection,
+            }),
+            by: self.by.as_ref().map(|b| b.0.clone()),
+            epoch: self.by.as_ref().map(|b| b.1.clone()),
+            flow_token: self.flow_token.clone(),
         }
     }
 

@@ -191,6 +191,8 @@ fn binding_for(
         received: reg.direct.then(|| source.received()),
         user_agent: reg.user_agent.clone(),
         updated_at: now,
+        params: c.params.clone(),
+        accepted: source.accepted(),
     }
 }
 

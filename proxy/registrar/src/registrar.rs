@@ -6,6 +6,11 @@ use crate::binding;
 use crate::{aor_of, process, Binding, MemoryStore, Outcome, Policy, RedisStore, Register};
 use crate::{RegistrarError, Source, Store, TriedFlow};
 
+/// What [`Registrar::save_granted`] adds to a registrar of record's grant,
+/// so that its notice of the end (a NOTIFY) can arrive before the copy
+/// goes (SIPhon's 32 s).
+pub const PROXY_GRACE_SECS: u32 = 32;
+
 /// Bindings and the rules for changing them.
 #[derive(Debug)]
 pub struct Registrar {
@@ -99,6 +104,57 @@ impl Registrar {
         self.store
             .update(&reg.aor, now_unix, |current| {
                 let d = process(reg, source, &self.policy, &current, now_unix);
+                (d.bindings, d.outcome)
+            })
+            .await
+    }
+
+    /// Caches the bindings of a REGISTER that a registrar of record
+    /// accepted for `granted` seconds (the Expires of its 200), as a proxy
+    /// in front of it does (SIPhon's `registrar.save_proxy`): each contact
+    /// lives `granted` seconds (or its own shorter `expires`) plus
+    /// [`PROXY_GRACE_SECS`], not capped by `max_expires` (the registrar of
+    /// record has capped); a contact with `expires=0`, every contact when
+    /// `granted` is 0, and `Contact: *` remove bindings as they did there. The outcome says whether it was
+    /// stored (200) or why not; no response is built from it.
+    pub async fn save_granted(
+        &self,
+        req: &sip::Message,
+        source: &Source,
+        granted: u32,
+        now_unix: u64,
+    ) -> Result<Outcome, RegistrarError> {
+        let mut reg = match Register::from_message(req) {
+            Ok(reg) => reg,
+            Err(outcome) => return Ok(outcome),
+        };
+        match &mut reg.contacts {
+            crate::Contacts::Star => {
+                self.store.remove(&reg.aor).await?;
+                return Ok(Outcome::ok(&[], now_unix, true));
+            }
+            crate::Contacts::List(list) => {
+                for c in list {
+                    c.expires = Some(match c.expires {
+                        _ if granted == 0 => 0,
+                        Some(0) => 0,
+                        Some(e) => e.min(granted).saturating_add(PROXY_GRACE_SECS),
+                        None => granted.saturating_add(PROXY_GRACE_SECS),
+                    });
+                }
+            }
+            crate::Contacts::Query => {}
+        }
+        let policy = Policy {
+            max_expires: u32::MAX,
+            ..self.policy
+        };
+        if reg.contacts == crate::Contacts::Query {
+            return Ok(Outcome::ok(&[], now_unix, false));
+        }
+        self.store
+            .update(&reg.aor, now_unix, |current| {
+                let d = process(&reg, source, &policy, &current, now_unix);
                 (d.bindings, d.outcome)
             })
             .await

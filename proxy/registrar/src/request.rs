@@ -58,6 +58,9 @@ pub struct ContactSpec {
     pub reg_id: Option<u32>,
     /// True when the URI has the `ob` parameter (RFC 5626).
     pub ob: bool,
+    /// The other contact-params (not `q`, `expires`, `+sip.instance`,
+    /// `reg-id`), names lower-cased: `None` for a flag.
+    pub params: Vec<(String, Option<String>)>,
 }
 
 impl Register {
@@ -102,6 +105,7 @@ impl Register {
                         instance: p.instance.map(str::to_string),
                         reg_id: p.reg_id,
                         ob: uri.as_sip().is_some_and(|u| u.params.has("ob")),
+                        params: other_params(&na.params),
                     });
                 }
             }
@@ -145,4 +149,14 @@ impl Register {
             .and_then(|na| na.uri().ok())
             .is_some_and(|u| u.as_sip().is_some_and(|s| s.params.has("ob")))
     }
+}
+
+/// The contact-params the registrar does not interpret, in order.
+fn other_params(params: &sip::params::Params<'_>) -> Vec<(String, Option<String>)> {
+    const OWN: [&str; 5] = ["q", "expires", "+sip.instance", "reg-id", "tag"];
+    params
+        .iter()
+        .filter(|p| !OWN.iter().any(|o| p.name.eq_ignore_ascii_case(o)))
+        .map(|p| (p.name.to_ascii_lowercase(), p.value.map(str::to_owned)))
+        .collect()
 }

@@ -122,3 +122,58 @@ async fn a_dead_flow_ends_its_binding_only() {
     // Reported twice (two cores, two requests): the second finds nothing.
     assert_eq!(r.remove_flow(aor, &tried3, NOW).await.unwrap(), None);
 }
+
+/// `save_granted` (SIPhon's `save_proxy`): the registrar of record's grant
+/// plus 32 s, not this registrar's `max_expires`; a contact's own shorter
+/// expiry wins; a grant of 0 and `*` remove.
+#[tokio::test]
+async fn a_proxy_keeps_what_the_registrar_of_record_granted() {
+    let config = RegistrarConfig {
+        max_expires: 300,
+        default_expires: 300,
+        ..RegistrarConfig::default()
+    };
+    let r = Registrar::from_config(&config).await.unwrap();
+    let alice = "sip:alice@example.com";
+    let contacts = "Contact: <sip:a@192.0.2.1>, <sip:b@192.0.2.2>;expires=100\r\nExpires: 7200\r\n";
+    let o = r
+        .save_granted(&register(alice, "p1", 1, contacts), &source(), 3600, NOW)
+        .await
+        .unwrap();
+    assert!(o.saved);
+    let left = |v: Vec<registrar::Binding>| {
+        let mut v: Vec<(String, u64)> = v
+            .into_iter()
+            .map(|b| (b.uri.clone(), b.expires_in(NOW)))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        left(r.lookup(alice, NOW).await.unwrap()),
+        [
+            ("sip:a@192.0.2.1".to_owned(), 3632),
+            ("sip:b@192.0.2.2".to_owned(), 132)
+        ]
+    );
+    // A grant of 0 for one contact removes it only.
+    r.save_granted(
+        &register(alice, "p1", 2, "Contact: <sip:b@192.0.2.2>\r\n"),
+        &source(),
+        0,
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.lookup(alice, NOW).await.unwrap().len(), 1);
+    // `*` removes the rest.
+    r.save_granted(
+        &register(alice, "p1", 3, "Contact: *\r\nExpires: 0\r\n"),
+        &source(),
+        0,
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert!(r.lookup(alice, NOW).await.unwrap().is_empty());
+}

@@ -9,6 +9,7 @@
 pub(crate) mod auth;
 pub(crate) mod cache;
 pub(crate) mod compat;
+pub(crate) mod flow;
 pub(crate) mod gateway;
 pub(crate) mod headers;
 pub(crate) mod log;
@@ -18,10 +19,13 @@ pub(crate) mod proxy;
 pub(crate) mod proxy_utils;
 pub(crate) mod ready;
 pub(crate) mod registrar;
+pub(crate) mod registrar_proxy;
 pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod request_rewrite;
 pub(crate) mod request_siphon;
+pub(crate) mod request_via;
+pub(crate) mod send_request;
 pub(crate) mod timer;
 pub(crate) mod uri;
 
@@ -82,6 +86,7 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add_class::<crate::host::Binding>()?;
     m.add("Contact", py.get_type::<crate::host::Binding>())?;
     m.add_class::<objects::Destination>()?;
+    m.add_class::<flow::Flow>()?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("proxy", Py::new(py, proxy::Proxy)?)?;
     m.add("registrar", Py::new(py, registrar::Registrar)?)?;

@@ -2,7 +2,7 @@
 //! credential store and gateway groups. The anysip binary implements
 //! [`Host`]; tests use an in-memory one. Every method may block (Redis).
 
-use anysip_core::{FailedFlow, Reply, RequestContext};
+use anysip_core::{FailedFlow, Reply, RequestContext, ResponseContext};
 
 /// A host call that failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -52,6 +52,36 @@ pub struct Binding {
     pub user_agent: Option<String>,
     /// Seconds since the binding was created or last refreshed.
     pub age_secs: u64,
+    /// The Contact's other parameters, as SIPhon's `Contact.params`.
+    pub params: Vec<(String, Option<String>)>,
+    /// The flow the REGISTER arrived on, when known.
+    pub flow: Option<sip::Flow>,
+    /// `server.instance_id` of the core that accepted the REGISTER.
+    pub instance_id: Option<String>,
+    /// The epoch of the process that accepted it.
+    pub instance_epoch: Option<String>,
+    /// The token of `registrar.save(flow_token=)`.
+    pub flow_token: Option<String>,
+}
+
+/// A request a script originates (`proxy.send_request`): checked by the
+/// script API (a SIP Request-URI, a method other than INVITE, ACK and
+/// CANCEL, header lines without CR/LF, no Via or Content-Length).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Originate {
+    /// The method.
+    pub method: String,
+    /// The Request-URI.
+    pub ruri: String,
+    /// Headers to add; a From, To, Call-ID, CSeq or Max-Forwards given
+    /// replaces the one the host makes.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: bytes::Bytes,
+    /// Where to send it instead of the first Route or the Request-URI.
+    pub next_hop: Option<String>,
+    /// How long to wait for the final response.
+    pub timeout: std::time::Duration,
 }
 
 /// A gateway destination, as `gateway.select` and `gateway.list` return it.
@@ -72,9 +102,24 @@ pub struct GatewayDest {
 
 /// The process's services, as scripts see them.
 pub trait Host: Send + Sync + 'static {
-    /// `registrar.save(request)`: applies the REGISTER (RFC 3261 §10.3)
-    /// and says what to answer.
-    fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError>;
+    /// `registrar.save(request, flow_token=)`: applies the REGISTER (RFC
+    /// 3261 §10.3) and says what to answer; the bindings keep the flow it
+    /// arrived on, this core's `server.instance_id` and `flow_token`.
+    fn registrar_save(
+        &self,
+        req: &RequestContext,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError>;
+    /// `registrar.save_proxy(request, reply)`: caches the bindings of a
+    /// REGISTER that the registrar of record accepted for `granted`
+    /// seconds (its 200's Expires); the outcome's reply is not sent, its
+    /// status says why nothing was stored.
+    fn registrar_save_proxy(
+        &self,
+        req: &RequestContext,
+        granted: u32,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError>;
     /// `registrar.lookup(aor)`: the live bindings of an AoR, best q first.
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError>;
     /// `registrar.remove(aor)`: removes every binding; how many there were.
@@ -136,6 +181,28 @@ pub trait Host: Send + Sync + 'static {
     fn cache(&self, name: &str, op: CacheOp) -> Result<CacheAnswer, HostError> {
         let _ = op;
         Err(HostError::Invalid(format!("no cache named {name:?}")))
+    }
+
+    /// `proxy.send_request`: sends `req` in a non-INVITE client
+    /// transaction. With `wait`, blocks until its final response (`None`
+    /// after `req.timeout` or the transaction's own timeout); without,
+    /// returns `None` at once and the request goes on in the background.
+    fn send_request(
+        &self,
+        req: Originate,
+        wait: bool,
+    ) -> Result<Option<ResponseContext>, HostError>;
+
+    /// Whether a flow can still be used (`Flow.is_alive`): a stream
+    /// connection is still open with this id to that peer; UDP always.
+    fn flow_alive(&self, flow: &sip::Flow) -> bool {
+        !flow.transport.is_stream()
+    }
+
+    /// This process's `server.instance_id` and epoch (a random id drawn at
+    /// start), which make a binding local (`Contact.is_local`).
+    fn instance(&self) -> Option<(String, String)> {
+        None
     }
 
     /// The names that make a URI local (`SipUri.is_local`): the local

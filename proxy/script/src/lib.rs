@@ -25,5 +25,5 @@ pub use api::metrics::collector as metrics_collector;
 pub use engine::Engine;
 pub use error::ScriptError;
 pub use host::{
-    Binding, CacheAnswer, CacheOp, Credential, GatewayDest, Host, HostError, SaveOutcome,
+    Binding, CacheAnswer, CacheOp, Credential, GatewayDest, Host, HostError, Originate, SaveOutcome,
 };

@@ -4,6 +4,7 @@
 
 mod cache;
 mod host;
+mod originate;
 mod reload;
 mod users;
 
@@ -97,7 +98,7 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         outbox = outbox.with_tap(tap);
     }
 
-    let host = core_host(config, &shared, registrar.clone())?;
+    let host = core_host(config, &shared, registrar.clone(), &conns)?;
     let engine = load_script(&script, host)?;
     let mut tasks = Vec::new();
     if let Some(t) = reload::spawn(script.reload, engine.clone()) {
@@ -181,6 +182,7 @@ fn core_host(
     config: &Config,
     shared: &Arc<Shared>,
     registrar: Arc<registrar::Registrar>,
+    conns: &Connections,
 ) -> Result<Arc<CoreHost>, Error> {
     let auth = config.auth.as_ref();
     let users = Users::new(auth, &registrar).map_err(Error::Startup)?;
@@ -223,7 +225,37 @@ fn core_host(
         local_domains: local_domains(config),
         caches: cache::Caches::new(config.cache.as_deref().unwrap_or_default())
             .map_err(Error::Startup)?,
+        instance_id: config.server.instance_id.name.clone(),
+        epoch: epoch()?,
+        resolver: resolver(config)?,
+        origin_ip: config
+            .listen
+            .udp
+            .first()
+            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| {
+                a.ip()
+            }),
+        conns: conns.clone(),
     }))
+}
+
+/// A random id for this process's start (SIPhon's `instance_epoch`), in
+/// the UUID v4 form.
+fn epoch() -> Result<String, Error> {
+    let mut b = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+        .map_err(|_| Error::Startup("no random source for the process epoch".into()))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
 }
 
 /// `domain.local`, the advertised address and every listening address.

@@ -191,6 +191,7 @@ mod tests {
             transport: tokencodec::Transport::Udp,
             source: addr,
             local: addr,
+            connection: 0,
             route_consumed: false,
             consumed_routes: Vec::new(),
         });

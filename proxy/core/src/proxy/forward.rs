@@ -323,9 +323,17 @@ impl Proxy {
                 ed.prepend("Record-Route", &outbound);
             }
         }
-        let via = self
-            .local_texts
-            .via(&self.settings, dest.transport, listener.addr, branch);
+        let via = match &plan.edits.via {
+            // `force_send_via`: the script's sent-by.
+            Some(v) => format!(
+                "SIP/2.0/{} {};branch={branch}",
+                dest.transport.via_name(),
+                v.sent_by
+            ),
+            None => self
+                .local_texts
+                .via(&self.settings, dest.transport, listener.addr, branch),
+        };
         ed.prepend("Via", &via);
         // Not parsed again: every part added was checked (the Plan's
         // Request-URI, the router's header edits) or is ours.

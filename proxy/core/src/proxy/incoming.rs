@@ -88,6 +88,7 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
+            connection: flow.connection,
             route_consumed: !consumed.is_empty(),
             consumed_routes: consumed,
         });
@@ -272,6 +273,7 @@ impl Proxy {
             transport: flow.transport,
             source: flow.remote,
             local: flow.local,
+            connection: flow.connection,
             route_consumed: !consumed.is_empty(),
             consumed_routes: consumed,
         });

@@ -44,7 +44,11 @@ impl Plan {
         edits: Arc<Edits>,
     ) -> Result<Plan, CoreError> {
         let mut ruri = ruri.or_else(|| edits.ruri.clone());
-        let target = target(msg, ruri.as_deref(), route, next_hop)?;
+        let mut target = target(msg, ruri.as_deref(), route, next_hop)?;
+        // `force_send_via`: the script's transport wins.
+        if let Some(v) = &edits.via {
+            target.transport = Some(v.transport);
+        }
         let mut routes: Vec<String> = route.iter().map(|r| name_addr(r)).collect();
         let current = match &ruri {
             Some(u) => u.clone(),

@@ -588,3 +588,50 @@ fn contacts_of_unknown_schemes_are_refused() {
         "tel: is a place to call"
     );
 }
+
+#[test]
+fn a_binding_keeps_its_other_params_and_who_accepted_it() {
+    let src = Source::new("TCP", "192.0.2.1:40000".parse().unwrap())
+        .arrived_on("192.0.2.9:5060".parse().unwrap(), 7)
+        .accepted_by(Some(("core-a".into(), "e1".into())), Some("tok".into()));
+    let d = process(
+        &register(
+            "c1",
+            1,
+            "Contact: <sip:a@192.0.2.1;transport=tcp>;Q=0.5;expires=60;+G.3gpp.smsip;x=\"y z\";+sip.instance=\"<urn:uuid:1>\";reg-id=1\r\n",
+        ),
+        &src,
+        &Policy::default(),
+        &[],
+        NOW,
+    );
+    let b = &d.bindings.unwrap()[0];
+    assert_eq!(
+        b.params,
+        vec![
+            ("+g.3gpp.smsip".to_owned(), None),
+            ("x".to_owned(), Some("\"y z\"".to_owned()))
+        ]
+    );
+    assert_eq!(
+        b.accepted,
+        crate::Accepted {
+            flow: Some(crate::StoredFlow {
+                transport: "tcp".into(),
+                remote: "192.0.2.1:40000".parse().unwrap(),
+                local: "192.0.2.9:5060".parse().unwrap(),
+                connection: 7,
+            }),
+            by: Some("core-a".into()),
+            epoch: Some("e1".into()),
+            flow_token: Some("tok".into()),
+        }
+    );
+    // Stored as JSON and read back; a record without these fields reads.
+    let json = serde_json::to_string(b).unwrap();
+    assert_eq!(&serde_json::from_str::<Binding>(&json).unwrap(), b);
+    let old =
+        r#"{"aor":"sip:a@b","uri":"sip:a@c","expires_at":1,"call_id":"c","cseq":1,"updated_at":0}"#;
+    let old: Binding = serde_json::from_str(old).unwrap();
+    assert!(old.params.is_empty() && old.accepted == crate::Accepted::default());
+}

@@ -101,6 +101,8 @@ mod tests {
             received: None,
             user_agent: None,
             updated_at: 0,
+            params: Vec::new(),
+            accepted: Default::default(),
         }
     }
 

@@ -664,7 +664,10 @@ pub(crate) fn install(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add(*ns, Py::new(py, Unserved::new(ns))?)?;
     }
     for (class, _) in names_of("classes") {
-        m.add(class, Py::new(py, Unserved::new(class))?)?;
+        // A class anysip serves (`Flow`) is already there.
+        if !m.hasattr(class)? {
+            m.add(class, Py::new(py, Unserved::new(class))?)?;
+        }
     }
     Ok(())
 }

@@ -137,6 +137,55 @@ impl Binding {
         self.user_agent.as_deref()
     }
 
+    /// The Contact's other parameters as `(name, value)` pairs, in order,
+    /// names lower-cased, `None` for a flag (SIPhon's `Contact.params`).
+    #[getter]
+    fn params(&self) -> Vec<(String, Option<String>)> {
+        self.params.clone()
+    }
+
+    /// `server.instance_id` of the core that accepted the REGISTER.
+    #[getter]
+    fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
+    /// The flow the REGISTER arrived on; `request.relay(flow=)` takes it.
+    #[getter]
+    fn flow(&self) -> Option<super::flow::Flow> {
+        self.flow.map(|flow| super::flow::Flow { flow })
+    }
+
+    /// The epoch of the process that accepted the REGISTER.
+    #[getter]
+    fn instance_epoch(&self) -> Option<&str> {
+        self.instance_epoch.as_deref()
+    }
+
+    /// Whether this very process accepted the REGISTER (same
+    /// `server.instance_id` and epoch): its `flow` is then one of ours.
+    #[getter]
+    fn is_local(&self) -> PyResult<bool> {
+        let here = super::host()?.instance();
+        Ok(match (&self.instance_id, &self.instance_epoch, here) {
+            (Some(id), Some(epoch), Some((hid, hepoch))) => *id == hid && *epoch == hepoch,
+            _ => false,
+        })
+    }
+
+    /// `ue`: every binding comes from a REGISTER (SIPhon's AS contacts of
+    /// `save_as_contact` are not served).
+    #[getter]
+    fn kind(&self) -> &'static str {
+        "ue"
+    }
+
+    /// The token of `registrar.save(flow_token=)`, if one was given.
+    #[getter]
+    fn flow_token(&self) -> Option<&str> {
+        self.flow_token.as_deref()
+    }
+
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         super::compat::missing(py, "Contact", "Contact", name)
     }

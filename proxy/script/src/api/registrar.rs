@@ -62,6 +62,16 @@ fn by_contact(py: Python<'_>, host: &dyn Host, uri: &str) -> PyResult<Vec<Bindin
         .collect())
 }
 
+/// A `flow_token=` must be a non-empty line.
+pub(crate) fn check_flow_token(token: Option<&str>) -> PyResult<()> {
+    if token.is_some_and(|t| t.is_empty() || t.contains(['\r', '\n'])) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "flow_token must be a non-empty line",
+        ));
+    }
+    Ok(())
+}
+
 /// Calls the `@registrar.on_change` handlers; an exception is logged.
 pub(crate) fn notify(py: Python<'_>, aor: &str, event: &str, contacts: Vec<Binding>) {
     let Some(running) = handlers::current_handlers() else {
@@ -97,9 +107,7 @@ impl Registrar {
         if aliases.is_some_and(|a| !a.is_empty()) {
             return Err(super::compat::not_served("registrar.save(aliases=)"));
         }
-        if flow_token.is_some() {
-            return Err(super::compat::not_served("registrar.save(flow_token=)"));
-        }
+        check_flow_token(flow_token.as_deref())?;
         let host = host()?;
         let (ctx, aor) = {
             let req = request.try_borrow()?;
@@ -115,7 +123,7 @@ impl Registrar {
             if let (Some(a), true) = (&aor, force && !before.is_empty()) {
                 host.registrar_remove(a)?;
             }
-            let saved = host.registrar_save(&ctx)?;
+            let saved = host.registrar_save(&ctx, flow_token.as_deref())?;
             let after = match (&aor, watch && saved.saved) {
                 (Some(a), true) => Some(host.registrar_lookup(a)?),
                 _ => None,
@@ -237,6 +245,11 @@ mod tests {
             received: None,
             user_agent: None,
             age_secs: 0,
+            params: Vec::new(),
+            flow: None,
+            instance_id: None,
+            instance_epoch: None,
+            flow_token: None,
         }
     }
 

@@ -20,6 +20,17 @@ pub struct Response {
 }
 
 impl Response {
+    /// The first value of a header, with the script's edits (for other
+    /// API objects).
+    pub(crate) fn header_value(&self, name: &str) -> Option<&str> {
+        headers::current(&self.ctx.message, &self.edits, name)
+    }
+
+    /// The response as received.
+    pub(crate) fn message(&self) -> &sip::Message {
+        &self.ctx.message
+    }
+
     /// Wraps a response for one script call.
     pub(crate) fn new(ctx: ResponseContext) -> Self {
         Response {
@@ -54,7 +65,7 @@ impl Response {
 impl Response {
     /// The status code.
     #[getter]
-    fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         self.ctx.message.status().unwrap_or(0)
     }
 

@@ -396,22 +396,33 @@ impl Request {
     /// Forwards the request: to `next_hop` (a URI, `host[:port]`, a
     /// gateway destination or a binding) when given, otherwise by the
     /// Route set / Request-URI.
-    #[pyo3(signature = (next_hop=None, on_reply=None, on_failure=None, flow=None))]
+    #[pyo3(signature = (next_hop=None, on_reply=None, on_failure=None, flow=None, send_socket=None))]
     fn relay(
         &mut self,
         next_hop: Option<&Bound<'_, PyAny>>,
         on_reply: Option<&Bound<'_, PyAny>>,
         on_failure: Option<&Bound<'_, PyAny>>,
         flow: Option<&Bound<'_, PyAny>>,
+        send_socket: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         for (given, what) in [
             (on_reply, "request.relay(on_reply=)"),
             (on_failure, "request.relay(on_failure=)"),
-            (flow, "request.relay(flow=)"),
+            (send_socket, "request.relay(send_socket=)"),
         ] {
             if given.is_some_and(|g| !g.is_none()) {
                 return Err(super::compat::not_served(what));
             }
+        }
+        // SIPhon: a flow wins over `next_hop`.
+        if let Some(f) = flow.filter(|f| !f.is_none()) {
+            let f = f.cast::<super::flow::Flow>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "flow= takes a Flow (request.flow, Contact.flow)",
+                )
+            })?;
+            self.verdict = Some(Verdict::Relay(Some(f.get().next_hop())));
+            return Ok(());
         }
         let hop = match next_hop {
             None => None,

@@ -259,6 +259,20 @@ impl Request {
         from_param.or_else(|| self.header_now("Expires")?.trim().parse().ok())
     }
 
+    /// The flow the request arrived on (SIPhon's `request.flow`):
+    /// `request.relay(flow=)` sends back over it.
+    #[getter]
+    fn flow(&self) -> super::flow::Flow {
+        super::flow::Flow {
+            flow: sip::Flow {
+                transport: self.ctx.transport,
+                remote: self.ctx.source,
+                local: self.ctx.local,
+                connection: self.ctx.connection,
+            },
+        }
+    }
+
     /// The Event header's package (without parameters), or None.
     #[getter]
     fn event(&self) -> Option<String> {

@@ -105,11 +105,20 @@ pub fn binding(aor: &str, uri: &str, path: &[&str]) -> Binding {
         received: Some("udp:192.0.2.10:5060".into()),
         user_agent: Some("test".into()),
         age_secs: 5,
+        params: Vec::new(),
+        flow: None,
+        instance_id: None,
+        instance_epoch: None,
+        flow_token: None,
     }
 }
 
 impl Host for TestHost {
-    fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError> {
+    fn registrar_save(
+        &self,
+        req: &RequestContext,
+        _flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError> {
         self.log("registrar_save");
         self.down()?;
         let to = req
@@ -143,6 +152,25 @@ impl Host for TestHost {
             .headers
             .push(("Contact".into(), format!("<{contact}>;expires=3600")));
         Ok(SaveOutcome { reply, saved: true })
+    }
+
+    fn send_request(
+        &self,
+        req: script::Originate,
+        wait: bool,
+    ) -> Result<Option<anysip_core::ResponseContext>, HostError> {
+        self.log(format!("send_request {} {} {wait}", req.method, req.ruri));
+        Ok(None)
+    }
+
+    fn registrar_save_proxy(
+        &self,
+        req: &RequestContext,
+        granted: u32,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError> {
+        self.log(format!("registrar_save_proxy {granted}"));
+        self.registrar_save(req, flow_token)
     }
 
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError> {
@@ -330,6 +358,7 @@ pub fn ctx(text: &str) -> RequestContext {
         transport: sip::Transport::Udp,
         source: "192.0.2.7:5062".parse::<SocketAddr>().unwrap(),
         local: "192.0.2.1:5060".parse::<SocketAddr>().unwrap(),
+        connection: 0,
         route_consumed: false,
         consumed_routes: Vec::new(),
     }

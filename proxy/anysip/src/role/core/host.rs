@@ -30,6 +30,16 @@ pub(crate) struct CoreHost {
     pub(crate) local_domains: Vec<String>,
     /// The named caches of scripts (`cache:`).
     pub(crate) caches: super::cache::Caches,
+    /// `server.instance_id` and this process's epoch, stamped on the
+    /// bindings this core accepts.
+    pub(crate) instance_id: String,
+    pub(crate) epoch: String,
+    /// The stream connections (`Flow.is_alive`).
+    pub(crate) conns: net::Connections,
+    /// `proxy.send_request`: the resolver and the address it sends from
+    /// (the first UDP listener's).
+    pub(crate) resolver: resolve::Resolver,
+    pub(crate) origin_ip: std::net::IpAddr,
 }
 
 /// A registrar failure as scripts see it (Redis down: 503).
@@ -67,25 +77,76 @@ fn binding(b: registrar::Binding, now: u64) -> Binding {
         reg_id: b.reg_id,
         received: b.received,
         user_agent: b.user_agent,
+        params: b.params,
+        flow: b.accepted.flow.and_then(|f| {
+            Some(sip::Flow {
+                transport: f.transport.parse().ok()?,
+                remote: f.remote,
+                local: f.local,
+                connection: f.connection,
+            })
+        }),
+        instance_id: b.accepted.by,
+        instance_epoch: b.accepted.epoch,
+        flow_token: b.accepted.flow_token,
+    }
+}
+
+impl CoreHost {
+    /// Where a REGISTER came from, as the registrar stores it: the flow,
+    /// this core and the script's flow token.
+    fn source(&self, req: &RequestContext, flow_token: Option<&str>) -> registrar::Source {
+        registrar::Source::new(req.transport.as_str(), req.source)
+            .arrived_on(req.local, req.connection)
+            .accepted_by(
+                Some((self.instance_id.clone(), self.epoch.clone())),
+                flow_token.map(str::to_owned),
+            )
+    }
+}
+
+/// A registrar outcome as scripts see it.
+fn save_outcome(out: registrar::Outcome) -> SaveOutcome {
+    SaveOutcome {
+        saved: out.saved,
+        reply: Reply {
+            status: out.status,
+            reason: out.reason,
+            headers: out.headers,
+            body: None,
+        },
     }
 }
 
 impl Host for CoreHost {
-    fn registrar_save(&self, req: &RequestContext) -> Result<SaveOutcome, HostError> {
-        let source = registrar::Source::new(req.transport.as_str(), req.source);
+    fn registrar_save(
+        &self,
+        req: &RequestContext,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError> {
+        let source = self.source(req, flow_token);
         let out = self
             .rt
             .block_on(self.registrar.save(&req.message, &source, now_unix()))
             .map_err(store_error)?;
-        Ok(SaveOutcome {
-            saved: out.saved,
-            reply: Reply {
-                status: out.status,
-                reason: out.reason,
-                headers: out.headers,
-                body: None,
-            },
-        })
+        Ok(save_outcome(out))
+    }
+
+    fn registrar_save_proxy(
+        &self,
+        req: &RequestContext,
+        granted: u32,
+        flow_token: Option<&str>,
+    ) -> Result<SaveOutcome, HostError> {
+        let source = self.source(req, flow_token);
+        let out = self
+            .rt
+            .block_on(
+                self.registrar
+                    .save_granted(&req.message, &source, granted, now_unix()),
+            )
+            .map_err(store_error)?;
+        Ok(save_outcome(out))
     }
 
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError> {
@@ -156,6 +217,36 @@ impl Host for CoreHost {
 
     fn local_domains(&self) -> Vec<String> {
         self.local_domains.clone()
+    }
+
+    fn send_request(
+        &self,
+        req: script::Originate,
+        wait: bool,
+    ) -> Result<Option<anysip_core::ResponseContext>, HostError> {
+        if wait {
+            return self
+                .rt
+                .block_on(super::originate::send(req, self.origin_ip, &self.resolver));
+        }
+        let (ip, resolver) = (self.origin_ip, self.resolver.clone());
+        self.rt.spawn(async move {
+            let (method, ruri) = (req.method.clone(), req.ruri.clone());
+            match super::originate::send(req, ip, &resolver).await {
+                Ok(Some(r)) => tracing::debug!(target: "script", %method, %ruri, status = r.message.status().unwrap_or(0), "send_request answered"),
+                Ok(None) => tracing::debug!(target: "script", %method, %ruri, "send_request: no final response"),
+                Err(e) => tracing::warn!(target: "script", %method, %ruri, error = %e, "send_request failed"),
+            }
+        });
+        Ok(None)
+    }
+
+    fn instance(&self) -> Option<(String, String)> {
+        Some((self.instance_id.clone(), self.epoch.clone()))
+    }
+
+    fn flow_alive(&self, flow: &sip::Flow) -> bool {
+        !flow.transport.is_stream() || self.conns.get(flow.connection, flow.remote).is_some()
     }
 
     fn cache_names(&self) -> Vec<String> {
