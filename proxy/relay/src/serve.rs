@@ -1,7 +1,9 @@
 //! The owner's side: connections from peers, one stream per message.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 
 use bytes::Bytes;
 use rustls::pki_types::CertificateDer;
@@ -119,13 +121,22 @@ async fn serve_connection(inner: &Arc<Inner>, deliver: &Arc<dyn Deliver>, conn: 
             identity.clone(),
             conn.clone(),
         );
-        tokio::spawn(async move {
+        let mut served = Box::pin(async move {
             if let Err((f, code)) = serve_stream(&inner, &*deliver, &identity, send, recv).await {
                 inner.observer.failure(f);
                 tracing::warn!(%remote, reason = f.as_str(), "relay: input refused, connection closed");
                 conn.close(code.into(), f.as_str().as_bytes());
             }
         });
+        // A message is most often whole when its stream is accepted (one
+        // packet, its end included): it is served here at once, without a
+        // task of its own; one still arriving (or waiting on its flow's
+        // queue) goes on in a task, so no stream holds up the others.
+        let done =
+            std::future::poll_fn(|cx| Poll::Ready(served.as_mut().poll(cx).is_ready())).await;
+        if !done {
+            tokio::spawn(served);
+        }
     }
     if let Some(&peer) = identity.instance.get() {
         inner.observer.peer_state(peer, false);
