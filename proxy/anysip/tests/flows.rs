@@ -20,6 +20,8 @@
 mod harness;
 #[path = "support/lab.rs"]
 mod lab;
+#[path = "support/uas.rs"]
+mod uas;
 #[path = "flows/ue.rs"]
 mod ue;
 
@@ -29,7 +31,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::{http, http_status, repo_tests, sipp, tool, wait_for};
-use lab::{core_yaml, deploy_script, dump_logs, keys, redis, scratch, start};
+use lab::{core_yaml, deploy_script, dump_logs, fleet, keys, redis, scratch, start};
 
 const SIP_PORT: u16 = 17260;
 const RELAY_PORT: u16 = 17261;
@@ -55,19 +57,6 @@ fn relay_addr(instance: u16) -> String {
 
 fn edge_tcp(instance: u16) -> String {
     format!("127.0.0.{instance}:{SIP_PORT}")
-}
-
-fn anysip(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_anysip"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "anysip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Edge `n`. Edges 1 and 3 hold the UEs' flows and listen on the wildcard
@@ -222,36 +211,7 @@ fn a_dead_flow_fails_over_to_the_instances_next_flow() {
         return;
     };
     let keys = keys(&dir);
-    anysip(
-        &dir,
-        &[
-            "fleet",
-            "ca",
-            "--cert",
-            "fleet-ca.pem",
-            "--key",
-            "fleet-ca.key",
-        ],
-    );
-    for n in ["1", "2", "3"] {
-        anysip(
-            &dir,
-            &[
-                "fleet",
-                "cert",
-                "--instance",
-                n,
-                "--ca",
-                "fleet-ca.pem",
-                "--ca-key",
-                "fleet-ca.key",
-                "--cert",
-                &format!("edge-{n}.pem"),
-                "--key",
-                &format!("edge-{n}.key"),
-            ],
-        );
-    }
+    fleet(&dir, &[1, 2, 3]);
     let registrar = format!(
         "registrar:\n  backend: redis\n  redis:\n    url: redis://127.0.0.1:{REDIS_PORT}/0\n    key_prefix: \"flows:\"\n{USERS}"
     );

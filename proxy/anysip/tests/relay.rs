@@ -23,17 +23,18 @@ mod harness;
 mod lab;
 #[path = "relay/stream_ue.rs"]
 mod stream_ue;
+#[path = "support/uas.rs"]
+mod uas;
 #[path = "support/ws.rs"]
 mod ws;
 
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::{http, http_status, repo_tests, sipp, tool, wait_for};
-use lab::{core_yaml, deploy_script, dump_logs, keys, scratch, sipp_ok, start, AUTH};
+use lab::{core_yaml, deploy_script, dump_logs, fleet, keys, scratch, sipp_ok, start, AUTH};
 
 const SIP_PORT: u16 = 16160;
 const RELAY_PORT: u16 = 16161;
@@ -51,19 +52,6 @@ fn admin(instance: u16) -> String {
 
 fn relay_addr(instance: u16) -> String {
     format!("127.0.0.{instance}:{RELAY_PORT}")
-}
-
-fn anysip(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_anysip"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "anysip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Edge `n` of the fleet. Edge 1 listens on the wildcard UDP address so
@@ -204,20 +192,6 @@ fn registered(dir: &Path, user: &str, old: Option<&str>) -> String {
     }
 }
 
-/// Polls `read` until its count reaches `want` (at most `limit`): the
-/// text it read then. Fails naming the count it saw.
-fn wait_for_value(limit: Duration, want: u64, read: impl Fn() -> (u64, String)) -> String {
-    let t0 = Instant::now();
-    loop {
-        let (n, text) = read();
-        if n >= want {
-            return text;
-        }
-        assert!(t0.elapsed() < limit, "counted {n} of {want}\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// `calls` calls from alice to `user` through edge 3 at `rate` per second
 /// (sipp `core-uac.xml`: INVITE, ACK and BYE through edge 3), all of them
 /// completed within `secs` seconds.
@@ -257,36 +231,7 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
     let Some(sipp_bin) = tool("sipp") else { return };
     let dir = scratch("relay");
     let keys = keys(&dir);
-    anysip(
-        &dir,
-        &[
-            "fleet",
-            "ca",
-            "--cert",
-            "fleet-ca.pem",
-            "--key",
-            "fleet-ca.key",
-        ],
-    );
-    for n in ["1", "2", "3"] {
-        anysip(
-            &dir,
-            &[
-                "fleet",
-                "cert",
-                "--instance",
-                n,
-                "--ca",
-                "fleet-ca.pem",
-                "--ca-key",
-                "fleet-ca.key",
-                "--cert",
-                &format!("edge-{n}.pem"),
-                "--key",
-                &format!("edge-{n}.key"),
-            ],
-        );
-    }
+    fleet(&dir, &[1, 2, 3]);
     let (tls_ca, tls_cert, tls_key) = stream_ue::certificates();
     std::fs::write(dir.join("edge-tls.pem"), &tls_cert).unwrap();
     std::fs::write(dir.join("edge-tls.key"), &tls_key).unwrap();
@@ -515,13 +460,17 @@ fn calls_to_tcp_and_tls_ues_cross_the_relay() {
             .unwrap();
     }
     // Each garbage datagram is counted, none taken.
-    let e2 = wait_for_value(Duration::from_secs(3), 100, || {
-        let e2 = scrape(2);
-        (
-            sum(&e2, "anysip_relay_failures_total{reason=\"not_quic\"}"),
-            e2,
-        )
-    });
+    wait_for(
+        "edge 2 counts 100 garbage datagrams",
+        Duration::from_secs(3),
+        || {
+            sum(
+                &scrape(2),
+                "anysip_relay_failures_total{reason=\"not_quic\"}",
+            ) >= 100
+        },
+    );
+    let e2 = scrape(2);
     assert!(
         sum(&e2, "anysip_relay_failures_total{reason=\"handshake\"}") >= 1,
         "{e2}"

@@ -12,10 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use sip::digest::{Challenge, ClientRequest, NonceCount, Secret};
 use sip::framer::{Frame, StreamFramer};
-use sip::{Framing, HeaderName, Limits, Message};
+use sip::{Framing, Limits, Message};
 
 /// One flow of a UA: its thread and what it answered.
 pub struct Flow {
@@ -190,38 +189,14 @@ fn run(
         "{ok:?}"
     );
     registered.store(true, Ordering::SeqCst);
+    let contact = format!("<sip:{user}@{local};transport=tcp;ob>");
     while let Some(m) = next(&mut conn, &mut framer, stop, Duration::from_secs(600)) {
-        let method = m
-            .method()
-            .map(|x| x.as_str().to_owned())
-            .unwrap_or_default();
-        let out: Vec<Bytes> = match method.as_str() {
-            "INVITE" => {
-                let n = invites.fetch_add(1, Ordering::SeqCst) + 1;
-                let tag = format!("{user}{reg_id}x{n}");
-                let rr: Vec<String> = m
-                    .headers()
-                    .filter(|h| h.name == HeaderName::RecordRoute)
-                    .map(|h| h.value.to_string())
-                    .collect();
-                let mut ok = sip::response::response(&m, 200)
-                    .unwrap()
-                    .to_tag(&tag)
-                    .header("Contact", &format!("<sip:{user}@{local};transport=tcp;ob>"));
-                for r in &rr {
-                    ok = ok.header("Record-Route", r);
-                }
-                vec![
-                    sip::response::response(&m, 180)
-                        .unwrap()
-                        .to_tag(&tag)
-                        .build(),
-                    ok.build(),
-                ]
-            }
-            "BYE" => vec![sip::response::response(&m, 200).unwrap().build()],
-            _ => vec![],
-        };
+        let mut tag = String::new();
+        if m.method().is_some_and(|x| x.as_str() == "INVITE") {
+            let n = invites.fetch_add(1, Ordering::SeqCst) + 1;
+            tag = format!("{user}{reg_id}x{n}");
+        }
+        let out = super::uas::answer(&m, &tag, &contact);
         for b in out {
             if conn.write_all(&b).is_err() {
                 return;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sip::digest::{Challenge, ClientRequest, NonceCount, Secret};
 use sip::framer::{Frame, StreamFramer};
-use sip::{Framing, HeaderName, Limits, Message};
+use sip::{Framing, Limits, Message};
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
@@ -208,37 +208,10 @@ pub fn run(
         let mut answered = 0;
         let contact = format!("<sip:{user}@{};transport={}>", names.2, names.1);
         while let Some(m) = conn.next(&stop, Duration::from_secs(600)) {
-            let method = m
-                .method()
-                .map(|x| x.as_str().to_owned())
-                .unwrap_or_default();
-            let out: Vec<Bytes> = match method.as_str() {
-                "INVITE" => {
-                    answered += 1;
-                    let tag = format!("{user}{answered}");
-                    let rr: Vec<String> = m
-                        .headers()
-                        .filter(|h| h.name == HeaderName::RecordRoute)
-                        .map(|h| h.value.to_string())
-                        .collect();
-                    let mut ok = sip::response::response(&m, 200)
-                        .unwrap()
-                        .to_tag(&tag)
-                        .header("Contact", &contact);
-                    for r in &rr {
-                        ok = ok.header("Record-Route", r);
-                    }
-                    vec![
-                        sip::response::response(&m, 180)
-                            .unwrap()
-                            .to_tag(&tag)
-                            .build(),
-                        ok.build(),
-                    ]
-                }
-                "BYE" => vec![sip::response::response(&m, 200).unwrap().build()],
-                _ => vec![],
-            };
+            if m.method().is_some_and(|x| x.as_str() == "INVITE") {
+                answered += 1;
+            }
+            let out = super::uas::answer(&m, &format!("{user}{answered}"), &contact);
             for b in out {
                 if conn.send(&b).is_err() {
                     return answered;

@@ -25,6 +25,53 @@ pub fn keys(dir: &Path) -> PathBuf {
     keys
 }
 
+/// A fleet CA (`<dir>/fleet-ca.pem`, `.key`) and a relay certificate for
+/// each of `instances` (`<dir>/edge-N.pem`, `.key`), made with `anysip
+/// fleet ca|cert` as an operator would.
+pub fn fleet(dir: &Path, instances: &[u16]) {
+    let anysip = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_anysip"))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("anysip fleet");
+        assert!(
+            out.status.success(),
+            "anysip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    anysip(&[
+        "fleet",
+        "ca",
+        "--cert",
+        "fleet-ca.pem",
+        "--key",
+        "fleet-ca.key",
+    ]);
+    for n in instances {
+        let (n, cert, key) = (
+            n.to_string(),
+            format!("edge-{n}.pem"),
+            format!("edge-{n}.key"),
+        );
+        anysip(&[
+            "fleet",
+            "cert",
+            "--instance",
+            &n,
+            "--ca",
+            "fleet-ca.pem",
+            "--ca-key",
+            "fleet-ca.key",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+        ]);
+    }
+}
+
 /// `anysip run -c <dir>/<name>.yaml` with `yaml`, logging to
 /// `<dir>/<name>.log`.
 pub fn start(dir: &Path, name: &str, yaml: &str) -> Proc {
