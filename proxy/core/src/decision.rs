@@ -1,5 +1,9 @@
 //! What a router decides for a request or a response.
 
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 /// The decision for a request (`on_request`) or for a request whose
@@ -16,6 +20,10 @@ pub enum Decision {
         edits: Edits,
         /// Where to send it instead of the Route set / Request-URI.
         next_hop: Option<String>,
+        /// The router's own callbacks for this request's responses
+        /// (SIPhon's `relay(on_reply=, on_failure=)`), handed back with
+        /// each of them.
+        hooks: Option<Hooks>,
     },
     /// Forward to several targets (each a SIP URI that becomes the branch's
     /// Request-URI; an optional `;path=` is not used, see `Target`).
@@ -26,6 +34,8 @@ pub enum Decision {
         targets: Vec<Target>,
         /// Parallel (all at once) or sequential (next one on failure).
         strategy: ForkStrategy,
+        /// As for `Relay`.
+        hooks: Option<Hooks>,
     },
     /// Do nothing (an ACK that matches nothing, or a request the script
     /// chose to ignore). The core counts it; a non-ACK request that got no
@@ -35,6 +45,54 @@ pub enum Decision {
     /// logs the message (which holds the traceback).
     Failed(String),
 }
+
+/// What a router attaches to one forwarding decision so that the
+/// responses of that request come back to it with it (a script's per-relay
+/// callbacks). The core keeps it with the request until the next
+/// forwarding decision replaces it, and hands it back in every
+/// [`ResponseContext`](crate::ResponseContext) of the request; it never
+/// looks inside. Dropped with the request.
+#[derive(Clone)]
+pub struct Hooks {
+    value: Arc<dyn Any + Send + Sync>,
+    replies: bool,
+}
+
+impl Hooks {
+    /// Wraps `value`; with `replies`, every response of the request is
+    /// handed to `on_reply` even when the router does not want responses
+    /// otherwise ([`Router::wants_replies`](crate::Router::wants_replies)).
+    pub fn new(value: Arc<dyn Any + Send + Sync>, replies: bool) -> Self {
+        Hooks { value, replies }
+    }
+
+    /// What the router attached.
+    pub fn value(&self) -> &(dyn Any + Send + Sync) {
+        self.value.as_ref()
+    }
+
+    /// Whether every response goes to `on_reply`.
+    pub fn wants_replies(&self) -> bool {
+        self.replies
+    }
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("replies", &self.replies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The same hooks: the same attachment.
+impl PartialEq for Hooks {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.value, &other.value) && self.replies == other.replies
+    }
+}
+
+impl Eq for Hooks {}
 
 /// One fork target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

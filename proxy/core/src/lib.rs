@@ -51,7 +51,7 @@ pub mod settings;
 pub mod stats;
 
 pub use decision::{
-    Decision, Edits, ForkStrategy, HeaderEdit, RegisteredFlow, Reply, ReplyDecision, Target,
+    Decision, Edits, ForkStrategy, HeaderEdit, Hooks, RegisteredFlow, Reply, ReplyDecision, Target,
     ViaOverride,
 };
 pub use error::CoreError;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use sip::Message;
 use sip::Transport;
 
-use crate::decision::{Decision, RegisteredFlow, ReplyDecision};
+use crate::decision::{Decision, Hooks, RegisteredFlow, ReplyDecision};
 
 /// A request as the router sees it.
 #[derive(Debug, Clone)]
@@ -38,6 +38,9 @@ pub struct ResponseContext {
     /// Where the response came from (`None` for one the proxy made
     /// itself: a timeout, an unreachable destination).
     pub source: Option<SocketAddr>,
+    /// What the router attached to the decision that forwarded the
+    /// request ([`Decision::Relay`]'s `hooks`), if anything.
+    pub hooks: Option<Hooks>,
 }
 
 /// How a registered flow was found dead (RFC 5626 §5.3).
@@ -89,7 +92,8 @@ pub trait Router: Send + Sync + 'static {
 
     /// Whether [`Router::on_reply`] does anything. When false the core
     /// skips the call for every response (a router call per response is
-    /// costly for a script). Default: true.
+    /// costly for a script), except for requests whose forwarding decision
+    /// carried [`Hooks`] wanting replies. Default: true.
     fn wants_replies(&self) -> bool {
         true
     }

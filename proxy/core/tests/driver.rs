@@ -25,6 +25,7 @@ impl Router for Slow {
         Decision::Relay {
             edits: Edits::default(),
             next_hop: Some(self.0.to_string()),
+            hooks: None,
         }
     }
 }

@@ -50,6 +50,7 @@ fn fork(strategy: ForkStrategy, targets: Vec<Target>) -> Decision {
         },
         targets,
         strategy,
+        hooks: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn ip_literal_targets_are_sent_at_once() {
             })
             .collect(),
         strategy: ForkStrategy::Parallel,
+        hooks: None,
     };
     let mut sim = decided(fork, &invite("sip:bob@example.com", "l1", ""));
     assert!(sim.proxy.poll_resolve().is_none(), "no resolution");
@@ -68,6 +69,7 @@ fn ip_literal_next_hop_and_ack_need_no_resolution() {
     let relay = Decision::Relay {
         edits: Edits::default(),
         next_hop: Some(UAS2.to_string()),
+        hooks: None,
     };
     let mut sim = decided(
         relay.clone(),
@@ -103,6 +105,7 @@ fn host_names_are_resolved_first() {
     let relay = Decision::Relay {
         edits: Edits::default(),
         next_hop: Some("sip:pool.example;transport=udp".into()),
+        hooks: None,
     };
     let mut sim = decided(
         relay,

@@ -25,6 +25,7 @@ impl Router for ToUas {
                 ..Default::default()
             },
             next_hop: Some(self.0.to_string()),
+            hooks: None,
         }
     }
 }

@@ -27,6 +27,7 @@ fn fork(strategy: ForkStrategy, uris: &[&str]) -> Decision {
             })
             .collect(),
         strategy,
+        hooks: None,
     }
 }
 
@@ -225,6 +226,7 @@ fn on_failure_relay_starts_a_new_branch() {
         Decision::Relay {
             edits: Edits::default(),
             next_hop: Some(UAS2.to_string()),
+            hooks: None,
         }
     });
     let mut sim = Sim::new(r);
@@ -409,6 +411,7 @@ fn next_destination_on_503_and_on_timeout() {
     let mut sim = Sim::new(FnRouter::new(|_| Decision::Relay {
         edits: Edits::default(),
         next_hop: Some("sip:pool.example".into()),
+        hooks: None,
     }));
     sim.extra_dests = vec![("pool.example".into(), vec![addr(UAS1), addr(UAS2)])];
     sim.send(UAC, &invite("sip:bob@example.com", "c11", ""));
@@ -467,6 +470,7 @@ fn loops_get_482_and_spirals_pass() {
     let mut sim = Sim::new(FnRouter::new(|_| Decision::Relay {
         edits: Edits::default(),
         next_hop: Some(PROXY.into()),
+        hooks: None,
     }));
     sim.send(UAC, &invite("sip:bob@example.com", "c14", ""));
     let looped = sim.take(PROXY).remove(0);
@@ -489,11 +493,13 @@ fn loops_get_482_and_spirals_pass() {
                     ..Default::default()
                 },
                 next_hop: Some(PROXY.into()),
+                hooks: None,
             }
         } else {
             Decision::Relay {
                 edits: Edits::default(),
                 next_hop: Some(UAS1.into()),
+                hooks: None,
             }
         }
     }));
@@ -646,6 +652,7 @@ fn route_set_of_a_target_goes_in_front() {
             flow: None,
         }],
         strategy: ForkStrategy::Parallel,
+        hooks: None,
     }));
     sim.send(UAC, &invite("sip:bob@example.com", "c25", ""));
     let f = sim.take(UAS2);
@@ -697,6 +704,7 @@ fn request_edits_change_uri_headers_and_body() {
             via: None,
         },
         next_hop: None,
+        hooks: None,
     }));
     sim.send(UAC, &invite(&uas1(), "c27", "Subject: old\r\n"));
     let f = sim.take(UAS2);
@@ -718,6 +726,7 @@ fn transport_error_tries_the_next_destination() {
     let mut sim = Sim::new(FnRouter::new(|_| Decision::Relay {
         edits: Edits::default(),
         next_hop: Some("sip:pool.example".into()),
+        hooks: None,
     }));
     sim.extra_dests = vec![("pool.example".into(), vec![addr(UAS1), addr(UAS2)])];
     sim.send(
@@ -747,10 +756,12 @@ fn endless_failover_is_cut_short() {
     let mut r = FnRouter::new(|_| Decision::Relay {
         edits: Edits::default(),
         next_hop: Some("sip:nowhere.invalid".into()),
+        hooks: None,
     });
     r.failure = Box::new(|_, _| Decision::Relay {
         edits: Edits::default(),
         next_hop: Some("sip:nowhere.invalid".into()),
+        hooks: None,
     });
     let mut sim = Sim::new(r);
     sim.send(UAC, &invite("sip:bob@example.com", "c29", ""));
@@ -916,6 +927,7 @@ fn a_strict_router_next_gets_the_route_as_request_uri() {
             flow: None,
         }],
         strategy: ForkStrategy::Parallel,
+        hooks: None,
     }));
     sim.send(UAC, &invite("sip:bob@example.com", "c35", ""));
     let f = sim.take(UAS2);

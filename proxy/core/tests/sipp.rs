@@ -28,6 +28,7 @@ impl Router for ToUas {
                 ..Default::default()
             },
             next_hop: (!in_dialog).then(|| self.0.to_string()),
+            hooks: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod cache;
+pub(crate) mod callbacks;
 pub(crate) mod compat;
 pub(crate) mod flow;
 pub(crate) mod gateway;

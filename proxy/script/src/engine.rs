@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use self::handlers::{Handler, Handlers, HandlersGuard, HostGuard};
+use crate::api::callbacks::RelayCallbacks;
 use crate::api::reply::Response;
 use crate::api::request::Request;
 use crate::error::ScriptError;
@@ -231,6 +232,36 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A relay's own `on_failure(request, code, reason)`: what it decided
+    /// (`Drop` when nothing, so that the `@proxy.on_failure` handlers run).
+    fn relay_on_failure(
+        &self,
+        py: Python<'_>,
+        handlers: &Arc<Handlers>,
+        cb: &Py<PyAny>,
+        req: &RequestContext,
+        best: &ResponseContext,
+    ) -> Decision {
+        let _host = HostGuard::enter(&self.host);
+        let _running = HandlersGuard::enter(handlers);
+        let obj = match Bound::new(py, Request::new(req.clone())) {
+            Ok(o) => o,
+            Err(e) => return Decision::Failed(self.failed(py, "relay on_failure", &e)),
+        };
+        let status = best.message.status().unwrap_or(500);
+        let reason = best.message.reason().unwrap_or("");
+        let ran = (obj.as_any(), status, reason)
+            .into_pyobject(py)
+            .and_then(|a| call::invoke_callable(py, cb.bind(py), a));
+        if let Err(e) = ran {
+            return Decision::Failed(self.failed(py, "relay on_failure", &e));
+        }
+        let decision = obj.try_borrow().map_or(Decision::Drop, |r| r.decision());
+        decision
+    }
+}
+
 impl Router for Engine {
     fn wants_replies(&self) -> bool {
         !self
@@ -257,7 +288,8 @@ impl Router for Engine {
 
     fn on_reply(&self, req: &RequestContext, resp: &ResponseContext) -> ReplyDecision {
         let handlers = self.current();
-        if handlers.on_reply.is_empty() {
+        let callback = RelayCallbacks::of(resp.hooks.as_ref()).and_then(|c| c.on_reply.as_ref());
+        if handlers.on_reply.is_empty() && callback.is_none() {
             return ReplyDecision::Forward;
         }
         let method = req.message.method().map(|m| m.as_str()).unwrap_or("");
@@ -288,6 +320,14 @@ impl Router for Engine {
                     .is_ok_and(|r| r.decision() == ReplyDecision::Drop)
                 {
                     break;
+                }
+            }
+            // SIPhon: the relay's own on_reply runs after the handlers.
+            if let Some(cb) = callback {
+                let ran = PyTuple::new(py, [request.as_any(), reply.as_any()])
+                    .and_then(|a| call::invoke_callable(py, cb.bind(py), a));
+                if let Err(e) = ran {
+                    self.failed(py, "relay on_reply", &e);
                 }
             }
             let decision = reply
@@ -362,6 +402,13 @@ impl Router for Engine {
 
     fn on_failure(&self, req: &RequestContext, best: &ResponseContext) -> Decision {
         let handlers = self.current();
+        let callback = RelayCallbacks::of(best.hooks.as_ref()).and_then(|c| c.on_failure.as_ref());
+        if let Some(cb) = callback {
+            let decision = Python::attach(|py| self.relay_on_failure(py, &handlers, cb, req, best));
+            if decision != Decision::Drop {
+                return decision;
+            }
+        }
         if handlers.on_failure.is_empty() {
             return Decision::Drop;
         }

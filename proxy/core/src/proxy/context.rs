@@ -8,6 +8,7 @@ use sip::Message;
 use super::flows::Planned;
 use super::ids::{BranchId, TxId};
 use super::state::Final;
+use crate::decision::Hooks;
 use crate::router::RequestContext;
 
 /// Where a context is in its life.
@@ -50,6 +51,9 @@ pub(super) struct Context {
     pub(super) finals: Vec<Final>,
     /// Responses waiting for `on_reply`.
     pub(super) replies: Replies,
+    /// What the router attached to its last forwarding decision, handed
+    /// back with every response.
+    pub(super) hooks: Option<Hooks>,
     pub(super) span: tracing::Span,
 }
 
@@ -70,6 +74,7 @@ impl Context {
             queued: VecDeque::new(),
             finals: Vec::new(),
             replies: Replies::default(),
+            hooks: None,
             span,
         }
     }
@@ -83,6 +88,12 @@ impl Context {
     /// upstream: new responses take part in §16.7.
     pub(super) fn is_forwarding(&self) -> bool {
         self.phase == Phase::Forwarding
+    }
+
+    /// Whether `on_reply` hears about this request's responses: when the
+    /// router wants them all (`ask_all`), or its hooks do.
+    pub(super) fn asks_on_reply(&self, ask_all: bool) -> bool {
+        ask_all || self.hooks.as_ref().is_some_and(Hooks::wants_replies)
     }
 
     /// A final response went upstream.

@@ -56,9 +56,15 @@ impl Proxy {
                 self.reply_ctx(ctx, &req.message, &Reply::status(500), now)
             };
         }
+        if let Decision::Relay { hooks, .. } | Decision::Fork { hooks, .. } = &decision {
+            // A new forwarding decision brings its own hooks (or none).
+            c.hooks.clone_from(hooks);
+        }
         match decision {
             Decision::Reply(r) => self.reply_ctx(ctx, &req.message, &r, now),
-            Decision::Relay { edits, next_hop } => {
+            Decision::Relay {
+                edits, next_hop, ..
+            } => {
                 let plan = Plan::new(
                     &req.message,
                     None,
@@ -73,6 +79,7 @@ impl Proxy {
                 edits,
                 targets,
                 strategy,
+                ..
             } => {
                 if targets.is_empty() {
                     return self.reply_ctx(ctx, &req.message, &Reply::status(480), now);
@@ -356,7 +363,9 @@ impl Proxy {
     /// Routes an end-to-end ACK (the ACK of a 2xx) statelessly.
     pub(super) fn route_ack(&mut self, req: Arc<RequestContext>, decision: Decision) {
         let plan = match decision {
-            Decision::Relay { edits, next_hop } => Plan::new(
+            Decision::Relay {
+                edits, next_hop, ..
+            } => Plan::new(
                 &req.message,
                 None,
                 &[],

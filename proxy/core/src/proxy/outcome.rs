@@ -166,6 +166,7 @@ impl Proxy {
             message: best,
             branch_uri: uri,
             source,
+            hooks: c.hooks.clone(),
         };
         self.call(Pending::Failure(ctx), RouterCallKind::Failure(req, rc));
     }

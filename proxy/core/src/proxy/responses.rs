@@ -145,12 +145,11 @@ impl Proxy {
         if status == 100 {
             return;
         }
-        let ask = self.settings.ask_on_reply
-            && self
-                .contexts
-                .get(ctx)
-                // After the final response only a 2xx still matters to the router.
-                .is_some_and(|c| !(c.is_answered() && status >= 300));
+        let ask_all = self.settings.ask_on_reply;
+        let ask = self.contexts.get(ctx).is_some_and(|c| {
+            // After the final response only a 2xx still matters to the router.
+            c.asks_on_reply(ask_all) && !(c.is_answered() && status >= 300)
+        });
         if !ask && status < 300 {
             // Passed on as bytes: nothing here needs it parsed again.
             return match build::strip_top_via_bytes(&msg) {
@@ -185,6 +184,7 @@ impl Proxy {
             return;
         };
         let req = c.req.clone();
+        let hooks = c.hooks.clone();
         let (branch_uri, source) = self
             .branches
             .get(branch)
@@ -194,6 +194,7 @@ impl Proxy {
             message: resp.clone(),
             branch_uri,
             source,
+            hooks,
         };
         self.call(
             Pending::Reply {

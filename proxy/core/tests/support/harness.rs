@@ -358,5 +358,6 @@ pub fn relay_rr() -> Decision {
             ..Default::default()
         },
         next_hop: None,
+        hooks: None,
     }
 }

@@ -2,7 +2,9 @@
 //! lazy reads of the message (reflecting the script's edits so far) and the
 //! calls that decide what happens to it.
 
-use anysip_core::{Decision, Edits, ForkStrategy, HeaderEdit, Reply, RequestContext, Target};
+use anysip_core::{
+    Decision, Edits, ForkStrategy, HeaderEdit, Hooks, Reply, RequestContext, Target,
+};
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -36,6 +38,8 @@ pub struct Request {
     pub(crate) reply_headers: Vec<(bool, String, String)>,
     /// `set_reply_body`: content type and bytes.
     pub(crate) reply_body: Option<(String, Bytes)>,
+    /// `relay(on_reply=, on_failure=)`: the callbacks of the last relay.
+    pub(crate) hooks: Option<Hooks>,
 }
 
 impl Request {
@@ -48,6 +52,7 @@ impl Request {
             auth_user: None,
             reply_headers: Vec::new(),
             reply_body: None,
+            hooks: None,
         }
     }
 
@@ -64,11 +69,13 @@ impl Request {
             Some(Verdict::Relay(next_hop)) => Decision::Relay {
                 edits: self.edits.clone(),
                 next_hop: next_hop.clone(),
+                hooks: self.hooks.clone(),
             },
             Some(Verdict::Fork(targets, strategy)) => Decision::Fork {
                 edits: self.edits.clone(),
                 targets: targets.clone(),
                 strategy: *strategy,
+                hooks: self.hooks.clone(),
             },
         }
     }
@@ -405,15 +412,11 @@ impl Request {
         flow: Option<&Bound<'_, PyAny>>,
         send_socket: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        for (given, what) in [
-            (on_reply, "request.relay(on_reply=)"),
-            (on_failure, "request.relay(on_failure=)"),
-            (send_socket, "request.relay(send_socket=)"),
-        ] {
-            if given.is_some_and(|g| !g.is_none()) {
-                return Err(super::compat::not_served(what));
-            }
+        if send_socket.is_some_and(|g| !g.is_none()) {
+            return Err(super::compat::not_served("request.relay(send_socket=)"));
         }
+        // SIPhon: the callbacks of the last relay() (none replaces them).
+        self.hooks = super::callbacks::RelayCallbacks::from_args(on_reply, on_failure)?;
         // SIPhon: a flow wins over `next_hop`.
         if let Some(f) = flow.filter(|f| !f.is_none()) {
             let f = f.cast::<super::flow::Flow>().map_err(|_| {

@@ -17,8 +17,21 @@ thread_local! {
 /// Calls `h` with `args`; an `async def` handler (or a returned coroutine)
 /// is run until complete.
 pub(crate) fn invoke<'py>(py: Python<'py>, h: &Handler, args: Bound<'py, PyTuple>) -> PyResult<()> {
-    let out = h.func.bind(py).call1(args)?;
-    if h.is_async || (!out.is_none() && out.hasattr(pyo3::intern!(py, "__await__"))?) {
+    if h.is_async {
+        let out = h.func.bind(py).call1(args)?;
+        return run_coroutine(py, &out);
+    }
+    invoke_callable(py, h.func.bind(py), args)
+}
+
+/// Calls `func` with `args`; a returned coroutine is run until complete.
+pub(crate) fn invoke_callable<'py>(
+    py: Python<'py>,
+    func: &Bound<'py, PyAny>,
+    args: Bound<'py, PyTuple>,
+) -> PyResult<()> {
+    let out = func.call1(args)?;
+    if !out.is_none() && out.hasattr(pyo3::intern!(py, "__await__"))? {
         run_coroutine(py, &out)?;
     }
     Ok(())

@@ -152,7 +152,9 @@ fn decisions_carry_edits() {
          \x20   request.record_route()\n",
     );
     match e.on_request(&req) {
-        Decision::Relay { edits, next_hop } => {
+        Decision::Relay {
+            edits, next_hop, ..
+        } => {
             assert_eq!(next_hop.as_deref(), Some("sip:10.0.0.1:5060"));
             assert_eq!(edits.ruri.as_deref(), Some("sip:bob@192.0.2.20:5080"));
             assert!(edits.record_route);

@@ -131,6 +131,7 @@ fn lb_selects_a_backend_or_503() {
         Decision::Relay {
             edits,
             next_hop: Some(hop),
+            ..
         } => {
             assert!(edits.record_route);
             hop

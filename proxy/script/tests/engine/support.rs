@@ -393,6 +393,7 @@ pub fn response(status: u16, reason: &str) -> ResponseContext {
         )),
         branch_uri: "sip:bob@192.0.2.20".into(),
         source: Some("192.0.2.20:5060".parse::<SocketAddr>().unwrap()),
+        hooks: None,
     }
 }
 

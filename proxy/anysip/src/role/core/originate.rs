@@ -161,6 +161,7 @@ pub(crate) async fn send(
                         message: msg,
                         branch_uri: req.ruri,
                         source: Some(from),
+                        hooks: None,
                     }));
                 }
             }
