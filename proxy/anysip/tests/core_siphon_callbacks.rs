@@ -5,6 +5,8 @@
 //! again (with callbacks of its own, which edit the answer the caller
 //! gets); an `on_failure` callback that decides nothing lets the failure
 //! through; a callback that cannot be called is a 500 naming the argument.
+//! And `registrar.save(aliases=)`: a call to an alias of a registered AoR
+//! reaches its contact.
 #![allow(clippy::unwrap_used)]
 
 #[path = "support/harness.rs"]
@@ -71,13 +73,19 @@ def route(request):
 "#;
 
 /// A UAS on `addr` until `stop`: answers INVITE with 180 and 200, or with
-/// 486 when `busy`.
-fn uas(addr: &'static str, busy: bool, stop: Arc<AtomicBool>) -> thread::JoinHandle<()> {
-    let sock = UdpSocket::bind(addr).unwrap();
+/// 486 when `busy`; returns the requests it received.
+fn uas(addr: &'static str, busy: bool, stop: Arc<AtomicBool>) -> thread::JoinHandle<Vec<String>> {
+    uas_on(UdpSocket::bind(addr).unwrap(), busy, stop)
+}
+
+/// [`uas`] on a socket already bound.
+fn uas_on(sock: UdpSocket, busy: bool, stop: Arc<AtomicBool>) -> thread::JoinHandle<Vec<String>> {
+    let addr = sock.local_addr().unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
+        let mut seen = Vec::new();
         let until = Instant::now() + Duration::from_secs(60);
         while !stop.load(Ordering::Relaxed) && Instant::now() < until {
             let Ok((n, from)) = sock.recv_from(&mut buf) else {
@@ -91,6 +99,7 @@ fn uas(addr: &'static str, busy: bool, stop: Arc<AtomicBool>) -> thread::JoinHan
             let Ok(m) = parsed else {
                 continue;
             };
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
             let out = if busy && m.method().is_some_and(|x| x.as_str() == "INVITE") {
                 vec![sip::response::response(&m, 486)
                     .unwrap()
@@ -103,12 +112,18 @@ fn uas(addr: &'static str, busy: bool, stop: Arc<AtomicBool>) -> thread::JoinHan
                 let _ = sock.send_to(&r, from);
             }
         }
+        seen
     })
 }
 
 /// Sends an INVITE for `user` to the core; the responses it gets, up to
 /// and including the final one (which is ACKed when not a 2xx).
 fn call(ua: &UdpSocket, user: &str) -> Vec<String> {
+    call_via(ua, CORE, user)
+}
+
+/// [`call`] to the core at `core`.
+fn call_via(ua: &UdpSocket, core: &str, user: &str) -> Vec<String> {
     let local = ua.local_addr().unwrap();
     let head = format!(
         "Via: SIP/2.0/UDP {local};branch=z9hG4bK-{user}\r\nMax-Forwards: 70\r\n\
@@ -117,7 +132,7 @@ fn call(ua: &UdpSocket, user: &str) -> Vec<String> {
     let invite = format!(
         "INVITE sip:{user}@domain.local SIP/2.0\r\n{head}CSeq: 1 INVITE\r\nContact: <sip:caller@{local}>\r\nContent-Length: 0\r\n\r\n"
     );
-    ua.send_to(invite.as_bytes(), CORE).unwrap();
+    ua.send_to(invite.as_bytes(), core).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 8192];
     let until = Instant::now() + Duration::from_secs(10);
@@ -140,7 +155,7 @@ fn call(ua: &UdpSocket, user: &str) -> Vec<String> {
                      Max-Forwards: 70\r\nFrom: <sip:caller@domain.local>;tag=c1\r\n{to}\r\nCall-ID: cb-{user}\r\n\
                      CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
                 );
-                ua.send_to(ack.as_bytes(), CORE).unwrap();
+                ua.send_to(ack.as_bytes(), core).unwrap();
             }
             return got;
         }
@@ -241,4 +256,90 @@ fn per_relay_callbacks_hear_responses_and_retarget_failures() {
         log.contains("relay(on_reply=) takes a callable, not int"),
         "the log names the bad argument"
     );
+}
+
+const ALIAS_CORE: &str = "127.0.0.1:15993";
+const ALIAS_ADMIN: &str = "127.0.0.1:19993";
+const ALIAS_UAS: &str = "127.0.0.1:15994";
+
+const ALIAS_SCRIPT: &str = r#"
+from siphon import proxy, registrar
+
+
+@proxy.on_request
+def route(request):
+    if request.in_dialog or request.method == "ACK":
+        request.relay()
+        return
+    if request.method == "REGISTER":
+        registrar.save(request, aliases=["tel:+15551234", "sip:+15551234@domain.local"])
+        return
+    contacts = registrar.lookup(request.ruri)
+    if not contacts:
+        request.reply(404, "Not Found")
+        return
+    request.set_header("X-Aliases", " ".join(registrar.associated_uris(request.ruri)))
+    request.relay(contacts[0])
+"#;
+
+#[test]
+fn a_call_to_an_alias_reaches_the_registered_contact() {
+    let dir = scratch("core-siphon-aliases");
+    let script = dir.join("aliases.py");
+    std::fs::write(&script, ALIAS_SCRIPT).unwrap();
+    let _core = start(
+        &dir,
+        "core",
+        &core_yaml(ALIAS_CORE, ALIAS_ADMIN, &script, ""),
+    );
+    wait_for("core admin", Duration::from_secs(20), || {
+        http(ALIAS_ADMIN, "GET", "/admin/health", None).is_some()
+    });
+    // alice registers from the socket she answers on.
+    let alice = UdpSocket::bind(ALIAS_UAS).unwrap();
+    alice
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let register = format!(
+        "REGISTER sip:domain.local SIP/2.0\r\nVia: SIP/2.0/UDP {ALIAS_UAS};branch=z9hG4bK-reg1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@domain.local>;tag=r1\r\nTo: <sip:alice@domain.local>\r\n\
+         Call-ID: alias-reg\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@{ALIAS_UAS}>\r\nExpires: 300\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    alice.send_to(register.as_bytes(), ALIAS_CORE).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = alice.recv_from(&mut buf).expect("an answer to REGISTER");
+    let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    let stop = Arc::new(AtomicBool::new(false));
+    let callee = uas_on(alice, false, Arc::clone(&stop));
+
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let checks = || {
+        // An alias and the AoR itself reach alice; nobody else does.
+        for user in ["+15551234", "alice"] {
+            let got = call_via(&ua, ALIAS_CORE, user);
+            assert_eq!(final_status(&got), Some("200"), "{user}: {got:?}");
+        }
+        let got = call_via(&ua, ALIAS_CORE, "+15550000");
+        assert_eq!(final_status(&got), Some("404"), "{got:?}");
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(checks));
+    stop.store(true, Ordering::Relaxed);
+    let seen = callee.join().unwrap();
+    if let Err(e) = outcome {
+        dump_logs(&dir);
+        std::panic::resume_unwind(e);
+    }
+    // The script read the set through the alias and through the AoR.
+    let invites: Vec<&String> = seen.iter().filter(|r| r.starts_with("INVITE ")).collect();
+    assert_eq!(invites.len(), 2, "{seen:?}");
+    for i in invites {
+        assert!(
+            i.contains("\r\nX-Aliases: tel:+15551234 sip:+15551234@domain.local\r\n"),
+            "{i}"
+        );
+    }
 }

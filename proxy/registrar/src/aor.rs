@@ -46,6 +46,37 @@ pub fn aor_of(uri_text: &str) -> Result<String, RegistrarError> {
     Ok(out)
 }
 
+/// The canonical form of a URI that may name an alias of an AoR: a SIP
+/// URI's AoR ([`aor_of`]), or a `tel:` URI's number without its visual
+/// separators and parameters (RFC 3966 §3), e.g. `tel:+15551234`.
+pub fn alias_key_of(uri_text: &str) -> Result<String, RegistrarError> {
+    let text = uri_text.trim();
+    let text = text
+        .strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(text);
+    let Some(number) = text
+        .get(..4)
+        .filter(|s| s.eq_ignore_ascii_case("tel:"))
+        .map(|_| &text[4..])
+    else {
+        return aor_of(text);
+    };
+    let number = number.split(';').next().unwrap_or("");
+    let digits: String = number.chars().filter(|c| !"-.()".contains(*c)).collect();
+    let valid = digits.len() > 1
+        && digits.starts_with(|c: char| c == '+' || c.is_ascii_alphanumeric())
+        && digits[1..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '*' || c == '#');
+    if !valid {
+        return Err(RegistrarError::InvalidAor(format!(
+            "not a tel number: {text:?}"
+        )));
+    }
+    Ok(format!("tel:{}", digits.to_ascii_uppercase()))
+}
+
 /// Copies `s`, decoding `%XX` of unreserved characters and upper-casing the
 /// hex digits of the other escapes.
 fn normalise_escapes(s: &str, out: &mut String) {

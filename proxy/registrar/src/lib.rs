@@ -29,7 +29,7 @@ mod registrar;
 mod request;
 mod store;
 
-pub use aor::aor_of;
+pub use aor::{alias_key_of, aor_of};
 pub use binding::{Accepted, Binding, StoredFlow, TriedFlow};
 pub use config::{
     ClusterConfig, RedisConfig, RegistrarBackend, RegistrarConfig, SentinelConfig, WaitConfig,
@@ -41,4 +41,4 @@ pub use policy::{Policy, Source};
 pub use process::{process, Decision};
 pub use registrar::{Registrar, PROXY_GRACE_SECS};
 pub use request::{ContactSpec, Contacts, Register};
-pub use store::{MemoryStore, RedisStore, Store, WaitStats};
+pub use store::{AliasSet, MemoryStore, RedisStore, Store, WaitStats};

@@ -3,7 +3,8 @@
 use crate::config::{RegistrarBackend, RegistrarConfig};
 
 use crate::binding;
-use crate::{aor_of, process, Binding, MemoryStore, Outcome, Policy, RedisStore, Register};
+use crate::{alias_key_of, aor_of, process, Binding, MemoryStore, Outcome, Policy, RedisStore};
+use crate::{AliasSet, Register};
 use crate::{RegistrarError, Source, Store, TriedFlow};
 
 /// What [`Registrar::save_granted`] adds to a registrar of record's grant,
@@ -97,6 +98,7 @@ impl Registrar {
         source: &Source,
         now_unix: u64,
     ) -> Result<Outcome, RegistrarError> {
+        let reg = &self.to_primary(reg, now_unix).await?;
         if reg.contacts == crate::Contacts::Query {
             let current = self.store.load(&reg.aor, now_unix).await?;
             return Ok(process(reg, source, &self.policy, &current, now_unix).outcome);
@@ -107,6 +109,57 @@ impl Registrar {
                 (d.bindings, d.outcome)
             })
             .await
+    }
+
+    /// `reg` with its AoR replaced by the primary when it is an alias.
+    async fn to_primary(&self, reg: &Register, now_unix: u64) -> Result<Register, RegistrarError> {
+        let mut reg = reg.clone();
+        if let Some(primary) = self.store.alias_of(&reg.aor, now_unix).await? {
+            reg.aor = primary;
+        }
+        Ok(reg)
+    }
+
+    /// The AoR `uri` names: its canonical form ([`alias_key_of`]), or the
+    /// primary AoR when that is an alias of one.
+    pub async fn primary(&self, uri: &str, now_unix: u64) -> Result<String, RegistrarError> {
+        let key = alias_key_of(uri)?;
+        Ok(self.store.alias_of(&key, now_unix).await?.unwrap_or(key))
+    }
+
+    /// Declares `uris` the aliases of the AoR `aor` names (SIPhon's
+    /// `set_associated_uris`, `save(aliases=)`): a lookup of any of them
+    /// finds that AoR's bindings. Replaces its previous set; an empty
+    /// list clears it. The set ends with the AoR's latest binding, when it
+    /// has any (it is renewed by the next REGISTER that declares it). A
+    /// URI that is neither SIP nor tel is refused.
+    pub async fn set_aliases(
+        &self,
+        aor: &str,
+        uris: &[String],
+        now_unix: u64,
+    ) -> Result<(), RegistrarError> {
+        let primary = self.primary(aor, now_unix).await?;
+        let mut keys: Vec<String> = Vec::with_capacity(uris.len());
+        for u in uris {
+            let k = alias_key_of(u)?;
+            if k != primary && !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let live = self.store.load(&primary, now_unix).await?;
+        let set = AliasSet {
+            uris: uris.to_vec(),
+            keys,
+            expire_at: live.iter().map(|b| b.expires_at).max(),
+        };
+        self.store.set_aliases(&primary, set).await
+    }
+
+    /// The aliases declared for the AoR `aor` names, as given.
+    pub async fn aliases(&self, aor: &str, now_unix: u64) -> Result<Vec<String>, RegistrarError> {
+        let primary = self.primary(aor, now_unix).await?;
+        Ok(self.store.aliases(&primary, now_unix).await?.uris)
     }
 
     /// Caches the bindings of a REGISTER that a registrar of record
@@ -130,7 +183,8 @@ impl Registrar {
         };
         match &mut reg.contacts {
             crate::Contacts::Star => {
-                self.store.remove(&reg.aor).await?;
+                let aor = self.store.alias_of(&reg.aor, now_unix).await?;
+                self.store.remove(aor.as_ref().unwrap_or(&reg.aor)).await?;
                 return Ok(Outcome::ok(&[], now_unix, true));
             }
             crate::Contacts::List(list) => {
@@ -145,6 +199,7 @@ impl Registrar {
             }
             crate::Contacts::Query => {}
         }
+        let reg = self.to_primary(&reg, now_unix).await?;
         let policy = Policy {
             max_expires: u32::MAX,
             ..self.policy
@@ -163,7 +218,7 @@ impl Registrar {
     /// The live bindings of an AoR (any SIP URI naming it: it is made
     /// canonical with [`aor_of`]), best `q` first, then most recent.
     pub async fn lookup(&self, aor: &str, now_unix: u64) -> Result<Vec<Binding>, RegistrarError> {
-        let aor = aor_of(aor)?;
+        let aor = self.primary(aor, now_unix).await?;
         let mut bindings = self.store.load(&aor, now_unix).await?;
         binding::sort(&mut bindings);
         Ok(bindings)
@@ -194,9 +249,14 @@ impl Registrar {
             .await
     }
 
-    /// Removes every binding of an AoR; returns how many there were.
+    /// Removes every binding of an AoR (an alias names its primary), and
+    /// its aliases; returns how many bindings there were.
     pub async fn remove(&self, aor: &str) -> Result<usize, RegistrarError> {
-        let aor = aor_of(aor)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let aor = self.primary(aor, now).await?;
+        self.store.set_aliases(&aor, AliasSet::default()).await?;
         self.store.remove(&aor).await
     }
 

@@ -4,9 +4,12 @@
 //!
 //! Every store hides expired bindings on read and drops them on write.
 
+mod aliases;
 mod memory;
 mod redis;
+mod redis_aliases;
 
+pub use self::aliases::AliasSet;
 pub use self::memory::MemoryStore;
 pub use self::redis::{RedisStore, WaitStats};
 
@@ -66,6 +69,34 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.sweep(now)),
             Store::Redis(r) => r.sweep().await,
+        }
+    }
+
+    /// The primary AoR `key` (a canonical AoR) is an alias of, if any.
+    pub async fn alias_of(&self, key: &str, now: u64) -> Result<Option<String>, RegistrarError> {
+        match self {
+            Store::Memory(m) => Ok(m.alias_of(key, now)),
+            Store::Redis(r) => r.alias_of(key, now).await,
+        }
+    }
+
+    /// The alias set of `primary` (empty when it has none).
+    pub async fn aliases(&self, primary: &str, now: u64) -> Result<AliasSet, RegistrarError> {
+        match self {
+            Store::Memory(m) => Ok(m.aliases(primary, now)),
+            Store::Redis(r) => r.aliases(primary, now).await,
+        }
+    }
+
+    /// Replaces the alias set of `primary` with `set` (an empty one drops
+    /// it): aliases no longer in it stop naming `primary`.
+    pub async fn set_aliases(&self, primary: &str, set: AliasSet) -> Result<(), RegistrarError> {
+        match self {
+            Store::Memory(m) => {
+                m.set_aliases(primary, set);
+                Ok(())
+            }
+            Store::Redis(r) => r.set_aliases(primary, set).await,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! The registrar with bindings in memory: save, lookup order, remove, list,
 //! sweep.
 #![allow(clippy::unwrap_used)]
+#![recursion_limit = "256"]
 
+#[path = "support/aliases.rs"]
+mod aliases;
 #[path = "support/sip.rs"]
 mod sipmsg;
 
@@ -70,7 +73,9 @@ async fn save_lookup_remove_list_sweep() {
     assert_eq!(listed[0].1.len(), 3);
     assert_eq!(r.remove(alice).await.unwrap(), 3);
     assert!(r.lookup(alice, NOW + 61).await.unwrap().is_empty());
-    assert!(r.lookup("tel:+1555", NOW).await.is_err());
+    // A tel URI names an AoR only as an alias; other schemes name none.
+    assert!(r.lookup("tel:+1555", NOW).await.unwrap().is_empty());
+    assert!(r.lookup("mailto:a@example.com", NOW).await.is_err());
     assert_eq!(r.policy(), &Policy::default());
 }
 
@@ -176,4 +181,12 @@ async fn a_proxy_keeps_what_the_registrar_of_record_granted() {
     .await
     .unwrap();
     assert!(r.lookup(alice, NOW).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn aliases_name_their_primary() {
+    let r = Registrar::from_config(&RegistrarConfig::default())
+        .await
+        .unwrap();
+    aliases::scenario(&r, &r).await;
 }

@@ -2,7 +2,10 @@
 //! two cores sharing bindings, a core restart, expiry, Redis going away and
 //! coming back.
 #![allow(clippy::unwrap_used)]
+#![recursion_limit = "256"]
 
+#[path = "support/aliases.rs"]
+mod aliases;
 #[path = "support/server.rs"]
 mod server;
 #[path = "support/sip.rs"]
@@ -336,4 +339,14 @@ async fn user_passwords_beside_the_bindings() {
         store.user_password("erin").await.unwrap().as_deref(),
         Some("s3cret")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliases_are_shared_by_two_cores() {
+    if !server::available("aliases_are_shared_by_two_cores") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let (a, b) = (registrar(&redis.url()).await, registrar(&redis.url()).await);
+    aliases::scenario(&a, &b).await;
 }

@@ -4,7 +4,10 @@
 //! to its slot's node); `WAIT` on masters without replicas counted as
 //! short; a scan over every master.
 #![allow(clippy::unwrap_used)]
+#![recursion_limit = "256"]
 
+#[path = "support/aliases.rs"]
+mod aliases;
 #[path = "support/cluster.rs"]
 mod cluster;
 #[path = "support/sip.rs"]
@@ -168,6 +171,9 @@ async fn a_cluster_serves_a_thousand_aors_across_slots() {
     let link = Link::new(&Target::Cluster(cluster_config())).unwrap();
     let keys = link.scan("c:aor:*", 100).await.unwrap();
     assert_eq!(keys.len(), AORS - SHORT - 1);
+
+    // Aliases, each key in its own slot, seen by another core.
+    aliases::scenario(&r, &other).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

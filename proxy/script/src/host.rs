@@ -122,6 +122,13 @@ pub trait Host: Send + Sync + 'static {
     ) -> Result<SaveOutcome, HostError>;
     /// `registrar.lookup(aor)`: the live bindings of an AoR, best q first.
     fn registrar_lookup(&self, aor: &str) -> Result<Vec<Binding>, HostError>;
+    /// `registrar.set_associated_uris(aor, uris)`, `save(aliases=)`: makes
+    /// `uris` the aliases of the AoR (a lookup of one finds its bindings),
+    /// replacing its previous set; `[]` clears it.
+    fn registrar_set_aliases(&self, aor: &str, uris: &[String]) -> Result<(), HostError>;
+    /// `registrar.associated_uris(aor)`: the aliases declared for the AoR
+    /// (or for the AoR that `aor`, an alias, names), as given.
+    fn registrar_aliases(&self, aor: &str) -> Result<Vec<String>, HostError>;
     /// `registrar.remove(aor)`: removes every binding; how many there were.
     fn registrar_remove(&self, aor: &str) -> Result<usize, HostError>;
     /// Every AoR with its live bindings (`registrar.lookup_contact`,

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use super::AliasSet;
 use crate::Binding;
 
 /// Bindings in a map guarded by a mutex (updates are short and never
@@ -10,6 +11,14 @@ use crate::Binding;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, Vec<Binding>>>,
+    aliases: Mutex<Aliases>,
+}
+
+/// Alias sets by primary, and the primary of each alias.
+#[derive(Debug, Default)]
+struct Aliases {
+    sets: HashMap<String, AliasSet>,
+    primary_of: HashMap<String, String>,
 }
 
 impl MemoryStore {
@@ -70,7 +79,48 @@ impl MemoryStore {
         out
     }
 
+    fn alias_map(&self) -> MutexGuard<'_, Aliases> {
+        self.aliases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn alias_of(&self, key: &str, now: u64) -> Option<String> {
+        let a = self.alias_map();
+        let primary = a.primary_of.get(key)?;
+        a.sets
+            .get(primary)
+            .is_some_and(|s| s.is_live(now))
+            .then(|| primary.clone())
+    }
+
+    pub(crate) fn aliases(&self, primary: &str, now: u64) -> AliasSet {
+        self.alias_map()
+            .sets
+            .get(primary)
+            .filter(|s| s.is_live(now))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_aliases(&self, primary: &str, set: AliasSet) {
+        let mut a = self.alias_map();
+        a.primary_of.retain(|_, p| p != primary);
+        if set.uris.is_empty() {
+            a.sets.remove(primary);
+            return;
+        }
+        for k in &set.keys {
+            a.primary_of.insert(k.clone(), primary.to_owned());
+        }
+        a.sets.insert(primary.to_owned(), set);
+    }
+
     pub(crate) fn sweep(&self, now: u64) -> usize {
+        {
+            let mut a = self.alias_map();
+            a.sets.retain(|_, s| s.is_live(now));
+            let Aliases { sets, primary_of } = &mut *a;
+            primary_of.retain(|_, p| sets.contains_key(p));
+        }
         let mut map = self.map();
         let mut gone = 0;
         map.retain(|_, v| {

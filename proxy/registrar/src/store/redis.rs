@@ -177,8 +177,13 @@ impl RedisStore {
         format!("{}aors", self.prefix)
     }
 
+    /// The prefix of every key.
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Runs `op` through the link; a failure is `Unavailable`.
-    async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T, RegistrarError>
+    pub(super) async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T, RegistrarError>
     where
         F: FnOnce(crate::link::Conn) -> Fut,
         Fut: std::future::Future<Output = RedisResult<T>>,

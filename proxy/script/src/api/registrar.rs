@@ -63,6 +63,23 @@ fn by_contact(py: Python<'_>, host: &dyn Host, uri: &str) -> PyResult<Vec<Bindin
 }
 
 /// A `flow_token=` must be a non-empty line.
+/// `aliases=`: None when empty; a URI that is neither SIP nor tel is a
+/// `ValueError` (before anything is stored).
+pub(crate) fn check_aliases(aliases: Option<Vec<String>>) -> PyResult<Option<Vec<String>>> {
+    let Some(list) = aliases.filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    for a in &list {
+        let t = a.trim().trim_start_matches('<').to_ascii_lowercase();
+        if !["sip:", "sips:", "tel:"].iter().any(|s| t.starts_with(s)) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "aliases: {a:?} is not a sip, sips or tel URI"
+            )));
+        }
+    }
+    Ok(Some(list))
+}
+
 pub(crate) fn check_flow_token(token: Option<&str>) -> PyResult<()> {
     if token.is_some_and(|t| t.is_empty() || t.contains(['\r', '\n'])) {
         return Err(pyo3::exceptions::PyValueError::new_err(
@@ -104,10 +121,8 @@ impl Registrar {
         aliases: Option<Vec<String>>,
         flow_token: Option<String>,
     ) -> PyResult<bool> {
-        if aliases.is_some_and(|a| !a.is_empty()) {
-            return Err(super::compat::not_served("registrar.save(aliases=)"));
-        }
         check_flow_token(flow_token.as_deref())?;
+        let aliases = check_aliases(aliases)?;
         let host = host()?;
         let (ctx, aor) = {
             let req = request.try_borrow()?;
@@ -124,6 +139,9 @@ impl Registrar {
                 host.registrar_remove(a)?;
             }
             let saved = host.registrar_save(&ctx, flow_token.as_deref())?;
+            if let (Some(a), Some(uris), true) = (&aor, &aliases, saved.saved) {
+                host.registrar_set_aliases(a, uris)?;
+            }
             let after = match (&aor, watch && saved.saved) {
                 (Some(a), true) => Some(host.registrar_lookup(a)?),
                 _ => None,
@@ -165,6 +183,29 @@ impl Registrar {
             .detach(|| host.registrar_lookup(&aor))
             .map_err(host_err)?;
         Ok(list)
+    }
+
+    /// Makes `uris` the aliases of `aor` (SIPhon's implicit registration
+    /// set): `lookup` of any of them finds `aor`'s bindings. Replaces the
+    /// previous set; `[]` clears it. With Redis every core sees it.
+    fn set_associated_uris(
+        &self,
+        py: Python<'_>,
+        aor: &Bound<'_, PyAny>,
+        uris: Vec<String>,
+    ) -> PyResult<()> {
+        let host = host()?;
+        let aor = aor_text(aor)?;
+        py.detach(|| host.registrar_set_aliases(&aor, &uris))
+            .map_err(host_err)
+    }
+
+    /// The aliases declared for `aor` (or for the AoR `aor` is an alias
+    /// of), as they were given; `[]` when none.
+    fn associated_uris(&self, py: Python<'_>, aor: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let host = host()?;
+        let aor = aor_text(aor)?;
+        py.detach(|| host.registrar_aliases(&aor)).map_err(host_err)
     }
 
     /// Whether `aor` has a live binding.

@@ -30,9 +30,6 @@ impl Registrar {
         aliases: Option<Vec<String>>,
         flow_token: Option<String>,
     ) -> PyResult<bool> {
-        if aliases.is_some_and(|a| !a.is_empty()) {
-            return Err(super::compat::not_served("registrar.save_proxy(aliases=)"));
-        }
         super::registrar::check_flow_token(flow_token.as_deref())?;
         let granted = {
             let reply = reply.try_borrow()?;
@@ -49,10 +46,20 @@ impl Registrar {
                 )
             })?
         };
-        let ctx = request.try_borrow()?.ctx.clone();
+        let (ctx, aor) = {
+            let req = request.try_borrow()?;
+            (req.ctx.clone(), req.name_addr_uri("To").map(|u| u.aor()))
+        };
+        let aliases = super::registrar::check_aliases(aliases)?;
         let host = host()?;
         let out = py
-            .detach(|| host.registrar_save_proxy(&ctx, granted, flow_token.as_deref()))
+            .detach(|| {
+                let out = host.registrar_save_proxy(&ctx, granted, flow_token.as_deref())?;
+                if let (Some(a), Some(uris), true) = (&aor, &aliases, out.saved) {
+                    host.registrar_set_aliases(a, uris)?;
+                }
+                Ok(out)
+            })
             .map_err(host_err)?;
         if !out.saved && out.reply.status != 200 {
             return Err(PyValueError::new_err(format!(

@@ -354,6 +354,47 @@ fn registrar_names_and_on_change() {
 }
 
 #[test]
+fn registrar_aliases_are_checked_then_declared() {
+    let (e, host) = engine(
+        "from siphon import proxy, registrar\n\
+         @proxy.on_request('REGISTER')\n\
+         def reg(request):\n\
+         \x20   aliases = request.get_header('X-Aliases').split()\n\
+         \x20   registrar.save(request, aliases=aliases)\n\
+         @proxy.on_request('OPTIONS')\n\
+         def info(request):\n\
+         \x20   request.reply(200, ' '.join(registrar.associated_uris('sip:bob@domain.local')))\n",
+    );
+    let register = |aliases: &str| {
+        let req = request(
+            "REGISTER",
+            "sip:domain.local",
+            &format!("Contact: <sip:bob@192.0.2.10>\nX-Aliases: {aliases}\n"),
+        );
+        e.on_request(&req)
+    };
+    // A URI of another scheme: ValueError before anything is stored.
+    match register("tel:+1555 mailto:bob@example.com") {
+        Decision::Failed(tb) => assert!(
+            tb.contains(
+                "ValueError: aliases: \"mailto:bob@example.com\" is not a sip, sips or tel URI"
+            ),
+            "{tb}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!host.called("registrar_save"));
+    assert!(
+        matches!(register("tel:+1555 <sip:+1555@domain.local>"), Decision::Reply(r) if r.status == 200)
+    );
+    assert!(host
+        .called("registrar_set_aliases sip:bob@domain.local tel:+1555,<sip:+1555@domain.local>"));
+    let req = request("OPTIONS", "sip:domain.local", "");
+    assert!(matches!(e.on_request(&req), Decision::Reply(r)
+        if r.reason.as_deref() == Some("tel:+1555 <sip:+1555@domain.local>")));
+}
+
+#[test]
 fn gateway_return_conventions() {
     let (e, host) = engine(
         "from siphon import proxy, gateway\n\

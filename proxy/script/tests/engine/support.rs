@@ -24,6 +24,7 @@ pub struct TestHost {
     pub unavailable: AtomicBool,
     pub ttl: AtomicU64,
     pub algorithms: Mutex<Vec<String>>,
+    pub aliases: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl TestHost {
@@ -178,6 +179,27 @@ impl Host for TestHost {
         self.down()?;
         Ok(self
             .bindings
+            .lock()
+            .unwrap()
+            .get(aor)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn registrar_set_aliases(&self, aor: &str, uris: &[String]) -> Result<(), HostError> {
+        self.log(format!("registrar_set_aliases {aor} {}", uris.join(",")));
+        self.down()?;
+        self.aliases
+            .lock()
+            .unwrap()
+            .insert(aor.to_owned(), uris.to_vec());
+        Ok(())
+    }
+
+    fn registrar_aliases(&self, aor: &str) -> Result<Vec<String>, HostError> {
+        self.down()?;
+        Ok(self
+            .aliases
             .lock()
             .unwrap()
             .get(aor)

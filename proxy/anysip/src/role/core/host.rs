@@ -171,9 +171,20 @@ impl Host for CoreHost {
     }
 
     fn registrar_remove(&self, aor: &str) -> Result<usize, HostError> {
-        let aor = registrar::aor_of(aor).map_err(store_error)?;
         self.rt
-            .block_on(self.registrar.remove(&aor))
+            .block_on(self.registrar.remove(aor))
+            .map_err(store_error)
+    }
+
+    fn registrar_set_aliases(&self, aor: &str, uris: &[String]) -> Result<(), HostError> {
+        self.rt
+            .block_on(self.registrar.set_aliases(aor, uris, now_unix()))
+            .map_err(store_error)
+    }
+
+    fn registrar_aliases(&self, aor: &str) -> Result<Vec<String>, HostError> {
+        self.rt
+            .block_on(self.registrar.aliases(aor, now_unix()))
             .map_err(store_error)
     }
 
