@@ -25,6 +25,7 @@
 //!           address: "10.0.0.1:5060"  # or host:port, resolved at load
 //!           transport: udp         # udp (default) | tcp | tls
 //!           weight: 100            # default 1, 1..=1000000
+//!           priority: 1            # default 1; lower first, next tier when all are down
 //!           attrs: { pop: fra1 }
 //! ```
 
@@ -195,6 +196,11 @@ pub struct DestinationConfig {
     /// no weight 0: to take a member out of rotation, mark it down.
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// The member's tier (SIPhon's key): the healthy members of the lowest
+    /// number are chosen from (by the group's algorithm); the next tier
+    /// only when none of them is healthy. Default 1.
+    #[serde(default = "default_priority")]
+    pub priority: u32,
     /// Free-form attributes (`pop: fra1`), visible to routing scripts and the
     /// admin API. Default: none.
     #[serde(default)]
@@ -256,5 +262,9 @@ fn default_success_threshold() -> u32 {
 }
 
 fn default_weight() -> u32 {
+    1
+}
+
+fn default_priority() -> u32 {
     1
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::config::{Algorithm, GroupConfig, HashKey, ProbeConfig};
 use crate::health::{DownReason, GatewayEvent, Health, State};
 use crate::probe::ProbeSlot;
-use crate::select::{Candidate, DestId, Destination, GroupView, Selector, Usage};
+use crate::select::{in_best_tier, Candidate, DestId, Destination, GroupView, Selector, Usage};
 use crate::{hash, Error};
 
 /// Events kept for [`GatewayGroup::poll_event`] before the oldest are dropped.
@@ -64,6 +64,7 @@ impl GatewayGroup {
                     address: d.address,
                     transport: d.transport(),
                     weight: d.weight,
+                    priority: d.priority,
                     attrs: d.attrs.clone(),
                 },
                 health: Health::new(now),
@@ -75,6 +76,7 @@ impl GatewayGroup {
             .map(|m| Candidate {
                 weight: m.dest.weight,
                 hash: hash::stable_hash(m.dest.uri.as_bytes()),
+                priority: m.dest.priority,
             })
             .collect();
         GatewayGroup {
@@ -215,8 +217,9 @@ impl GatewayGroup {
         now: Instant,
     ) -> Option<&Destination> {
         let members = &self.members;
-        let eligible =
-            |i: usize| members[i].health.is_up() && !exclude.iter().any(|x| x.index() == i);
+        let eligible = in_best_tier(&self.candidates, |i: usize| {
+            members[i].health.is_up() && !exclude.iter().any(|x| x.index() == i)
+        });
         let i = self.selector.pick(key, &self.candidates, eligible)?;
         self.usage.record(i, now);
         self.members.get(i).map(|m| &m.dest)
@@ -232,9 +235,8 @@ impl GatewayGroup {
             .candidates
             .windows(2)
             .all(|w| w[0].weight == w[1].weight);
-        let i = crate::select::sticky(key, &self.candidates, uniform, |i| {
-            members[i].health.is_up()
-        })?;
+        let eligible = in_best_tier(&self.candidates, |i| members[i].health.is_up());
+        let i = crate::select::sticky(key, &self.candidates, uniform, eligible)?;
         self.usage.record(i, now);
         self.members.get(i).map(|m| &m.dest)
     }

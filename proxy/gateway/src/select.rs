@@ -42,6 +42,8 @@ pub struct Destination {
     pub transport: Transport,
     /// Relative share, at least 1.
     pub weight: u32,
+    /// Tier: the lowest with a healthy member is chosen from.
+    pub priority: u32,
     /// Free-form attributes.
     pub attrs: BTreeMap<String, String>,
 }
@@ -52,6 +54,21 @@ pub(crate) struct Candidate {
     pub(crate) weight: u32,
     /// `stable_hash(uri)`.
     pub(crate) hash: u64,
+    /// The member's tier.
+    pub(crate) priority: u32,
+}
+
+/// `ok` narrowed to the best tier: the members for which `ok` holds and
+/// whose priority is the lowest among them.
+pub(crate) fn in_best_tier<'a>(
+    candidates: &'a [Candidate],
+    ok: impl Fn(usize) -> bool + 'a,
+) -> impl Fn(usize) -> bool + 'a {
+    let tier = (0..candidates.len())
+        .filter(|&i| ok(i))
+        .map(|i| candidates[i].priority)
+        .min();
+    move |i| ok(i) && candidates.get(i).map(|c| c.priority) == tier
 }
 
 /// Rendezvous choice on `key` whatever the configured algorithm.

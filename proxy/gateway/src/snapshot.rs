@@ -56,6 +56,8 @@ pub struct DestinationSnapshot {
     pub transport: Transport,
     /// Its weight.
     pub weight: u32,
+    /// Its tier (lower first).
+    pub priority: u32,
     /// Its attributes.
     pub attrs: BTreeMap<String, String>,
     /// `up` or `down`.
@@ -131,6 +133,7 @@ fn member_snapshot(g: &GatewayGroup, m: &Member, now: Instant) -> DestinationSna
         address: m.dest.address,
         transport: m.dest.transport,
         weight: m.dest.weight,
+        priority: m.dest.priority,
         attrs: m.dest.attrs.clone(),
         state: m.health.state(),
         reason: m.health.reason(),

@@ -30,6 +30,7 @@ fn config(n: usize, probe: ProbeConfig) -> GatewayConfig {
                     address: format!("10.0.0.{}:5060", i + 1).parse().unwrap(),
                     transport: Some(Transport::Udp),
                     weight: 1,
+                    priority: 1,
                     attrs: Default::default(),
                 })
                 .collect(),

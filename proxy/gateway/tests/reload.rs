@@ -14,6 +14,7 @@ fn dest(n: u8) -> DestinationConfig {
         address: format!("10.0.0.{n}:5060").parse().unwrap(),
         transport: Some(Transport::Udp),
         weight: 1,
+        priority: 1,
         attrs: Default::default(),
     }
 }

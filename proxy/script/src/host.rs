@@ -93,6 +93,8 @@ pub struct GatewayDest {
     pub healthy: bool,
     /// Its weight.
     pub weight: u32,
+    /// Its tier (lower first; SIPhon's `priority`).
+    pub priority: u32,
     /// Its attributes from the config.
     pub attrs: Vec<(String, String)>,
     /// Its configured `address` (`ip:port`), which overrides resolving

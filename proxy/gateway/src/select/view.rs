@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::weighted::SmoothWeighted;
-use super::{rendezvous, Candidate, Destination};
+use super::{in_best_tier, rendezvous, Candidate, Destination};
 use crate::config::{Algorithm, HashKey};
 use crate::hash::stable_hash;
 
@@ -94,6 +94,8 @@ pub struct GroupView {
     dests: Vec<Destination>,
     candidates: Vec<Candidate>,
     up: Vec<bool>,
+    /// The members up in the best tier: those chosen from.
+    eligible: Vec<bool>,
     uniform: bool,
     /// `weighted` (and `hash` without a key): the smooth weighted order of
     /// the members up; `round_robin`: the members up, in order.
@@ -113,12 +115,14 @@ impl GroupView {
         usage: Arc<Usage>,
     ) -> Self {
         let uniform = candidates.windows(2).all(|w| w[0].weight == w[1].weight);
+        let best = in_best_tier(candidates, |i| up.get(i).copied().unwrap_or(false));
+        let eligible: Vec<bool> = (0..up.len()).map(best).collect();
         let sequence = match algorithm {
-            Algorithm::RoundRobin => (0..up.len())
-                .filter(|&i| up[i])
+            Algorithm::RoundRobin => (0..eligible.len())
+                .filter(|&i| eligible[i])
                 .filter_map(|i| u32::try_from(i).ok())
                 .collect(),
-            Algorithm::Weighted | Algorithm::Hash => weighted_order(candidates, &up),
+            Algorithm::Weighted | Algorithm::Hash => weighted_order(candidates, &eligible),
         };
         GroupView {
             name: name.to_owned(),
@@ -127,6 +131,7 @@ impl GroupView {
             dests,
             candidates: candidates.to_vec(),
             up,
+            eligible,
             uniform,
             sequence,
             cursor: AtomicUsize::new(0),
@@ -166,7 +171,7 @@ impl GroupView {
         let i = match (self.algorithm, key) {
             (Algorithm::Hash, Some(key)) => {
                 rendezvous::best(stable_hash(key), &self.candidates, self.uniform, |i| {
-                    self.up[i]
+                    self.eligible[i]
                 })?
             }
             _ => self.next_in_sequence()?,
@@ -177,7 +182,7 @@ impl GroupView {
     /// Chooses by rendezvous hashing on `key` whatever the algorithm (as
     /// [`GatewayGroup::select_sticky`](crate::GatewayGroup::select_sticky)).
     pub fn select_sticky(&self, key: &[u8], now: Instant) -> Option<&Destination> {
-        let i = super::sticky(key, &self.candidates, self.uniform, |i| self.up[i])?;
+        let i = super::sticky(key, &self.candidates, self.uniform, |i| self.eligible[i])?;
         self.chosen(i, now)
     }
 
@@ -214,6 +219,7 @@ fn weighted_order(candidates: &[Candidate], up: &[bool]) -> Vec<u32> {
         .map(|c| Candidate {
             weight: u32::try_from(u64::from(c.weight) / g).unwrap_or(c.weight),
             hash: c.hash,
+            priority: c.priority,
         })
         .collect();
     let mut smooth = SmoothWeighted::new(candidates.len());

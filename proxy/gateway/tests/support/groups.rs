@@ -23,6 +23,7 @@ pub fn group_config(algorithm: Algorithm, weights: &[u32]) -> GroupConfig {
                     address: format!("{host}:5060").parse().expect("address"),
                     transport: Some(Transport::Udp),
                     weight,
+                    priority: 1,
                     attrs: Default::default(),
                 }
             })

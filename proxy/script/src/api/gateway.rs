@@ -27,13 +27,14 @@ fn attr_pairs(attrs: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)
 }
 
 /// A destination given to `add_group`: a URI string or a dict with `uri`
-/// and optional `weight` and `attrs`.
+/// and optional `address`, `weight`, `priority` and `attrs`.
 fn dest_of(obj: &Bound<'_, PyAny>) -> PyResult<GatewayDest> {
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(GatewayDest {
             uri: s.to_string(),
             healthy: true,
             weight: 1,
+            priority: 1,
             attrs: Vec::new(),
             address: None,
         });
@@ -49,6 +50,10 @@ fn dest_of(obj: &Bound<'_, PyAny>) -> PyResult<GatewayDest> {
         Some(w) => w.extract()?,
         None => 1,
     };
+    let priority: u32 = match d.get_item("priority")? {
+        Some(p) => p.extract()?,
+        None => 1,
+    };
     let attrs = attr_pairs(d.get_item("attrs")?.as_ref())?;
     let address = match d.get_item("address")? {
         Some(a) if !a.is_none() => Some(a.str()?.to_string()),
@@ -58,6 +63,7 @@ fn dest_of(obj: &Bound<'_, PyAny>) -> PyResult<GatewayDest> {
         uri,
         healthy: true,
         weight,
+        priority,
         attrs,
         address,
     })
@@ -150,7 +156,7 @@ impl Gateway {
     /// `add_group(name, destinations, algorithm="weighted", probe=False)`
     /// (anysip's older `add_group(name, algorithm, destinations)` works
     /// too). Destinations are URIs or dicts with `uri` and optional
-    /// `address`, `weight`, `attrs`; `probe=True` probes them with OPTIONS.
+    /// `address`, `weight`, `priority`, `attrs`; `probe=True` probes them with OPTIONS.
     #[pyo3(signature = (name, destinations, algorithm=None, probe=false))]
     fn add_group(
         &self,

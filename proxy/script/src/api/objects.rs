@@ -233,6 +233,12 @@ impl Destination {
         self.dest.weight
     }
 
+    /// Its tier: lower first, the next only when none of a tier is up.
+    #[getter]
+    fn priority(&self) -> u32 {
+        self.dest.priority
+    }
+
     /// Its attributes, as a dict.
     #[getter]
     fn attrs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

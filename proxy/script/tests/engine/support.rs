@@ -67,6 +67,7 @@ impl TestHost {
                 uri: (*u).to_owned(),
                 healthy: *healthy,
                 weight: 1,
+                priority: 1,
                 attrs: vec![("region".into(), "eu".into())],
                 address: None,
             })

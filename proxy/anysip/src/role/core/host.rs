@@ -55,6 +55,7 @@ fn dest(d: &gateway::Destination, healthy: bool) -> GatewayDest {
         uri: d.uri.clone(),
         healthy,
         weight: d.weight,
+        priority: d.priority,
         attrs: d
             .attrs
             .iter()
@@ -354,6 +355,7 @@ impl Host for CoreHost {
                 address,
                 transport: None,
                 weight: d.weight,
+                priority: d.priority,
                 attrs: d.attrs.into_iter().collect::<BTreeMap<_, _>>(),
             });
         }
