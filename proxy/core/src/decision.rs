@@ -185,6 +185,12 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// A body (content type, bytes).
     pub body: Option<(String, Bytes)>,
+    /// Send a 101–199 response to an INVITE reliably (RFC 3262): with
+    /// `Require: 100rel` and an `RSeq`, retransmitted until the UAC's
+    /// PRACK. Honoured only when the INVITE's Supported or Require lists
+    /// `100rel`; otherwise (and for any other status or method) the
+    /// response goes out unreliably. See `proxy/reliable.rs`.
+    pub reliable: bool,
 }
 
 impl Reply {
@@ -195,6 +201,7 @@ impl Reply {
             reason: None,
             headers: Vec::new(),
             body: None,
+            reliable: false,
         }
     }
 }

@@ -31,6 +31,7 @@ mod incoming;
 mod local;
 mod outcome;
 mod plan;
+mod reliable;
 mod responses;
 mod route;
 mod selection;
@@ -154,6 +155,8 @@ pub struct Proxy {
     uniq: u64,
     /// Via and Record-Route texts of the listeners.
     local_texts: local::LocalTexts,
+    /// Reliable provisional responses sent as a UAS (RFC 3262).
+    reliables: reliable::Reliables,
 }
 
 impl Proxy {
@@ -179,6 +182,7 @@ impl Proxy {
             stats: Stats::default(),
             draining: false,
             uniq: 1,
+            reliables: reliable::Reliables::default(),
         }
     }
 
@@ -323,6 +327,11 @@ impl Proxy {
                         self.timer_c_fired(b, now);
                     }
                 }
+                TimerKey::Reliable(r) => {
+                    if self.reliables.is_armed(r, at) {
+                        self.reliable_timeout(r, at, now);
+                    }
+                }
             }
         }
     }
@@ -378,9 +387,13 @@ impl Proxy {
         self.draining
     }
 
-    /// No transaction, context or router call is in flight.
+    /// No transaction, context, router call or reliable provisional
+    /// response (RFC 3262) is in flight.
     pub fn is_idle(&self) -> bool {
-        self.txs.is_empty() && self.contexts.is_empty() && self.calls.is_empty()
+        self.txs.is_empty()
+            && self.contexts.is_empty()
+            && self.calls.is_empty()
+            && self.reliables.is_empty()
     }
 
     /// The counters.
@@ -455,14 +468,15 @@ impl Proxy {
     /// the stale ones are dropped, so that the heap follows the load
     /// instead of growing for minutes after it (found by `bench/soak.sh`).
     pub(super) fn compact_timers(&mut self) {
-        let live = self.txs.len() + self.branches.len();
+        let live = self.txs.len() + self.branches.len() + self.reliables.len();
         if self.timers.len() <= 2 * live + 1024 {
             return;
         }
-        let (txs, branches) = (&self.txs, &self.branches);
+        let (txs, branches, reliables) = (&self.txs, &self.branches, &self.reliables);
         self.timers.retain(|Reverse((at, key))| match key {
             TimerKey::Tx(id) => txs.get(*id).is_some_and(|t| t.armed == Some(*at)),
             TimerKey::TimerC(b) => branches.get(*b).is_some_and(|br| br.timer_c == Some(*at)),
+            TimerKey::Reliable(r) => reliables.is_armed(*r, *at),
         });
     }
 }

@@ -30,6 +30,12 @@ pub struct Stats {
     /// Registered flows found dead (RFC 5626 §5.3), by what followed:
     /// `next_flow` (the instance's next flow tried), `none_left` (480).
     pub flow_failures: BTreeMap<&'static str, u64>,
+    /// Reliable provisional responses (RFC 3262) the proxy sent as a UAS,
+    /// by event: `sent`, `retransmitted`, `acknowledged` (a matching
+    /// PRACK, answered 200), `unmatched_prack` (answered 481),
+    /// `timed_out` (no PRACK in 64*T1), `unreliable` (asked for, but the
+    /// request is not an INVITE or its UAC did not list 100rel).
+    pub reliable_provisionals: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {

@@ -601,6 +601,7 @@ fn router_reply_drop_and_failure() {
                 reason: None,
                 headers: vec![("Allow".into(), "INVITE, ACK".into())],
                 body: None,
+                reliable: false,
             }),
             Some("MESSAGE") => Decision::Drop,
             _ => Decision::Failed("Traceback: boom".into()),

@@ -215,6 +215,7 @@ impl Engine {
                 reason: Some("No Script Handler".into()),
                 headers: Vec::new(),
                 body: None,
+                reliable: false,
             });
         }
         for h in list.iter().filter(|h| h.applies(method)) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sip::Message;
 
 use super::flows::Planned;
-use super::ids::{BranchId, TxId};
+use super::ids::{BranchId, RelId, TxId};
 use super::state::Final;
 use crate::decision::Hooks;
 use crate::router::RequestContext;
@@ -54,6 +54,9 @@ pub(super) struct Context {
     /// What the router attached to its last forwarding decision, handed
     /// back with every response.
     pub(super) hooks: Option<Hooks>,
+    /// The record of the reliable provisional responses sent to the
+    /// request (RFC 3262), if any: its final response keeps their To tag.
+    pub(super) reliable: Option<RelId>,
     pub(super) span: tracing::Span,
 }
 
@@ -75,6 +78,7 @@ impl Context {
             finals: Vec::new(),
             replies: Replies::default(),
             hooks: None,
+            reliable: None,
             span,
         }
     }

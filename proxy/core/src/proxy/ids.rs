@@ -45,6 +45,9 @@ ids! {
     pub(crate) struct CtxId;
     /// A branch of a context: one target, tried at its destinations in turn.
     pub(crate) struct BranchId;
+    /// A reliable provisional response record (RFC 3262): one per INVITE
+    /// the proxy answered reliably.
+    pub(crate) struct RelId;
     /// A router call, to answer with [`crate::Proxy::handle_decision`] or
     /// [`crate::Proxy::handle_reply_decision`].
     pub struct RouterCallId;

@@ -51,6 +51,10 @@ impl Proxy {
         if method == Method::Cancel {
             return self.handle_cancel(&msg, tx, now);
         }
+        // RFC 3262 §3: a PRACK of a reliable 1xx of ours ends here.
+        if method == Method::Prack && self.handle_prack(&msg, tx, now) {
+            return;
+        }
         if self.draining && msg.to_tag().is_none() {
             let retry = self.settings.drain_retry_after.to_string();
             let r = Reply {
@@ -58,6 +62,7 @@ impl Proxy {
                 reason: Some("Draining".into()),
                 headers: vec![("Retry-After".into(), retry)],
                 body: None,
+                reliable: false,
             };
             return self.reply_tx(tx, &msg, &r, now);
         }
@@ -147,7 +152,12 @@ impl Proxy {
     /// A response sent on a server transaction.
     pub(super) fn reply_tx(&mut self, tx: TxId, req: &Message, r: &Reply, now: Instant) {
         let tag = self.new_tag();
-        let bytes = match build::reply(req, r, &tag, self.settings.server_header.as_deref()) {
+        self.reply_tx_tagged(tx, req, r, &tag, now);
+    }
+
+    /// [`Proxy::reply_tx`] with this To tag (when the request has none).
+    fn reply_tx_tagged(&mut self, tx: TxId, req: &Message, r: &Reply, tag: &str, now: Instant) {
+        let bytes = match build::reply(req, r, tag, self.settings.server_header.as_deref()) {
             Ok(b) => b,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot build a response");
@@ -196,6 +206,7 @@ impl Proxy {
             reason: Some(reason.chars().take(80).collect()),
             headers: extra,
             body: None,
+            reliable: false,
         };
         let tag = self.new_tag();
         match build::reply(req, &r, &tag, self.settings.server_header.as_deref()) {
@@ -280,16 +291,26 @@ impl Proxy {
         self.call(Pending::Ack(req.clone()), RouterCallKind::Request(req));
     }
 
-    /// Sends a response to `ctx`'s request on its server transaction.
+    /// Sends a response to `ctx`'s request on its server transaction (a
+    /// reliable 1xx through `reliable.rs`). After a reliable 1xx, the
+    /// responses keep its To tag (its early dialog).
     pub(super) fn reply_ctx(&mut self, ctx: CtxId, req: &Message, r: &Reply, now: Instant) {
+        if r.reliable && (101..200).contains(&r.status) {
+            return self.reply_reliably(ctx, r, now);
+        }
         let Some(c) = self.contexts.get_mut(ctx) else {
             return;
         };
         if r.status >= 200 {
             c.answered();
         }
-        if let Some(tx) = c.server {
-            self.reply_tx(tx, req, r, now);
+        let Some(tx) = c.server else {
+            return;
+        };
+        let tag = c.reliable.and_then(|id| self.reliables.local_tag(id));
+        match tag.map(str::to_owned) {
+            Some(tag) => self.reply_tx_tagged(tx, req, r, &tag, now),
+            None => self.reply_tx(tx, req, r, now),
         }
     }
 }

@@ -87,10 +87,20 @@ fn via_prefix(settings: &Settings, t: Transport, local: SocketAddr) -> String {
 
 /// This proxy's Record-Route for a listener (`;transport=` when not UDP).
 fn rr_uri(settings: &Settings, t: Transport, local: SocketAddr) -> String {
+    format!("<{};lr>", uri(settings, t, local))
+}
+
+/// This proxy's Contact as a UAS on a listener (a reliable provisional
+/// response's early dialog, RFC 3262): where its PRACK comes.
+pub(super) fn contact_uri(settings: &Settings, t: Transport, local: SocketAddr) -> String {
+    format!("<{}>", uri(settings, t, local))
+}
+
+/// `sip:host:port`, with `;transport=` when not UDP.
+fn uri(settings: &Settings, t: Transport, local: SocketAddr) -> String {
     let hp = route::hostport(settings, local);
     match t {
-        Transport::Udp => format!("<sip:{hp};lr>"),
-        Transport::Tls => format!("<sip:{hp};transport=tls;lr>"),
-        other => format!("<sip:{hp};transport={};lr>", other.as_str()),
+        Transport::Udp => format!("sip:{hp}"),
+        other => format!("sip:{hp};transport={}", other.as_str()),
     }
 }

@@ -8,7 +8,7 @@ use sip::matching::{ClientKey, ServerKey};
 use sip::transaction::Transaction;
 use sip::Message;
 
-use super::ids::{BranchId, CtxId, TxId};
+use super::ids::{BranchId, CtxId, RelId, TxId};
 use super::plan::Plan;
 use super::Flow;
 use crate::router::RequestContext;
@@ -20,6 +20,9 @@ pub(super) enum TimerKey {
     Tx(TxId),
     /// A branch's Timer C (or its wait after a CANCEL).
     TimerC(BranchId),
+    /// A reliable provisional response's retransmission, its 64*T1
+    /// deadline, or the end of its record (`reliable.rs`).
+    Reliable(RelId),
 }
 
 /// A transaction with what the proxy knows about it.

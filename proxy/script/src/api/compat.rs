@@ -539,19 +539,6 @@ pub(crate) fn not_served(what: &str) -> PyErr {
     NotServedError::new_err(format!("{what} is not served by anysip"))
 }
 
-/// Logs `message` the first time `what` is used.
-pub(crate) fn warn_once(what: &str, message: &str) {
-    let first = {
-        let mut logged = LOGGED.lock().unwrap_or_else(PoisonError::into_inner);
-        logged
-            .get_or_insert_with(HashSet::new)
-            .insert(what.to_owned())
-    };
-    if first {
-        tracing::warn!(target: "script", function = what, "{message}");
-    }
-}
-
 /// A SIPhon function anysip does not serve: calling it raises
 /// [`NotServedError`].
 #[pyclass(module = "anysip", name = "NotServed", frozen)]

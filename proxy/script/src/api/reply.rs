@@ -238,6 +238,7 @@ impl Response {
             reason,
             headers: Vec::new(),
             body: None,
+            reliable: false,
         });
         Ok(true)
     }

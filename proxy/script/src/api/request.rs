@@ -367,8 +367,10 @@ impl Request {
     }
 
     /// Answers the request with `code` (and `reason`, extra `headers`).
-    /// `reliable=True` (RFC 3262) is not served: the provisional response
-    /// goes out unreliably, as SIPhon does for a UAC without 100rel.
+    /// `reliable=True` asks the core to send a 101-199 response to an
+    /// INVITE reliably (RFC 3262: Require 100rel, RSeq, retransmitted
+    /// until the PRACK, which the core answers); the core sends it
+    /// unreliably, with a warning, when the UAC did not list 100rel.
     #[pyo3(signature = (code, reason=None, reliable=false, headers=None))]
     fn reply(
         &mut self,
@@ -377,12 +379,6 @@ impl Request {
         reliable: bool,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if reliable && (101..200).contains(&code) {
-            super::compat::warn_once(
-                "request.reply(reliable=True)",
-                "reliable provisional responses (RFC 3262) are not served by anysip: sent unreliably",
-            );
-        }
         if !(100..=699).contains(&code) {
             return Err(PyValueError::new_err(format!(
                 "status {code} is not 100-699"
@@ -396,6 +392,7 @@ impl Request {
             reason,
             headers: header_pairs(headers)?,
             body: None,
+            reliable,
         });
         Ok(())
     }

@@ -115,6 +115,7 @@ fn save_outcome(out: registrar::Outcome) -> SaveOutcome {
             reason: out.reason,
             headers: out.headers,
             body: None,
+            reliable: false,
         },
     }
 }
