@@ -306,5 +306,13 @@ fn core(e: &mut DescriptorEncoder<'_>, s: &anysip_core::Stats) -> fmt::Result {
             .iter()
             .map(|(r, n)| (One("outcome", (*r).to_owned()), *n)),
     )?;
+    counters(
+        e,
+        "anysip_core_reliable_provisionals",
+        "Reliable provisional responses (RFC 3262) sent by the core, by event (sent, retransmitted, acknowledged, unmatched_prack, timed_out, unreliable)",
+        s.reliable_provisionals
+            .iter()
+            .map(|(r, n)| (One("event", (*r).to_owned()), *n)),
+    )?;
     counter(e, "anysip_core_loops", "Loops detected (482)", s.loops)
 }

@@ -55,8 +55,11 @@ pub(super) struct Context {
     /// back with every response.
     pub(super) hooks: Option<Hooks>,
     /// The record of the reliable provisional responses sent to the
-    /// request (RFC 3262), if any: its final response keeps their To tag.
+    /// request (RFC 3262), while it lives.
     pub(super) reliable: Option<RelId>,
+    /// The To tag of a reliable provisional response sent (its early
+    /// dialog): the final response keeps it.
+    pub(super) to_tag: Option<String>,
     pub(super) span: tracing::Span,
 }
 
@@ -79,6 +82,7 @@ impl Context {
             replies: Replies::default(),
             hooks: None,
             reliable: None,
+            to_tag: None,
             span,
         }
     }

@@ -307,8 +307,7 @@ impl Proxy {
         let Some(tx) = c.server else {
             return;
         };
-        let tag = c.reliable.and_then(|id| self.reliables.local_tag(id));
-        match tag.map(str::to_owned) {
+        match c.to_tag.clone() {
             Some(tag) => self.reply_tx_tagged(tx, req, r, &tag, now),
             None => self.reply_tx(tx, req, r, now),
         }

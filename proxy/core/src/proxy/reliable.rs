@@ -181,11 +181,6 @@ impl Reliables {
     pub(super) fn is_armed(&self, id: RelId, at: Instant) -> bool {
         self.records.get(id).is_some_and(|r| r.armed == Some(at))
     }
-
-    /// Our To tag in the early dialog of record `id`.
-    pub(super) fn local_tag(&self, id: RelId) -> Option<&str> {
-        self.records.get(id).map(|r| r.key.local_tag.as_str())
-    }
 }
 
 /// `Require` with `100rel` merged in, `RSeq`, and (unless the router gave
@@ -217,7 +212,8 @@ fn decorate(r: &Reply, req: &RequestContext, rseq: u32, contact: String) -> Repl
             .headers()
             .filter(|h| h.name == HeaderName::RecordRoute)
         {
-            out.headers.push(("Record-Route".into(), rr.value.to_owned()));
+            out.headers
+                .push(("Record-Route".into(), rr.value.to_owned()));
         }
     }
     out
@@ -287,10 +283,17 @@ impl Proxy {
         r: &Reply,
         now: Instant,
     ) {
-        let existing = self.contexts.get(ctx).and_then(|c| c.reliable);
+        let (existing, old_tag) = self
+            .contexts
+            .get(ctx)
+            .map(|c| (c.reliable, c.to_tag.clone()))
+            .unwrap_or_default();
         let (rseq, tag) = match existing.and_then(|id| self.reliables.records.get(id)) {
             Some(rec) => (rec.next_rseq, rec.key.local_tag.clone()),
-            None => (self.first_rseq(), self.new_tag()),
+            None => {
+                let tag = old_tag.unwrap_or_else(|| self.new_tag());
+                (self.first_rseq(), tag)
+            }
         };
         let contact = local::contact_uri(&self.settings, req.transport, req.local);
         let reply = decorate(r, req, rseq, contact);
@@ -309,12 +312,7 @@ impl Proxy {
         if !self.send_on_server_tx(server, r.status, bytes.clone(), now) {
             return;
         }
-        *self
-            .stats
-            .reliable_provisionals
-            .entry("sent")
-            .or_default()
-            += 1;
+        *self.stats.reliable_provisionals.entry("sent").or_default() += 1;
         let t1 = self.settings.timers.t1;
         let t64 = self.settings.timers.transaction_timeout();
         let unacked = Unacked {
@@ -346,10 +344,11 @@ impl Proxy {
                     armed: None,
                 };
                 let id = self.reliables.records.insert(rec);
-                self.reliables.dialogs.insert(key, id);
                 if let Some(c) = self.contexts.get_mut(ctx) {
                     c.reliable = Some(id);
+                    c.to_tag = Some(key.local_tag.clone());
                 }
+                self.reliables.dialogs.insert(key, id);
                 id
             }
         };
@@ -364,11 +363,7 @@ impl Proxy {
     /// A first RSeq in 1..2^31-1 (§3), from the seed and a counter.
     fn first_rseq(&mut self) -> u32 {
         let n = self.uniq();
-        let h = super::route::fnv(&[
-            &self.settings.seed.to_be_bytes(),
-            b"rseq",
-            &n.to_be_bytes(),
-        ]);
+        let h = super::route::fnv(&[&self.settings.seed.to_be_bytes(), b"rseq", &n.to_be_bytes()]);
         u32::try_from(h % MAX_FIRST_RSEQ + 1).unwrap_or(1)
     }
 

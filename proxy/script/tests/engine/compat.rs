@@ -185,6 +185,7 @@ fn reply_headers_join_the_reply() {
             );
             let (ct, body) = r.body.unwrap();
             assert_eq!((ct.as_str(), &body[..]), ("text/plain", &b"hello"[..]));
+            assert!(!r.reliable);
         }
         other => panic!("{other:?}"),
     }
@@ -207,6 +208,23 @@ fn type_of<'py>(siphon: &Bound<'py, PyModule>, object: &str) -> Option<Bound<'py
         }
     };
     siphon.getattr(name).ok()
+}
+
+#[test]
+fn reply_reliable_reaches_the_core() {
+    let (e, _) = engine(
+        "from siphon import proxy\n\
+         @proxy.on_request\n\
+         def r(request):\n\
+         \x20   request.reply(183, 'Session Progress', reliable=True)\n",
+    );
+    match e.on_request(&request("INVITE", "sip:x@domain.local", "")) {
+        Decision::Reply(r) => {
+            assert_eq!((r.status, r.reliable), (183, true));
+            assert_eq!(r.reason.as_deref(), Some("Session Progress"));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 /// The table of docs/scripting.md, from what the module really has.
