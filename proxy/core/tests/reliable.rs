@@ -255,3 +255,19 @@ fn each_invite_gets_its_own_first_rseq() {
     let b = rseq(&sim.take(UAC)[1]);
     assert_ne!(a, b);
 }
+
+#[test]
+fn over_tcp_the_183_is_retransmitted_too() {
+    // RFC 3262 §3 makes no exception for reliable transports: the PRACK is
+    // what tells the UAS the UAC has the response.
+    let mut sim = Sim::new(router());
+    let inv = invite(RURI, "r9", "Supported: 100rel\r\n").replace("UDP", "TCP");
+    sim.send_tcp(UAC, 3, &inv);
+    let got = sim.take_sent(UAC);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].msg.status(), Some(183));
+    assert_eq!(got[1].flow.connection, 3);
+    let again = run(&mut sim, Duration::from_millis(600));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].1.as_bytes(), got[1].msg.as_bytes());
+}

@@ -224,10 +224,9 @@ fn refusal(req: &Message) -> Option<Unreliable> {
     if req.method() != Some(&Method::Invite) {
         return Some(Unreliable::NotInvite);
     }
-    let lists = |mut tags: Box<dyn Iterator<Item = Result<&str, sip::HeaderError>> + '_>| {
-        tags.any(|t| t.is_ok_and(|t| t.eq_ignore_ascii_case("100rel")))
-    };
-    if lists(Box::new(req.supported())) || lists(Box::new(req.require())) {
+    let is_100rel =
+        |t: Result<&str, sip::HeaderError>| t.is_ok_and(|t| t.eq_ignore_ascii_case("100rel"));
+    if req.supported().any(is_100rel) || req.require().any(is_100rel) {
         None
     } else {
         Some(Unreliable::No100rel)
@@ -551,6 +550,74 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::{Flow, Pending, RouterCallKind};
+    use crate::settings::{Listener, Settings};
+    use crate::Decision;
+
+    fn parse(b: Bytes) -> Message {
+        Message::parse(b, sip::Framing::Datagram, &sip::Limits::default()).unwrap()
+    }
+
+    /// A second reliable 1xx waits for the first one's PRACK (§3), then
+    /// goes with the next RSeq in the same early dialog.
+    #[test]
+    fn a_second_reliable_response_waits_for_the_first_ones_prack() {
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        let mut p = Proxy::new(Settings {
+            listeners: vec![Listener {
+                transport: sip::Transport::Udp,
+                addr: addr("192.0.2.1:5060"),
+            }],
+            ..Settings::default()
+        });
+        let flow = Flow {
+            transport: sip::Transport::Udp,
+            remote: addr("192.0.2.10:5060"),
+            local: addr("192.0.2.1:5060"),
+            connection: 0,
+        };
+        let now = Instant::now();
+        let req = |m: &str, cseq: u32, branch: &str, extra: &str| {
+            Bytes::from(format!(
+                "{m} sip:bob@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch={branch}\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=a1\r\nTo: <sip:bob@x>{extra}\r\nCall-ID: q1\r\n\
+                 CSeq: {cseq} {m}\r\nSupported: 100rel\r\nContent-Length: 0\r\n\r\n"
+            ))
+        };
+        p.handle_bytes(req("INVITE", 1, "z9hG4bKq1", ""), flow, now);
+        let call = p.poll_router_call().unwrap();
+        let (RouterCallKind::Request(rc), Some(Pending::Request(ctx))) =
+            (&call.kind, p.calls.get(call.id))
+        else {
+            panic!("an on_request call");
+        };
+        let (ctx, invite) = (*ctx, rc.message.clone());
+        let reliable = |status| Reply {
+            reliable: true,
+            ..Reply::status(status)
+        };
+        p.handle_decision(call.id, Decision::Reply(reliable(180)), now);
+        p.reply_ctx(ctx, &invite, &reliable(183), now);
+        let sent: Vec<Message> = std::iter::from_fn(|| p.poll_transmit())
+            .map(|t| parse(t.bytes))
+            .collect();
+        let statuses: Vec<_> = sent.iter().map(|m| m.status().unwrap()).collect();
+        assert_eq!(statuses, [100, 180], "the 183 waits");
+        let first: u32 = sent[1].header_by_name("RSeq").unwrap().parse().unwrap();
+        let tag = format!(";tag={}", sent[1].to_tag().unwrap());
+        let rack = format!("{tag}\r\nRAck: {first} 1 INVITE");
+        p.handle_bytes(req("PRACK", 2, "z9hG4bKq2", &rack), flow, now);
+        let sent: Vec<Message> = std::iter::from_fn(|| p.poll_transmit())
+            .map(|t| parse(t.bytes))
+            .collect();
+        let statuses: Vec<_> = sent.iter().map(|m| m.status().unwrap()).collect();
+        assert_eq!(statuses, [200, 183]);
+        assert_eq!(
+            sent[1].header_by_name("RSeq"),
+            Some((first + 1).to_string().as_str())
+        );
+        assert_eq!(sent[1].to_tag(), sent[0].to_tag(), "the same early dialog");
+    }
 
     #[test]
     fn rack_parses() {
