@@ -5,7 +5,7 @@ use sip::header::NameAddr;
 use sip::Uri;
 
 use crate::number::{Number, NumberFormat};
-use crate::policy::{DiversionPolicy, IdentityHeader, NumberPolicy, UnparseableAction};
+use crate::policy::{DiversionPolicy, NumberPolicy, UnparseableAction};
 
 /// A request as the walk reads and changes it. Header values are the
 /// elements of the header's comma-separated list, across all its lines.

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::number::Locale;
-use crate::policy::DiversionHeader;
+use crate::policy::{DiversionHeader, IdentityHeader};
 
 /// A request as header lists.
 #[derive(Debug, Default)]
