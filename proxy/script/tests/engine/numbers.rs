@@ -297,3 +297,22 @@ fn non_numbers_are_left_alone() {
     assert_eq!(edits.ruri, None);
     assert!(edits.headers.is_empty(), "{edits:?}");
 }
+
+/// SIPhon's `examples/number_routing.py`, unchanged
+/// (`tests/data/siphon/numbers/`): a ported number gets the LNP routing
+/// number in its Request-URI (RFC 4694 `npdi`, `rn`), another is relayed
+/// as it came.
+#[test]
+fn siphon_number_routing_example_runs_unchanged() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/siphon/numbers/number_routing.py");
+    let e = Engine::load(&path, false, TestHost::new()).unwrap();
+    let edits = relayed(&e, request("INVITE", "sip:+15551234567@example.net", ""));
+    assert_eq!(
+        edits.ruri.as_deref(),
+        Some("sip:+15551234567;npdi;rn=+15559990000@carrier.example.net;user=phone")
+    );
+    let edits = relayed(&e, request("INVITE", "sip:+15550001111@example.net", ""));
+    assert_eq!(edits.ruri, None);
+    assert!(edits.headers.is_empty(), "{edits:?}");
+}
