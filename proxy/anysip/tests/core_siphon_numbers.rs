@@ -16,6 +16,9 @@ mod lab;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use sip::{Framing, HeaderName, Limits, Message};
+
 use harness::{http, repo_tests, sipp, tool, wait_for};
 use lab::{dump_logs, scratch, start};
 
@@ -23,55 +26,30 @@ const CORE: &str = "127.0.0.1:17341";
 const ADMIN: &str = "127.0.0.1:17342";
 const SIPP_PORT: &str = "17343";
 
-/// A header's value in a message (the first line of that name).
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-/// Every line of the header `name`.
-fn headers<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
-    msg.lines()
-        .filter_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-        .collect()
-}
-
 /// The next INVITE the callee gets (other requests, the ACKs of earlier
 /// answers, are passed over), within 10 s.
-fn next_invite(uas: &UdpSocket) -> (String, SocketAddr) {
+fn next_invite(uas: &UdpSocket) -> (Message, SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 8192];
     while Instant::now() < deadline {
         let Ok((len, from)) = uas.recv_from(&mut buf) else {
             continue;
         };
-        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
-        if text.starts_with("INVITE ") {
-            return (text, from);
+        let bytes = Bytes::copy_from_slice(&buf[..len]);
+        let m = Message::parse(bytes, Framing::Datagram, &Limits::default()).unwrap();
+        if m.method().is_some_and(|x| x.as_str() == "INVITE") {
+            return (m, from);
         }
     }
     panic!("no INVITE reached the callee within 10 s");
 }
 
-/// 486 to `invite`, with a To tag.
-fn busy(invite: &str) -> String {
-    let mut out = String::from("SIP/2.0 486 Busy Here\r\n");
-    for v in headers(invite, "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
-    }
-    for name in ["From", "Call-ID", "CSeq"] {
-        out.push_str(&format!("{name}: {}\r\n", header(invite, name).unwrap()));
-    }
-    out.push_str(&format!(
-        "To: {};tag=callee\r\nContent-Length: 0\r\n\r\n",
-        header(invite, "To").unwrap()
-    ));
-    out
+/// Every line of the header `name`.
+fn lines<'m>(m: &'m Message, name: &str) -> Vec<&'m str> {
+    m.headers()
+        .filter(|h| h.raw_name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+        .collect()
 }
 
 #[test]
@@ -106,7 +84,7 @@ fn cookbook_policy_rewrites_identities_to_e164() {
     let xml = repo_tests().join("sipp/numbers-uac.xml");
 
     // One call to `callee`: the INVITE as the callee gets it.
-    let call = |callee: &str| -> String {
+    let call = |callee: &str| -> Message {
         let mut uac = sipp(
             &sipp_bin,
             &[
@@ -131,56 +109,58 @@ fn cookbook_policy_rewrites_identities_to_e164() {
             ],
         );
         let (invite, from) = next_invite(&uas);
-        uas.send_to(busy(&invite).as_bytes(), from).unwrap();
+        let busy = sip::response::response(&invite, 486)
+            .unwrap()
+            .to_tag("callee")
+            .build();
+        uas.send_to(&busy, from).unwrap();
         let st = uac.wait_timeout(Duration::from_secs(20));
         if !st.is_some_and(|s| s.success()) {
             dump_logs(&dir);
-            panic!("sipp calling {callee}: {st:?}\n{invite}");
+            panic!("sipp calling {callee}: {st:?}\n{invite:?}");
         }
         invite
     };
 
     let invite = call("0201234567");
-    assert!(
-        invite.starts_with(&format!(
-            "INVITE sip:+31201234567@{callee_at};user=phone SIP/2.0\r\n"
-        )),
-        "{invite}"
+    assert_eq!(
+        invite.request_uri_str(),
+        Some(format!("sip:+31201234567@{callee_at};user=phone").as_str()),
+        "{invite:?}"
     );
     assert_eq!(
-        header(&invite, "From"),
+        invite.header(HeaderName::From),
         Some("\"Alice\" <sip:+31612345678@example.com>;tag=num1"),
-        "{invite}"
+        "{invite:?}"
     );
     assert_eq!(
-        header(&invite, "To"),
+        invite.header(HeaderName::To),
         Some(format!("<sip:+31201234567@{callee_at}>").as_str()),
-        "{invite}"
+        "{invite:?}"
     );
     assert_eq!(
-        headers(&invite, "P-Asserted-Identity"),
+        lines(&invite, "P-Asserted-Identity"),
         ["\"Alice\" <sip:+31612345678@example.com;user=phone>, <tel:+31612345678>"],
-        "{invite}"
+        "{invite:?}"
     );
 
     // A preserved service number: Request-URI and To as sent, From
     // still normalized.
     let invite = call("08001234");
-    assert!(
-        invite.starts_with(&format!(
-            "INVITE sip:08001234@{callee_at};user=phone SIP/2.0\r\n"
-        )),
-        "{invite}"
+    assert_eq!(
+        invite.request_uri_str(),
+        Some(format!("sip:08001234@{callee_at};user=phone").as_str()),
+        "{invite:?}"
     );
     assert_eq!(
-        header(&invite, "To"),
+        invite.header(HeaderName::To),
         Some(format!("<sip:08001234@{callee_at}>").as_str()),
-        "{invite}"
+        "{invite:?}"
     );
     assert_eq!(
-        header(&invite, "From"),
+        invite.header(HeaderName::From),
         Some("\"Alice\" <sip:+31612345678@example.com>;tag=num1"),
-        "{invite}"
+        "{invite:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
