@@ -51,4 +51,5 @@ pub use schema::{
     RedisConfig, RegistrarBackend, RegistrarConfig, Role, ScriptConfig, ServerConfig,
     TelemetryConfig, TlsConfig, Transport, WebSocketConfig,
 };
+pub use schema::{DiversionConfig, NumberPolicyConfig, NumberingConfig};
 pub use validate::{parse_host_port, HostPort};

@@ -12,6 +12,8 @@ mod siphon;
 mod telemetry;
 mod xdp;
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 pub use core_role::{
@@ -26,6 +28,9 @@ pub use gateway::{
 pub use listen::{
     Dscp, ListenConfig, ListenOptions, SniCertificate, TlsConfig, TlsMethod, WebSocketConfig,
 };
+/// `numbering:` and `number_policies:` — the types of the `numbers` crate,
+/// which owns telephone-number normalization.
+pub use numbers::config::{DiversionConfig, NumberPolicyConfig, NumberingConfig};
 /// `registrar:` — the types of the `registrar` crate, which owns them.
 pub use registrar::config::{RedisConfig, RegistrarBackend, RegistrarConfig};
 pub use server::{
@@ -158,10 +163,15 @@ pub struct Config {
     pub media: Option<serde_yaml::Value>,
     #[serde(default)]
     pub memory: Option<serde_yaml::Value>,
+    /// SIPhon's named number policies (`request.rewrite_identities(name)`),
+    /// by name. Only with `role: core`.
     #[serde(default)]
-    pub number_policies: Option<serde_yaml::Value>,
+    pub number_policies: Option<BTreeMap<String, NumberPolicyConfig>>,
+    /// SIPhon's home numbering plan (`numbers.parse`,
+    /// `rewrite_identities`). Only with `role: core`; defaults apply when
+    /// absent.
     #[serde(default)]
-    pub numbering: Option<serde_yaml::Value>,
+    pub numbering: Option<NumberingConfig>,
     #[serde(default)]
     pub registrant: Option<serde_yaml::Value>,
     #[serde(default)]
@@ -246,8 +256,6 @@ impl Config {
             self.lcr.is_some(),
             self.media.is_some(),
             self.memory.is_some(),
-            self.number_policies.is_some(),
-            self.numbering.is_some(),
             self.registrant.is_some(),
             self.rf.is_some(),
             self.ro.is_some(),
@@ -264,6 +272,14 @@ impl Config {
             .zip(present)
             .filter_map(|(name, set)| set.then_some(*name))
             .collect()
+    }
+
+    /// The home numbering plan and the named number policies, resolved
+    /// (`numbering:` defaults when absent).
+    pub fn number_registry(&self) -> numbers::Registry {
+        let numbering = self.numbering.clone().unwrap_or_default();
+        let empty = BTreeMap::new();
+        numbers::config::registry(&numbering, self.number_policies.as_ref().unwrap_or(&empty))
     }
 
     /// The gateway group called `name`.

@@ -6,6 +6,7 @@
 
 mod gateway;
 mod host;
+mod numbers;
 mod roles;
 mod sections;
 mod xdp;
@@ -47,6 +48,7 @@ impl Config {
         range("dns.timeout_ms", self.dns.timeout_ms, 100, 30_000)?;
         sections::telemetry(self)?;
         gateway::groups(&self.gateway)?;
+        numbers::numbers(self)?;
         roles::role(self)
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod gateway;
 pub(crate) mod headers;
 pub(crate) mod log;
 pub(crate) mod metrics;
+pub(crate) mod numbers;
 pub(crate) mod objects;
 pub(crate) mod proxy;
 pub(crate) mod proxy_utils;
@@ -23,6 +24,7 @@ pub(crate) mod registrar;
 pub(crate) mod registrar_proxy;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod request_numbers;
 pub(crate) mod request_rewrite;
 pub(crate) mod request_siphon;
 pub(crate) mod request_via;
@@ -101,6 +103,8 @@ fn install(py: Python<'_>) -> PyResult<()> {
     m.add_class::<metrics::Counter>()?;
     m.add_class::<metrics::Gauge>()?;
     m.add_class::<metrics::Histogram>()?;
+    m.add("numbers", Py::new(py, numbers::Numbers)?)?;
+    m.add_class::<numbers::Number>()?;
     compat::install(&m)?;
     let sys = py.import("sys")?;
     if !sys.hasattr("argv")? {

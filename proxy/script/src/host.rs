@@ -214,6 +214,13 @@ pub trait Host: Send + Sync + 'static {
         None
     }
 
+    /// The home numbering plan and the named number policies
+    /// (`numbering:`, `number_policies:`) of `numbers` and
+    /// `request.rewrite_identities`.
+    fn numbers(&self) -> std::sync::Arc<numbers::Registry> {
+        std::sync::Arc::default()
+    }
+
     /// The names that make a URI local (`SipUri.is_local`): the local
     /// domains, the advertised address, the listening addresses.
     fn local_domains(&self) -> Vec<String> {

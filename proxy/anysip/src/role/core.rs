@@ -236,6 +236,7 @@ fn core_host(
                 a.ip()
             }),
         conns: conns.clone(),
+        numbers: Arc::new(config.number_registry()),
     }))
 }
 

@@ -21,8 +21,6 @@ pub const UNSERVED_SECTIONS: &[&str] = &[
     "lcr",
     "media",
     "memory",
-    "number_policies",
-    "numbering",
     "registrant",
     "rf",
     "ro",

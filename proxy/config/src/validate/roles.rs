@@ -15,6 +15,8 @@ pub(super) fn role(config: &Config) -> Check {
                 ("registrar", config.registrar.is_some()),
                 ("script", config.script.is_some()),
                 ("auth", config.auth.is_some()),
+                ("numbering", config.numbering.is_some()),
+                ("number_policies", config.number_policies.is_some()),
             ] {
                 if set {
                     return fail(key, "only used by role: core (this file has role: edge)");

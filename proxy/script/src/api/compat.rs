@@ -486,6 +486,18 @@ pub(crate) const SIPHON: &[(&str, &[&str])] = &[
     ("Gauge", &["inc", "dec", "set", "labels"]),
     ("Histogram", &["observe", "labels"]),
     ("TimerHandle", &["@key", "cancel"]),
+    (
+        "Number",
+        &[
+            "@e164",
+            "@plain",
+            "@international",
+            "@national",
+            "@cc",
+            "@nsn",
+            "format",
+        ],
+    ),
 ];
 
 /// The namespaces anysip does not serve at all (each an [`Unserved`]).
@@ -503,7 +515,6 @@ pub(crate) const UNSERVED: &[&str] = &[
     "ipsec",
     "stir",
     "sdp",
-    "numbers",
     "qos",
     "lcr",
     "smpp",

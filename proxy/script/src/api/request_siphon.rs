@@ -44,14 +44,14 @@ impl Request {
     }
 
     /// The current Request-URI text.
-    fn ruri_text(&self) -> String {
+    pub(crate) fn ruri_text(&self) -> String {
         match &self.edits.ruri {
             Some(r) => r.clone(),
             None => self.ctx.message.request_uri_str().unwrap_or("").to_owned(),
         }
     }
 
-    fn set_ruri_text(&mut self, uri: String) -> PyResult<()> {
+    pub(crate) fn set_ruri_text(&mut self, uri: String) -> PyResult<()> {
         if sip::Uri::parse(&uri).is_err() || uri.contains(['\r', '\n', ' ']) {
             return Err(PyValueError::new_err(format!("invalid SIP URI: {uri:?}")));
         }

@@ -195,7 +195,7 @@ fn reply_headers_join_the_reply() {
 fn type_of<'py>(siphon: &Bound<'py, PyModule>, object: &str) -> Option<Bound<'py, PyAny>> {
     let name = match object {
         "Request" | "Reply" | "SipUri" | "Destination" | "Counter" | "Gauge" | "Histogram"
-        | "TimerHandle" => object,
+        | "TimerHandle" | "Number" => object,
         "Contact" => "Binding",
         "classes" => return Some(siphon.clone().into_any()),
         ns => {

@@ -9,3 +9,4 @@ mod auth;
 mod compat;
 mod deploy;
 mod lifecycle;
+mod numbers;

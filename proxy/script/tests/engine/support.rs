@@ -25,6 +25,9 @@ pub struct TestHost {
     pub ttl: AtomicU64,
     pub algorithms: Mutex<Vec<String>>,
     pub aliases: Mutex<HashMap<String, Vec<String>>>,
+    /// What `numbers` and `rewrite_identities` see (`numbering:`,
+    /// `number_policies:`).
+    pub numbers: Mutex<Arc<numbers::Registry>>,
 }
 
 impl TestHost {
@@ -116,6 +119,10 @@ pub fn binding(aor: &str, uri: &str, path: &[&str]) -> Binding {
 }
 
 impl Host for TestHost {
+    fn numbers(&self) -> Arc<numbers::Registry> {
+        Arc::clone(&self.numbers.lock().unwrap())
+    }
+
     fn registrar_save(
         &self,
         req: &RequestContext,

@@ -40,6 +40,8 @@ pub(crate) struct CoreHost {
     /// (the first UDP listener's).
     pub(crate) resolver: resolve::Resolver,
     pub(crate) origin_ip: std::net::IpAddr,
+    /// `numbering:` and `number_policies:`, resolved.
+    pub(crate) numbers: Arc<numbers::Registry>,
 }
 
 /// A registrar failure as scripts see it (Redis down: 503).
@@ -230,6 +232,10 @@ impl Host for CoreHost {
 
     fn local_domains(&self) -> Vec<String> {
         self.local_domains.clone()
+    }
+
+    fn numbers(&self) -> Arc<numbers::Registry> {
+        Arc::clone(&self.numbers)
     }
 
     fn send_request(
