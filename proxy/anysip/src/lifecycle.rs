@@ -131,10 +131,9 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
 
 /// Serves one configuration (one role) until drained.
 async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error> {
-    let udp = Udp::bind_all(&config, workers)?;
     let p = match config.role {
-        Role::Edge => crate::role::edge::prepare(&config, udp)?,
-        Role::Core => crate::role::core::prepare(&config, udp).await?,
+        Role::Edge => crate::role::edge::prepare(&config, Udp::bind_all(&config, workers)?)?,
+        Role::Core => crate::role::core::prepare(&config).await?,
     };
     let Prepared {
         shared,
@@ -144,10 +143,18 @@ async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error
         sockets,
         probe,
         mut tasks,
+        udp_runtime,
         running,
         reload,
     } = p;
-    listeners::serve_sip(&config, sockets, &dispatch, &outbox, &mut tasks).await?;
+    listeners::serve_sip(
+        &config,
+        (sockets, udp_runtime.as_ref()),
+        &dispatch,
+        &outbox,
+        &mut tasks,
+    )
+    .await?;
     if config.role == Role::Edge {
         listeners::serve_ws(&config, &shared, &dispatch, &outbox, &mut tasks)?;
     }
@@ -206,7 +213,11 @@ async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error
     }
     match running {
         Running::Edge => shared.filter.detach(),
-        Running::Core { server, .. } => drop(server),
+        Running::Core { server, thread, .. } => {
+            // The proxy task first, then its thread.
+            drop(server);
+            drop(thread);
+        }
     }
     tracing::info!("drained: exiting");
     Ok(())

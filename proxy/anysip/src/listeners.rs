@@ -101,17 +101,22 @@ pub(crate) fn sip_limits(config: &Config) -> sip::Limits {
     }
 }
 
-/// Starts a receive task per UDP socket and an accept task per TCP and TLS
-/// listener, all handing messages to `dispatch`.
+/// Starts a receive task per UDP socket (on `runtime` when given, else on
+/// the current one) and an accept task per TCP and TLS listener, all
+/// handing messages to `dispatch`.
 pub(crate) async fn serve_sip(
     config: &Config,
-    sockets: Vec<Arc<UdpSocket>>,
+    (sockets, runtime): (Vec<Arc<UdpSocket>>, Option<&tokio::runtime::Handle>),
     dispatch: &Arc<dyn Dispatch>,
     outbox: &Outbox,
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Result<(), Error> {
     for s in sockets {
-        tasks.push(tokio::spawn(serve_udp(s, dispatch.clone(), outbox.clone())));
+        let task = serve_udp(s, dispatch.clone(), outbox.clone());
+        tasks.push(match runtime {
+            Some(rt) => rt.spawn(task),
+            None => tokio::spawn(task),
+        });
     }
     let limits = stream_limits(config);
     for addr in &config.listen.tcp {

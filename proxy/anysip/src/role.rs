@@ -27,6 +27,9 @@ pub(crate) struct Prepared {
     pub(crate) probe: Option<SocketAddr>,
     /// The role's own background tasks.
     pub(crate) tasks: Vec<JoinHandle<()>>,
+    /// Where the UDP receive tasks run: the core's own thread, or (None)
+    /// the process's runtime.
+    pub(crate) udp_runtime: Option<tokio::runtime::Handle>,
     /// How the role drains and stops.
     pub(crate) running: Running,
     /// What SIGHUP reloads.
@@ -52,5 +55,7 @@ pub(crate) enum Running {
     Core {
         server: anysip_core::Server,
         handle: anysip_core::ServerHandle,
+        /// The thread the proxy runs on; dropped last.
+        thread: core::CoreThread,
     },
 }

@@ -44,6 +44,7 @@
 mod deadlines;
 mod dispatch;
 mod pool;
+mod queue;
 mod task;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

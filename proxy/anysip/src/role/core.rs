@@ -6,6 +6,7 @@ mod cache;
 mod host;
 mod originate;
 mod reload;
+mod thread;
 mod users;
 
 use std::sync::{Arc, OnceLock};
@@ -25,6 +26,7 @@ use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::{RoleState, Shared};
 use crate::telemetry::metrics::DropReason;
 use host::CoreHost;
+pub(crate) use thread::CoreThread;
 use users::Users;
 
 /// The core's front: the filter and the gateway prober's answers, then the
@@ -64,9 +66,11 @@ impl Dispatch for Front {
     }
 }
 
-/// Builds the core over its bound UDP sockets: the registrar, the script,
-/// the proxy.
-pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error> {
+/// Builds the core: its thread and UDP sockets (one per listener, read on
+/// that thread), the registrar, the script, the proxy.
+pub(crate) async fn prepare(config: &Config) -> Result<Prepared, Error> {
+    let thread = CoreThread::start()?;
+    let udp = thread.enter(|| Udp::bind_all(config, 1))?;
     let script = config
         .script
         .clone()
@@ -134,13 +138,16 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
     if let Some(queue) = script.executor_queue_capacity {
         driver.router_queue = queue;
     }
-    let (server, inner) = Server::new(
-        settings,
-        driver,
-        engine.clone() as Arc<dyn anysip_core::Router>,
-        resolver(config)?,
-        outbox.clone(),
-    );
+    let resolver = resolver(config)?;
+    let (server, inner) = thread.enter(|| {
+        Server::new(
+            settings,
+            driver,
+            engine.clone() as Arc<dyn anysip_core::Router>,
+            resolver,
+            outbox.clone(),
+        )
+    });
     let handle = server.handle();
     if let RoleState::Core { server, .. } = &shared.role {
         let _ = server.set(handle.clone());
@@ -173,7 +180,12 @@ pub(crate) async fn prepare(config: &Config, udp: Udp) -> Result<Prepared, Error
         sockets: udp.sockets,
         probe,
         tasks,
-        running: Running::Core { server, handle },
+        udp_runtime: Some(thread.handle().clone()),
+        running: Running::Core {
+            server,
+            handle,
+            thread,
+        },
         reload: Reloadable::Core(engine),
     })
 }

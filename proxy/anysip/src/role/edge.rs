@@ -157,6 +157,7 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         sockets: udp.sockets,
         probe: Some(facing.probe),
         tasks,
+        udp_runtime: None,
         running: Running::Edge,
         reload,
     })

@@ -1,15 +1,16 @@
 //! The router pool: a fixed set of threads running router calls (a script
-//! may block), fed by one bounded queue and answering straight into the
-//! core task's answer channel. A call is two hand-offs: core task → pool
-//! thread → core task; no task or blocking thread is spawned per call.
+//! may block), fed by one bounded queue ([`Queue`]: the thread idle last
+//! takes the next call) and answering straight into the core task's
+//! answer channel. A call is two hand-offs: core task → pool thread →
+//! core task; no task or blocking thread is spawned per call.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::queue::Queue;
 use super::task::Answer;
 use crate::decision::{Decision, ReplyDecision};
 use crate::proxy::{RouterCall, RouterCallKind};
@@ -19,7 +20,13 @@ use crate::router::{FailedFlow, RequestContext, Router};
 /// calls queued are done.
 #[derive(Debug)]
 pub(super) struct RouterPool {
-    queue: SyncSender<Job>,
+    queue: Arc<Queue<Job>>,
+}
+
+impl Drop for RouterPool {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
 }
 
 /// What a pool thread runs.
@@ -45,14 +52,14 @@ impl RouterPool {
         capacity: usize,
         answers: mpsc::Sender<Answer>,
     ) -> RouterPool {
-        let (queue, rx) = sync_channel(capacity.max(1));
-        let rx = Arc::new(Mutex::new(rx));
+        let threads = threads.max(1);
+        let queue = Arc::new(Queue::new(threads, capacity));
         let mut started = 0;
-        for n in 0..threads.max(1) {
-            let (router, rx, answers) = (router.clone(), rx.clone(), answers.clone());
+        for n in 0..threads {
+            let (router, queue, answers) = (router.clone(), queue.clone(), answers.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("anysip-router-{n}"))
-                .spawn(move || serve(&*router, &rx, &answers));
+                .spawn(move || serve(&*router, &queue, n, &answers));
             match spawned {
                 Ok(_) => started += 1,
                 Err(e) => tracing::error!(error = %e, "cannot start a router thread"),
@@ -68,45 +75,56 @@ impl RouterPool {
     /// Queues a call due by `deadline`: false when the queue is full (or
     /// the pool is gone).
     pub(super) fn submit(&self, call: RouterCall, deadline: Instant) -> bool {
-        self.queue.try_send(Job::Call(call, deadline)).is_ok()
+        self.queue
+            .push(Job::Call(call, deadline), Instant::now())
+            .is_ok()
+    }
+
+    /// When [`RouterPool::spill`] is due (see [`Queue::spill_at`]).
+    pub(super) fn spill_at(&self) -> Option<Instant> {
+        self.queue.spill_at()
+    }
+
+    /// Gives a call that waited too long for the running thread to an
+    /// idle one.
+    pub(super) fn spill(&self, now: Instant) {
+        self.queue.spill(now);
     }
 
     /// Queues an `on_cancel` notification: false when the queue is full
     /// (it is then not made).
     pub(super) fn submit_cancelled(&self, req: Arc<RequestContext>) -> bool {
-        self.queue.try_send(Job::Cancelled(req)).is_ok()
+        self.queue.push(Job::Cancelled(req), Instant::now()).is_ok()
     }
 
     /// Queues an `on_flow_failed` notification: false when the queue is
     /// full (it is then not made).
     pub(super) fn submit_flow_failed(&self, failed: FailedFlow) -> bool {
-        self.queue.try_send(Job::FlowFailed(failed)).is_ok()
+        self.queue
+            .push(Job::FlowFailed(failed), Instant::now())
+            .is_ok()
     }
 }
 
-/// One pool thread: calls until the pool or the core task is gone.
-fn serve(router: &dyn Router, rx: &Mutex<Receiver<Job>>, answers: &mpsc::Sender<Answer>) {
+/// Pool thread `me`: calls until the pool or the core task is gone.
+fn serve(router: &dyn Router, queue: &Queue<Job>, me: usize, answers: &mpsc::Sender<Answer>) {
     loop {
-        let job = {
-            let rx = rx.lock().unwrap_or_else(PoisonError::into_inner);
-            rx.recv()
-        };
-        let (call, deadline) = match job {
-            Ok(Job::Call(call, deadline)) => (call, deadline),
-            Ok(Job::Cancelled(req)) => {
+        let (call, deadline) = match queue.pop(me) {
+            Some(Job::Call(call, deadline)) => (call, deadline),
+            Some(Job::Cancelled(req)) => {
                 if catch_unwind(AssertUnwindSafe(|| router.on_cancel(&req))).is_err() {
                     tracing::warn!("router on_cancel panicked");
                 }
                 continue;
             }
-            Ok(Job::FlowFailed(failed)) => {
+            Some(Job::FlowFailed(failed)) => {
                 let ran = catch_unwind(AssertUnwindSafe(|| router.on_flow_failed(&failed)));
                 if ran.is_err() {
                     tracing::warn!("router on_flow_failed panicked");
                 }
                 continue;
             }
-            Err(_) => return,
+            None => return,
         };
         if Instant::now() >= deadline {
             continue;

@@ -85,10 +85,14 @@ impl Core {
         let mut open = true;
         let mut controlled = true;
         loop {
-            let deadline = match (self.proxy.poll_timeout(), self.deadlines.next()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [
+                self.proxy.poll_timeout(),
+                self.deadlines.next(),
+                self.pool.spill_at(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async move {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -155,6 +159,7 @@ impl Core {
     /// thread running one is left to finish, its answer dropped.
     fn timeout(&mut self) {
         let now = Instant::now();
+        self.pool.spill(now);
         for (id, reply) in self.deadlines.expire(now) {
             tracing::warn!("router call timed out");
             self.shared.router_timeouts.fetch_add(1, Ordering::Relaxed);
