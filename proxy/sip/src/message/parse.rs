@@ -117,6 +117,24 @@ pub(super) fn parse(
 /// mishandle a raw one (a NUL ends a C string).
 fn control_in_values(msg: &Message) -> Option<usize> {
     let b: &[u8] = &msg.buf;
+    // Nearly every message has none: one pass over the header block (it
+    // vectorises) answers for all values, unless it finds a control
+    // character or an escaped line end somewhere.
+    let block = match (msg.headers.first(), msg.headers.last()) {
+        (Some(first), Some(last)) => b
+            .get(first.value.start as usize..last.value.end as usize)
+            .unwrap_or(&[]),
+        _ => return None,
+    };
+    let controls = block.iter().fold(false, |acc, &c| {
+        acc | ((c < b' ') & (c != b'\t') & (c != b'\r') & (c != b'\n')) | (c == 0x7f)
+    });
+    if !controls
+        && memchr::memmem::find(block, b"\\\r").is_none()
+        && memchr::memmem::find(block, b"\\\n").is_none()
+    {
+        return None;
+    }
     let bad = |v: &[u8]| {
         let (mut quoted, mut escaped) = (false, false);
         v.iter().any(|&c| {
