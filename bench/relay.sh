@@ -5,6 +5,7 @@
 # QUIC), in one run on this machine.
 #
 #   bench/relay.sh [RATE] [CALLS] [ROUNDS]
+#   EDGE_WORKERS=1 bench/relay.sh ...   (the edges' server.workers; default 0)
 #
 # Three edges (127.0.0.1, .2, .3; relay on each), one core (127.0.0.5,
 # deploy/scripts/proxy_default.py), one key ring, a fleet CA made with
@@ -107,6 +108,7 @@ admin:
   listen: $(admin "$n")
 server:
   instance_id: $n
+  workers: ${EDGE_WORKERS:-0}
   drain_secs: 0
 telemetry:
   log:
