@@ -162,15 +162,21 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy with these settings.
     pub fn new(settings: Settings) -> Self {
+        // Sized for a full load up front (server transactions at the
+        // overload limit, as many client ones, and the contexts and
+        // branches between them): a table that doubled under load would
+        // copy every entry at once and keep the larger size for good
+        // (the soak's RSS step). Pages are touched only as entries come.
+        let full = settings.max_transactions.min(1 << 20);
         Proxy {
             local_texts: local::LocalTexts::new(&settings),
-            settings,
-            txs: Table::default(),
-            server_keys: HashMap::new(),
+            txs: Table::with_capacity(2 * full),
+            server_keys: HashMap::with_capacity(full),
             server_txs: 0,
-            client_keys: HashMap::new(),
-            contexts: Table::default(),
-            branches: Table::default(),
+            client_keys: HashMap::with_capacity(full),
+            contexts: Table::with_capacity(full),
+            branches: Table::with_capacity(full),
+            settings,
             calls: Table::default(),
             resolving: Table::default(),
             timers: BinaryHeap::new(),

@@ -93,6 +93,16 @@ impl<K, V> Default for Table<K, V> {
     }
 }
 
+impl<K, V> Table<K, V> {
+    /// An empty table with room for `n` entries before it grows.
+    pub(super) fn with_capacity(n: usize) -> Self {
+        Table {
+            last: 0,
+            entries: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+        }
+    }
+}
+
 impl<K: Id, V> Table<K, V> {
     /// Stores `value` under a new id.
     pub(super) fn insert(&mut self, value: V) -> K {
