@@ -118,10 +118,7 @@ fn wait_bound(port: &str) {
 
 /// A metric's value on `/metrics` (the first line starting with `prefix`).
 fn metric(prefix: &str) -> Option<f64> {
-    let (_, text) = http(ADMIN, "GET", "/metrics", None)?;
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    harness::metric_value(ADMIN, prefix)
 }
 
 #[test]

@@ -165,10 +165,7 @@ fn call_via(ua: &UdpSocket, core: &str, user: &str) -> Vec<String> {
 
 /// A metric's value on `/metrics` (the first line starting with `prefix`).
 fn metric(prefix: &str) -> Option<f64> {
-    let (_, text) = http(ADMIN, "GET", "/metrics", None)?;
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    harness::metric_value(ADMIN, prefix)
 }
 
 fn final_status(got: &[String]) -> Option<&str> {

@@ -161,14 +161,7 @@ fn rewrite_uri(uri: &str, target: NumberFormat, policy: &NumberPolicy) -> Outcom
     let Some(user) = user else {
         return Outcome::Kept;
     };
-    match reformat(user, target, policy) {
-        Outcome::Rewritten(new) => {
-            let start = offset_in(uri, user);
-            let end = start + user.len();
-            Outcome::Rewritten(format!("{}{new}{}", &uri[..start], &uri[end..]))
-        }
-        other => other,
-    }
+    splice(uri, user, reformat(user, target, policy))
 }
 
 /// A name-addr value with the userpart of its URI rewritten; display
@@ -182,11 +175,17 @@ fn rewrite_entry(value: &str, target: NumberFormat, policy: &NumberPolicy) -> Ou
 
 /// `value` with `uri` (a slice of it) rewritten.
 fn splice_uri(value: &str, uri: &str, target: NumberFormat, policy: &NumberPolicy) -> Outcome {
-    match rewrite_uri(uri, target, policy) {
+    splice(value, uri, rewrite_uri(uri, target, policy))
+}
+
+/// `outer` with `part` (a slice of it) replaced by what `outcome`
+/// rewrote it to; any other outcome as it is.
+fn splice(outer: &str, part: &str, outcome: Outcome) -> Outcome {
+    match outcome {
         Outcome::Rewritten(new) => {
-            let start = offset_in(value, uri);
-            let end = start + uri.len();
-            Outcome::Rewritten(format!("{}{new}{}", &value[..start], &value[end..]))
+            let start = offset_in(outer, part);
+            let end = start + part.len();
+            Outcome::Rewritten(format!("{}{new}{}", &outer[..start], &outer[end..]))
         }
         other => other,
     }

@@ -1,5 +1,7 @@
 //! The registrar as the core uses it: a [`Store`] and a [`Policy`].
 
+use std::borrow::Cow;
+
 use crate::config::{RegistrarBackend, RegistrarConfig};
 
 use crate::binding;
@@ -98,7 +100,7 @@ impl Registrar {
         source: &Source,
         now_unix: u64,
     ) -> Result<Outcome, RegistrarError> {
-        let reg = &self.to_primary(reg, now_unix).await?;
+        let reg = &*self.to_primary(reg, now_unix).await?;
         if reg.contacts == crate::Contacts::Query {
             let current = self.store.load(&reg.aor, now_unix).await?;
             return Ok(process(reg, source, &self.policy, &current, now_unix).outcome);
@@ -111,13 +113,17 @@ impl Registrar {
             .await
     }
 
-    /// `reg` with its AoR replaced by the primary when it is an alias.
-    async fn to_primary(&self, reg: &Register, now_unix: u64) -> Result<Register, RegistrarError> {
-        let mut reg = reg.clone();
-        if let Some(primary) = self.store.alias_of(&reg.aor, now_unix).await? {
-            reg.aor = primary;
-        }
-        Ok(reg)
+    /// `reg` with its AoR replaced by the primary when it is an alias
+    /// (copied only then).
+    async fn to_primary<'a>(
+        &self,
+        reg: &'a Register,
+        now_unix: u64,
+    ) -> Result<Cow<'a, Register>, RegistrarError> {
+        Ok(match self.store.alias_of(&reg.aor, now_unix).await? {
+            Some(aor) => Cow::Owned(Register { aor, ..reg.clone() }),
+            None => Cow::Borrowed(reg),
+        })
     }
 
     /// The AoR `uri` names: its canonical form ([`alias_key_of`]), or the
@@ -181,10 +187,12 @@ impl Registrar {
             Ok(reg) => reg,
             Err(outcome) => return Ok(outcome),
         };
+        if let Some(primary) = self.store.alias_of(&reg.aor, now_unix).await? {
+            reg.aor = primary;
+        }
         match &mut reg.contacts {
             crate::Contacts::Star => {
-                let aor = self.store.alias_of(&reg.aor, now_unix).await?;
-                self.store.remove(aor.as_ref().unwrap_or(&reg.aor)).await?;
+                self.store.remove(&reg.aor).await?;
                 return Ok(Outcome::ok(&[], now_unix, true));
             }
             crate::Contacts::List(list) => {
@@ -199,7 +207,6 @@ impl Registrar {
             }
             crate::Contacts::Query => {}
         }
-        let reg = self.to_primary(&reg, now_unix).await?;
         let policy = Policy {
             max_expires: u32::MAX,
             ..self.policy
@@ -251,11 +258,8 @@ impl Registrar {
 
     /// Removes every binding of an AoR (an alias names its primary), and
     /// its aliases; returns how many bindings there were.
-    pub async fn remove(&self, aor: &str) -> Result<usize, RegistrarError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let aor = self.primary(aor, now).await?;
+    pub async fn remove(&self, aor: &str, now_unix: u64) -> Result<usize, RegistrarError> {
+        let aor = self.primary(aor, now_unix).await?;
         self.store.set_aliases(&aor, AliasSet::default()).await?;
         self.store.remove(&aor).await
     }

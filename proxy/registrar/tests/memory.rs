@@ -71,7 +71,7 @@ async fn save_lookup_remove_list_sweep() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].0, alice);
     assert_eq!(listed[0].1.len(), 3);
-    assert_eq!(r.remove(alice).await.unwrap(), 3);
+    assert_eq!(r.remove(alice, NOW + 61).await.unwrap(), 3);
     assert!(r.lookup(alice, NOW + 61).await.unwrap().is_empty());
     // A tel URI names an AoR only as an alias; other schemes name none.
     assert!(r.lookup("tel:+1555", NOW).await.unwrap().is_empty());

@@ -122,7 +122,7 @@ async fn two_cores_see_each_others_bindings() {
         500
     );
     // Removal on one core is seen by the other.
-    assert_eq!(a.remove(alice).await.unwrap(), 2);
+    assert_eq!(a.remove(alice, now()).await.unwrap(), 2);
     assert!(b.lookup(alice, now()).await.unwrap().is_empty());
     assert_eq!(b.list(now()).await.unwrap().len(), 1);
 }

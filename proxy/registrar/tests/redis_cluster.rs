@@ -145,7 +145,7 @@ async fn a_cluster_serves_a_thousand_aors_across_slots() {
         200
     );
     assert_eq!(other.lookup(&aor(500), now()).await.unwrap().len(), 2);
-    assert_eq!(other.remove(&aor(501)).await.unwrap(), 1);
+    assert_eq!(other.remove(&aor(501), now()).await.unwrap(), 1);
     assert!(r.lookup(&aor(501), now()).await.unwrap().is_empty());
 
     // The short ones expire.

@@ -84,7 +84,7 @@ pub(super) async fn remove(State(a): State<Admin>, Path(aor): Path<String>) -> R
         Ok(c) => c,
         Err(e) => return store_error(&e),
     };
-    match reg.remove(&canonical).await {
+    match reg.remove(&canonical, crate::shared::now_unix()).await {
         Ok(0) => (
             StatusCode::NOT_FOUND,
             format!("{canonical}: not registered\n"),

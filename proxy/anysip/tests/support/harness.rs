@@ -126,6 +126,15 @@ pub fn anysip(config: &Path) -> Proc {
     )
 }
 
+/// The value of the first line of `admin`'s `/metrics` that starts with
+/// `prefix` (a name with its labels), if any.
+pub fn metric_value(admin: &str, prefix: &str) -> Option<f64> {
+    let (_, text) = http(admin, "GET", "/metrics", None)?;
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
 /// An HTTP request with an optional JSON body: the status and the body.
 pub fn http(addr: &str, method: &str, path: &str, json: Option<&str>) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(addr).ok()?;

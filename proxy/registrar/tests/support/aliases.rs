@@ -71,9 +71,9 @@ pub async fn scenario(a: &Registrar, b: &Registrar) {
     assert_eq!(uris(b, "tel:+15559999").await, two);
 
     // Removing the AoR (through an alias) drops its aliases too.
-    assert_eq!(b.remove("tel:+15559999").await.unwrap(), 2);
+    assert_eq!(b.remove("tel:+15559999", now()).await.unwrap(), 2);
     assert!(a.aliases(alice, now()).await.unwrap().is_empty());
     assert_eq!(save(a, alice, "al3", "sip:alice@192.0.2.3").await, 200);
     assert!(uris(b, "tel:+15559999").await.is_empty());
-    a.remove(alice).await.unwrap();
+    a.remove(alice, now()).await.unwrap();
 }

@@ -176,7 +176,7 @@ impl Host for CoreHost {
 
     fn registrar_remove(&self, aor: &str) -> Result<usize, HostError> {
         self.rt
-            .block_on(self.registrar.remove(aor))
+            .block_on(self.registrar.remove(aor, now_unix()))
             .map_err(store_error)
     }
 
