@@ -15,7 +15,7 @@ use std::time::Duration;
 use anysip_config::{Config, Role};
 
 use crate::error::Error;
-use crate::listeners::{self, Udp};
+use crate::listeners;
 use crate::role::{Prepared, Running};
 use crate::shared::Shared;
 use reload::{Reloader, RoleReload};
@@ -90,8 +90,16 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
+    // An edge serves SIP on its own worker threads (`worker.rs`); what is
+    // left on this runtime (admin API, probes, timers) needs one thread.
+    // A core's streams, registrar and DNS run here.
+    let threads = if configs.iter().all(|c| c.role == Role::Edge) {
+        1
+    } else {
+        workers
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(threads)
         .enable_all()
         .build()
         .map_err(|source| Error::Io {
@@ -132,7 +140,7 @@ pub(crate) fn run(path: Option<&Path>) -> Result<(), Error> {
 /// Serves one configuration (one role) until drained.
 async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error> {
     let p = match config.role {
-        Role::Edge => crate::role::edge::prepare(&config, Udp::bind_all(&config, workers)?)?,
+        Role::Edge => crate::role::edge::prepare(&config, workers)?,
         Role::Core => crate::role::core::prepare(&config).await?,
     };
     let Prepared {
@@ -141,22 +149,27 @@ async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error
         outbox,
         conns,
         sockets,
+        streams_on,
         probe,
         mut tasks,
-        udp_runtime,
         running,
         reload,
     } = p;
     listeners::serve_sip(
         &config,
-        (sockets, udp_runtime.as_ref()),
+        (sockets, &streams_on),
         &dispatch,
         &outbox,
         &mut tasks,
-    )
-    .await?;
+    )?;
     if config.role == Role::Edge {
-        listeners::serve_ws(&config, &shared, &dispatch, &outbox, &mut tasks)?;
+        listeners::serve_ws(
+            &config,
+            (&shared, &streams_on),
+            &dispatch,
+            &outbox,
+            &mut tasks,
+        )?;
     }
     if let Some(from) = probe {
         tasks.push(tokio::spawn(crate::probe::run(
@@ -191,7 +204,7 @@ async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error
     let limit = Duration::from_secs(config.server.drain_secs);
     notify::stopping(limit);
     match &running {
-        Running::Edge => {
+        Running::Edge { .. } => {
             tracing::warn!(
                 secs = limit.as_secs(),
                 "draining: not ready, still serving, stopping after drain_secs"
@@ -212,7 +225,10 @@ async fn serve(config: Config, workers: usize, hooks: Hooks) -> Result<(), Error
         t.abort();
     }
     match running {
-        Running::Edge => shared.filter.detach(),
+        Running::Edge { workers } => {
+            shared.filter.detach();
+            drop(workers);
+        }
         Running::Core { server, thread, .. } => {
             // The proxy task first, then its thread.
             drop(server);

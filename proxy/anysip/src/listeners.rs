@@ -8,45 +8,52 @@ use std::time::Duration;
 
 use anysip_config::Config;
 use net::{
-    bind_stream, bind_udp, serve_tcp, serve_udp, Connections, DialSettings, Dialer, Dispatch,
-    Outbox, StreamLimits, WsSettings,
+    bind_stream, bind_stream_shared, bind_udp, serve_tcp, serve_udp, Connections, DialSettings,
+    Dialer, Dispatch, Listener, Outbox, StreamLimits, WsSettings,
 };
 use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::shared::Shared;
+use crate::worker::Worker;
 
-/// The bound UDP sockets: one per listener address and worker.
+/// The bound UDP sockets: one per listener address and worker thread.
 #[derive(Debug, Default)]
 pub(crate) struct Udp {
     /// One socket per local address (sends leave from it).
     pub(crate) by_addr: HashMap<SocketAddr, Arc<UdpSocket>>,
-    /// Every socket (each gets a receive task).
-    pub(crate) sockets: Vec<Arc<UdpSocket>>,
+    /// Every socket, with the worker thread that reads it.
+    pub(crate) sockets: Vec<(Arc<UdpSocket>, Handle)>,
 }
 
 impl Udp {
-    /// Binds every `listen.udp` address, `workers` sockets each.
-    pub(crate) fn bind_all(config: &Config, workers: usize) -> Result<Udp, Error> {
+    /// Binds every `listen.udp` address once on each of `workers`
+    /// (`SO_REUSEPORT`: the kernel spreads datagrams over them), each
+    /// socket on its worker's runtime.
+    pub(crate) fn bind_all(config: &Config, workers: &[Worker]) -> Result<Udp, Error> {
         let mut udp = Udp::default();
         for addr in &config.listen.udp {
-            let socks =
-                bind_udp(*addr, workers).map_err(|e| Error::Startup(format!("listen.udp: {e}")))?;
-            let Some(first) = socks.first() else {
-                continue;
-            };
-            if let Some(dscp) = config.listen.dscp_of("udp", *addr) {
-                for s in &socks {
-                    set_dscp(&**s, addr, dscp, "listen.udp")?;
+            // A port of 0 becomes the first socket's, for the others.
+            let mut at = *addr;
+            for w in workers {
+                let sock = w
+                    .enter(|| bind_udp(at, 1))
+                    .map_err(|e| Error::Startup(format!("listen.udp: {e}")))?
+                    .pop()
+                    .ok_or_else(|| Error::Startup(format!("listen.udp: {addr}: no socket")))?;
+                if let Some(dscp) = config.listen.dscp_of("udp", *addr) {
+                    set_dscp(&*sock, addr, dscp, "listen.udp")?;
                 }
+                at = sock.local_addr().map_err(|source| Error::Io {
+                    what: format!("{addr}"),
+                    source,
+                })?;
+                udp.by_addr.entry(at).or_insert_with(|| sock.clone());
+                udp.sockets.push((sock, w.handle().clone()));
             }
-            let local = first.local_addr().map_err(|source| Error::Io {
-                what: format!("{addr}"),
-                source,
-            })?;
-            udp.by_addr.insert(local, first.clone());
-            udp.sockets.extend(socks);
         }
         Ok(udp)
     }
@@ -101,63 +108,112 @@ pub(crate) fn sip_limits(config: &Config) -> sip::Limits {
     }
 }
 
-/// Starts a receive task per UDP socket (on `runtime` when given, else on
-/// the current one) and an accept task per TCP and TLS listener, all
-/// handing messages to `dispatch`.
-pub(crate) async fn serve_sip(
+/// Binds `addr` (`key`: `listen.tcp`, ...) once on each worker of `on`
+/// (`SO_REUSEPORT`, each listener on its worker's runtime, all counted in
+/// one connection limit), or once on the current runtime when `on` is
+/// empty; with the address's DSCP. Each listener comes with where its
+/// accept task runs.
+fn bind_listeners(
     config: &Config,
-    (sockets, runtime): (Vec<Arc<UdpSocket>>, Option<&tokio::runtime::Handle>),
-    dispatch: &Arc<dyn Dispatch>,
-    outbox: &Outbox,
+    key: &str,
+    addr: SocketAddr,
+    on: &[Handle],
+) -> Result<Vec<(Listener, Option<Handle>)>, Error> {
+    let err = |e: net::NetError| Error::Startup(format!("{key}: {e}"));
+    let dscp = config
+        .listen
+        .dscp_of(key.trim_start_matches("listen."), addr);
+    let mark = |l: &tokio::net::TcpListener| match dscp {
+        Some(d) => set_dscp(l, &addr, d, key),
+        None => Ok(()),
+    };
+    if on.is_empty() {
+        let l = bind_stream(addr).map_err(err)?;
+        mark(&l)?;
+        return Ok(vec![(l.into(), None)]);
+    }
+    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    // A port of 0 becomes the first listener's, for the others.
+    let mut at = addr;
+    let mut out = Vec::with_capacity(on.len());
+    for h in on {
+        let l = {
+            let _entered = h.enter();
+            bind_stream_shared(at).map_err(err)?
+        };
+        mark(&l)?;
+        at = l.local_addr().map_err(|source| Error::Io {
+            what: format!("{key} {addr}"),
+            source,
+        })?;
+        out.push((Listener::shared(l, permits.clone()), Some(h.clone())));
+    }
+    Ok(out)
+}
+
+/// Binds each of `addrs` (`key`) with [`bind_listeners`] and spawns the
+/// accept task `serve` makes for each listener where it belongs (its
+/// worker, or the current runtime).
+fn serve_listeners<F, Fut>(
+    (config, key, addrs): (&Config, &str, &[SocketAddr]),
+    on: &[Handle],
     tasks: &mut Vec<JoinHandle<()>>,
-) -> Result<(), Error> {
-    for s in sockets {
-        let task = serve_udp(s, dispatch.clone(), outbox.clone());
-        tasks.push(match runtime {
-            Some(rt) => rt.spawn(task),
-            None => tokio::spawn(task),
-        });
-    }
-    let limits = stream_limits(config);
-    for addr in &config.listen.tcp {
-        let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tcp: {e}")))?;
-        if let Some(dscp) = config.listen.dscp_of("tcp", *addr) {
-            set_dscp(&l, addr, dscp, "listen.tcp")?;
-        }
-        tasks.push(tokio::spawn(serve_tcp(
-            l,
-            dispatch.clone(),
-            outbox.clone(),
-            limits,
-        )));
-    }
-    if !config.listen.tls.is_empty() {
-        let tls = config.tls.clone().unwrap_or_default();
-        let acceptor = crate::tls::acceptor(&tls)?;
-        for addr in &config.listen.tls {
-            let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.tls: {e}")))?;
-            if let Some(dscp) = config.listen.dscp_of("tls", *addr) {
-                set_dscp(&l, addr, dscp, "listen.tls")?;
-            }
-            tasks.push(tokio::spawn(net::serve_tls(
-                l,
-                acceptor.clone(),
-                dispatch.clone(),
-                outbox.clone(),
-                limits,
-                Duration::from_secs(10),
-            )));
+    serve: F,
+) -> Result<(), Error>
+where
+    F: Fn(Listener) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    for addr in addrs {
+        for (l, rt) in bind_listeners(config, key, *addr, on)? {
+            let task = serve(l);
+            tasks.push(match rt {
+                Some(h) => h.spawn(task),
+                None => tokio::spawn(task),
+            });
         }
     }
     Ok(())
 }
 
+/// Starts a receive task per UDP socket (on its worker thread) and an
+/// accept task per TCP and TLS listener (on each worker of `streams_on`,
+/// or the current runtime when it is empty), all handing messages to
+/// `dispatch`.
+pub(crate) fn serve_sip(
+    config: &Config,
+    (sockets, streams_on): (Vec<(Arc<UdpSocket>, Handle)>, &[Handle]),
+    dispatch: &Arc<dyn Dispatch>,
+    outbox: &Outbox,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(), Error> {
+    for (s, rt) in sockets {
+        tasks.push(rt.spawn(serve_udp(s, dispatch.clone(), outbox.clone())));
+    }
+    let limits = stream_limits(config);
+    let (d, o) = (dispatch, outbox);
+    let tcp = (config, "listen.tcp", &config.listen.tcp[..]);
+    serve_listeners(tcp, streams_on, tasks, |l| {
+        serve_tcp(l, d.clone(), o.clone(), limits)
+    })?;
+    if !config.listen.tls.is_empty() {
+        let acceptor = crate::tls::acceptor(&config.tls.clone().unwrap_or_default())?;
+        let tls = (config, "listen.tls", &config.listen.tls[..]);
+        serve_listeners(tls, streams_on, tasks, |l| {
+            let shake = Duration::from_secs(10);
+            net::serve_tls(l, acceptor.clone(), d.clone(), o.clone(), limits, shake)
+        })?;
+    }
+    Ok(())
+}
+
 /// Starts an accept task per `listen.ws` and `listen.wss` listener (SIP
-/// over WebSocket, RFC 7118; the edge serves them), counting refusals in
-/// `shared.ws`. WSS takes the certificate of `tls:`.
+/// over WebSocket, RFC 7118; the edge serves them) on each worker of
+/// `on`, counting refusals in `shared.ws`. WSS takes the certificate of
+/// `tls:`.
 pub(crate) fn serve_ws(
     config: &Config,
-    shared: &Shared,
+    (shared, on): (&Shared, &[Handle]),
     dispatch: &Arc<dyn Dispatch>,
     outbox: &Outbox,
     tasks: &mut Vec<JoinHandle<()>>,
@@ -170,35 +226,24 @@ pub(crate) fn serve_ws(
         ping: (w.ping_secs > 0).then(|| Duration::from_secs(w.ping_secs)),
         stats: shared.ws.clone(),
     };
-    for addr in &config.listen.ws {
-        let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.ws: {e}")))?;
-        if let Some(dscp) = config.listen.dscp_of("ws", *addr) {
-            set_dscp(&l, addr, dscp, "listen.ws")?;
-        }
-        tasks.push(tokio::spawn(net::serve_ws(
-            l,
-            dispatch.clone(),
-            outbox.clone(),
-            limits,
-            settings.clone(),
-        )));
-    }
+    let (d, o, ws) = (dispatch, outbox, &settings);
+    let plain = (config, "listen.ws", &config.listen.ws[..]);
+    serve_listeners(plain, on, tasks, |l| {
+        net::serve_ws(l, d.clone(), o.clone(), limits, ws.clone())
+    })?;
     if !config.listen.wss.is_empty() {
         let acceptor = crate::tls::acceptor(&config.tls.clone().unwrap_or_default())?;
-        for addr in &config.listen.wss {
-            let l = bind_stream(*addr).map_err(|e| Error::Startup(format!("listen.wss: {e}")))?;
-            if let Some(dscp) = config.listen.dscp_of("wss", *addr) {
-                set_dscp(&l, addr, dscp, "listen.wss")?;
-            }
-            tasks.push(tokio::spawn(net::serve_wss(
+        let secure = (config, "listen.wss", &config.listen.wss[..]);
+        serve_listeners(secure, on, tasks, |l| {
+            net::serve_wss(
                 l,
                 acceptor.clone(),
-                dispatch.clone(),
-                outbox.clone(),
+                d.clone(),
+                o.clone(),
                 limits,
-                settings.clone(),
-            )));
-        }
+                ws.clone(),
+            )
+        })?;
     }
     Ok(())
 }

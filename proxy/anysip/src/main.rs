@@ -22,6 +22,7 @@ mod shared;
 mod telemetry;
 mod tls;
 mod token_cmd;
+mod worker;
 
 use std::process::ExitCode;
 

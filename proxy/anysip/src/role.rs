@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use net::{Connections, Dispatch, Outbox};
 use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::shared::Shared;
+use crate::worker::Worker;
 
 /// A role built over its bound UDP sockets, ready to serve.
 pub(crate) struct Prepared {
@@ -21,15 +23,16 @@ pub(crate) struct Prepared {
     pub(crate) dispatch: Arc<dyn Dispatch>,
     pub(crate) outbox: Outbox,
     pub(crate) conns: Connections,
-    /// The UDP sockets, each to get a receive task.
-    pub(crate) sockets: Vec<Arc<UdpSocket>>,
+    /// The UDP sockets, each to get a receive task on its worker thread.
+    pub(crate) sockets: Vec<(Arc<UdpSocket>, Handle)>,
+    /// Where the stream listeners (and the connections they accept) run:
+    /// each of the edge's worker threads, or (empty) the process's
+    /// runtime.
+    pub(crate) streams_on: Vec<Handle>,
     /// Where the gateway prober sends from.
     pub(crate) probe: Option<SocketAddr>,
     /// The role's own background tasks.
     pub(crate) tasks: Vec<JoinHandle<()>>,
-    /// Where the UDP receive tasks run: the core's own thread, or (None)
-    /// the process's runtime.
-    pub(crate) udp_runtime: Option<tokio::runtime::Handle>,
     /// How the role drains and stops.
     pub(crate) running: Running,
     /// What SIGHUP reloads.
@@ -48,14 +51,15 @@ pub(crate) enum Reloadable {
 
 /// What differs between the roles once they serve: how they drain.
 pub(crate) enum Running {
-    /// The edge keeps serving whatever still arrives for `drain_secs`.
-    Edge,
+    /// The edge keeps serving whatever still arrives for `drain_secs`, on
+    /// its worker threads (dropped last).
+    Edge { workers: Vec<Worker> },
     /// The core answers 503 to new requests and waits (at most
     /// `drain_secs`) for its transactions.
     Core {
         server: anysip_core::Server,
         handle: anysip_core::ServerHandle,
         /// The thread the proxy runs on; dropped last.
-        thread: core::CoreThread,
+        thread: Worker,
     },
 }

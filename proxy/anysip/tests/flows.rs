@@ -30,7 +30,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::{http, http_status, repo_tests, sipp, tool, wait_for};
+use harness::{http, http_status, metric_value, repo_tests, sipp, tool, wait_for};
 use lab::{core_yaml, deploy_script, dump_logs, fleet, keys, redis, scratch, start};
 
 const SIP_PORT: u16 = 17260;
@@ -44,8 +44,9 @@ const CALLS: u32 = 20;
 const CALL_LIMIT: Duration = Duration::from_secs(2);
 const DAVE: &str = "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>";
 const ERIN: &str = "<urn:uuid:00000000-0000-1000-8000-0000000e0000>";
+const FAY: &str = "<urn:uuid:00000000-0000-1000-8000-00000000fa00>";
 const USERS: &str =
-    "auth:\n  realm: domain.local\n  algorithms: [md5]\n  users:\n    alice: alice\n    dave: dave\n    erin: erin\n";
+    "auth:\n  realm: domain.local\n  algorithms: [md5]\n  users:\n    alice: alice\n    dave: dave\n    erin: erin\n    fay: fay\n";
 
 fn admin(instance: u16) -> String {
     format!("127.0.0.1:{}", 17280 + instance)
@@ -262,15 +263,53 @@ fn a_dead_flow_fails_over_to_the_instances_next_flow() {
     }
     assert_eq!((dave.invites(1), dave.invites(2)), (5, 0));
 
+    // fay's one flow (through edge 1) closes while edge 1 lives: edge 1,
+    // the owner, answers the relayed INVITE 430 itself and the answer
+    // returns to the core as any response (edge 2, which relayed it, sends
+    // none); the core ends her binding and answers 480, fast.
+    let fay = ue::Ua::start("fay", FAY, &[(1, &edge_tcp(1))], Duration::ZERO);
+    assert_eq!(reg_ids("fay"), [1]);
+    let open = || metric_value(&admin(1), "anysip_connections_open").unwrap_or(0.0);
+    let before = open();
+    drop(fay);
+    wait_for(
+        "fay's connection closed at edge 1",
+        Duration::from_secs(3),
+        || open() < before,
+    );
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let (status, took) = invite(&ua, "fay", 1);
+    if status != 480 || took > CALL_LIMIT {
+        dump_logs(&dir);
+    }
+    assert_eq!(status, 480, "fay's only flow is gone");
+    assert!(took < CALL_LIMIT, "fay answered after {took:?}");
+    let owner_430 = metric_value(&admin(1), "anysip_replies_total{status=\"430\"}");
+    assert_eq!(owner_430, Some(1.0), "edge 1 answered 430");
+    // The INVITE, and (once it comes) the core's ACK of the 430, relayed
+    // like the INVITE.
+    let gone = metric_value(
+        &admin(1),
+        "anysip_drops_total{reason=\"relayed_flow_gone\"}",
+    );
+    assert!(gone.is_some_and(|g| g >= 1.0), "{gone:?}");
+    assert_eq!(
+        metric_value(&admin(2), "anysip_replies_total{status=\"430\"}").unwrap_or(0.0),
+        0.0,
+        "edge 2 relayed, the owner answered"
+    );
+    wait_for("fay's binding removed", Duration::from_secs(3), || {
+        reg_ids("fay").is_empty()
+    });
+
     // The owner of flow 1 and of erin's flow dies.
     edges[0].0.kill().unwrap();
     let _ = edges[0].0.wait();
 
     // erin has no other flow: 480 (edge 2's 430 is between it and the
     // core), fast; her binding is gone, so the next call finds no one.
-    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
-    ua.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
     let (status, took) = invite(&ua, "erin", 1);
     if status != 480 || took > CALL_LIMIT {
         dump_logs(&dir);

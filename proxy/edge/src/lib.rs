@@ -70,6 +70,29 @@ impl Edge {
         self.handle_noted(bytes, inbound, backends, now).0
     }
 
+    /// The 430 (Flow Failed, RFC 5626 §5.3) for a request relayed to this
+    /// instance, the owner of its flow, when that flow's connection is
+    /// gone: a response to the request with every Via, the instance that
+    /// relayed it on top, so that handled as any response arriving here
+    /// ([`Edge::handle`]) it returns to the backend statelessly. Its To tag
+    /// is the one the relaying instance would have given it (the request
+    /// below that instance's Via), so the backend's ACK is recognised by
+    /// any instance. `None` for an ACK (never answered) or what is not a
+    /// request.
+    pub fn flow_failed(&self, relayed: &Bytes, framing: sip::Framing) -> Option<Bytes> {
+        let msg = sip::Message::parse(relayed.clone(), framing, &self.limits).ok()?;
+        if !msg.is_request() || msg.method() == Some(&sip::Method::Ack) {
+            return None;
+        }
+        let tag = tokens::local_tag_at(&msg, 1);
+        Some(
+            sip::response::response(&msg, 430)
+                .ok()?
+                .to_tag(&tag)
+                .build(),
+        )
+    }
+
     /// [`Edge::handle`], also saying what happened on the way ([`Notes`]),
     /// for metrics and logs.
     pub fn handle_noted(

@@ -110,6 +110,12 @@ pub(crate) fn branch_inputs(msg: &Message) -> Option<BranchInputs<'_>> {
 /// retransmission of a request (RFC 3261 §8.2.7), from a hash of what
 /// identifies the request.
 pub(crate) fn local_tag(req: &Message) -> String {
+    local_tag_at(req, 0)
+}
+
+/// [`local_tag`] of the request as it was before the top `skip` Vias were
+/// added to it.
+pub(crate) fn local_tag_at(req: &Message, skip: usize) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |b: &[u8]| {
         for &c in b.iter().chain(&[0xff]) {
@@ -119,9 +125,9 @@ pub(crate) fn local_tag(req: &Message) -> String {
     };
     feed(req.call_id().unwrap_or("").as_bytes());
     feed(req.from_tag().unwrap_or("").as_bytes());
+    let via = req.vias().nth(skip).and_then(Result::ok);
     feed(
-        req.top_via()
-            .ok()
+        via.as_ref()
             .and_then(|v| v.branch())
             .unwrap_or("")
             .as_bytes(),

@@ -89,6 +89,16 @@ impl Outgoing {
             }
         }
     }
+
+    /// The same send with another note.
+    pub fn retagged(mut self, new: SendTag) -> Outgoing {
+        match &mut self {
+            Outgoing::Udp { tag, .. } | Outgoing::Conn { tag, .. } | Outgoing::Dial { tag, .. } => {
+                *tag = new;
+            }
+        }
+        self
+    }
 }
 
 /// The role: turns a received message into sends. Called on the receiving

@@ -22,8 +22,8 @@ pub use dial::{DialKey, DialSettings, Dialer};
 pub use dispatch::{Delivery, Dispatch, Outbox, Outgoing, SendTag};
 pub use error::NetError;
 pub use stream::{
-    bind_stream, serve_tcp, serve_tls, serve_ws, serve_wss, StreamLimits, WsRefusal, WsSettings,
-    WsStats,
+    bind_stream, bind_stream_shared, serve_tcp, serve_tls, serve_ws, serve_wss, Listener,
+    StreamLimits, WsRefusal, WsSettings, WsStats,
 };
 pub use tap::{Direction, Tap};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};

@@ -26,12 +26,26 @@ pub use ws::{serve_ws, serve_wss, WsRefusal, WsSettings, WsStats};
 /// it wait for SYN retransmissions (a second and more) before they are
 /// accepted.
 pub fn bind_stream(addr: SocketAddr) -> Result<TcpListener, NetError> {
+    bind(addr, false)
+}
+
+/// Binds one of several TCP listeners on `addr` (as [`bind_stream`], with
+/// `SO_REUSEPORT`: the kernel spreads new connections over them), each
+/// bound on the worker thread that serves what it accepts.
+pub fn bind_stream_shared(addr: SocketAddr) -> Result<TcpListener, NetError> {
+    bind(addr, true)
+}
+
+fn bind(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, NetError> {
     let err = |source| NetError::Bind { addr, source };
     let s =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
     // As tokio's own bind: a restarted instance can bind at once while old
     // connections are in TIME_WAIT.
     s.set_reuse_address(true).map_err(err)?;
+    if reuse_port {
+        s.set_reuse_port(true).map_err(err)?;
+    }
     if addr.is_ipv6() {
         s.set_only_v6(true).map_err(err)?;
     }
@@ -89,9 +103,38 @@ pub(crate) struct Accepted {
     pub(crate) permit: OwnedSemaphorePermit,
 }
 
+/// A bound stream listener and the connection limit it counts against: its
+/// own, or one shared by the listeners of one address on several worker
+/// threads ([`Listener::shared`]).
+#[derive(Debug)]
+pub struct Listener {
+    socket: TcpListener,
+    permits: Option<Arc<Semaphore>>,
+}
+
+impl Listener {
+    /// `socket`, counting its connections in `permits` (`limits.max_connections`
+    /// of the address, shared by its listeners).
+    pub fn shared(socket: TcpListener, permits: Arc<Semaphore>) -> Listener {
+        Listener {
+            socket,
+            permits: Some(permits),
+        }
+    }
+}
+
+impl From<TcpListener> for Listener {
+    fn from(socket: TcpListener) -> Listener {
+        Listener {
+            socket,
+            permits: None,
+        }
+    }
+}
+
 /// Accepts TCP connections on `listener` until the task is dropped.
 pub async fn serve_tcp(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     dispatch: Arc<dyn Dispatch>,
     outbox: Outbox,
     limits: StreamLimits,
@@ -112,11 +155,15 @@ pub async fn serve_tcp(
 /// Accepts connections until the task is dropped, within the connection
 /// limit, and spawns the future `per_connection` makes for each as its task
 /// (spawned as it is, not wrapped: a wrapping future would hold it twice).
-async fn accept_loop<F, Fut>(listener: TcpListener, limits: StreamLimits, per_connection: F)
+async fn accept_loop<F, Fut>(listener: impl Into<Listener>, limits: StreamLimits, per_connection: F)
 where
     F: Fn(TcpStream, Accepted) -> Fut,
     Fut: std::future::Future<Output = ()> + std::marker::Send + 'static,
 {
+    let Listener {
+        socket: listener,
+        permits,
+    } = listener.into();
     let local = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -124,7 +171,7 @@ where
             return;
         }
     };
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let permits = permits.unwrap_or_else(|| Arc::new(Semaphore::new(limits.max_connections)));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -153,7 +200,7 @@ where
 /// the task is dropped. The handshake runs on the connection's own task,
 /// bounded by `handshake`; flows are marked [`Transport::Tls`].
 pub async fn serve_tls(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     acceptor: tokio_rustls::TlsAcceptor,
     dispatch: Arc<dyn Dispatch>,
     outbox: Outbox,

@@ -20,6 +20,7 @@ pub mod config;
 mod discover;
 pub mod error;
 pub mod header;
+mod lane;
 mod link;
 mod serve;
 mod socket;
@@ -104,11 +105,12 @@ pub struct Message {
     pub ue: SocketAddr,
     /// The SIP message, ready to be written to the connection.
     pub sip: Bytes,
-    /// Whether the sender waits for the owner's answer (a request that is
-    /// answered 430 when it cannot be delivered). A message without one (a
-    /// response, an ACK) goes one way, on a unidirectional stream: the
-    /// owner counts what it cannot deliver, and the outcome is known once
-    /// the message is written.
+    /// Whether the sender waits for the owner's answer, on a bidirectional
+    /// stream. Without one the message goes one way, on a unidirectional
+    /// stream, and is delivered once QUIC acknowledges it: the owner
+    /// counts what it cannot deliver, and answers an undeliverable request
+    /// itself (the edge: 430, routed back as any response). One way costs
+    /// no packet of its own back.
     pub answer: bool,
 }
 
@@ -121,19 +123,24 @@ pub type Done = Box<dyn FnOnce(Outcome) + Send + 'static>;
 
 /// The owner's side: writes a relayed message to its flow.
 pub trait Deliver: Send + Sync + 'static {
-    /// A relayed message from `peer` whose header checked out. Answers
-    /// what became of it.
-    fn deliver(&self, header: Header, sip: Bytes)
-        -> Pin<Box<dyn Future<Output = Ack> + Send + '_>>;
+    /// A relayed message whose header checked out. Answers what became of
+    /// it; `answered`: the sender waits for that answer (else an
+    /// undeliverable request is the owner's to answer).
+    fn deliver(
+        &self,
+        header: Header,
+        sip: Bytes,
+        answered: bool,
+    ) -> Pin<Box<dyn Future<Output = Ack> + Send + '_>>;
 }
 
 /// What the relay reports, for counters and logs.
 pub trait Observer: Send + Sync + 'static {
-    /// A message was answered by its owner (delivered or not), `rtt`
+    /// A message reached its owner: answered (delivered or not), `rtt`
     /// after its stream was opened (the relay hop there and back, the
-    /// owner's write included; the connection already open); `None` for a
-    /// one-way message, once written.
-    fn relayed_out(&self, _peer: u16, _rtt: Option<Duration>) {}
+    /// owner's write included); or, one way, acknowledged by QUIC, `rtt`
+    /// the connection's smoothed round-trip time.
+    fn relayed_out(&self, _peer: u16, _rtt: Duration) {}
     /// A message from `peer` was taken (its header checked out).
     fn relayed_in(&self, _peer: u16) {}
     /// A failure, in or out.
@@ -192,16 +199,61 @@ struct Inner {
     observer: Arc<dyn Observer>,
     /// Connections accepted and open.
     inbound: std::sync::atomic::AtomicU32,
+    /// The runtime the relay was bound on: the listening endpoint and the
+    /// shared lane's messages run there.
+    runtime: tokio::runtime::Handle,
+    /// How this instance dials its peers (each lane's endpoint).
+    client: quinn::ClientConfig,
+    /// The lanes' endpoints (closed with the relay), and the next lane id.
+    lanes: std::sync::Mutex<Vec<quinn::Endpoint>>,
+    next_lane: std::sync::atomic::AtomicUsize,
 }
 
 impl Inner {
     fn peer(&self, instance: u16) -> Option<Arc<Peer>> {
         self.peers.read().ok()?.get(&instance).cloned()
     }
+
+    /// A client endpoint on the current runtime, bound to the relay's
+    /// address with a port of its own.
+    fn new_lane(&self) -> Result<lane::Lane, RelayError> {
+        let addr = SocketAddr::new(self.settings.listen.ip(), 0);
+        let mut endpoint = endpoint(addr, None, &self.observer)?;
+        endpoint.set_default_client_config(self.client.clone());
+        if let Ok(mut l) = self.lanes.lock() {
+            l.push(endpoint.clone());
+        }
+        let id = self
+            .next_lane
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(lane::Lane { id, endpoint })
+    }
+}
+
+/// A QUIC endpoint on a UDP socket bound to `addr` (screened: garbage is
+/// counted), on the current runtime; a server when `server` is given.
+fn endpoint(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+    observer: &Arc<dyn Observer>,
+) -> Result<quinn::Endpoint, RelayError> {
+    let bind_err = |source| RelayError::Bind { addr, source };
+    let udp = std::net::UdpSocket::bind(addr).map_err(bind_err)?;
+    let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+    let socket = Arc::new(socket::Screened {
+        inner: runtime.wrap_udp_socket(udp).map_err(bind_err)?,
+        observer: observer.clone(),
+    });
+    // Peers are anysip instances: none greases the fixed bit, so a
+    // datagram without it is garbage (counted by the socket).
+    let mut config = quinn::EndpointConfig::default();
+    config.grease_quic_bit(false);
+    quinn::Endpoint::new_with_abstract_socket(config, server, socket, runtime).map_err(bind_err)
 }
 
 impl Relay {
-    /// Binds the endpoint. Must be called inside a tokio runtime.
+    /// Binds the endpoint, on the current tokio runtime (where everything
+    /// the relay does then runs).
     pub fn bind(
         settings: Settings,
         ca_pem: &str,
@@ -209,6 +261,8 @@ impl Relay {
         key_pem: &str,
         observer: Arc<dyn Observer>,
     ) -> Result<Relay, RelayError> {
+        let here = tokio::runtime::Handle::try_current()
+            .map_err(|e| RelayError::Quic(format!("no tokio runtime: {e}")))?;
         let fleet = tls::FleetTls::new(ca_pem, cert_pem, key_pem)?;
         let own = tls::certs(cert_pem)?;
         let roots = tls::roots(ca_pem)?;
@@ -234,28 +288,8 @@ impl Relay {
             .map_err(|e| quic_err(&e))?;
         let mut discovery_client = quinn::ClientConfig::new(Arc::new(discovery_crypto));
         discovery_client.transport_config(transport);
-        let bind_err = |source| RelayError::Bind {
-            addr: settings.listen,
-            source,
-        };
-        let udp = std::net::UdpSocket::bind(settings.listen).map_err(bind_err)?;
-        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
-        let socket = Arc::new(socket::Screened {
-            inner: runtime.wrap_udp_socket(udp).map_err(bind_err)?,
-            observer: observer.clone(),
-        });
-        // Peers are anysip instances: none greases the fixed bit, so a
-        // datagram without it is garbage (counted by the socket).
-        let mut endpoint_config = quinn::EndpointConfig::default();
-        endpoint_config.grease_quic_bit(false);
-        let mut endpoint = quinn::Endpoint::new_with_abstract_socket(
-            endpoint_config,
-            Some(server),
-            socket,
-            runtime,
-        )
-        .map_err(bind_err)?;
-        endpoint.set_default_client_config(client);
+        let mut endpoint = endpoint(settings.listen, Some(server), &observer)?;
+        endpoint.set_default_client_config(client.clone());
         let peers = settings
             .peers
             .iter()
@@ -270,6 +304,10 @@ impl Relay {
                 discovery: discover::State::default(),
                 observer,
                 inbound: Default::default(),
+                runtime: here,
+                client,
+                lanes: Default::default(),
+                next_lane: std::sync::atomic::AtomicUsize::new(lane::SHARED + 1),
             }),
         })
     }
@@ -302,14 +340,23 @@ impl Relay {
             return refuse(Failure::Full);
         };
         let inner = self.inner.clone();
-        tokio::spawn(async move {
-            let outcome = link::relay_one(&inner, &peer, msg).await;
+        // On this thread's lane when it has one, else on the relay's
+        // runtime.
+        let lane = lane::here(&inner);
+        let local = lane.is_some();
+        let task = async move {
+            let outcome = link::relay_one(&inner, &peer, lane.as_deref(), msg).await;
             drop(permit);
             if let Err(f) = outcome {
                 inner.observer.failure(f);
             }
             done(outcome);
-        });
+        };
+        if local {
+            tokio::spawn(task);
+        } else {
+            self.inner.runtime.spawn(task);
+        }
         Ok(())
     }
 
@@ -349,5 +396,10 @@ impl Relay {
     /// Closes every connection and the endpoint.
     pub fn close(&self) {
         self.inner.endpoint.close(0u32.into(), b"shutdown");
+        if let Ok(lanes) = self.inner.lanes.lock() {
+            for e in lanes.iter() {
+                e.close(0u32.into(), b"shutdown");
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! The connection to one peer: opened on demand, one at a time, backed off
-//! after a failure; and the relaying of one message over it.
+//! The connections to one peer (one per lane, `lane.rs`): each opened on
+//! demand, one at a time, backed off after a failure; and the relaying of
+//! one message over one.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -10,7 +12,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Failure, RelayError};
 use crate::header::{Ack, Header};
+use crate::lane::{Lane, SHARED};
 use crate::{Inner, Message, PeerStatus, Settings};
+
+/// One lane's connection to a peer.
+type Slot = Arc<tokio::sync::Mutex<Option<quinn::Connection>>>;
 
 const IDLE: u8 = 0;
 const CONNECTING: u8 = 1;
@@ -40,7 +46,10 @@ pub(crate) fn transport(s: &Settings) -> Result<quinn::TransportConfig, RelayErr
 pub(crate) struct Peer {
     pub(crate) instance: u16,
     address: SocketAddr,
-    conn: tokio::sync::Mutex<Option<quinn::Connection>>,
+    /// The connection of each lane, by lane id.
+    slots: Mutex<HashMap<usize, Slot>>,
+    /// Connections open (the peer is up while there is one).
+    open: AtomicU32,
     /// Until when connects are not tried again.
     backoff_until: Mutex<Option<Instant>>,
     in_flight: Arc<Semaphore>,
@@ -55,7 +64,8 @@ impl Peer {
         Peer {
             instance,
             address,
-            conn: tokio::sync::Mutex::new(None),
+            slots: Mutex::new(HashMap::new()),
+            open: AtomicU32::new(0),
             backoff_until: Mutex::new(None),
             in_flight: Arc::new(Semaphore::new(max_in_flight as usize)),
             state: AtomicU8::new(IDLE),
@@ -70,25 +80,38 @@ impl Peer {
         self.in_flight.clone().try_acquire_owned().ok()
     }
 
+    fn slot(&self, lane: usize) -> Slot {
+        match self.slots.lock() {
+            Ok(mut s) => s.entry(lane).or_default().clone(),
+            Err(_) => Slot::default(),
+        }
+    }
+
+    /// The state of the peer; round trip of the first lane's connection
+    /// open, datagrams summed over the lanes' open connections.
     pub(crate) fn status(&self) -> PeerStatus {
-        let (rtt, datagrams) = self
-            .conn
-            .try_lock()
-            .ok()
-            .and_then(|c| {
-                c.as_ref().filter(|c| c.close_reason().is_none()).map(|c| {
-                    let st = c.stats();
-                    (
-                        Some(c.rtt()),
-                        Some((st.udp_tx.datagrams, st.udp_rx.datagrams)),
-                    )
-                })
-            })
-            .unwrap_or((None, None));
+        let slots: Vec<Slot> = self
+            .slots
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        let (mut rtt, mut datagrams) = (None, None);
+        for slot in slots {
+            let Ok(c) = slot.try_lock() else { continue };
+            let Some(c) = c.as_ref().filter(|c| c.close_reason().is_none()) else {
+                continue;
+            };
+            let st = c.stats();
+            rtt = rtt.or(Some(c.rtt()));
+            let (tx, rx) = datagrams.unwrap_or((0, 0));
+            datagrams = Some((tx + st.udp_tx.datagrams, rx + st.udp_rx.datagrams));
+        }
         PeerStatus {
             instance: self.instance,
             address: self.address,
+            // Up while any lane's connection is; else the last attempt's.
             state: match self.state.load(Ordering::Relaxed) {
+                _ if self.open.load(Ordering::Relaxed) > 0 => "up",
                 IDLE => "idle",
                 CONNECTING => "connecting",
                 UP => "up",
@@ -108,8 +131,9 @@ impl Peer {
         }
     }
 
-    /// Takes `c` (just opened, or found by discovery) as the connection to
-    /// the peer, and watches it.
+    /// Takes `c` (just opened, or found by discovery) as a lane's
+    /// connection to the peer, and watches it: the peer is up from its
+    /// first open connection to the end of its last.
     fn up(
         self: &Arc<Self>,
         inner: &Arc<Inner>,
@@ -117,22 +141,28 @@ impl Peer {
         c: quinn::Connection,
     ) {
         self.state.store(UP, Ordering::Relaxed);
-        inner.observer.peer_state(self.instance, true);
-        tracing::info!(peer = self.instance, address = %self.address, "relay: peer up");
+        if self.open.fetch_add(1, Ordering::Relaxed) == 0 {
+            inner.observer.peer_state(self.instance, true);
+            tracing::info!(peer = self.instance, address = %self.address, "relay: peer up");
+        }
         *slot = Some(c.clone());
         let (me, inner) = (self.clone(), inner.clone());
         tokio::spawn(async move {
             let why = c.closed().await;
-            me.state.store(DOWN, Ordering::Relaxed);
             me.note_error(why.to_string());
-            inner.observer.peer_state(me.instance, false);
-            tracing::warn!(peer = me.instance, reason = %why, "relay: peer down");
+            if me.open.fetch_sub(1, Ordering::Relaxed) == 1 {
+                me.state.store(DOWN, Ordering::Relaxed);
+                inner.observer.peer_state(me.instance, false);
+                tracing::warn!(peer = me.instance, reason = %why, "relay: peer down");
+            }
         });
     }
 
-    /// Adopts a connection opened by discovery, unless one is open.
+    /// Adopts a connection opened by discovery as the shared lane's,
+    /// unless that one is open.
     pub(crate) async fn adopt(self: &Arc<Self>, inner: &Arc<Inner>, c: quinn::Connection) {
-        let mut slot = self.conn.lock().await;
+        let slot = self.slot(SHARED);
+        let mut slot = slot.lock().await;
         if slot.as_ref().is_some_and(|c| c.close_reason().is_none()) {
             c.close(0u32.into(), b"duplicate");
             return;
@@ -144,13 +174,20 @@ impl Peer {
         self.address
     }
 
-    /// The open connection to the peer, opening it if needed (one attempt
-    /// at a time; the others wait for its result).
+    /// The lane's open connection to the peer (the shared lane's: the
+    /// listening endpoint's), opening it if needed (one attempt at a time;
+    /// the others wait for its result).
     async fn connection(
         self: &Arc<Self>,
         inner: &Arc<Inner>,
+        lane: Option<&Lane>,
     ) -> Result<quinn::Connection, Failure> {
-        let mut slot = self.conn.lock().await;
+        let (id, endpoint) = match lane {
+            Some(l) => (l.id, &l.endpoint),
+            None => (SHARED, &inner.endpoint),
+        };
+        let slot = self.slot(id);
+        let mut slot = slot.lock().await;
         if let Some(c) = slot.as_ref() {
             if c.close_reason().is_none() {
                 return Ok(c.clone());
@@ -168,7 +205,7 @@ impl Peer {
         self.state.store(CONNECTING, Ordering::Relaxed);
         let name = crate::tls::instance_name(self.instance);
         let attempt = async {
-            match inner.endpoint.connect(self.address, &name) {
+            match endpoint.connect(self.address, &name) {
                 Ok(connecting) => connecting.await.map_err(|e| {
                     let f = match e {
                         quinn::ConnectionError::TimedOut => Failure::Unreachable,
@@ -209,14 +246,17 @@ fn lost<E>(_: E) -> Failure {
     Failure::ConnectionLost
 }
 
-/// Relays one message and, when it wants one, waits for the owner's answer
-/// (a one-way message is `Delivered` once written).
+/// Relays one message and waits for the owner's answer, or (a one-way
+/// message) for QUIC to acknowledge all of it: `Delivered` then means the
+/// owner has it (and answers for it: an undeliverable request gets its
+/// 430 from the owner); a connection lost before that is a failure.
 pub(crate) async fn relay_one(
     inner: &Arc<Inner>,
     peer: &Arc<Peer>,
+    lane: Option<&Lane>,
     msg: Message,
 ) -> Result<Ack, Failure> {
-    let conn = peer.connection(inner).await?;
+    let conn = peer.connection(inner, lane).await?;
     let header = Header {
         kind: msg.kind,
         hops: 1,
@@ -238,7 +278,14 @@ pub(crate) async fn relay_one(
             let mut send = conn.open_uni().await.map_err(lost)?;
             send.write_all_chunks(&mut chunks).await.map_err(lost)?;
             send.finish().map_err(lost)?;
-            return Ok(Ack::Delivered);
+            // No packet of its own: the acknowledgement comes with the
+            // peer's next ones (every 8th packet or 5 ms).
+            return match send.stopped().await {
+                Ok(None) => Ok(Ack::Delivered),
+                // The owner never stops a stream it reads: refused.
+                Ok(Some(_)) => Ok(Ack::Refused),
+                Err(e) => Err(lost(e)),
+            };
         }
         let (mut send, mut recv) = conn.open_bi().await.map_err(lost)?;
         send.write_all_chunks(&mut chunks).await.map_err(lost)?;
@@ -259,7 +306,15 @@ pub(crate) async fn relay_one(
         .await
         .map_err(|_| Failure::Timeout)??;
     peer.sent.fetch_add(1, Ordering::Relaxed);
-    let rtt = msg.answer.then(|| started.elapsed());
+    // The owner's answer's round trip; for a one-way message, the
+    // connection's smoothed round-trip time (acknowledgement delays taken
+    // out, RFC 9002 §5.3): what crossing the relay adds, the owner's
+    // processing aside.
+    let rtt = if msg.answer {
+        started.elapsed()
+    } else {
+        conn.rtt()
+    };
     inner.observer.relayed_out(peer.instance, rtt);
     Ok(ack)
 }

@@ -181,7 +181,7 @@ async fn serve_stream(
     }
     inner.observer.relayed_in(h.source);
     let sip = Bytes::from(bytes).slice(header::LEN..);
-    let ack = deliver.deliver(h, sip).await;
+    let ack = deliver.deliver(h, sip, send.is_some()).await;
     answer(send, ack).await;
     Ok(())
 }

@@ -51,6 +51,8 @@ impl Seen {
 #[derive(Default)]
 struct Owner {
     got: Mutex<Vec<(Header, Bytes)>>,
+    /// Whether each sender waited for the answer.
+    answered: Mutex<Vec<bool>>,
 }
 
 impl Deliver for Owner {
@@ -58,8 +60,10 @@ impl Deliver for Owner {
         &self,
         header: Header,
         sip: Bytes,
+        answered: bool,
     ) -> Pin<Box<dyn Future<Output = Ack> + Send + '_>> {
         Box::pin(async move {
+            self.answered.lock().unwrap().push(answered);
             // Connection 99: a slow write (the in-flight window stays taken).
             if header.connection == 99 {
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -95,6 +99,26 @@ fn settings(instance: u16, listen: SocketAddr, peers: Vec<(u16, SocketAddr)>) ->
         max_peers: 16,
         max_message: 65_535,
     }
+}
+
+/// A relay for `instance` on `listen` with `peers`, its certificate issued
+/// by `ca` (certificate, key).
+fn relay(
+    ca: &(String, String),
+    instance: u16,
+    listen: SocketAddr,
+    peers: Vec<(u16, SocketAddr)>,
+    observer: Arc<Seen>,
+) -> Relay {
+    let (cert, key) = tls::issue(&ca.0, &ca.1, instance).unwrap();
+    Relay::bind(
+        settings(instance, listen, peers),
+        &ca.0,
+        &cert,
+        &key,
+        observer,
+    )
+    .unwrap()
 }
 
 async fn send(r: &Relay, target: u16, connection: u32, sip: &'static [u8]) -> Result<Ack, Failure> {
@@ -133,28 +157,18 @@ async fn send_as(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_cross_and_strangers_are_refused() {
-    let (ca, ca_key) = tls::new_ca().unwrap();
+    let ca = tls::new_ca().unwrap();
     let (a_addr, b_addr, c_addr) = (free_udp(), free_udp(), free_udp());
-    let (a_cert, a_key) = tls::issue(&ca, &ca_key, 1).unwrap();
-    let (b_cert, b_key) = tls::issue(&ca, &ca_key, 2).unwrap();
     let seen_a = Arc::new(Seen::default());
     let seen_b = Arc::new(Seen::default());
-    let a = Relay::bind(
-        settings(1, a_addr, vec![(2, b_addr), (3, c_addr), (9, free_udp())]),
+    let a = relay(
         &ca,
-        &a_cert,
-        &a_key,
+        1,
+        a_addr,
+        vec![(2, b_addr), (3, c_addr), (9, free_udp())],
         seen_a.clone(),
-    )
-    .unwrap();
-    let b = Relay::bind(
-        settings(2, b_addr, vec![(1, a_addr)]),
-        &ca,
-        &b_cert,
-        &b_key,
-        seen_b.clone(),
-    )
-    .unwrap();
+    );
+    let b = relay(&ca, 2, b_addr, vec![(1, a_addr)], seen_b.clone());
     let owner = Arc::new(Owner::default());
     tokio::spawn(b.clone().serve(owner.clone()));
     tokio::spawn(a.clone().serve(Arc::new(Owner::default())));
@@ -194,6 +208,11 @@ async fn messages_cross_and_strangers_are_refused() {
     {
         let got = owner.got.lock().unwrap();
         assert_eq!(got.len(), 4, "both one-way messages reached the owner");
+        assert_eq!(
+            owner.answered.lock().unwrap().as_slice(),
+            &[true, true, false, false],
+            "the owner knows which senders wait for an answer"
+        );
         // Two streams: either may arrive first.
         let mut one_way: Vec<(u32, &[u8])> = got[2..]
             .iter()
@@ -229,16 +248,8 @@ async fn messages_cross_and_strangers_are_refused() {
 
     // Instance 3's address is served by a relay whose certificate names
     // instance 4: dialling it as 3 is refused.
-    let (c_cert, c_key) = tls::issue(&ca, &ca_key, 4).unwrap();
     let seen_c = Arc::new(Seen::default());
-    let c = Relay::bind(
-        settings(4, c_addr, vec![]),
-        &ca,
-        &c_cert,
-        &c_key,
-        seen_c.clone(),
-    )
-    .unwrap();
+    let c = relay(&ca, 4, c_addr, vec![], seen_c.clone());
     let c_owner = Arc::new(Owner::default());
     tokio::spawn(c.clone().serve(c_owner.clone()));
     assert_eq!(send(&a, 3, 1, b"x").await, Err(Failure::Handshake));
@@ -265,7 +276,7 @@ async fn messages_cross_and_strangers_are_refused() {
     // still does not chain to it.
     let f2 = Relay::bind(
         settings(1, free_udp(), vec![(2, b_addr)]),
-        &ca,
+        &ca.0,
         &f_cert,
         &f_key,
         Arc::new(Seen::default()),
@@ -286,24 +297,16 @@ async fn messages_cross_and_strangers_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_from_a_fleet_peer_closes_its_connection() {
-    let (ca, ca_key) = tls::new_ca().unwrap();
+    let ca = tls::new_ca().unwrap();
     let b_addr = free_udp();
-    let (a_cert, a_key) = tls::issue(&ca, &ca_key, 1).unwrap();
-    let (b_cert, b_key) = tls::issue(&ca, &ca_key, 2).unwrap();
+    let (a_cert, a_key) = tls::issue(&ca.0, &ca.1, 1).unwrap();
     let seen_b = Arc::new(Seen::default());
-    let b = Relay::bind(
-        settings(2, b_addr, vec![]),
-        &ca,
-        &b_cert,
-        &b_key,
-        seen_b.clone(),
-    )
-    .unwrap();
+    let b = relay(&ca, 2, b_addr, vec![], seen_b.clone());
     let owner = Arc::new(Owner::default());
     tokio::spawn(b.clone().serve(owner.clone()));
 
     // A raw quinn client with a fleet certificate writes garbage.
-    let fleet = tls::FleetTls::new(&ca, &a_cert, &a_key).unwrap();
+    let fleet = tls::FleetTls::new(&ca.0, &a_cert, &a_key).unwrap();
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(fleet.client).unwrap();
     let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     ep.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
@@ -354,7 +357,7 @@ async fn garbage_from_a_fleet_peer_closes_its_connection() {
     // The service goes on: a well-formed message from the same peer.
     let a = Relay::bind(
         settings(1, free_udp(), vec![(2, b_addr)]),
-        &ca,
+        &ca.0,
         &a_cert,
         &a_key,
         Arc::new(Seen::default()),
@@ -369,26 +372,10 @@ async fn garbage_from_a_fleet_peer_closes_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovered_addresses_become_peers_by_their_certificate() {
-    let (ca, ca_key) = tls::new_ca().unwrap();
+    let ca = tls::new_ca().unwrap();
     let (a_addr, b_addr, f_addr) = (free_udp(), free_udp(), free_udp());
-    let (a_cert, a_key) = tls::issue(&ca, &ca_key, 1).unwrap();
-    let (b_cert, b_key) = tls::issue(&ca, &ca_key, 2).unwrap();
-    let a = Relay::bind(
-        settings(1, a_addr, vec![]),
-        &ca,
-        &a_cert,
-        &a_key,
-        Arc::new(Seen::default()),
-    )
-    .unwrap();
-    let b = Relay::bind(
-        settings(2, b_addr, vec![]),
-        &ca,
-        &b_cert,
-        &b_key,
-        Arc::new(Seen::default()),
-    )
-    .unwrap();
+    let a = relay(&ca, 1, a_addr, vec![], Arc::new(Seen::default()));
+    let b = relay(&ca, 2, b_addr, vec![], Arc::new(Seen::default()));
     let owner = Arc::new(Owner::default());
     tokio::spawn(b.clone().serve(owner.clone()));
     // A relay of another CA at a listed address is not taken.
@@ -427,23 +414,15 @@ async fn discovered_addresses_become_peers_by_their_certificate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_window_and_an_oversized_message_are_refused_at_once() {
-    let (ca, ca_key) = tls::new_ca().unwrap();
+    let ca = tls::new_ca().unwrap();
     let (a_addr, b_addr) = (free_udp(), free_udp());
-    let (a_cert, a_key) = tls::issue(&ca, &ca_key, 1).unwrap();
-    let (b_cert, b_key) = tls::issue(&ca, &ca_key, 2).unwrap();
+    let (a_cert, a_key) = tls::issue(&ca.0, &ca.1, 1).unwrap();
     let mut s = settings(1, a_addr, vec![(2, b_addr)]);
     s.max_in_flight = 1;
     s.max_message = 64;
     let seen = Arc::new(Seen::default());
-    let a = Relay::bind(s, &ca, &a_cert, &a_key, seen.clone()).unwrap();
-    let b = Relay::bind(
-        settings(2, b_addr, vec![]),
-        &ca,
-        &b_cert,
-        &b_key,
-        Arc::new(Seen::default()),
-    )
-    .unwrap();
+    let a = Relay::bind(s, &ca.0, &a_cert, &a_key, seen.clone()).unwrap();
+    let b = relay(&ca, 2, b_addr, vec![], Arc::new(Seen::default()));
     tokio::spawn(b.clone().serve(Arc::new(Owner::default())));
     assert_eq!(
         send(&a, 2, 1, b"OPTIONS sip:x SIP/2.0\r\n\r\n").await,
@@ -464,6 +443,65 @@ async fn a_full_window_and_an_oversized_message_are_refused_at_once() {
     assert_eq!(send(&a, 2, 1, big).await, Err(Failure::TooLarge));
     assert_eq!(seen.failures("full"), 1);
     assert_eq!(seen.failures("too_large"), 1);
+    a.close();
+    b.close();
+}
+
+/// Each thread that runs its own (current-thread) runtime — an edge's
+/// worker — dials the peers from its own endpoint (a lane), so its
+/// messages are sent and acknowledged on it: two such threads make two
+/// connections to the owner. A multi-threaded runtime's tasks share the
+/// listening endpoint's connection, a third. The peer is up throughout and
+/// its datagrams are those of every lane.
+#[test]
+fn each_worker_thread_dials_from_its_own_lane() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ca = tls::new_ca().unwrap();
+    let (a_addr, b_addr) = (free_udp(), free_udp());
+    let owner = Arc::new(Owner::default());
+    let (a, b) = rt.block_on(async {
+        let a = relay(&ca, 1, a_addr, vec![(2, b_addr)], Arc::new(Seen::default()));
+        let b = relay(&ca, 2, b_addr, vec![], Arc::new(Seen::default()));
+        tokio::spawn(b.clone().serve(owner.clone()));
+        (a, b)
+    });
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                let local = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                local.block_on(async {
+                    let first = send_as(&a, 2, 1, b"OPTIONS sip:x SIP/2.0\r\n\r\n", false).await;
+                    let again = send_as(&a, 2, 1, b"OPTIONS sip:y SIP/2.0\r\n\r\n", false).await;
+                    (first, again)
+                })
+            })
+        })
+        .collect();
+    for w in workers {
+        assert_eq!(w.join().unwrap(), (Ok(Ack::Delivered), Ok(Ack::Delivered)));
+    }
+    assert_eq!(b.inbound(), 2, "one connection per worker thread");
+    rt.block_on(async {
+        assert_eq!(
+            send(&a, 2, 1, b"OPTIONS sip:z SIP/2.0\r\n\r\n").await,
+            Ok(Ack::Delivered)
+        );
+    });
+    assert_eq!(b.inbound(), 3, "the shared lane: the listening endpoint");
+    assert_eq!(owner.got.lock().unwrap().len(), 5);
+    let peer = a.peers().into_iter().find(|p| p.instance == 2).unwrap();
+    assert_eq!(peer.state, "up");
+    assert_eq!(peer.sent, 5);
+    let (out, _) = peer.datagrams.unwrap();
+    assert!(out >= 5, "datagrams of every lane: {peer:?}");
     a.close();
     b.close();
 }

@@ -6,7 +6,6 @@ mod cache;
 mod host;
 mod originate;
 mod reload;
-mod thread;
 mod users;
 
 use std::sync::{Arc, OnceLock};
@@ -25,8 +24,8 @@ use crate::probe::{self, ProbeAnswer};
 use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::{RoleState, Shared};
 use crate::telemetry::metrics::DropReason;
+use crate::worker::Worker;
 use host::CoreHost;
-pub(crate) use thread::CoreThread;
 use users::Users;
 
 /// The core's front: the filter and the gateway prober's answers, then the
@@ -69,8 +68,8 @@ impl Dispatch for Front {
 /// Builds the core: its thread and UDP sockets (one per listener, read on
 /// that thread), the registrar, the script, the proxy.
 pub(crate) async fn prepare(config: &Config) -> Result<Prepared, Error> {
-    let thread = CoreThread::start()?;
-    let udp = thread.enter(|| Udp::bind_all(config, 1))?;
+    let thread = Worker::start("anysip-core")?;
+    let udp = Udp::bind_all(config, std::slice::from_ref(&thread))?;
     let script = config
         .script
         .clone()
@@ -180,7 +179,7 @@ pub(crate) async fn prepare(config: &Config) -> Result<Prepared, Error> {
         sockets: udp.sockets,
         probe,
         tasks,
-        udp_runtime: Some(thread.handle().clone()),
+        streams_on: Vec::new(),
         running: Running::Core {
             server,
             handle,

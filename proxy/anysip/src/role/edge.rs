@@ -25,10 +25,14 @@ use crate::filter::{Filter, Path};
 use crate::listeners::{sip_limits, Udp};
 use crate::role::{Prepared, Reloadable, Running};
 use crate::shared::Shared;
+use crate::worker::Worker;
 use dispatch::EdgeDispatch;
 
-/// Builds the edge over its bound UDP sockets.
-pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> {
+/// Builds the edge: its `workers` threads and their UDP sockets, its relay
+/// (on the first worker), its dispatch.
+pub(crate) fn prepare(config: &Config, workers: usize) -> Result<Prepared, Error> {
+    let threads = Worker::start_many("anysip-edge", workers)?;
+    let mut udp = Udp::bind_all(config, &threads)?;
     let edge_cfg = config.edge.clone().unwrap_or_default();
     let ring = keys::key_ring(config)?;
     let codec = TokenCodec::new(
@@ -123,13 +127,17 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         config.limits.udp_max_request(),
         config.limits.tcp_connect_timeout(),
     ))];
-    let relay = match &config.relay {
+    let (relay, owner) = match &config.relay {
         Some(rc) => {
-            let (link, serve) = start_relay(config, rc, settings.instance_id, &outbox, &shared)?;
+            // The relay's listening endpoint and what it accepts run on
+            // the first worker (each worker dials from its own: lanes).
+            let first = &threads[0];
+            let (link, serve, owner) =
+                first.enter(|| start_relay(config, rc, settings.instance_id, &outbox, &shared))?;
             tasks.push(serve);
-            Some(link)
+            (Some(link), Some(owner))
         }
-        None => None,
+        None => (None, None),
     };
     let edge = Arc::new(ArcSwap::from_pointee(Edge::new(
         codec,
@@ -141,13 +149,17 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         edge.clone(),
         sip_limits(config),
     )));
-    let dispatch: Arc<dyn Dispatch> = Arc::new(EdgeDispatch {
+    let edge_dispatch = Arc::new(EdgeDispatch {
         edge,
         shared: shared.clone(),
         backend_index,
         dial_from: facing.probe.ip(),
         relay,
     });
+    if let Some(o) = owner {
+        let _ = o.dispatch.set(Arc::downgrade(&edge_dispatch));
+    }
+    let dispatch: Arc<dyn Dispatch> = edge_dispatch;
     dialer.attach(dispatch.clone());
     Ok(Prepared {
         shared,
@@ -155,10 +167,10 @@ pub(crate) fn prepare(config: &Config, mut udp: Udp) -> Result<Prepared, Error> 
         outbox,
         conns,
         sockets: udp.sockets,
+        streams_on: threads.iter().map(|w| w.handle().clone()).collect(),
         probe: Some(facing.probe),
         tasks,
-        udp_runtime: None,
-        running: Running::Edge,
+        running: Running::Edge { workers: threads },
         reload,
     })
 }
@@ -170,7 +182,14 @@ fn start_relay(
     instance: u16,
     outbox: &Outbox,
     shared: &Arc<Shared>,
-) -> Result<(relayed::RelayLink, tokio::task::JoinHandle<()>), Error> {
+) -> Result<
+    (
+        relayed::RelayLink,
+        tokio::task::JoinHandle<()>,
+        Arc<relayed::Owner>,
+    ),
+    Error,
+> {
     let read = |key: &str, path: &std::path::Path| {
         std::fs::read_to_string(path)
             .map_err(|e| Error::Startup(format!("relay.{key}: {}: {e}", path.display())))
@@ -195,10 +214,12 @@ fn start_relay(
         outbox: outbox.clone(),
         shared: shared.clone(),
         limits: sip_limits(config),
+        dispatch: Default::default(),
     });
     let relay_task = r.clone();
+    let serving = owner.clone();
     let serve = match &rc.dns {
-        None => tokio::spawn(relay_task.serve(owner)),
+        None => tokio::spawn(relay_task.serve(serving)),
         Some(name) => {
             let resolver = crate::role::core::resolver(config)?;
             let discover = relayed::discover(
@@ -209,7 +230,7 @@ fn start_relay(
                 Duration::from_secs(rc.dns_refresh_secs),
             );
             tokio::spawn(async move {
-                tokio::join!(relay_task.serve(owner), discover);
+                tokio::join!(relay_task.serve(serving), discover);
             })
         }
     };
@@ -220,6 +241,7 @@ fn start_relay(
             shared: shared.clone(),
         },
         serve,
+        owner,
     ))
 }
 

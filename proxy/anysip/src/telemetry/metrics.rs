@@ -439,7 +439,9 @@ pub(crate) struct RelayMetrics {
     pub(crate) messages: Family<RelayLabels, Counter>,
     pub(crate) failures: Counters<RelayFailure>,
     pub(crate) peer_transitions: Family<RelayPeerLabels, Counter>,
-    /// From a relayed message's stream opened to its owner's answer.
+    /// The relay's round trip per relayed message: the QUIC connection's
+    /// smoothed round-trip time (one-way messages), or from the stream
+    /// opened to the owner's answer.
     pub(crate) round_trip: Histogram,
 }
 
@@ -542,7 +544,7 @@ impl Metrics {
         );
         r.register(
             "anysip_relay_messages",
-            "Messages relayed to (out, answered by the owner) or from (in) a peer instance",
+            "Messages relayed to (out, acknowledged by the owner) or from (in) a peer instance",
             self.relay.messages.clone(),
         );
         self.relay.failures.register(
@@ -552,7 +554,7 @@ impl Metrics {
         );
         r.register(
             "anysip_relay_round_trip_seconds",
-            "From a relayed message's stream opened to its owner's answer (the relay hop there and back)",
+            "Round trip to the owner per relayed message: the QUIC connection's smoothed RTT (acknowledgement delays taken out)",
             self.relay.round_trip.clone(),
         );
         r.register(

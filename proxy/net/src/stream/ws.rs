@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use sip::Transport;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -109,7 +108,7 @@ fn ws_config(limits: &StreamLimits) -> WebSocketConfig {
 /// Accepts SIP over WebSocket connections on `listener` until the task is
 /// dropped; flows are marked [`Transport::Ws`].
 pub async fn serve_ws(
-    listener: TcpListener,
+    listener: impl Into<super::Listener>,
     dispatch: Arc<dyn Dispatch>,
     outbox: Outbox,
     limits: StreamLimits,
@@ -129,7 +128,7 @@ pub async fn serve_ws(
 /// task is dropped: TLS with `acceptor` (the certificate of `listen.tls`),
 /// then the Upgrade; flows are marked [`Transport::Wss`].
 pub async fn serve_wss(
-    listener: TcpListener,
+    listener: impl Into<super::Listener>,
     acceptor: tokio_rustls::TlsAcceptor,
     dispatch: Arc<dyn Dispatch>,
     outbox: Outbox,

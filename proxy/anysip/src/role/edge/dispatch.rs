@@ -175,6 +175,44 @@ impl Dispatch for EdgeDispatch {
 }
 
 impl EdgeDispatch {
+    /// This instance's 430 for a request relayed to it whose flow's
+    /// connection is gone (`Edge::flow_failed`), handled as a response
+    /// arriving here: it returns to the backend (or is relayed back to the
+    /// instance holding the backend's connection). Counted as this
+    /// instance's reply once sent.
+    pub(crate) fn flow_failed(
+        &self,
+        relayed: &Bytes,
+        (transport, ue, connection): (Transport, SocketAddr, u32),
+    ) -> Vec<Outgoing> {
+        let edge = self.edge.load();
+        let origin = &Flow {
+            transport,
+            remote: ue,
+            local: edge.settings().ue_facing,
+            connection,
+        };
+        let Some(answer) = edge.flow_failed(relayed, origin.framing()) else {
+            return vec![];
+        };
+        let mut backends = GroupBackends {
+            view: self.shared.backends(),
+            index: &self.backend_index,
+        };
+        let now = crate::shared::now_unix();
+        let (action, notes) = edge.handle_noted(answer, origin, &mut backends, now);
+        if !matches!(action, Action::Forward { .. }) {
+            tracing::warn!(?action, "relayed request's 430 not routable");
+            self.shared.metrics.drops.inc(DropReason::RelayFailed);
+            return vec![];
+        }
+        let tag = Sent::Reply(Status(430)).tag();
+        self.to_sends(action, origin, notes.kind)
+            .into_iter()
+            .map(|s| s.retagged(tag))
+            .collect()
+    }
+
     fn to_sends(&self, action: Action, origin: &Flow, kind: MessageKind) -> Vec<Outgoing> {
         let m = &self.shared.metrics;
         let edge = self.edge.load();

@@ -50,7 +50,9 @@ impl RelayLink {
             connection: flow.connection,
             ue: flow.ue,
             sip: bytes,
-            answer: failed.is_some(),
+            // One way: the owner answers an undeliverable request itself
+            // (`Owner`), and `failed` answers what does not reach it.
+            answer: false,
         };
         let (link, answer, origin2) = (self.clone(), failed.clone(), *origin);
         let done: relay::Done = Box::new(move |outcome| {
@@ -125,16 +127,38 @@ fn sip_transport(t: FlowTransport) -> Transport {
 }
 
 /// The owner's side: a message relayed to this instance, written to its
-/// flow's connection when that is still there (id and peer).
+/// flow's connection when that is still there (id and peer); a request
+/// whose sender does not wait for the answer and whose flow is gone gets
+/// its 430 from here (`EdgeDispatch::flow_failed`).
 #[derive(Debug)]
 pub(crate) struct Owner {
     pub(crate) outbox: Outbox,
     pub(crate) shared: Arc<Shared>,
     pub(crate) limits: Limits,
+    /// The edge, set once built (it is built after the relay).
+    pub(crate) dispatch: std::sync::OnceLock<std::sync::Weak<super::dispatch::EdgeDispatch>>,
+}
+
+impl Owner {
+    /// The 430 for `sip`, a relayed request whose flow is gone, sent (and
+    /// counted as this instance's reply).
+    async fn answer_flow_failed(&self, h: &Header, sip: &Bytes) {
+        let Some(dispatch) = self.dispatch.get().and_then(std::sync::Weak::upgrade) else {
+            return;
+        };
+        let flow = (sip_transport(h.transport), h.ue, h.connection);
+        let sends = dispatch.flow_failed(sip, flow);
+        self.outbox.deliver(&*dispatch, sends).await;
+    }
 }
 
 impl relay::Deliver for Owner {
-    fn deliver(&self, h: Header, sip: Bytes) -> Pin<Box<dyn Future<Output = Ack> + Send + '_>> {
+    fn deliver(
+        &self,
+        h: Header,
+        sip: Bytes,
+        answered: bool,
+    ) -> Pin<Box<dyn Future<Output = Ack> + Send + '_>> {
         Box::pin(async move {
             let m = &self.shared.metrics;
             m.received.inc();
@@ -154,7 +178,7 @@ impl relay::Deliver for Owner {
             let send = Outgoing::Conn {
                 id: h.connection,
                 peer: h.ue,
-                bytes: sip,
+                bytes: sip.clone(),
                 close: false,
                 fallback: None,
                 tag: SendTag::NONE,
@@ -164,13 +188,16 @@ impl relay::Deliver for Owner {
                     m.forwarded.inc(Peer::Ue);
                     Ack::Delivered
                 }
-                Err(NetError::ConnectionGone(_)) => {
-                    m.drops.inc(DropReason::RelayedFlowGone);
-                    Ack::FlowGone
-                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "relayed message not written");
-                    m.drops.inc(DropReason::SendFailed);
+                    if let NetError::ConnectionGone(_) = e {
+                        m.drops.inc(DropReason::RelayedFlowGone);
+                    } else {
+                        tracing::warn!(error = %e, "relayed message not written");
+                        m.drops.inc(DropReason::SendFailed);
+                    }
+                    if !answered && h.kind == relay::Kind::Request {
+                        self.answer_flow_failed(&h, &sip).await;
+                    }
                     Ack::FlowGone
                 }
             }
@@ -206,10 +233,8 @@ pub(crate) async fn discover(
 pub(crate) struct Counting(pub(crate) Arc<Shared>);
 
 impl relay::Observer for Counting {
-    fn relayed_out(&self, peer: u16, rtt: Option<std::time::Duration>) {
-        if let Some(rtt) = rtt {
-            self.0.metrics.relay.round_trip.observe(rtt.as_secs_f64());
-        }
+    fn relayed_out(&self, peer: u16, rtt: std::time::Duration) {
+        self.0.metrics.relay.round_trip.observe(rtt.as_secs_f64());
         self.0
             .metrics
             .relay
