@@ -21,10 +21,10 @@
 # For each: CPU per call of the three edges together (utime+stime from
 # /proc), and alice's INVITE→200 time (sipp -trace_rtt, millisecond
 # resolution) p50 and p99; for the relayed path also the relay's own round
-# trip at edge 2 (anysip_relay_round_trip_seconds: stream opened to the
-# owner's answer, the owner's write included), p50 and p99 as the bound of
-# their histogram bucket: the added latency of a relayed message is at most
-# that round trip.
+# trip at edge 2 (anysip_relay_round_trip_seconds: the QUIC connection's
+# smoothed round-trip time per relayed message, acknowledgement delays
+# taken out), p50 and p99 as the bound of their histogram bucket: a relayed
+# message adds about half of it and the owner's parse.
 # Last line: `ratio=<relayed CPU per call / direct CPU per call>`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

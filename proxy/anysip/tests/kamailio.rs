@@ -51,16 +51,14 @@ fn register_through_one_edge_called_through_the_other_via_kamailio() {
         .unwrap();
     std::fs::write(&keys, out.stdout).unwrap();
     let kam_cfg = repo_tests().join("kamailio/registrar.cfg");
-    let _kam = harness::Daemon(
+    let _kam = harness::Daemon::spawn(
         Command::new(kamailio)
             .args(["-DD", "-E", "-f"])
             .arg(&kam_cfg)
             .args(["-l", &format!("udp:{KAMAILIO}"), "-P"])
             .arg(dir.join("kamailio.pid"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     let _a = anysip(&edge_config(
         &dir,

@@ -18,25 +18,40 @@ impl Drop for Proc {
     }
 }
 
-/// A daemon that forks workers (Kamailio): SIGTERM lets it stop them;
-/// SIGKILL follows after 3 s if it has not exited.
+/// A daemon that forks workers (Kamailio), started as the leader of its
+/// own process group ([`Daemon::spawn`]): SIGTERM to the group lets it stop
+/// them; SIGKILL to the group follows after 3 s if the leader has not
+/// exited, and once it has, so no worker outlives the test (a worker left
+/// behind keeps the daemon's ports).
 pub struct Daemon(pub Child);
+
+impl Daemon {
+    /// Spawns `cmd` in a process group of its own.
+    pub fn spawn(cmd: &mut std::process::Command) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        Daemon(cmd.process_group(0).spawn().unwrap())
+    }
+}
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
+        let group = i32::try_from(self.0.id())
+            .ok()
+            .map(|p| nix::unistd::Pid::from_raw(-p));
+        let signal = |s| {
+            if let Some(g) = group {
+                let _ = nix::sys::signal::kill(g, s);
+            }
+        };
+        signal(nix::sys::signal::Signal::SIGTERM);
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(3) {
             if let Ok(Some(_)) = self.0.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        signal(nix::sys::signal::Signal::SIGKILL);
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
