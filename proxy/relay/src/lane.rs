@@ -23,10 +23,14 @@ pub(crate) struct Lane {
 /// The shared lane's id: the listening endpoint.
 pub(crate) const SHARED: usize = 0;
 
+/// A relay, and this thread's lane for it (`None`: binding one failed).
+type Entry = (Weak<Inner>, Option<Arc<Lane>>);
+
 thread_local! {
     /// This thread's lanes, by relay (one relay per process in practice,
-    /// several in tests).
-    static HERE: RefCell<Vec<(Weak<Inner>, Arc<Lane>)>> = const { RefCell::new(Vec::new()) };
+    /// several in tests); `None` where binding one failed (not tried
+    /// again: the shared lane serves).
+    static HERE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// This thread's lane for `inner`, made on first use when the thread runs
@@ -39,18 +43,18 @@ pub(crate) fn here(inner: &Arc<Inner>) -> Option<Arc<Lane>> {
             .find(|(i, _)| std::ptr::eq(i.as_ptr(), Arc::as_ptr(inner)))
             .map(|(_, l)| l.clone())
     });
-    if found.is_some() {
-        return found;
+    if let Some(known) = found {
+        return known;
     }
     let rt = tokio::runtime::Handle::try_current().ok()?;
     if rt.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
         return None;
     }
     let lane = match inner.new_lane() {
-        Ok(l) => Arc::new(l),
+        Ok(l) => Some(Arc::new(l)),
         Err(e) => {
-            tracing::warn!(error = %e, "relay: cannot bind this thread's client endpoint; using the shared one");
-            return None;
+            tracing::warn!(error = %e, "relay: cannot bind this thread's client endpoint; it uses the shared one");
+            None
         }
     };
     HERE.with(|h| {
@@ -59,5 +63,5 @@ pub(crate) fn here(inner: &Arc<Inner>) -> Option<Arc<Lane>> {
         h.retain(|(i, _)| i.strong_count() > 0);
         h.push((Arc::downgrade(inner), lane.clone()));
     });
-    Some(lane)
+    lane
 }
