@@ -132,10 +132,10 @@ pub(crate) fn prepare(config: &Config, workers: usize) -> Result<Prepared, Error
             // The relay's listening endpoint and what it accepts run on
             // the first worker (each worker dials from its own: lanes).
             let first = &threads[0];
-            let (link, serve, owner) =
+            let started =
                 first.enter(|| start_relay(config, rc, settings.instance_id, &outbox, &shared))?;
-            tasks.push(serve);
-            (Some(link), Some(owner))
+            tasks.push(started.task);
+            (Some(started.link), Some(started.owner))
         }
         None => (None, None),
     };
@@ -175,6 +175,16 @@ pub(crate) fn prepare(config: &Config, workers: usize) -> Result<Prepared, Error
     })
 }
 
+/// The relay, bound and serving.
+struct StartedRelay {
+    /// What sends to the peers.
+    link: relayed::RelayLink,
+    /// The task serving the peers' messages (and DNS discovery).
+    task: tokio::task::JoinHandle<()>,
+    /// What writes the peers' messages to their flows.
+    owner: Arc<relayed::Owner>,
+}
+
 /// Binds the relay (`relay:`) and starts serving the peers' messages.
 fn start_relay(
     config: &Config,
@@ -182,14 +192,7 @@ fn start_relay(
     instance: u16,
     outbox: &Outbox,
     shared: &Arc<Shared>,
-) -> Result<
-    (
-        relayed::RelayLink,
-        tokio::task::JoinHandle<()>,
-        Arc<relayed::Owner>,
-    ),
-    Error,
-> {
+) -> Result<StartedRelay, Error> {
     let read = |key: &str, path: &std::path::Path| {
         std::fs::read_to_string(path)
             .map_err(|e| Error::Startup(format!("relay.{key}: {}: {e}", path.display())))
@@ -234,15 +237,15 @@ fn start_relay(
             })
         }
     };
-    Ok((
-        relayed::RelayLink {
+    Ok(StartedRelay {
+        link: relayed::RelayLink {
             relay: r,
             outbox: outbox.clone(),
             shared: shared.clone(),
         },
-        serve,
+        task: serve,
         owner,
-    ))
+    })
 }
 
 /// Says at start which UDP backends do not take TCP: a request too large
