@@ -435,6 +435,9 @@ pub fn script_file(name: &str, body: &str) -> PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
+    // Fresh: a directory left by an earlier run whose process had this
+    // id would bring its modules (and their bytecode) along.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.py"));
     std::fs::write(&path, body).unwrap();
