@@ -34,29 +34,52 @@ impl Udp {
     /// (`SO_REUSEPORT`: the kernel spreads datagrams over them), each
     /// socket on its worker's runtime.
     pub(crate) fn bind_all(config: &Config, workers: &[Worker]) -> Result<Udp, Error> {
+        let on: Vec<Handle> = workers.iter().map(|w| w.handle().clone()).collect();
         let mut udp = Udp::default();
         for addr in &config.listen.udp {
-            // A port of 0 becomes the first socket's, for the others.
-            let mut at = *addr;
-            for w in workers {
-                let sock = w
-                    .enter(|| bind_udp(at, 1))
-                    .map_err(|e| Error::Startup(format!("listen.udp: {e}")))?
-                    .pop()
-                    .ok_or_else(|| Error::Startup(format!("listen.udp: {addr}: no socket")))?;
-                if let Some(dscp) = config.listen.dscp_of("udp", *addr) {
-                    set_dscp(&*sock, addr, dscp, "listen.udp")?;
-                }
-                at = sock.local_addr().map_err(|source| Error::Io {
-                    what: format!("{addr}"),
-                    source,
-                })?;
-                udp.by_addr.entry(at).or_insert_with(|| sock.clone());
-                udp.sockets.push((sock, w.handle().clone()));
+            let bind = |at| bind_udp(at, 1)?.pop().ok_or(net::NetError::NoSocket(at));
+            for (sock, rt, local) in bind_on_each(config, "listen.udp", *addr, &on, bind)? {
+                udp.by_addr.entry(local).or_insert_with(|| sock.clone());
+                udp.sockets.push((sock, rt));
             }
         }
         Ok(udp)
     }
+}
+
+/// Binds `addr` (`key`: `listen.udp`, `listen.tcp`, ...) with `bind` once
+/// on each runtime of `on`, inside it (what a socket creates belongs to
+/// that runtime's thread), a port of 0 becoming the first socket's for the
+/// others; each socket marked with the address's DSCP. Each comes with its
+/// runtime and its local address.
+fn bind_on_each<S: std::os::fd::AsFd>(
+    config: &Config,
+    key: &str,
+    addr: SocketAddr,
+    on: &[Handle],
+    bind: impl Fn(SocketAddr) -> Result<S, net::NetError>,
+) -> Result<Vec<(S, Handle, SocketAddr)>, Error> {
+    let dscp = config
+        .listen
+        .dscp_of(key.trim_start_matches("listen."), addr);
+    let mut at = addr;
+    let mut out = Vec::with_capacity(on.len());
+    for h in on {
+        let s = {
+            let _entered = h.enter();
+            bind(at).map_err(|e| Error::Startup(format!("{key}: {e}")))?
+        };
+        if let Some(d) = dscp {
+            set_dscp(&s, &addr, d, key)?;
+        }
+        at = socket2::SockRef::from(&s)
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| Error::Startup(format!("{key}: {addr}: no local address")))?;
+        out.push((s, h.clone(), at));
+    }
+    Ok(out)
 }
 
 /// Marks what `socket` sends with `dscp` (`listen.dscp`, or the entry's):
@@ -119,36 +142,20 @@ fn bind_listeners(
     addr: SocketAddr,
     on: &[Handle],
 ) -> Result<Vec<(Listener, Option<Handle>)>, Error> {
-    let err = |e: net::NetError| Error::Startup(format!("{key}: {e}"));
-    let dscp = config
-        .listen
-        .dscp_of(key.trim_start_matches("listen."), addr);
-    let mark = |l: &tokio::net::TcpListener| match dscp {
-        Some(d) => set_dscp(l, &addr, d, key),
-        None => Ok(()),
-    };
     if on.is_empty() {
-        let l = bind_stream(addr).map_err(err)?;
-        mark(&l)?;
-        return Ok(vec![(l.into(), None)]);
+        let here = [Handle::current()];
+        let bound = bind_on_each(config, key, addr, &here, bind_stream)?;
+        return Ok(bound
+            .into_iter()
+            .map(|(l, _, _)| (l.into(), None))
+            .collect());
     }
     let permits = Arc::new(Semaphore::new(config.limits.max_connections));
-    // A port of 0 becomes the first listener's, for the others.
-    let mut at = addr;
-    let mut out = Vec::with_capacity(on.len());
-    for h in on {
-        let l = {
-            let _entered = h.enter();
-            bind_stream_shared(at).map_err(err)?
-        };
-        mark(&l)?;
-        at = l.local_addr().map_err(|source| Error::Io {
-            what: format!("{key} {addr}"),
-            source,
-        })?;
-        out.push((Listener::shared(l, permits.clone()), Some(h.clone())));
-    }
-    Ok(out)
+    let bound = bind_on_each(config, key, addr, on, bind_stream_shared)?;
+    Ok(bound
+        .into_iter()
+        .map(|(l, h, _)| (Listener::shared(l, permits.clone()), Some(h)))
+        .collect())
 }
 
 /// Binds each of `addrs` (`key`) with [`bind_listeners`] and spawns the

@@ -76,21 +76,15 @@ impl Edge {
     /// relayed it on top, so that handled as any response arriving here
     /// ([`Edge::handle`]) it returns to the backend statelessly. Its To tag
     /// is the one the relaying instance would have given it (the request
-    /// below that instance's Via), so the backend's ACK is recognised by
-    /// any instance. `None` for an ACK (never answered) or what is not a
-    /// request.
-    pub fn flow_failed(&self, relayed: &Bytes, framing: sip::Framing) -> Option<Bytes> {
-        let msg = sip::Message::parse(relayed.clone(), framing, &self.limits).ok()?;
+    /// below that instance's Via): the 430 is the one that instance would
+    /// have sent. `msg` is parsed already (with the limits of any input).
+    /// `None` for an ACK (never answered) or what is not a request.
+    pub fn flow_failed(&self, msg: &sip::Message) -> Option<Bytes> {
         if !msg.is_request() || msg.method() == Some(&sip::Method::Ack) {
             return None;
         }
-        let tag = tokens::local_tag_at(&msg, 1);
-        Some(
-            sip::response::response(&msg, 430)
-                .ok()?
-                .to_tag(&tag)
-                .build(),
-        )
+        let tag = tokens::local_tag_at(msg, 1);
+        Some(sip::response::response(msg, 430).ok()?.to_tag(&tag).build())
     }
 
     /// [`Edge::handle`], also saying what happened on the way ([`Notes`]),

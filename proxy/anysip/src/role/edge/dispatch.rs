@@ -182,7 +182,7 @@ impl EdgeDispatch {
     /// instance's reply once sent.
     pub(crate) fn flow_failed(
         &self,
-        relayed: &Bytes,
+        relayed: &Message,
         (transport, ue, connection): (Transport, SocketAddr, u32),
     ) -> Vec<Outgoing> {
         let edge = self.edge.load();
@@ -192,7 +192,7 @@ impl EdgeDispatch {
             local: edge.settings().ue_facing,
             connection,
         };
-        let Some(answer) = edge.flow_failed(relayed, origin.framing()) else {
+        let Some(answer) = edge.flow_failed(relayed) else {
             return vec![];
         };
         let mut backends = GroupBackends {

@@ -142,7 +142,7 @@ pub(crate) struct Owner {
 impl Owner {
     /// The 430 for `sip`, a relayed request whose flow is gone, sent (and
     /// counted as this instance's reply).
-    async fn answer_flow_failed(&self, h: &Header, sip: &Bytes) {
+    async fn answer_flow_failed(&self, h: &Header, sip: &Message) {
         let Some(dispatch) = self.dispatch.get().and_then(std::sync::Weak::upgrade) else {
             return;
         };
@@ -168,17 +168,17 @@ impl relay::Deliver for Owner {
                 sip_transport(h.transport).framing(),
                 &self.limits,
             );
-            let kind_ok = parsed
-                .as_ref()
-                .is_ok_and(|msg| msg.is_request() == (h.kind == relay::Kind::Request));
-            if !kind_ok {
-                m.drops.inc(DropReason::Unparseable);
-                return Ack::Refused;
-            }
+            let parsed = match parsed {
+                Ok(msg) if msg.is_request() == (h.kind == relay::Kind::Request) => msg,
+                _ => {
+                    m.drops.inc(DropReason::Unparseable);
+                    return Ack::Refused;
+                }
+            };
             let send = Outgoing::Conn {
                 id: h.connection,
                 peer: h.ue,
-                bytes: sip.clone(),
+                bytes: sip,
                 close: false,
                 fallback: None,
                 tag: SendTag::NONE,
@@ -196,7 +196,7 @@ impl relay::Deliver for Owner {
                         m.drops.inc(DropReason::SendFailed);
                     }
                     if !answered && h.kind == relay::Kind::Request {
-                        self.answer_flow_failed(&h, &sip).await;
+                        self.answer_flow_failed(&h, &parsed).await;
                     }
                     Ack::FlowGone
                 }
