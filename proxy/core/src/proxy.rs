@@ -162,18 +162,21 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy with these settings.
     pub fn new(settings: Settings) -> Self {
-        // Sized for a full load up front (server transactions at the
-        // overload limit, as many client ones, and the contexts and
-        // branches between them): a table that doubled under load would
-        // copy every entry at once and keep the larger size for good
-        // (the soak's RSS step). Pages are touched only as entries come.
+        // The tables reserve room for a full load (server transactions at
+        // the overload limit, as many client ones, and the contexts and
+        // branches between them) as address space: their memory follows
+        // the entries held at once (`ids.rs`), and they never move under
+        // load. The key maps are hash maps, whose buckets all get touched:
+        // sized at twice the most keys they hold, because a hash map whose
+        // deleted entries fill it up rebuilds in place only while at most
+        // half full, and doubles otherwise (a soak's late RSS step).
         let full = settings.max_transactions.min(1 << 20);
         Proxy {
             local_texts: local::LocalTexts::new(&settings),
             txs: Table::with_capacity(2 * full),
-            server_keys: HashMap::with_capacity(full),
+            server_keys: HashMap::with_capacity(2 * full),
             server_txs: 0,
-            client_keys: HashMap::with_capacity(full),
+            client_keys: HashMap::with_capacity(2 * full),
             contexts: Table::with_capacity(full),
             branches: Table::with_capacity(full),
             settings,

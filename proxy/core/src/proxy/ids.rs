@@ -3,17 +3,26 @@
 //! Every kind of state (transactions, contexts, branches, router calls,
 //! resolutions) lives in its own [`Table`], which numbers its entries
 //! itself: an id of one kind cannot be used to look up another kind, and
-//! ids are never reused within a table (a late answer for an entry that
-//! is gone finds nothing rather than a newer entry).
+//! an id is not reused within a table (a late answer for an entry that is
+//! gone finds nothing rather than a newer entry).
+//!
+//! A table is a slab: entries in one vector, a freed slot reused first
+//! (last freed, first reused), and the id is the slot's index with the
+//! slot's generation. Memory follows the most entries ever held at once,
+//! not the number ever created: a hash map keyed by ever-growing ids
+//! spreads them over all its buckets, and one whose deleted entries fill it
+//! up rebuilds itself at twice the size under load (the soak's RSS step).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
+use std::marker::PhantomData;
 
 /// An id a [`Table`] hands out.
 pub trait Id: Copy + Eq + Hash {
     /// The id numbered `n`.
     #[doc(hidden)]
     fn from_raw(n: u64) -> Self;
+    /// Its number.
+    fn raw(self) -> u64;
 }
 
 macro_rules! ids {
@@ -26,12 +35,8 @@ macro_rules! ids {
             fn from_raw(n: u64) -> Self {
                 $name(n)
             }
-        }
 
-        #[allow(dead_code)]
-        impl $name {
-            /// Its number.
-            pub(crate) fn raw(self) -> u64 {
+            fn raw(self) -> u64 {
                 self.0
             }
         }
@@ -55,50 +60,41 @@ ids! {
     pub struct ResolveId;
 }
 
-/// Hashes the proxy's own ids (numbers it chose, never network input, so
-/// no protection against chosen collisions is needed): one multiplication
-/// (as FxHash), instead of SipHash.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct IdHasher(u64);
+/// Generations are 31 bits, so a raw id stays below `1 << 63`
+/// (`SendRef` keeps the top bit for itself).
+const GENERATIONS: u32 = 1 << 31;
 
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
+#[derive(Debug)]
+enum Slot<V> {
+    Full { generation: u32, value: V },
+    Free { generation: u32, next: Option<u32> },
 }
 
-/// Entries numbered by the table itself, from 1 up.
+/// Entries numbered by the table itself (see the module's text).
 #[derive(Debug)]
 pub(super) struct Table<K, V> {
-    last: u64,
-    entries: HashMap<K, V, BuildHasherDefault<IdHasher>>,
+    slots: Vec<Slot<V>>,
+    /// The slot freed last.
+    free: Option<u32>,
+    len: usize,
+    _ids: PhantomData<fn() -> K>,
 }
 
 impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
-        Table {
-            last: 0,
-            entries: HashMap::default(),
-        }
+        Table::with_capacity(0)
     }
 }
 
 impl<K, V> Table<K, V> {
-    /// An empty table with room for `n` entries before it grows.
+    /// An empty table with room reserved for `n` entries: address space,
+    /// not memory, until that many are held at once.
     pub(super) fn with_capacity(n: usize) -> Self {
         Table {
-            last: 0,
-            entries: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            slots: Vec::with_capacity(n),
+            free: None,
+            len: 0,
+            _ids: PhantomData,
         }
     }
 }
@@ -106,31 +102,82 @@ impl<K, V> Table<K, V> {
 impl<K: Id, V> Table<K, V> {
     /// Stores `value` under a new id.
     pub(super) fn insert(&mut self, value: V) -> K {
-        self.last += 1;
-        let id = K::from_raw(self.last);
-        self.entries.insert(id, value);
-        id
+        self.len += 1;
+        if let Some(index) = self.free {
+            let slot = &mut self.slots[index as usize];
+            let Slot::Free { generation, next } = *slot else {
+                unreachable!("the free list holds free slots only")
+            };
+            let generation = (generation + 1) % GENERATIONS;
+            self.free = next;
+            *slot = Slot::Full { generation, value };
+            return K::from_raw(raw(index, generation));
+        }
+        let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 entries at once");
+        self.slots.push(Slot::Full {
+            generation: 0,
+            value,
+        });
+        K::from_raw(raw(index, 0))
     }
 
     pub(super) fn get(&self, id: K) -> Option<&V> {
-        self.entries.get(&id)
+        let (index, generation) = split(id.raw());
+        match self.slots.get(index)? {
+            Slot::Full {
+                generation: g,
+                value,
+            } if *g == generation => Some(value),
+            _ => None,
+        }
     }
 
     pub(super) fn get_mut(&mut self, id: K) -> Option<&mut V> {
-        self.entries.get_mut(&id)
+        let (index, generation) = split(id.raw());
+        match self.slots.get_mut(index)? {
+            Slot::Full {
+                generation: g,
+                value,
+            } if *g == generation => Some(value),
+            _ => None,
+        }
     }
 
     pub(super) fn remove(&mut self, id: K) -> Option<V> {
-        self.entries.remove(&id)
+        let (index, generation) = split(id.raw());
+        let slot = self.slots.get_mut(index)?;
+        if !matches!(slot, Slot::Full { generation: g, .. } if *g == generation) {
+            return None;
+        }
+        let free = Slot::Free {
+            generation,
+            next: self.free,
+        };
+        let Slot::Full { value, .. } = std::mem::replace(slot, free) else {
+            unreachable!("checked full above")
+        };
+        self.free = Some(index as u32);
+        self.len -= 1;
+        Some(value)
     }
 
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
+}
+
+/// Slot `index` in its `generation`, as a raw id.
+fn raw(index: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(index)
+}
+
+/// A raw id's slot index and generation.
+fn split(raw: u64) -> (usize, u32) {
+    ((raw & u64::from(u32::MAX)) as usize, (raw >> 32) as u32)
 }
 
 #[cfg(test)]
@@ -138,18 +185,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_count_per_table_and_are_not_reused() {
+    fn ids_are_per_table_and_a_reused_slot_gets_a_new_id() {
         let mut a: Table<TxId, &str> = Table::default();
         let mut b: Table<CtxId, &str> = Table::default();
         let x = a.insert("x");
         let y = b.insert("y");
-        assert_eq!(x, TxId(1));
-        assert_eq!(y, CtxId(1));
+        assert_eq!(x, TxId(0));
+        assert_eq!(y, CtxId(0));
         assert_eq!(a.remove(x), Some("x"));
+        assert_eq!(a.remove(x), None);
         let z = a.insert("z");
         assert_ne!(z, x);
         assert_eq!(a.get(x), None);
+        assert_eq!(a.get_mut(x), None);
         assert_eq!(a.get(z), Some(&"z"));
         assert_eq!(a.len(), 1);
+        // The freed slot was reused: memory follows the entries held.
+        assert_eq!(a.slots.len(), 1);
+        let w = a.insert("w");
+        assert_eq!(a.slots.len(), 2);
+        assert_eq!(a.remove(z), Some("z"));
+        assert_eq!(a.remove(w), Some("w"));
+        assert!(a.is_empty());
+        // Last freed, first reused.
+        assert_eq!(split(a.insert("v").raw()).0, split(w.raw()).0);
+        assert!(a.get(w).is_none());
+    }
+
+    #[test]
+    fn ids_stay_below_the_top_bit() {
+        let mut a: Table<TxId, ()> = Table::default();
+        let id = a.insert(());
+        if let Slot::Full { generation, .. } = &mut a.slots[0] {
+            *generation = GENERATIONS - 1;
+        }
+        a.remove(TxId(raw(0, GENERATIONS - 1)));
+        let next = a.insert(());
+        // The generation wrapped within its 31 bits.
+        assert_eq!(next.raw() >> 63, 0);
+        assert_eq!(next, id);
+        assert_eq!(a.get(next), Some(&()));
     }
 }
