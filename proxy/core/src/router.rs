@@ -127,4 +127,12 @@ pub trait Router: Send + Sync + 'static {
     fn on_flow_failed(&self, failed: &FailedFlow) {
         let _ = failed;
     }
+
+    /// Runs `body`, the whole life of a thread that makes router calls,
+    /// inside whatever per-thread state the router keeps from one call to
+    /// the next (the script engine: the thread's Python state, made once
+    /// rather than per call). Default: runs it.
+    fn run_thread(&self, body: &mut (dyn FnMut() + Send)) {
+        body()
+    }
 }

@@ -59,7 +59,7 @@ impl RouterPool {
             let (router, queue, answers) = (router.clone(), queue.clone(), answers.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("anysip-router-{n}"))
-                .spawn(move || serve(&*router, &queue, n, &answers));
+                .spawn(move || router.run_thread(&mut || serve(&*router, &queue, n, &answers)));
             match spawned {
                 Ok(_) => started += 1,
                 Err(e) => tracing::error!(error = %e, "cannot start a router thread"),

@@ -84,6 +84,12 @@ impl Core {
     ) {
         let mut open = true;
         let mut controlled = true;
+        // One timer, moved only when the earliest deadline changes: a
+        // timer made afresh for every message registers with the runtime's
+        // time driver and leaves it again on each turn.
+        let mut armed: Option<Instant> = None;
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(sleep);
         loop {
             let deadline = [
                 self.proxy.poll_timeout(),
@@ -93,12 +99,10 @@ impl Core {
             .into_iter()
             .flatten()
             .min();
-            let sleep = async move {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending().await,
-                }
-            };
+            if let Some(d) = deadline.filter(|d| armed != Some(*d)) {
+                sleep.as_mut().reset(tokio::time::Instant::from_std(d));
+            }
+            armed = deadline;
             tokio::select! {
                 m = messages.recv(), if open => match m {
                     Some((bytes, flow)) => self.message(bytes, flow),
@@ -114,7 +118,7 @@ impl Core {
                     }
                     None => controlled = false,
                 },
-                () = sleep => self.timeout(),
+                () = &mut sleep, if armed.is_some() => self.timeout(),
             }
             if !open && !controlled {
                 return;

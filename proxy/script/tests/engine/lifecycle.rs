@@ -266,3 +266,36 @@ fn log_and_errors_are_tracing_events() {
         assert!(out.contains(want), "{want:?} not in:\n{out}");
     }
 }
+
+/// A router pool thread runs inside `Router::run_thread`: its Python
+/// thread state is made once, so what a call leaves in a
+/// `threading.local` is there for the thread's next call (each call used
+/// to make and destroy a thread state of its own, and saw it empty).
+#[test]
+fn a_pool_thread_keeps_its_python_thread_state_between_calls() {
+    let e = Engine::load(
+        &script_file(
+            "tls",
+            "import threading\n\
+             from anysip import proxy\n\
+             mine = threading.local()\n\
+             @proxy.on_request\n\
+             def r(request):\n\
+             \x20   mine.calls = getattr(mine, 'calls', 0) + 1\n\
+             \x20   request.reply(200 + mine.calls)\n",
+        ),
+        false,
+        TestHost::new(),
+    )
+    .unwrap();
+    let seen = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut seen = Vec::new();
+            e.run_thread(&mut || seen = (0..3).map(|_| status(&e)).collect());
+            seen
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(seen, [Some(201), Some(202), Some(203)]);
+}
