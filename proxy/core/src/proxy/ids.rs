@@ -104,15 +104,16 @@ impl<K: Id, V> Table<K, V> {
     pub(super) fn insert(&mut self, value: V) -> K {
         self.len += 1;
         if let Some(index) = self.free {
-            let slot = &mut self.slots[index as usize];
-            let Slot::Free { generation, next } = *slot else {
-                unreachable!("the free list holds free slots only")
-            };
-            let generation = (generation + 1) % GENERATIONS;
-            self.free = next;
-            *slot = Slot::Full { generation, value };
-            return K::from_raw(raw(index, generation));
+            if let Some(slot) = self.slots.get_mut(index as usize) {
+                if let Slot::Free { generation, next } = *slot {
+                    let generation = (generation + 1) % GENERATIONS;
+                    self.free = next;
+                    *slot = Slot::Full { generation, value };
+                    return K::from_raw(raw(index, generation));
+                }
+            }
         }
+        // Memory runs out long before a table holds 2^32 entries.
         let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 entries at once");
         self.slots.push(Slot::Full {
             generation: 0,
@@ -154,7 +155,7 @@ impl<K: Id, V> Table<K, V> {
             next: self.free,
         };
         let Slot::Full { value, .. } = std::mem::replace(slot, free) else {
-            unreachable!("checked full above")
+            return None;
         };
         self.free = Some(index as u32);
         self.len -= 1;
