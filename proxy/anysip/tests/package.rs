@@ -204,12 +204,25 @@ fn check_installed() {
         Command::new("dpkg-query").args(["-W", "-f=${Conffiles}", PACKAGE]),
         "dpkg-query Conffiles",
     );
-    for f in ["edge.yaml", "core.yaml", "routerd.yaml", "core.py"] {
+    for f in [
+        "edge.yaml",
+        "core.yaml",
+        "core.env",
+        "routerd.yaml",
+        "core.py",
+    ] {
         assert!(
             conffiles.contains(&format!("/etc/anysip/{f} ")),
             "/etc/anysip/{f} is not a conffile: {conffiles}"
         );
     }
+    // anysip@core's environment: glibc's arenas kept to two (the soak's
+    // setting, docs/operations.md "Memory of a core").
+    let env = std::fs::read_to_string("/etc/anysip/core.env").unwrap();
+    assert!(
+        env.lines().any(|l| l == "MALLOC_ARENA_MAX=2"),
+        "/etc/anysip/core.env: {env}"
+    );
     let mut checked = 0;
     let examples = std::fs::read_dir("/usr/share/doc/anysip/examples").unwrap();
     let examples = examples.flatten().map(|e| e.path());
