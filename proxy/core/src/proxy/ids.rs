@@ -64,19 +64,19 @@ ids! {
 /// (`SendRef` keeps the top bit for itself).
 const GENERATIONS: u32 = 1 << 31;
 
+/// A slot: its value while held, and how many times it has been reused.
 #[derive(Debug)]
-enum Slot<V> {
-    Full { generation: u32, value: V },
-    Free { generation: u32, next: Option<u32> },
+struct Slot<V> {
+    generation: u32,
+    value: Option<V>,
 }
 
 /// Entries numbered by the table itself (see the module's text).
 #[derive(Debug)]
 pub(super) struct Table<K, V> {
     slots: Vec<Slot<V>>,
-    /// The slot freed last.
-    free: Option<u32>,
-    len: usize,
+    /// The empty slots, the one freed last on top.
+    free: Vec<u32>,
     _ids: PhantomData<fn() -> K>,
 }
 
@@ -92,8 +92,7 @@ impl<K, V> Table<K, V> {
     pub(super) fn with_capacity(n: usize) -> Self {
         Table {
             slots: Vec::with_capacity(n),
-            free: None,
-            len: 0,
+            free: Vec::new(),
             _ids: PhantomData,
         }
     }
@@ -102,72 +101,51 @@ impl<K, V> Table<K, V> {
 impl<K: Id, V> Table<K, V> {
     /// Stores `value` under a new id.
     pub(super) fn insert(&mut self, value: V) -> K {
-        self.len += 1;
-        if let Some(index) = self.free {
-            if let Some(slot) = self.slots.get_mut(index as usize) {
-                if let Slot::Free { generation, next } = *slot {
-                    let generation = (generation + 1) % GENERATIONS;
-                    self.free = next;
-                    *slot = Slot::Full { generation, value };
-                    return K::from_raw(raw(index, generation));
-                }
-            }
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.generation = (slot.generation + 1) % GENERATIONS;
+            slot.value = Some(value);
+            return K::from_raw(raw(index, slot.generation));
         }
         // Memory runs out long before a table holds 2^32 entries.
         let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 entries at once");
-        self.slots.push(Slot::Full {
+        self.slots.push(Slot {
             generation: 0,
-            value,
+            value: Some(value),
         });
         K::from_raw(raw(index, 0))
     }
 
+    /// The slot `id` names, while it holds `id`'s generation.
+    fn slot(&mut self, id: K) -> Option<&mut Slot<V>> {
+        let (index, generation) = split(id.raw());
+        self.slots
+            .get_mut(index)
+            .filter(|s| s.generation == generation)
+    }
+
     pub(super) fn get(&self, id: K) -> Option<&V> {
         let (index, generation) = split(id.raw());
-        match self.slots.get(index)? {
-            Slot::Full {
-                generation: g,
-                value,
-            } if *g == generation => Some(value),
-            _ => None,
-        }
+        let slot = self.slots.get(index)?;
+        (slot.generation == generation).then_some(slot.value.as_ref())?
     }
 
     pub(super) fn get_mut(&mut self, id: K) -> Option<&mut V> {
-        let (index, generation) = split(id.raw());
-        match self.slots.get_mut(index)? {
-            Slot::Full {
-                generation: g,
-                value,
-            } if *g == generation => Some(value),
-            _ => None,
-        }
+        self.slot(id)?.value.as_mut()
     }
 
     pub(super) fn remove(&mut self, id: K) -> Option<V> {
-        let (index, generation) = split(id.raw());
-        let slot = self.slots.get_mut(index)?;
-        if !matches!(slot, Slot::Full { generation: g, .. } if *g == generation) {
-            return None;
-        }
-        let free = Slot::Free {
-            generation,
-            next: self.free,
-        };
-        let Slot::Full { value, .. } = std::mem::replace(slot, free) else {
-            return None;
-        };
-        self.free = Some(index as u32);
-        self.len -= 1;
+        let value = self.slot(id)?.value.take()?;
+        self.free.push(split(id.raw()).0 as u32);
         Some(value)
     }
 
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.slots.len() - self.free.len()
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 }
 
@@ -217,9 +195,7 @@ mod tests {
     fn ids_stay_below_the_top_bit() {
         let mut a: Table<TxId, ()> = Table::default();
         let id = a.insert(());
-        if let Slot::Full { generation, .. } = &mut a.slots[0] {
-            *generation = GENERATIONS - 1;
-        }
+        a.slots[0].generation = GENERATIONS - 1;
         a.remove(TxId(raw(0, GENERATIONS - 1)));
         let next = a.insert(());
         // The generation wrapped within its 31 bits.
