@@ -14,6 +14,14 @@
 # 1 and 2 workers (anysip `server.workers`, Kamailio `-n`) at SCALE_RATE
 # (default RATE/2); SCALING="" skips it. The last line stays `ratio=<x>`.
 #   ANYSIP_BIN=/path/to/release/anysip bench/core-vs-kamailio.sh   (no build)
+#   KAM_MEM=qm bench/core-vs-kamailio.sh
+#
+# KAM_MEM (default fm) is Kamailio's memory manager for private and shared
+# memory (-X, -x): fm (f_malloc, what Kamailio's stable releases mostly run),
+# tlsf, or qm (q_malloc, the manager for memory troubleshooting, which the
+# Debian build starts when no -x/-X is given). Under this load qm spends
+# most of Kamailio's CPU in qm_malloc (docs/performance.md, "The peer's
+# allocator"): ratios against qm measure that, not SIP work.
 #
 # Each proxy, freshly started: bob registers once with MD5 digest
 # (tests/sipp/core-register.xml: both proxies challenge REGISTER, neither
@@ -38,6 +46,7 @@ RAMP=${RAMP:-"500 1000 1500 2000 2500 3000"}
 RAMP_SECS=${RAMP_SECS:-4}
 SCALING=${SCALING-"1 2"}
 SCALE_RATE=${SCALE_RATE:-$((RATE / 2))}
+KAM_MEM=${KAM_MEM:-fm}
 WORKERS=0
 
 for t in sipp kamailio curl; do
@@ -113,7 +122,7 @@ start_proxy() { # name -> sets PROXY_PIDS, PORT
     kamailio)
       local n=()
       [ "$WORKERS" != 0 ] && n=(-n "$WORKERS")
-      kamailio -DD -E "${n[@]}" -m 256 -M 16 -f bench/kamailio-core.cfg -l "udp:127.0.0.1:$KAM_PORT" \
+      kamailio -DD -E "${n[@]}" -x "$KAM_MEM" -X "$KAM_MEM" -m 256 -M 16 -f bench/kamailio-core.cfg -l "udp:127.0.0.1:$KAM_PORT" \
         -P "$tmp/kam.pid" >"$tmp/kamailio.log" 2>&1 &
       local main=$!
       pids+=($main); PORT=$KAM_PORT
@@ -180,6 +189,7 @@ failed_calls() {
 declare -A CPU CALLS MAXRATE FAILED
 for name in anysip kamailio; do CPU[$name]=0; CALLS[$name]=0; MAXRATE[$name]=0; FAILED[$name]=0; done
 
+echo "Kamailio memory manager: $KAM_MEM" >&2
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$ROUNDS"); do
   order="anysip kamailio"

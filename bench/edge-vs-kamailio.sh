@@ -9,6 +9,14 @@
 #   RAMP="500 1000 2000 3000" bench/edge-vs-kamailio.sh
 #   SCALING="1 2" SCALE_RATE=1000 bench/edge-vs-kamailio.sh
 #   TRANSPORT=tcp bench/edge-vs-kamailio.sh
+#   KAM_MEM=qm bench/edge-vs-kamailio.sh
+#
+# KAM_MEM (default fm) is Kamailio's memory manager for private and shared
+# memory (-X, -x): fm (f_malloc, what Kamailio's stable releases mostly run),
+# tlsf, or qm (q_malloc, the manager for memory troubleshooting, which the
+# Debian build starts when no -x/-X is given). Under this load qm spends
+# most of Kamailio's CPU in qm_malloc (docs/performance.md, "The peer's
+# allocator"): ratios against qm measure that, not SIP work.
 #
 # TRANSPORT=tcp (default udp): sipp's UAC and UAS speak TCP (one
 # connection each, -t t1), and both proxies reach the UAS over TCP (the
@@ -34,13 +42,14 @@ RAMP_SECS=${RAMP_SECS:-5}
 SCALING=${SCALING-"1 2"}
 SCALE_RATE=${SCALE_RATE:-$((RATE / 2))}
 TRANSPORT=${TRANSPORT:-udp}
+KAM_MEM=${KAM_MEM:-fm}
 WORKERS=0
 case $TRANSPORT in
   udp) SIPP_T=u1; PARAM="" ;;
   tcp) SIPP_T=t1; PARAM=";transport=tcp" ;;
   *) echo "TRANSPORT must be udp or tcp" >&2; exit 2 ;;
 esac
-echo "transport: $TRANSPORT" >&2
+echo "transport: $TRANSPORT; Kamailio memory manager: $KAM_MEM" >&2
 
 for t in sipp kamailio; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio)" >&2; exit 1; }
@@ -107,11 +116,11 @@ start_proxy() { # name -> sets PROXY_PIDS, TARGET
     kamailio)
       local n=()
       [ "$WORKERS" != 0 ] && n=(-n "$WORKERS")
-      kamailio -DD -E -f bench/kamailio-stateless.cfg "${n[@]}" -l "$TRANSPORT:$KAM" -A "BACKEND=\"sip:$BACKEND$PARAM\"" \
+      kamailio -DD -E -x "$KAM_MEM" -X "$KAM_MEM" -f bench/kamailio-stateless.cfg "${n[@]}" -l "$TRANSPORT:$KAM" -A "BACKEND=\"sip:$BACKEND$PARAM\"" \
         -P "$tmp/kam.pid" 2>"$tmp/kamailio.log" &
       pids+=($!); TARGET=$KAM
       sleep 1
-      PROXY_PIDS=($(pgrep -f "kamailio -DD -E -f bench/kamailio-stateless.cfg")) ;;
+      PROXY_PIDS=($(pgrep -f "bench/kamailio-stateless.cfg")) ;;
   esac
 }
 
