@@ -1,6 +1,7 @@
 //! Requests: DESIGN §6, the request rows.
 
 use sip::edit::Editor;
+use sip::header::Via;
 use sip::response::response;
 use sip::validate::proxy_checks;
 use sip::{HeaderName, Message, Method, Uri};
@@ -42,8 +43,9 @@ pub(crate) fn handle(
     let stream = inbound.framing() == sip::Framing::Stream;
     let mut sender_backend = backends.backend_of(inbound.remote, inbound.transport);
     let mut from_backend = sender_backend.is_some();
-    let route_count = msg.routes().count();
-    if route_count == 0 && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {
+    // Split, not parsed: the validation has parsed every Route.
+    let routed = msg.values(HeaderName::Route).next().is_some();
+    if !routed && is_to_self(edge, &msg) && msg.method() == Some(&Method::Options) {
         return options_reply(&msg);
     }
     if let Err(r) = proxy_checks(&msg, &[]) {
@@ -55,16 +57,22 @@ pub(crate) fn handle(
         };
         return reply_with(&msg, r.status, &r.reason, false, &headers);
     }
-    let Some(inputs) = branch_inputs(&msg) else {
+    // The top Via and the To tag, parsed once for the branch, the loop
+    // check and the forwarded copy.
+    let Ok(top) = msg.top_via() else {
+        return reply(&msg, 400, "Bad Request", stream);
+    };
+    let to_tag = msg.to_tag();
+    let Some(inputs) = branch_inputs(&msg, &top, to_tag) else {
         return reply(&msg, 400, "Bad Request", stream);
     };
     let branch = edge.codec().branch(&inputs);
-    // Loop: one of the Vias is the one the edge would add now (RFC 3261 §16.3 step 4).
-    if msg
-        .vias()
-        .flatten()
-        .any(|v| v.branch() == Some(branch.as_str()))
-    {
+    // Loop: one of the Vias is the one the edge would add now (RFC 3261
+    // §16.3 step 4). A Via is parsed only when its text holds the branch.
+    if msg.values(HeaderName::Via).any(|v| {
+        v.contains(branch.as_str())
+            && Via::parse(v).is_ok_and(|v| v.branch() == Some(branch.as_str()))
+    }) {
         return reply(&msg, 482, "Loop Detected", false);
     }
     // The top Routes that are the edge's (§16.4): plain ones naming its
@@ -128,7 +136,7 @@ pub(crate) fn handle(
                     transport: inbound.transport,
                     addr: inbound.remote,
                 });
-                let initial = msg.to_tag().is_none();
+                let initial = to_tag.is_none();
                 Plan::ToFlow {
                     flow,
                     from,
@@ -186,6 +194,7 @@ pub(crate) fn handle(
     let action = forward(
         edge,
         &msg,
+        &top,
         inbound,
         own_routes,
         &branch,
@@ -201,7 +210,9 @@ pub(crate) fn handle(
             bytes,
             ..
         } if b.transport == Transport::Udp && bytes.len() > edge.settings().udp_max_request => {
-            forward(edge, &msg, inbound, own_routes, &branch, plan, now, true)
+            forward(
+                edge, &msg, &top, inbound, own_routes, &branch, plan, now, true,
+            )
         }
         _ => action,
     }
@@ -213,6 +224,7 @@ pub(crate) fn handle(
 fn forward(
     edge: &Edge,
     msg: &Message,
+    top: &Via<'_>,
     inbound: &sip::Flow,
     own_routes: usize,
     branch: &tokencodec::Branch,
@@ -231,14 +243,12 @@ fn forward(
         }
     }
     // received / rport on the sender's Via (RFC 3261 §18.2.1, RFC 3581).
-    if let Ok(top) = msg.top_via() {
-        let src = inbound.remote;
-        if top.rport().is_some() {
-            let _ = ed.set_via_param(&top, "rport", Some(&src.port().to_string()));
-            let _ = ed.set_via_param(&top, "received", Some(&src.ip().to_string()));
-        } else if top.host.ip() != Some(src.ip()) {
-            let _ = ed.set_via_param(&top, "received", Some(&src.ip().to_string()));
-        }
+    let src = inbound.remote;
+    if top.rport().is_some() {
+        let _ = ed.set_via_param(top, "rport", Some(&src.port().to_string()));
+        let _ = ed.set_via_param(top, "received", Some(&src.ip().to_string()));
+    } else if top.host.ip() != Some(src.ip()) {
+        let _ = ed.set_via_param(top, "received", Some(&src.ip().to_string()));
     }
     if ed.decrement_max_forwards().is_err() {
         return reply(msg, 483, "Too Many Hops", false);

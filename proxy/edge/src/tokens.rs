@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 
 use sip::header::NameAddr;
+use sip::header::Via;
 use sip::Message;
 use tokencodec::{Branch, BranchInputs, Opened, Token, TokenCodec, Transport};
 
@@ -40,12 +41,19 @@ pub(crate) fn via(
     branch: &Branch,
     token: &str,
 ) -> String {
-    format!(
-        "SIP/2.0/{} {};branch={};{VIA_TOKEN_PARAM}={token}",
-        Transport::via_name(transport),
-        HostPort(sent_by),
-        branch.as_str()
-    )
+    let branch = branch.as_str();
+    let mut s = String::with_capacity(64 + branch.len() + token.len());
+    s.push_str("SIP/2.0/");
+    s.push_str(Transport::via_name(transport));
+    s.push(' ');
+    let _ = write!(s, "{}", HostPort(sent_by));
+    s.push_str(";branch=");
+    s.push_str(branch);
+    s.push(';');
+    s.push_str(VIA_TOKEN_PARAM);
+    s.push('=');
+    s.push_str(token);
+    s
 }
 
 /// A Route that is the edge's: its token (user part), and the token opened
@@ -92,12 +100,17 @@ pub(crate) fn route_user<'a>(route: &NameAddr<'a>) -> Option<&'a str> {
 }
 
 /// The branch the edge uses for a received request (RFC 3261 §16.11 inputs).
-pub(crate) fn branch_inputs(msg: &Message) -> Option<BranchInputs<'_>> {
-    let via = msg.top_via().ok()?;
+/// `via` is the request's top Via and `to_tag` its To tag, parsed by the
+/// caller.
+pub(crate) fn branch_inputs<'a>(
+    msg: &'a Message,
+    via: &Via<'a>,
+    to_tag: Option<&'a str>,
+) -> Option<BranchInputs<'a>> {
     Some(BranchInputs {
         via_sent_by: via.sent_by().as_bytes(),
         via_branch: via.branch().unwrap_or("").as_bytes(),
-        to_tag: msg.to_tag().unwrap_or("").as_bytes(),
+        to_tag: to_tag.unwrap_or("").as_bytes(),
         from_tag: msg.from_tag().unwrap_or("").as_bytes(),
         call_id: msg.call_id().ok()?.as_bytes(),
         cseq_number: msg.cseq().ok()?.seq,

@@ -129,12 +129,17 @@ impl<'m> Editor<'m> {
         name: &str,
         value: Option<&str>,
     ) -> Result<(), EditError> {
-        let text = match value {
-            Some(v) => format!("{name}={v}"),
-            None => name.to_string(),
-        };
+        // `;name=value`, the `;` kept only when the parameter is appended.
+        let mut text = Vec::with_capacity(2 + name.len() + value.map_or(0, str::len));
+        text.push(b';');
+        text.extend_from_slice(name.as_bytes());
+        if let Some(v) = value {
+            text.push(b'=');
+            text.extend_from_slice(v.as_bytes());
+        }
         match via.params.find(name) {
             Some(p) => {
+                text.remove(0);
                 let start = self.msg.offset_of(p.name).ok_or(EditError::Foreign)?;
                 let end = match p.value {
                     Some(v) => self.msg.offset_of(v).ok_or(EditError::Foreign)?,
@@ -145,13 +150,13 @@ impl<'m> Editor<'m> {
                         start: start.start,
                         end: end.end,
                     },
-                    text.into_bytes(),
+                    text,
                 );
             }
             None => {
                 let whole = self.msg.offset_of(via.as_str()).ok_or(EditError::Foreign)?;
                 let at = whole.end as usize;
-                self.splice(Span::new(at, at), format!(";{text}").into_bytes());
+                self.splice(Span::new(at, at), text);
             }
         }
         Ok(())
