@@ -16,12 +16,8 @@
 #   ANYSIP_BIN=/path/to/release/anysip bench/core-vs-kamailio.sh   (no build)
 #   KAM_MEM=qm bench/core-vs-kamailio.sh
 #
-# KAM_MEM (default fm) is Kamailio's memory manager for private and shared
-# memory (-X, -x): fm (f_malloc, what Kamailio's stable releases mostly run),
-# tlsf, or qm (q_malloc, the manager for memory troubleshooting, which the
-# Debian build starts when no -x/-X is given). Under this load qm spends
-# most of Kamailio's CPU in qm_malloc (docs/performance.md, "The peer's
-# allocator"): ratios against qm measure that, not SIP work.
+# KAM_MEM: Kamailio's memory manager (default fm; qm reproduces the ratios
+# measured before 2026-12-07 late; bench/lib.sh says why).
 #
 # Each proxy, freshly started: bob registers once with MD5 digest
 # (tests/sipp/core-register.xml: both proxies challenge REGISTER, neither
@@ -46,7 +42,6 @@ RAMP=${RAMP:-"500 1000 1500 2000 2500 3000"}
 RAMP_SECS=${RAMP_SECS:-4}
 SCALING=${SCALING-"1 2"}
 SCALE_RATE=${SCALE_RATE:-$((RATE / 2))}
-KAM_MEM=${KAM_MEM:-fm}
 WORKERS=0
 
 for t in sipp kamailio curl; do

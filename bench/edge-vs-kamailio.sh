@@ -11,12 +11,8 @@
 #   TRANSPORT=tcp bench/edge-vs-kamailio.sh
 #   KAM_MEM=qm bench/edge-vs-kamailio.sh
 #
-# KAM_MEM (default fm) is Kamailio's memory manager for private and shared
-# memory (-X, -x): fm (f_malloc, what Kamailio's stable releases mostly run),
-# tlsf, or qm (q_malloc, the manager for memory troubleshooting, which the
-# Debian build starts when no -x/-X is given). Under this load qm spends
-# most of Kamailio's CPU in qm_malloc (docs/performance.md, "The peer's
-# allocator"): ratios against qm measure that, not SIP work.
+# KAM_MEM: Kamailio's memory manager (default fm; qm reproduces the ratios
+# measured before 2026-12-07 late; bench/lib.sh says why).
 #
 # TRANSPORT=tcp (default udp): sipp's UAC and UAS speak TCP (one
 # connection each, -t t1), and both proxies reach the UAS over TCP (the
@@ -42,20 +38,18 @@ RAMP_SECS=${RAMP_SECS:-5}
 SCALING=${SCALING-"1 2"}
 SCALE_RATE=${SCALE_RATE:-$((RATE / 2))}
 TRANSPORT=${TRANSPORT:-udp}
-KAM_MEM=${KAM_MEM:-fm}
 WORKERS=0
 case $TRANSPORT in
   udp) SIPP_T=u1; PARAM="" ;;
   tcp) SIPP_T=t1; PARAM=";transport=tcp" ;;
   *) echo "TRANSPORT must be udp or tcp" >&2; exit 2 ;;
 esac
-echo "transport: $TRANSPORT; Kamailio memory manager: $KAM_MEM" >&2
-
 for t in sipp kamailio; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install sip-tester kamailio)" >&2; exit 1; }
 done
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+echo "transport: $TRANSPORT; Kamailio memory manager: $KAM_MEM" >&2
 ANYSIP=$(anysip_bin)
 TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d)

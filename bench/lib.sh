@@ -1,5 +1,14 @@
 # Shared by the bench scripts (source it).
 
+# Kamailio's memory manager for private and shared memory (-X, -x) where a
+# bench runs Kamailio as the peer: fm (f_malloc, what Kamailio's stable
+# releases mostly run; the default), tlsf, or qm (q_malloc, the manager for
+# memory troubleshooting, which the Debian build starts when no -x/-X is
+# given). Under the benches' load qm spends most of Kamailio's CPU in
+# qm_malloc (docs/performance.md, "The peer's allocator"): ratios against
+# qm measure that, not SIP work.
+KAM_MEM=${KAM_MEM:-fm}
+
 # Sum of utime+stime (clock ticks) of the given pids; a process's line
 # counts all its threads; a pid that is gone counts 0.
 ticks() {

@@ -129,36 +129,39 @@ impl<'m> Editor<'m> {
         name: &str,
         value: Option<&str>,
     ) -> Result<(), EditError> {
-        // `;name=value`, the `;` kept only when the parameter is appended.
-        let mut text = Vec::with_capacity(2 + name.len() + value.map_or(0, str::len));
-        text.push(b';');
-        text.extend_from_slice(name.as_bytes());
-        if let Some(v) = value {
-            text.push(b'=');
-            text.extend_from_slice(v.as_bytes());
-        }
-        match via.params.find(name) {
+        // Where the parameter goes: over the one the Via has, or after the
+        // Via's last parameter (then with its `;`).
+        let (span, appended) = match via.params.find(name) {
             Some(p) => {
-                text.remove(0);
                 let start = self.msg.offset_of(p.name).ok_or(EditError::Foreign)?;
                 let end = match p.value {
                     Some(v) => self.msg.offset_of(v).ok_or(EditError::Foreign)?,
                     None => start,
                 };
-                self.splice(
+                (
                     Span {
                         start: start.start,
                         end: end.end,
                     },
-                    text,
-                );
+                    false,
+                )
             }
             None => {
                 let whole = self.msg.offset_of(via.as_str()).ok_or(EditError::Foreign)?;
                 let at = whole.end as usize;
-                self.splice(Span::new(at, at), text);
+                (Span::new(at, at), true)
             }
+        };
+        let mut text = Vec::with_capacity(2 + name.len() + value.map_or(0, str::len));
+        if appended {
+            text.push(b';');
         }
+        text.extend_from_slice(name.as_bytes());
+        if let Some(v) = value {
+            text.push(b'=');
+            text.extend_from_slice(v.as_bytes());
+        }
+        self.splice(span, text);
         Ok(())
     }
 
