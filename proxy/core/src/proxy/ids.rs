@@ -116,27 +116,26 @@ impl<K: Id, V> Table<K, V> {
         K::from_raw(raw(index, 0))
     }
 
-    /// The slot `id` names, while it holds `id`'s generation.
-    fn slot(&mut self, id: K) -> Option<&mut Slot<V>> {
+    /// The index of the slot `id` names, while it holds `id`'s generation.
+    fn live(&self, id: K) -> Option<usize> {
         let (index, generation) = split(id.raw());
-        self.slots
-            .get_mut(index)
-            .filter(|s| s.generation == generation)
+        (self.slots.get(index)?.generation == generation).then_some(index)
     }
 
     pub(super) fn get(&self, id: K) -> Option<&V> {
-        let (index, generation) = split(id.raw());
-        let slot = self.slots.get(index)?;
-        (slot.generation == generation).then_some(slot.value.as_ref())?
+        self.slots[self.live(id)?].value.as_ref()
     }
 
     pub(super) fn get_mut(&mut self, id: K) -> Option<&mut V> {
-        self.slot(id)?.value.as_mut()
+        let index = self.live(id)?;
+        self.slots[index].value.as_mut()
     }
 
     pub(super) fn remove(&mut self, id: K) -> Option<V> {
-        let value = self.slot(id)?.value.take()?;
-        self.free.push(split(id.raw()).0 as u32);
+        let index = self.live(id)?;
+        let value = self.slots[index].value.take()?;
+        // Below 2^32: `insert` numbers slots with a u32.
+        self.free.push(index as u32);
         Some(value)
     }
 
